@@ -1,0 +1,1 @@
+"""Adapters: the only place boto3 and httpx are used."""

@@ -1,0 +1,37 @@
+"""Phone numbers: parse any format phonenumbers understands, store E.164."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def to_e164(raw: str, default_region: str | None = None) -> str:
+    """E.164 form of `raw`; ValueError with a reason if it is not a valid number.
+
+    Without a leading `+` a region is needed; we never guess one, because Meta would
+    prepend the business's country code and could deliver to a stranger.
+    """
+    import phonenumbers
+
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("is required")
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("is not a phone number: use international format such as +886912345678") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(e164: str) -> str:
+    """For logs: country code and last two digits only."""
+    if not e164:
+        return e164
+    digits = e164.lstrip("+")
+    return "+" + digits[:2] + "*" * max(0, len(digits) - 4) + digits[-2:]
+
+
+def fingerprint(e164: str, salt: str = "") -> str:
+    """A stable, non-reversible token for correlating one recipient across log lines."""
+    return hashlib.sha256((salt + e164).encode()).hexdigest()[:12]

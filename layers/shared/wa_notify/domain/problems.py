@@ -1,0 +1,76 @@
+"""Errors the domain raises; handlers map them to application/problem+json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request, named by the field it concerns."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class DomainError(Exception):
+    """Base class: carries an HTTP-like status so the one exception handler can map it."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = problems or []
+
+
+class Invalid(DomainError):
+    """Semantically invalid input: every problem is listed."""
+
+    status = 422
+    title = "Unprocessable request"
+
+    def __init__(self, problems: list[Problem], detail: str | None = None) -> None:
+        detail = detail or f"{len(problems)} problem(s) with the request"
+        super().__init__(detail, problems)
+
+
+class Malformed(DomainError):
+    status = 400
+    title = "Malformed request"
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+@dataclass
+class ProblemList:
+    """Collects problems so a validator can report all of them, not just the first."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, field_name: str, message: str) -> None:
+        self.items.append(Problem(field_name, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise Invalid(list(self.items))

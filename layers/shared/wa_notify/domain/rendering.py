@@ -1,0 +1,311 @@
+"""Render a template with parameters and build the exact Cloud API request.
+
+Typed values are localized with Babel in the template's language:
+`{"amount": 1580, "currency": "TWD"}`, `{"date": "2024-09-07"}`,
+`{"datetime": "2024-09-07T18:30:00", "timezone": "Asia/Taipei"}`, `{"number": 1234.5}`.
+Babel is imported inside the functions that need it to keep cold starts of handlers that
+never render lean.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote, unquote
+
+from wa_notify.domain.problems import Invalid, Problem, ProblemList
+from wa_notify.domain.templates import PLACEHOLDER_RE, TemplateSpec
+
+HEADER_PARAM_MAX = 60
+BODY_PARAM_MAX = 1024
+BUTTON_PARAM_MAX = 2000
+BODY_RENDERED_MAX = 1024
+TEXT_MESSAGE_MAX = 4096
+DATE_STYLES = ("short", "medium", "long", "full")
+# Meta rejects parameter text with a newline, a tab or more than 4 consecutive spaces (132018).
+_BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    header: str | None
+    body: str
+    footer: str | None
+    buttons: list[dict[str, Any]]
+    request: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"header": self.header, "body": self.body, "footer": self.footer, "buttons": self.buttons, "request": self.request}
+
+
+def babel_locale(language: str):  # noqa: ANN201 - babel.Locale, imported lazily
+    """Babel locale for a WhatsApp language code, falling back to the base language, then English."""
+    from babel import Locale, UnknownLocaleError
+
+    for candidate in (language, language.split("_")[0], "en"):
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return Locale.parse("en")  # pragma: no cover - "en" always parses
+
+
+def whitespace_problem(value: str) -> str | None:
+    if _BAD_WHITESPACE.search(value):
+        return "cannot contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rejects it)"
+    return None
+
+
+def format_value(value: Any, language: str) -> str:
+    """Turn one parameter value into display text; raise ValueError with a reason if it is not usable."""
+    if isinstance(value, bool):
+        raise ValueError("must be a string or a typed value, not a boolean")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        from babel.numbers import format_decimal
+
+        return format_decimal(value, locale=babel_locale(language))
+    if not isinstance(value, dict):
+        raise ValueError("must be a string or a typed value such as {amount, currency}, {date} or {datetime, timezone}")
+    locale = babel_locale(language)
+    style = value.get("format", "long" if ("date" in value or "datetime" in value) else None)
+    if style is not None and style not in DATE_STYLES:
+        raise ValueError(f"format must be one of {', '.join(DATE_STYLES)}")
+    keys = set(value) - {"format"}
+    if keys == {"amount", "currency"}:
+        from babel.numbers import UnknownCurrencyError, format_currency, get_currency_name
+
+        currency = value["currency"]
+        amount = value["amount"]
+        if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+            raise ValueError("currency must be an ISO 4217 code such as USD or TWD")
+        try:
+            get_currency_name(currency, locale="en", count=None)
+            decimal_amount = Decimal(str(amount))
+        except (UnknownCurrencyError, InvalidOperation) as exc:
+            raise ValueError(f"is not a valid amount in {currency}") from exc
+        if isinstance(amount, bool) or not isinstance(amount, (int, float, str)) or not decimal_amount.is_finite():
+            raise ValueError("amount must be a number")
+        if currency not in _known_currencies():
+            raise ValueError(f"unknown currency {currency}")
+        return format_currency(decimal_amount, currency, locale=locale)
+    if keys == {"number"}:
+        from babel.numbers import format_decimal
+
+        number = value["number"]
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError("number must be a number")
+        return format_decimal(number, locale=locale)
+    if keys == {"date"}:
+        from datetime import date
+
+        from babel.dates import format_date
+
+        try:
+            parsed = date.fromisoformat(value["date"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError("date must be an ISO 8601 date such as 2024-09-07") from exc
+        return format_date(parsed, format=style, locale=locale)
+    if keys in ({"datetime", "timezone"}, {"datetime"}):
+        return _format_datetime(value.get("datetime"), value.get("timezone"), style, locale)
+    raise ValueError("unknown typed value: use {amount, currency}, {date}, {datetime, timezone} or {number}")
+
+
+def _known_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
+def parse_datetime(raw: Any, timezone: Any):  # noqa: ANN201 - datetime
+    """An aware datetime from an ISO string, in `timezone` when given (naive strings are local to it)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(raw, str):
+        raise ValueError("datetime must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError("datetime must be an ISO 8601 date-time such as 2024-09-07T18:30:00+08:00") from exc
+    zone = None
+    if timezone is not None:
+        try:
+            zone = ZoneInfo(timezone) if isinstance(timezone, str) else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            raise ValueError(f"timezone {timezone!r} is not an IANA time zone such as Asia/Taipei")
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise ValueError("datetime needs an offset (2024-09-07T18:30:00+08:00) or a timezone")
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(zone) if zone else parsed
+
+
+def _format_datetime(raw: Any, timezone: Any, style: str, locale: Any) -> str:
+    from babel.dates import format_date, format_time, get_datetime_format
+
+    moment = parse_datetime(raw, timezone)
+    pattern = get_datetime_format(style, locale=locale)
+    time_text = format_time(moment, format="short", tzinfo=moment.tzinfo, locale=locale)
+    date_text = format_date(moment.date(), format=style, locale=locale)
+    return pattern.replace("{1}", date_text).replace("{0}", time_text).replace("'", "")
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def render(
+    spec: TemplateSpec,
+    params: dict[str, Any] | None,
+    button_params: dict[str, Any] | None = None,
+    *,
+    to: str | None = None,
+    callback_data: str | None = None,
+) -> Rendered:
+    """Fill the template; raise `Invalid` listing every bad, missing or unknown parameter."""
+    params = params or {}
+    button_params = button_params or {}
+    problems = ProblemList()
+    if not isinstance(params, dict):
+        raise Invalid([Problem("params", "must be an object")])
+    text_values: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    limits = {"header": HEADER_PARAM_MAX, "body": BODY_PARAM_MAX}
+    expected = {v.name for v in spec.header_variables} | {v.name for v in spec.body_variables}
+    for unknown in sorted(set(params) - expected):
+        known = ", ".join(sorted(expected)) or "none"
+        problems.add(f"params.{unknown}", f"is not a variable of template {spec.name} (its variables: {known})")
+    for var in [*spec.header_variables, *spec.body_variables]:
+        field = f"params.{var.name}"
+        if var.name not in params:
+            problems.add(field, f"is required by the template {var.component}")
+            continue
+        try:
+            text = format_value(params[var.name], spec.language)
+        except ValueError as exc:
+            problems.add(field, str(exc))
+            continue
+        if not text.strip():
+            problems.add(field, "cannot be empty")
+            continue
+        if reason := whitespace_problem(text):
+            problems.add(field, reason)
+            continue
+        if len(text) > limits[var.component]:
+            problems.add(field, f"is {len(text)} characters; a {var.component} parameter is at most {limits[var.component]}")
+            continue
+        text_values[var.component][var.name] = text
+
+    buttons_out: list[dict[str, Any]] = []
+    button_components: list[dict[str, Any]] = []
+    valid_indexes = {str(b.index) for b in spec.buttons}
+    if not isinstance(button_params, dict):
+        problems.add("button_params", "must be an object keyed by button index")
+        button_params = {}
+    for key in sorted(set(map(str, button_params)) - valid_indexes):
+        problems.add(f"button_params.{key}", f"template {spec.name} has no button at index {key}")
+    for button in spec.buttons:
+        key = str(button.index)
+        supplied = button_params.get(key, button_params.get(button.index))  # type: ignore[call-overload]
+        entry: dict[str, Any] = {"index": button.index, "type": button.type, "text": button.text}
+        if button.type == "URL" and button.url:
+            if button.url_variable is not None:
+                if supplied is None:
+                    problems.add(f"button_params.{key}", f"button {key} ({button.text}) needs a value for its URL")
+                    continue
+                if not isinstance(supplied, str) or not supplied.strip():
+                    problems.add(f"button_params.{key}", "must be a non-empty string")
+                    continue
+                if reason := whitespace_problem(supplied):
+                    problems.add(f"button_params.{key}", reason)
+                    continue
+                # The dynamic URL suffix must be percent-encoded; decode first so encoded input is not doubled.
+                suffix = quote(unquote(supplied), safe="")
+                if len(suffix) > BUTTON_PARAM_MAX:
+                    problems.add(f"button_params.{key}", f"is too long: at most {BUTTON_PARAM_MAX} characters")
+                    continue
+                entry["url"] = PLACEHOLDER_RE.sub(suffix, button.url)
+                button_components.append(
+                    {"type": "button", "sub_type": "url", "index": key, "parameters": [{"type": "text", "text": suffix}]}
+                )
+            else:
+                if supplied is not None:
+                    problems.add(f"button_params.{key}", "this URL button has no variable")
+                entry["url"] = button.url
+        elif button.type == "QUICK_REPLY":
+            if supplied is not None:
+                if not isinstance(supplied, str) or not supplied or len(supplied) > 256:
+                    problems.add(f"button_params.{key}", "a quick-reply payload is a string of 1 to 256 characters")
+                    continue
+                entry["payload"] = supplied
+                button_components.append(
+                    {"type": "button", "sub_type": "quick_reply", "index": key, "parameters": [{"type": "payload", "payload": supplied}]}
+                )
+        elif button.type == "PHONE_NUMBER":
+            entry["phone_number"] = button.phone_number
+            if supplied is not None:
+                problems.add(f"button_params.{key}", "a phone-number button takes no parameter")
+        elif supplied is not None:
+            if button.type == "COPY_CODE" and isinstance(supplied, str) and 0 < len(supplied) <= 15:
+                button_components.append(
+                    {"type": "button", "sub_type": "copy_code", "index": key, "parameters": [{"type": "coupon_code", "coupon_code": supplied}]}
+                )
+            else:
+                problems.add(f"button_params.{key}", f"a {button.type} button takes no parameter here")
+        buttons_out.append(entry)
+
+    problems.raise_if_any()
+    header = _fill(spec.header_text, text_values["header"]) if spec.header_text is not None else None
+    body = _fill(spec.body_text, text_values["body"])
+    if len(body) > BODY_RENDERED_MAX:
+        raise Invalid([Problem("params", f"the rendered body is {len(body)} characters; WhatsApp allows {BODY_RENDERED_MAX}")])
+
+    components: list[dict[str, Any]] = []
+    named = spec.parameter_format == "NAMED"
+    for component in ("header", "body"):
+        variables = spec.header_variables if component == "header" else spec.body_variables
+        if not variables:
+            continue
+        parameters = []
+        for var in variables:
+            param: dict[str, Any] = {"type": "text", "text": text_values[component][var.name]}
+            if named:
+                param["parameter_name"] = var.name
+            parameters.append(param)
+        components.append({"type": component, "parameters": parameters})
+    components.extend(button_components)
+    request: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if to is not None:
+        request["to"] = to
+    template: dict[str, Any] = {"name": spec.name, "language": {"code": spec.language}}
+    if components:
+        template["components"] = components
+    request.update({"type": "template", "template": template})
+    if callback_data is not None:
+        request["biz_opaque_callback_data"] = callback_data
+    return Rendered(header=header, body=body, footer=spec.footer_text, buttons=buttons_out, request=request)
+
+
+def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:
+    """A free-form text message (only deliverable inside the 24 h customer-service window)."""
+    problems = ProblemList()
+    if not body.strip():
+        problems.add("text", "cannot be empty")
+    elif len(body) > TEXT_MESSAGE_MAX:
+        problems.add("text", f"is {len(body)} characters; at most {TEXT_MESSAGE_MAX} allowed")
+    problems.raise_if_any()
+    request: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": False, "body": body},
+    }
+    if callback_data is not None:
+        request["biz_opaque_callback_data"] = callback_data
+    return request

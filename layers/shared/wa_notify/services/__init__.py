@@ -1,0 +1,1 @@
+"""Use cases: orchestrate domain rules and adapters for one handler each."""
