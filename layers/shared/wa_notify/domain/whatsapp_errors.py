@@ -15,8 +15,8 @@ THROTTLE_CODES = frozenset({4, 130429, 131056})
 MAX_BACKOFF_SECONDS = 900  # SQS DelaySeconds ceiling
 
 
-@dataclass(frozen=True)
-class ProviderError:
+@dataclass
+class ProviderError(Exception):  # noqa: N818 - it is WhatsApp's error, not ours
     code: int | None
     title: str
     details: str | None = None
@@ -27,6 +27,9 @@ class ProviderError:
         if self.code is not None:
             return self.code in RETRYABLE_CODES
         return self.http_status is None or self.http_status >= 500 or self.http_status == 429
+
+    def __str__(self) -> str:
+        return f"({self.code}) {self.title}"
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "title": self.title, "details": self.details}

@@ -1,0 +1,48 @@
+# wa-notify: `make dev` runs the whole system locally; `make test` runs every test tier.
+SHELL := /bin/bash
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: dev test install unit functional infra e2e lint build validate clean
+
+$(VENV)/.installed: pyproject.toml
+	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
+	 if [ -z "$$PYBIN" ]; then echo "Python $(PYTHON_VERSION) not found: install it with pyenv"; exit 1; fi; \
+	 echo "using $$PYBIN ($$($$PYBIN --version))"; \
+	 [ -x $(PY) ] || $$PYBIN -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+dev: install  ## the local stack on 127.0.0.1:$(PORT), no AWS or Meta account
+	$(PY) -m infra.local --port $(PORT)
+
+test: install  ## every tier: unit, functional, infra, end-to-end
+	$(PY) -m pytest tests
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+functional: install
+	$(PY) -m pytest tests/functional
+
+infra: install
+	$(PY) -m pytest tests/infra
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sam validate --lint
+
+build: install  ## sam build (needs python3.13 on PATH: pyenv with .python-version gives it)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/sam build --parallel
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -1,0 +1,138 @@
+"""HTTP API function: templates, messages, health. Thin: parse, call a use case, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
+from wa_notify.http import field_of, problem
+from wa_notify.models import MessageAccepted, MessageRequest, PreviewRequest
+from wa_notify.observability import logger, metrics, tracer
+from wa_notify.services import messages as message_service
+from wa_notify.services import templates as template_service
+from wa_notify.services.deps import get_deps
+from wa_notify.services.tenants import authenticate
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(path="/v1/openapi", title="wa-notify", version="1.0.0")
+PUBLIC_PATHS = ("/v1/health", "/v1/openapi", "/v1/openapi.json")
+MAX_BODY_BYTES = 256 * 1024
+
+
+def tenant_middleware(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
+    """Authenticate before anything else: the tenant comes from the key, never the body or path."""
+    path = app.current_event.path
+    if path not in PUBLIC_PATHS:
+        tenant_id = authenticate(get_deps(), app.current_event.headers.get("authorization"))
+        app.append_context(tenant_id=tenant_id)
+        logger.append_keys(tenant_id=tenant_id)
+    body = app.current_event.body or ""
+    if len(body) > MAX_BODY_BYTES:
+        return problem(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return next_middleware(app)
+
+
+app.use(middlewares=[tenant_middleware])
+
+
+def tenant() -> str:
+    return app.context["tenant_id"]
+
+
+@app.exception_handler(DomainError)
+def on_domain_error(exc: DomainError) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems], headers)
+
+
+@app.exception_handler(RequestValidationError)
+def on_validation_error(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(400, "Malformed request", "the body is not valid JSON")
+    listed = [{"field": field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
+    return problem(422, "Unprocessable request", f"{len(listed)} problem(s) with the request", listed)
+
+
+@app.not_found
+def on_not_found(exc: Exception) -> Response:
+    return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+def _json_object() -> dict[str, Any]:
+    try:
+        body = app.current_event.json_body
+    except ValueError as exc:
+        raise Malformed("the body is not valid JSON") from exc
+    if body is None:
+        raise Malformed("a JSON body is required")
+    return body
+
+
+@app.get("/v1/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/v1/templates", summary="Register a template (Meta's template-creation JSON)")
+def create_template() -> Response[dict[str, Any]]:
+    created = template_service.register(get_deps(), tenant(), _json_object())
+    return Response(201, "application/json", body=created)
+
+
+@app.get("/v1/templates")
+def list_templates(
+    cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> dict[str, Any]:
+    return template_service.list_all(get_deps(), tenant(), cursor, limit)
+
+
+@app.get("/v1/templates/<name>")
+def get_template(name: str, language: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    return template_service.get(get_deps(), tenant(), name, language)
+
+
+@app.delete("/v1/templates/<name>")
+def delete_template(name: str, language: Annotated[str | None, Query()] = None) -> Response[None]:
+    template_service.delete(get_deps(), tenant(), name, language)
+    return Response(204)
+
+
+@app.post("/v1/templates/<name>/preview")
+def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict[str, Any]:
+    return template_service.preview(get_deps(), tenant(), name, body.model_dump())
+
+
+@app.post("/v1/messages", summary="Send a template message (or free-form text inside the 24 h window)")
+def create_message(
+    body: Annotated[MessageRequest, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+) -> Response[MessageAccepted]:
+    payload = body.model_dump(exclude_none=True, mode="python")
+    payload["send_at"] = body.send_at
+    result, created = message_service.create(get_deps(), tenant(), payload, idempotency_key)
+    metrics.add_metric(name="MessagesAccepted" if created else "MessagesReplayed", unit="Count", value=1)
+    return Response(202, "application/json", body=result)
+
+
+@app.get("/v1/messages/<message_id>")
+def get_message(message_id: str) -> dict[str, Any]:
+    return message_service.get(get_deps(), tenant(), message_id)
+
+
+@app.delete("/v1/messages/<message_id>")
+def cancel_message(message_id: str) -> dict[str, Any]:
+    return message_service.cancel(get_deps(), tenant(), message_id)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,354 @@
+"""A sandbox WhatsApp Cloud API: Meta's request/response and webhook formats, limits and faults.
+
+It answers `POST /{version}/{phone_number_id}/messages` and
+`POST /{version}/{waba_id}/message_templates` like the Graph API, enforces the per-number
+throughput (130429) and the per-recipient pair limit (131056), reviews templates by
+Meta's rules, and sends signed webhooks (ASCII-escaped JSON, X-Hub-Signature-256 over
+the exact bytes) for template decisions, message statuses and inbound messages.
+
+`handle()` is transport-free so the same sandbox serves real HTTP in the local stack and
+an httpx.MockTransport in functional tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wa_notify.domain import signatures
+from wa_notify.domain.problems import Invalid
+from wa_notify.domain.ratelimit import Rate, decide
+from wa_notify.domain.templates import PLACEHOLDER_RE, spec_from_stored, validate_template
+
+Deliver = Callable[[bytes, dict[str, str]], int]
+
+ERRORS = {
+    0: "AuthException",
+    100: "Invalid parameter",
+    190: "Access token has expired",
+    130429: "Rate limit hit",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131000: "Something went wrong",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+    132018: "There was an issue with the parameters in your template.",
+}
+
+
+def wamid() -> str:
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + secrets.token_bytes(18)).decode()
+
+
+@dataclass
+class Fault:
+    """What the next matching send should suffer: an error (sync or async), or a lost answer."""
+
+    code: int | None = None
+    http_status: int = 400
+    mode: str = "sync"  # sync | async | timeout_before | timeout_after | http_500
+    count: int = 1
+    to: str | None = None
+
+
+@dataclass
+class Sandbox:
+    app_secret: str
+    access_token: str
+    deliver: Deliver | None = None  # posts a webhook to wa-notify, returns the HTTP status
+    throughput_per_second: float = 80.0
+    pair_interval_seconds: float = 6.0
+    pair_burst: int = 45
+    throttle_http_status: int = 400  # Meta's 130429/131056 HTTP status is disputed (400 or 429)
+    status_delay_seconds: float = 0.05
+    auto_status: bool = True
+    template_decision: str = "APPROVED"
+    numbers: dict[str, dict[str, str]] = field(default_factory=dict)  # pnid -> {waba_id, display}
+    templates: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    inbound_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (pnid, user) -> last inbound
+    webhook_log: list[dict[str, Any]] = field(default_factory=list)
+    _buckets: dict[str, int] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    synchronous_webhooks: bool = False  # tests: deliver inline instead of on a thread
+
+    # ---- setup ------------------------------------------------------------------------------
+    def register_number(self, phone_number_id: str, waba_id: str, display: str = "15550000000") -> None:
+        with self._lock:
+            self.numbers[phone_number_id] = {"waba_id": waba_id, "display": display}
+
+    def configure(self, config: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if "auto_status" in config:
+                self.auto_status = bool(config["auto_status"])
+            if "template_decision" in config:
+                self.template_decision = str(config["template_decision"]).upper()
+            if "throttle_http_status" in config:
+                self.throttle_http_status = int(config["throttle_http_status"])
+            if "throughput_per_second" in config:
+                self.throughput_per_second = float(config["throughput_per_second"])
+            for fault in config.get("faults") or []:
+                self.faults.append(Fault(**fault))
+            if config.get("clear_faults"):
+                self.faults.clear()
+            return self.config()
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "auto_status": self.auto_status,
+            "template_decision": self.template_decision,
+            "throttle_http_status": self.throttle_http_status,
+            "throughput_per_second": self.throughput_per_second,
+            "faults": [f.__dict__ for f in self.faults],
+        }
+
+    # ---- the Graph API ----------------------------------------------------------------------
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """One Graph API call: (HTTP status, JSON body)."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        if lower.get("authorization") != f"Bearer {self.access_token}":
+            return 401, self._error(190, "Invalid OAuth access token - Cannot parse access token", None)
+        match = re.fullmatch(r"/?v[0-9.]+/([0-9]+)/(messages|message_templates)", path)
+        if method != "POST" or not match:
+            return 400, self._error(100, f"Unsupported {method} request.", None)
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return 400, self._error(100, "Invalid JSON", None)
+        object_id, edge = match.groups()
+        if edge == "message_templates":
+            return self._create_template(object_id, payload)
+        return self._send(object_id, payload)
+
+    def _error(self, code: int, message: str | None, details: str | None) -> dict[str, Any]:
+        title = message or ERRORS.get(code, "Error")
+        err: dict[str, Any] = {"message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
+                               "fbtrace_id": secrets.token_urlsafe(12)}
+        if details:
+            err["error_data"] = {"messaging_product": "whatsapp", "details": details}
+        return {"error": err}
+
+    def _create_template(self, waba_id: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if waba_id not in {n["waba_id"] for n in self.numbers.values()}:
+            return 400, self._error(100, f"Unsupported post request. Object with ID '{waba_id}' does not exist", None)
+        try:
+            spec = validate_template(payload)
+        except Invalid as exc:
+            first = exc.problems[0]
+            return 400, self._error(100, "Invalid parameter", f"{first.field}: {first.message}")
+        with self._lock:
+            key = (waba_id, spec.name, spec.language)
+            if key in self.templates and self.templates[key]["status"] != "REJECTED":
+                return 400, self._error(100, "Invalid parameter", f"Content in this language already exists for {spec.name}")
+            template_id = str(10**15 + secrets.randbelow(9 * 10**15))
+            decision = self.template_decision
+            self.templates[key] = {"id": template_id, "status": decision, "category": spec.category,
+                                   "parameter_format": spec.parameter_format, "components": spec.components,
+                                   "name": spec.name, "language": spec.language}
+        value: dict[str, Any] = {
+            "event": decision,
+            "message_template_id": int(template_id),
+            "message_template_name": spec.name,
+            "message_template_language": spec.language,
+            "reason": "NONE" if decision == "APPROVED" else "INVALID_FORMAT",
+            "message_template_category": spec.category,
+        }
+        if decision == "REJECTED":
+            value["rejection_info"] = {"reason": "The sandbox was configured to reject templates.",
+                                       "recommendation": "PUT /_local/sandbox/config {\"template_decision\": \"APPROVED\"}"}
+        self._emit(waba_id, "message_template_status_update", value, entry_time=True)
+        return 200, {"id": template_id, "status": "PENDING", "category": spec.category}
+
+    def _take(self, key: str, rate: Rate) -> bool:
+        now_us = int(time.monotonic() * 1_000_000)
+        decision = decide(rate, self._buckets.get(key), now_us)
+        if decision.allowed:
+            self._buckets[key] = decision.new_tat_us
+        return decision.allowed
+
+    def _next_fault(self, to: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.to is None or fault.to.lstrip("+") == to.lstrip("+"):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _send(self, pnid: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        number = self.numbers.get(pnid)
+        if number is None:
+            return 400, self._error(100, f"Unsupported post request. Object with ID '{pnid}' does not exist", None)
+        if payload.get("messaging_product") != "whatsapp":
+            return 400, self._error(100, "Invalid parameter", "messaging_product must be whatsapp")
+        to = str(payload.get("to") or "")
+        if not re.fullmatch(r"\+?[0-9]{7,15}", to):
+            return 400, self._error(100, "Invalid parameter", "to is not a phone number")
+        kind = payload.get("type")
+        if kind not in ("template", "text") or not isinstance(payload.get(kind), dict):
+            return 400, self._error(100, "Invalid parameter", f"type {kind!r} needs a {kind!r} object")
+        user = to.lstrip("+")
+        with self._lock:
+            fault = self._next_fault(to)
+            if fault and fault.mode == "timeout_before":
+                raise TimeoutError("sandbox: connection dropped before the request was read")
+            if fault and fault.mode == "http_500":
+                return 500, self._error(131000, None, "The sandbox was told to fail with HTTP 500.")
+            if not self._take(f"pnid:{pnid}", Rate.per_second(self.throughput_per_second, max(1, int(self.throughput_per_second)))):
+                return self.throttle_http_status, self._error(130429, None, "Cloud API message throughput has been reached.")
+            if not self._take(f"pair:{pnid}:{user}", Rate.every(self.pair_interval_seconds, self.pair_burst)):
+                return self.throttle_http_status, self._error(
+                    131056, None, "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.")
+            if fault and fault.mode == "sync" and fault.code:
+                return fault.http_status, self._error(fault.code, None, "The sandbox was told to fail this send.")
+            text, category, problem = self._render(number["waba_id"], payload)
+            if problem:
+                return problem
+            message_id = wamid()
+            record = {"id": message_id, "phone_number_id": pnid, "to": user, "request": payload, "text": text,
+                      "statuses": [], "category": category, "received_at": time.time()}
+            self.messages.append(record)
+        outcome: list[tuple[str, dict[str, Any] | None]]
+        if fault and fault.mode == "async" and fault.code:
+            outcome = [("failed", {"code": fault.code})]
+        elif kind == "text" and time.time() - self.inbound_at.get((pnid, user), 0) > 24 * 3600:
+            outcome = [("failed", {"code": 131047})]
+        else:
+            outcome = [("sent", None), ("delivered", None), ("read", None)]
+        if self.auto_status:
+            self._emit_statuses(record, outcome)
+        if fault and fault.mode == "timeout_after":
+            raise TimeoutError("sandbox: the request was accepted but the answer was lost")
+        response: dict[str, Any] = {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": user}],
+                                    "messages": [{"id": message_id}]}
+        if kind == "template":
+            response["messages"][0]["message_status"] = "accepted"
+        return 200, response
+
+    def _render(self, waba_id: str, payload: dict[str, Any]) -> tuple[str, str, tuple[int, dict[str, Any]] | None]:
+        if payload["type"] == "text":
+            return str(payload["text"].get("body", "")), "service", None
+        tpl = payload["template"]
+        language = (tpl.get("language") or {}).get("code", "")
+        stored = self.templates.get((waba_id, tpl.get("name", ""), language))
+        if stored is None or stored["status"] != "APPROVED":
+            return "", "", (404, self._error(132001, None, f"template name ({tpl.get('name')}) does not exist in {language}"))
+        spec = spec_from_stored(stored)
+        sent: dict[str, list[dict[str, Any]]] = {c.get("type"): c.get("parameters", []) for c in tpl.get("components") or []}
+        values: dict[str, str] = {}
+        for component, variables in (("header", spec.header_variables), ("body", spec.body_variables)):
+            params = sent.get(component, [])
+            if len(params) != len(variables):
+                return "", "", (400, self._error(132000, None, f"{component}: expected {len(variables)} parameters, got {len(params)}"))
+            for var, param in zip(variables, params, strict=True):
+                value = str(param.get("text", ""))
+                if spec.parameter_format == "NAMED" and param.get("parameter_name") != var.name:
+                    return "", "", (400, self._error(132000, None, f"unexpected parameter_name {param.get('parameter_name')!r}"))
+                if re.search(r"[\n\t]| {5,}", value):
+                    return "", "", (400, self._error(132018, None, "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"))
+                values[var.name] = value
+        body = PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), spec.body_text)
+        return body, spec.category.lower(), None
+
+    # ---- webhooks out -----------------------------------------------------------------------
+    def _emit_statuses(self, record: dict[str, Any], outcome: list[tuple[str, dict[str, Any] | None]]) -> None:
+        def job() -> None:
+            for status, error in outcome:
+                time.sleep(self.status_delay_seconds)
+                self.send_status(record, status, error=error)
+
+        self._spawn(job)
+
+    def send_status(self, record: dict[str, Any], status: str, *, error: dict[str, Any] | None = None) -> int:
+        item: dict[str, Any] = {"id": record["id"], "status": status, "timestamp": str(int(time.time())),
+                                "recipient_id": record["to"]}
+        callback = record["request"].get("biz_opaque_callback_data")
+        if callback is not None:
+            item["biz_opaque_callback_data"] = callback
+        if status in ("sent", "delivered"):
+            free = record["category"] in ("service",)
+            item["pricing"] = {"billable": not free, "pricing_model": "PMP",
+                               "type": "free_customer_service" if free else "regular",
+                               "category": record["category"] or "utility"}
+        if status == "failed":
+            code = (error or {}).get("code", 131026)
+            title = ERRORS.get(code, "Error")
+            item["errors"] = [{"code": code, "title": title, "message": title,
+                               "error_data": {"details": f"The sandbox failed this message with {code}."},
+                               "href": "/documentation/business-messaging/whatsapp/support/error-codes"}]
+        with self._lock:
+            record["statuses"].append({"status": status, "timestamp": item["timestamp"]})
+        number = self.numbers[record["phone_number_id"]]
+        value = {"messaging_product": "whatsapp",
+                 "metadata": {"display_phone_number": number["display"], "phone_number_id": record["phone_number_id"]},
+                 "statuses": [item]}
+        return self._emit(number["waba_id"], "messages", value)
+
+    def inbound(self, pnid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A user writes to the business: text, or a tap on a template's quick-reply button."""
+        number = self.numbers[pnid]
+        user = str(payload["from"]).lstrip("+")
+        message: dict[str, Any] = {"from": user, "id": wamid(), "timestamp": str(int(time.time()))}
+        if "button" in payload:
+            message.update({"type": "button", "button": {"payload": payload["button"].get("payload"), "text": payload["button"].get("text")}})
+        else:
+            message.update({"type": "text", "text": {"body": str(payload.get("text", ""))}})
+        if payload.get("context_message_id"):
+            message["context"] = {"from": number["display"], "id": payload["context_message_id"]}
+        with self._lock:
+            self.inbound_at[(pnid, user)] = time.time()
+        value = {"messaging_product": "whatsapp",
+                 "metadata": {"display_phone_number": number["display"], "phone_number_id": pnid},
+                 "contacts": [{"profile": {"name": payload.get("name", "Sandbox User")}, "wa_id": user}],
+                 "messages": [message]}
+        status = self._emit(number["waba_id"], "messages", value, wait=True)
+        return {"id": message["id"], "webhook_status": status}
+
+    def _emit(self, waba_id: str, field_name: str, value: dict[str, Any], *, entry_time: bool = False, wait: bool = False) -> int:
+        entry: dict[str, Any] = {"id": waba_id, "changes": [{"field": field_name, "value": value}]}
+        if entry_time:
+            entry["time"] = int(time.time())
+        payload = {"object": "whatsapp_business_account", "entry": [entry]}
+        # Meta signs ASCII-escaped JSON: sign and send these exact bytes.
+        body = json.dumps(payload, ensure_ascii=True).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signatures.sign(self.app_secret, body)}
+        if wait or self.synchronous_webhooks:
+            return self._deliver(body, headers, payload)
+        self._spawn(lambda: self._deliver(body, headers, payload))
+        return 0
+
+    def _deliver(self, body: bytes, headers: dict[str, str], payload: dict[str, Any], attempts: int = 5) -> int:
+        """Like Meta: anything but 200 is retried, with growing waits (capped for a laptop)."""
+        status = 0
+        for attempt in range(attempts):
+            try:
+                status = self.deliver(body, headers) if self.deliver else 0
+            except Exception:  # noqa: BLE001 - a failed delivery is retried, as Meta does
+                status = 0
+            self.webhook_log.append({"payload": payload, "status": status, "attempt": attempt + 1})
+            if status == 200 or self.deliver is None:
+                return status
+            time.sleep(min(2.0, 0.1 * 2**attempt))
+        return status
+
+    def _spawn(self, fn: Callable[[], Any]) -> None:
+        if self.synchronous_webhooks:
+            fn()
+        else:
+            threading.Thread(target=fn, daemon=True).start()
+
+    # ---- what the phone received -------------------------------------------------------------
+    def received(self, to: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            items = [m for m in self.messages if to is None or m["to"] == to.strip().lstrip("+")]
+            return [{"id": m["id"], "phone_number_id": m["phone_number_id"], "to": m["to"], "request": m["request"],
+                     "text": m["text"], "statuses": list(m["statuses"])} for m in items]

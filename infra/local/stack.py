@@ -1,0 +1,419 @@
+"""The whole system on one laptop: moto + the real handlers + the sandbox WhatsApp, one HTTP port.
+
+- moto runs in process; its request handling is serialized by one lock, because moto's
+  conditional writes are not atomic under concurrent requests (reliability-and-security.md §6.5).
+- Tables and queues are created from template.yaml; each function gets its template env.
+- HTTP API routes come from the template's HttpApi events and are turned into payload
+  format 2.0 events for the same `lambda_handler` Lambda runs.
+- SQS event sources are polled into their handlers; only records not listed in
+  `batchItemFailures` are deleted, so failures come back after the visibility timeout
+  and reach the DLQ after maxReceiveCount, as in AWS.
+- Scheduled functions fire every minute and on `POST /_local/clock {"at": ...}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import warnings
+import importlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from infra.local.provision import FunctionSpec, functions, load_template, provision
+from infra.local.sandbox import Sandbox
+
+GRAPH_PREFIX = "/_sandbox/graph"
+# Locally, EMF metrics are off; Powertools warns on every flush with nothing in it.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+_moto_lock = threading.RLock()
+
+
+def _serialize_moto() -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber.process_request, "_wa_locked", False):
+        return
+    original = BotocoreStubber.process_request
+
+    def locked(self, request):  # noqa: ANN001, ANN202
+        with _moto_lock:
+            return original(self, request)
+
+    locked._wa_locked = True  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = locked  # type: ignore[method-assign]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    timeout_s: int
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.function_version = "$LATEST"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One Lambda function: its handler, run one invocation at a time like one container."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.module = importlib.import_module(spec.module)
+        self.handler = getattr(self.module, spec.handler)
+        self.lock = threading.Lock()
+        self.invocations = 0
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self.lock:
+            self.invocations += 1
+            return self.handler(event, LambdaContext(self.spec.logical_id, self.spec.timeout))
+
+
+def http_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: str, path_params: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway HTTP API payload format 2.0 event, as Lambda receives it."""
+    is_text = headers.get("content-type", "application/json").split(";")[0].strip() in ("application/json", "text/plain", "")
+    now = datetime.now(UTC)
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {route}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": dict(parse_qsl(query, keep_blank_values=True)) or None,
+        "pathParameters": path_params or None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {route}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": body.decode("utf-8") if is_text else base64.b64encode(body).decode(),
+        "isBase64Encoded": not is_text,
+    }
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": m.get("MessageAttributes", {}),
+        "md5OfBody": m.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    } for m in messages]}
+
+
+def scheduled_event(at: datetime) -> dict[str, Any]:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
+            "account": "123456789012", "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1", "resources": [], "detail": {}}
+
+
+class LocalStack:
+    def __init__(self, port: int = 3000, host: str = "127.0.0.1", *, poll_interval: float = 0.05) -> None:
+        self.port = port
+        self.host = host
+        self.poll_interval = poll_interval
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[tuple[str, re.Pattern[str], str, LocalFunction]] = []
+        self.server: ThreadingHTTPServer | None = None
+        self.dev_tenant: dict[str, Any] = {}
+        self.clock_runs: list[dict[str, Any]] = []
+
+    # ---- start-up -------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+            os.environ[key] = value
+        for var in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+            del os.environ[var]
+        from moto import mock_aws
+
+        self.mock = mock_aws()
+        self.mock.start()
+        _serialize_moto()
+        import boto3
+
+        template = load_template()
+        self.provisioned = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+        self.sqs = boto3.client("sqs")
+        specs = functions(template, self.provisioned)
+
+        self.app_secret = os.environ.get("LOCAL_APP_SECRET") or secrets.token_hex(16)
+        self.verify_token = os.environ.get("LOCAL_VERIFY_TOKEN") or secrets.token_hex(8)
+        self.access_token = secrets.token_hex(24)
+        env = {**specs[0].environment}
+        for spec in specs:
+            env.update(spec.environment)
+        env.pop("META_SECRET_ARN", None)
+        env.update({
+            "GRAPH_API_BASE_URL": f"http://{self.host}:{self.port}{GRAPH_PREFIX}/v23.0",
+            "META_ACCESS_TOKEN": self.access_token,
+            "META_APP_SECRET": self.app_secret,
+            "META_VERIFY_TOKEN": self.verify_token,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        })
+        os.environ.update(env)
+        os.environ.pop("META_SECRET_ARN", None)
+
+        self.sandbox = Sandbox(app_secret=self.app_secret, access_token=self.access_token, deliver=self._deliver_webhook)
+        for spec in specs:
+            fn = LocalFunction(spec)
+            self.functions[spec.logical_id] = fn
+            for method, route in spec.http_routes:
+                pattern = re.compile("^" + re.sub(r"\{([a-zA-Z_]+)\+?\}", r"(?P<\1>[^/]+)", route) + "$")
+                self.routes.append((method, pattern, route, fn))
+
+        from wa_notify.config import get_settings
+        from wa_notify.services.deps import Deps, set_deps
+
+        get_settings.cache_clear()
+        deps = Deps(get_settings())
+        # Build clients now, on one thread: boto3 client creation is not thread-safe.
+        _ = deps.store, deps.queues, deps.cloud_api
+        set_deps(deps)
+        self.deps = deps
+
+        self.dev_tenant = self.create_tenant("dev", api_key=os.environ.get("LOCAL_API_KEY") or None)
+
+        self.server = ThreadingHTTPServer((self.host, self.port), self._request_handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread(self.server.serve_forever)
+        for spec in specs:
+            for queue_logical, batch in spec.sqs_sources:
+                self._thread(self._poll, self.provisioned.refs[queue_logical],
+                             self.provisioned.attrs[(queue_logical, "Arn")], batch, self.functions[spec.logical_id])
+            if spec.scheduled:
+                self._thread(self._every_minute, self.functions[spec.logical_id])
+        return self
+
+    def _thread(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def create_tenant(self, name: str, api_key: str | None = None) -> dict[str, Any]:
+        from wa_notify.services.tenants import create_tenant
+
+        tenant = create_tenant(self.deps, name, api_key=api_key)
+        self.sandbox.register_number(tenant["phone_number_id"], tenant["waba_id"])
+        return tenant
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+        self.mock.stop()
+
+    # ---- event sources ---------------------------------------------------------------------------
+    def _poll(self, queue_url: str, queue_arn: str, batch: int, fn: LocalFunction) -> None:
+        while not self.stop_event.is_set():
+            try:
+                processed = self.poll_once(queue_url, queue_arn, batch, fn)
+            except Exception as exc:  # noqa: BLE001 - a poller never dies; it says why and goes on
+                print(f"[local] poller {fn.spec.logical_id}: {type(exc).__name__}: {exc}", flush=True)
+                processed = 0
+            if not processed:
+                self.stop_event.wait(self.poll_interval)
+
+    def poll_once(self, queue_url: str, queue_arn: str, batch: int, fn: LocalFunction) -> int:
+        resp = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(batch, 10),
+                                        AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        messages = resp.get("Messages", [])
+        if not messages:
+            return 0
+        try:
+            result = fn.invoke(sqs_event(messages, queue_arn)) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception as exc:  # noqa: BLE001 - an invocation error fails the whole batch, as in Lambda
+            print(f"[local] {fn.spec.logical_id} failed the batch: {type(exc).__name__}: {exc}", flush=True)
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        return len(messages)
+
+    def _every_minute(self, fn: LocalFunction) -> None:
+        while not self.stop_event.wait(60 - time.time() % 60):
+            try:
+                fn.invoke(scheduled_event(datetime.now(UTC)))
+            except Exception as exc:  # noqa: BLE001
+                print(f"[local] {fn.spec.logical_id}: {type(exc).__name__}: {exc}", flush=True)
+
+    def fire_scheduled(self, at: datetime) -> dict[str, Any]:
+        results = {}
+        for fn in self.functions.values():
+            if fn.spec.scheduled:
+                results[fn.spec.logical_id] = fn.invoke(scheduled_event(at))
+        self.clock_runs.append({"at": at.isoformat(), "results": results})
+        return results
+
+    # ---- webhooks from the sandbox go over real HTTP to our own API ----------------------------------
+    def _deliver_webhook(self, body: bytes, headers: dict[str, str]) -> int:
+        import httpx
+
+        response = httpx.post(f"http://{self.host}:{self.port}/webhooks/whatsapp", content=body, headers=headers, timeout=10)
+        return response.status_code
+
+    # ---- HTTP ----------------------------------------------------------------------------------------
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                if os.environ.get("LOCAL_ACCESS_LOG"):
+                    super().log_message(fmt, *args)
+
+            def _respond(self, status: int, body: bytes | str, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+                data = body.encode() if isinstance(body, str) else body
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    if k.lower() not in ("content-type", "content-length"):
+                        self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    if url.path.startswith(GRAPH_PREFIX):
+                        try:
+                            status, payload = stack.sandbox.handle(self.command, url.path[len(GRAPH_PREFIX):], headers, body)
+                        except TimeoutError:
+                            self.close_connection = True  # the answer is lost, as after a network fault
+                            return
+                        return self._respond(status, json.dumps(payload))
+                    if url.path.startswith("/_local/"):
+                        status, payload = stack.local_route(self.command, url.path, url.query, body)
+                        return self._respond(status, json.dumps(payload), "application/problem+json" if status >= 400 else "application/json")
+                    for method, pattern, route, fn in stack.routes:
+                        match = pattern.match(url.path)
+                        if match and method == self.command:
+                            event = http_event(self.command, url.path, url.query, headers, body, route, match.groupdict())
+                            result = fn.invoke(event)
+                            out = result.get("body") or ""
+                            if result.get("isBase64Encoded"):
+                                out = base64.b64decode(out)
+                            resp_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+                            for k, values in (result.get("multiValueHeaders") or {}).items():
+                                resp_headers.setdefault(k, ", ".join(map(str, values)))
+                            content_type = resp_headers.get("Content-Type") or resp_headers.get("content-type") or "application/json"
+                            return self._respond(int(result.get("statusCode", 200)), out, content_type, resp_headers)
+                    allowed = any(p.match(url.path) for _, p, _, _ in stack.routes)
+                    status = 405 if allowed else 404
+                    problem = {"type": "about:blank", "title": "Not found" if status == 404 else "Method not allowed",
+                               "status": status, "detail": f"no route {self.command} {url.path}", "errors": []}
+                    return self._respond(status, json.dumps(problem), "application/problem+json")
+                except Exception as exc:  # noqa: BLE001 - an API Gateway 500 for an unhandled Lambda error
+                    print(f"[local] {self.command} {url.path}: {type(exc).__name__}: {exc}", flush=True)
+                    return self._respond(500, json.dumps({"message": "Internal Server Error"}))
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        return Handler
+
+    def info(self) -> dict[str, Any]:
+        return {"tenant_id": self.dev_tenant["tenant_id"], "api_key": self.dev_tenant["api_key"],
+                "phone_number_id": self.dev_tenant["phone_number_id"], "waba_id": self.dev_tenant["waba_id"],
+                "app_secret": self.app_secret, "verify_token": self.verify_token,
+                "base_url": f"http://{self.host}:{self.port}"}
+
+    def local_route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        def bad(detail: str, field_name: str = "") -> tuple[int, dict[str, Any]]:
+            return 422, {"type": "about:blank", "title": "Unprocessable request", "status": 422, "detail": detail,
+                         "errors": [{"field": field_name, "message": detail}]}
+
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return 400, {"type": "about:blank", "title": "Malformed request", "status": 400, "detail": "body is not JSON", "errors": []}
+        if not isinstance(data, dict):
+            return bad("body must be a JSON object")
+        params = dict(parse_qsl(query))
+        if (method, path) == ("GET", "/_local/info"):
+            return 200, self.info()
+        if (method, path) == ("POST", "/_local/tenants"):
+            name = data.get("name")
+            if not isinstance(name, str) or not name.strip():
+                return bad("name is required", "name")
+            tenant = self.create_tenant(name.strip())
+            return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}
+        if (method, path) == ("GET", "/_local/sandbox/messages"):
+            to = params.get("to")
+            if to:
+                from wa_notify.domain.phone import to_e164
+
+                try:
+                    to = to_e164(to if to.startswith("+") else "+" + to)
+                except ValueError:
+                    return bad("to is not a phone number", "to")
+            return 200, {"messages": self.sandbox.received(to)}
+        if (method, path) in (("PUT", "/_local/sandbox/config"), ("POST", "/_local/sandbox/config")):
+            if "auto_status" in data and not isinstance(data["auto_status"], bool):
+                return bad("auto_status must be true or false", "auto_status")
+            try:
+                return 200, self.sandbox.configure(data)
+            except (TypeError, ValueError) as exc:
+                return bad(str(exc))
+        if (method, path) == ("GET", "/_local/sandbox/config"):
+            return 200, self.sandbox.config()
+        if (method, path) == ("POST", "/_local/sandbox/inbound"):
+            sender = data.get("from")
+            if not isinstance(sender, str) or not sender:
+                return bad("from is required", "from")
+            if "text" not in data and "button" not in data:
+                return bad("give text or button", "text")
+            pnid = data.get("phone_number_id") or self.dev_tenant["phone_number_id"]
+            if pnid not in self.sandbox.numbers:
+                return bad("unknown phone_number_id", "phone_number_id")
+            return 202, self.sandbox.inbound(pnid, data)
+        if (method, path) == ("POST", "/_local/clock"):
+            raw = data.get("at")
+            try:
+                at = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else datetime.now(UTC)
+            except ValueError:
+                return bad("at must be an ISO 8601 date-time", "at")
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}
+        return 404, {"type": "about:blank", "title": "Not found", "status": 404, "detail": f"no local route {method} {path}", "errors": []}

@@ -1,0 +1,108 @@
+"""The WhatsApp Cloud API over httpx: send messages, create templates.
+
+Outcomes are classified by what could have happened at Meta, because a send has no
+idempotency key: `NotSent` (the request never left: safe to retry), `Accepted`,
+`Rejected` (WhatsApp answered with an error) and `Ambiguous` (the request may have been
+accepted: must not be blindly re-sent).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from wa_notify.domain.whatsapp_errors import ProviderError
+
+MAX_RESPONSE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Accepted:
+    wamid: str
+    wa_id: str | None
+    message_status: str | None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    error: ProviderError
+
+
+@dataclass(frozen=True)
+class NotSent:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    reason: str
+
+
+SendOutcome = Accepted | Rejected | NotSent | Ambiguous
+
+
+def parse_error(response: httpx.Response) -> ProviderError:
+    try:
+        err = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        err = {}
+    code = err.get("code") if isinstance(err.get("code"), int) else None
+    message = str(err.get("message") or f"HTTP {response.status_code}")
+    # Meta's message is "(#131056) <title>"; keep the title.
+    if message.startswith("(#") and ") " in message:
+        message = message.split(") ", 1)[1]
+    data = err.get("error_data")
+    details = data.get("details") if isinstance(data, dict) else (data if isinstance(data, str) else None)
+    return ProviderError(code=code, title=message, details=details, http_status=response.status_code)
+
+
+class CloudApiClient:
+    def __init__(
+        self, base_url: str, access_token: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,  # OWASP API10: never follow a redirect with our token
+            transport=transport,
+        )
+        self.calls = 0
+
+    def send_message(self, phone_number_id: str, request: dict[str, Any]) -> SendOutcome:
+        self.calls += 1
+        try:
+            response = self.http.post(f"{phone_number_id}/messages", content=json.dumps(request).encode())
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return NotSent(f"{type(exc).__name__}: the request did not reach WhatsApp")
+        except httpx.TransportError as exc:
+            # Read timeout, reset or protocol error after the request was written.
+            return Ambiguous(f"{type(exc).__name__}: no answer after the request was sent")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            return Ambiguous("response too large to trust")
+        if response.status_code == 200:
+            try:
+                data = response.json()
+                message = data["messages"][0]
+                contacts = data.get("contacts") or [{}]
+                return Accepted(str(message["id"]), contacts[0].get("wa_id"), message.get("message_status"))
+            except (ValueError, KeyError, IndexError, TypeError):
+                return Ambiguous("HTTP 200 without a message id")
+        return Rejected(parse_error(response))
+
+    def create_template(self, waba_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST /{waba}/message_templates; raises ProviderError when Meta refuses or is unreachable."""
+        try:
+            response = self.http.post(f"{waba_id}/message_templates", content=json.dumps(payload).encode())
+        except httpx.TransportError as exc:
+            raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise parse_error(response)
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,182 @@
+"""DynamoDB: the one table, its key schema, and every conditional state transition.
+
+Key schema (tenant-prefixed, see docs/decisions.md):
+
+| item | pk | sk |
+|---|---|---|
+| tenant profile | TENANT#<tid> | PROFILE |
+| API key (hashed) | APIKEY#<sha256> | APIKEY |
+| phone number id -> tenant | PNID#<pnid> | PNID |
+| WABA id -> tenant | WABA#<waba> | WABA |
+| template | TENANT#<tid>#TPL | <name>#<language> |
+| message | TENANT#<tid>#MSG#<mid> | MSG |
+| idempotency key | TENANT#<tid>#IDEM#<key> | IDEM |
+| rate bucket | RATE#<scope> | RATE |
+
+GSIs: `DueIndex` (due_shard, due_at) holds only messages that need an action at a time
+(scheduled, queued, leased, unknown); `WamidIndex` (wamid) finds a message from a status.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    return _ser.serialize(value)
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def dynamo_safe(value: Any) -> Any:
+    """JSON-like data with floats turned into Decimals, as DynamoDB requires."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass
+class Table:
+    """Thin wrapper over the low-level client: typed helpers, condition failures as False."""
+
+    name: str
+    client: Any = None
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = boto3.client("dynamodb")
+
+    def get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        resp = self.client.get_item(TableName=self.name, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent)
+        return from_item(resp["Item"]) if "Item" in resp else None
+
+    def put_new(self, item: dict[str, Any]) -> bool:
+        try:
+            self.client.put_item(TableName=self.name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+
+    def update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        *,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        return_new: bool = False,
+        return_old_on_failure: bool = False,
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Run one UpdateItem; (False, old item or None) when the condition fails."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": pk, "sk": sk}), "UpdateExpression": expression}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items()}
+        if return_new:
+            kwargs["ReturnValues"] = "ALL_NEW"
+        if return_old_on_failure:
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            resp = self.client.update_item(**kwargs)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                old = exc.response.get("Item")
+                return False, (from_item(old) if old else None)
+            raise
+        return True, (from_item(resp["Attributes"]) if return_new and "Attributes" in resp else None)
+
+    def delete(self, pk: str, sk: str, *, condition: str | None = None, values: dict[str, Any] | None = None) -> bool:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": pk, "sk": sk})}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items()}
+        try:
+            self.client.delete_item(**kwargs)
+            return True
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+
+    def query(
+        self,
+        key_condition: str,
+        values: dict[str, Any],
+        *,
+        index: str | None = None,
+        names: dict[str, str] | None = None,
+        limit: int | None = None,
+        start_key: dict[str, Any] | None = None,
+        consistent: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": {k: to_attr(v) for k, v in values.items()},
+        }
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = consistent
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if limit:
+            kwargs["Limit"] = limit
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        resp = self.client.query(**kwargs)
+        return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def transact_put_new(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Put all items, each only if absent, atomically. None on success, else the failure codes per item."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.name, "Item": to_item(i), "ConditionExpression": "attribute_not_exists(pk)"}}
+                    for i in items
+                ]
+            )
+            return None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            return [r.get("Code", "None") for r in reasons] or ["ConditionalCheckFailed"]

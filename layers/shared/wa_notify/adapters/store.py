@@ -1,0 +1,421 @@
+"""Persistence for tenants, templates, messages and rate buckets: every state change is conditional."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.domain import status as st
+from wa_notify.domain.ratelimit import Rate, retry_after
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def message_pk(tenant_id: str, message_id: str) -> str:
+    return f"TENANT#{tenant_id}#MSG#{message_id}"
+
+
+def template_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#TPL"
+
+
+def template_sk(name: str, language: str) -> str:
+    return f"{name}#{language}"
+
+
+def idem_pk(tenant_id: str, key: str) -> str:
+    return f"TENANT#{tenant_id}#IDEM#{key}"
+
+
+def due_shard(message_id: str, shards: int) -> str:
+    return f"DUE#{zlib.crc32(message_id.encode()) % shards}"
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, expected_pk: str) -> dict[str, Any] | None:
+    """Cursors are opaque to clients; a forged one for another tenant's partition is refused."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if key["pk"]["S"] != expected_pk or set(key) != {"pk", "sk"}:
+            raise ValueError
+        return key
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError("cursor is not valid") from exc
+
+
+@dataclass
+class Store:
+    table: Table
+    due_shards: int = 4
+
+    # ---- tenants -------------------------------------------------------------------------
+    def create_tenant(self, tenant: dict[str, Any], api_key_hash: str) -> bool:
+        tid = tenant["tenant_id"]
+        items = [
+            {"pk": tenant_pk(tid), "sk": "PROFILE", **tenant},
+            {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "tenant_id": tid},
+            {"pk": f"PNID#{tenant['phone_number_id']}", "sk": "PNID", "tenant_id": tid},
+            {"pk": f"WABA#{tenant['waba_id']}", "sk": "WABA", "tenant_id": tid},
+        ]
+        return self.table.transact_put_new(items) is None
+
+    def tenant_for_key(self, api_key_hash: str) -> str | None:
+        item = self.table.get(f"APIKEY#{api_key_hash}", "APIKEY")
+        return item["tenant_id"] if item else None
+
+    def tenant_for_phone_number(self, phone_number_id: str) -> str | None:
+        item = self.table.get(f"PNID#{phone_number_id}", "PNID")
+        return item["tenant_id"] if item else None
+
+    def tenant_for_waba(self, waba_id: str) -> str | None:
+        item = self.table.get(f"WABA#{waba_id}", "WABA")
+        return item["tenant_id"] if item else None
+
+    def get_tenant(self, tenant_id: str) -> dict[str, Any] | None:
+        return self.table.get(tenant_pk(tenant_id), "PROFILE")
+
+    # ---- templates -----------------------------------------------------------------------
+    def put_template(self, tenant_id: str, item: dict[str, Any]) -> bool:
+        return self.table.put_new(
+            {"pk": template_pk(tenant_id), "sk": template_sk(item["name"], item["language"]), **dynamo_safe(item)}
+        )
+
+    def get_template(self, tenant_id: str, name: str, language: str) -> dict[str, Any] | None:
+        return self.table.get(template_pk(tenant_id), template_sk(name, language), consistent=True)
+
+    def list_templates(
+        self, tenant_id: str, *, name: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        pk = template_pk(tenant_id)
+        if name:
+            cond, values = "pk = :pk AND begins_with(sk, :prefix)", {":pk": pk, ":prefix": f"{name}#"}
+        else:
+            cond, values = "pk = :pk", {":pk": pk}
+        items, last = self.table.query(cond, values, limit=limit, start_key=decode_cursor(cursor, pk), consistent=True)
+        return items, encode_cursor(last)
+
+    def set_template_meta(self, tenant_id: str, name: str, language: str, meta_id: str, status: str, category: str) -> None:
+        # Only fills the id; a status webhook that already arrived keeps its newer status.
+        self.table.update(
+            template_pk(tenant_id),
+            template_sk(name, language),
+            "SET meta_id = :id, category = :cat, #status = if_not_exists(status_source, :status)",
+            condition="attribute_exists(pk)",
+            names={"#status": "status"},
+            values={":id": meta_id, ":status": status, ":cat": category},
+        )
+
+    def set_template_status(
+        self, tenant_id: str, name: str, language: str, status: str, *, at: str, reason: str | None, detail: Any
+    ) -> bool:
+        ok, _ = self.table.update(
+            template_pk(tenant_id),
+            template_sk(name, language),
+            "SET #status = :status, status_source = :status, status_reason = :reason, status_detail = :detail, updated_at = :at",
+            condition="attribute_exists(pk)",
+            names={"#status": "status"},
+            values={":status": status, ":reason": reason, ":detail": dynamo_safe(detail), ":at": at},
+        )
+        return ok
+
+    def delete_template(self, tenant_id: str, name: str, language: str) -> bool:
+        return self.table.delete(template_pk(tenant_id), template_sk(name, language), condition="attribute_exists(pk)")
+
+    # ---- messages: intake ----------------------------------------------------------------
+    def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None) -> str | None:
+        """Write the message (and its idempotency record) atomically.
+
+        None on success; "idempotency" when the key exists already; "message" on an id clash.
+        """
+        message_item = {"pk": message_pk(item["tenant_id"], item["id"]), "sk": "MSG", **dynamo_safe(item)}
+        if item.get("due_at") is not None:
+            message_item["due_shard"] = due_shard(item["id"], self.due_shards)
+        items = [message_item]
+        if idempotency:
+            items.append({"pk": idem_pk(item["tenant_id"], idempotency["key"]), "sk": "IDEM", **idempotency})
+        failed = self.table.transact_put_new(items)
+        if failed is None:
+            return None
+        if len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
+            return "idempotency"
+        return "message"
+
+    def get_idempotency(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        return self.table.get(idem_pk(tenant_id, key), "IDEM", consistent=True)
+
+    def get_message(self, tenant_id: str, message_id: str) -> dict[str, Any] | None:
+        return self.table.get(message_pk(tenant_id, message_id), "MSG", consistent=True)
+
+    def cancel_message(self, tenant_id: str, message_id: str, at: str) -> tuple[bool, dict[str, Any] | None]:
+        return self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :cancelled, events.#cancelled = :at, updated_at = :at REMOVE due_shard, due_at",
+            condition="#status IN (:scheduled, :queued)",
+            names={"#status": "status", "#cancelled": st.CANCELLED},
+            values={":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at},
+            return_new=True,
+            return_old_on_failure=True,
+        )
+
+    # ---- messages: sending (the lease) ---------------------------------------------------
+    def lease(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str) -> dict[str, Any] | None:
+        """queued -> sending, won by exactly one sender. Returns the message, or None if not queued."""
+        ok, new = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :sending, lease_token = :token, lease_until = :until, due_at = :until, updated_at = :at",
+            condition="#status = :queued",
+            names={"#status": "status"},
+            values={":sending": st.SENDING, ":queued": st.QUEUED, ":token": token, ":until": lease_until_ms, ":at": at},
+            return_new=True,
+        )
+        return new if ok else None
+
+    def release(self, tenant_id: str, message_id: str, token: str, due_ms: int, at: str) -> bool:
+        """sending -> queued without an attempt (throttled before the provider call)."""
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :queued, due_at = :due, updated_at = :at REMOVE lease_token, lease_until",
+            condition="lease_token = :token",
+            names={"#status": "status"},
+            values={":queued": st.QUEUED, ":token": token, ":due": due_ms, ":at": at},
+        )
+        return ok
+
+    def record_accepted(self, tenant_id: str, message_id: str, token: str, wamid: str, at: str) -> bool:
+        pk = message_pk(tenant_id, message_id)
+        ok, _ = self.table.update(
+            pk,
+            "MSG",
+            "SET #status = :accepted, wamid = :wamid, events.#accepted = :at, attempts = attempts + :one, updated_at = :at "
+            "REMOVE lease_token, lease_until, due_shard, due_at",
+            condition="lease_token = :token",
+            names={"#status": "status", "#accepted": st.ACCEPTED},
+            values={":accepted": st.ACCEPTED, ":wamid": wamid, ":at": at, ":one": 1, ":token": token},
+        )
+        if not ok:
+            # A status webhook beat us to it and already moved the message on: keep its
+            # status, just make sure the id and the attempt are recorded.
+            self.table.update(
+                pk,
+                "MSG",
+                "SET wamid = if_not_exists(wamid, :wamid), attempts = attempts + :one, events.#accepted = if_not_exists(events.#accepted, :at)",
+                condition="attribute_exists(pk)",
+                names={"#accepted": st.ACCEPTED},
+                values={":wamid": wamid, ":one": 1, ":at": at},
+            )
+        return ok
+
+    def record_retry(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], due_ms: int, at: str) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :queued, last_error = :err, attempts = attempts + :one, due_at = :due, updated_at = :at "
+            "REMOVE lease_token, lease_until",
+            condition="lease_token = :token",
+            names={"#status": "status"},
+            values={":queued": st.QUEUED, ":err": dynamo_safe(error), ":one": 1, ":due": due_ms, ":at": at, ":token": token},
+        )
+        return ok
+
+    def record_failed(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], at: str) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :failed, #error = :err, events.#failed = :at, attempts = attempts + :one, updated_at = :at "
+            "REMOVE lease_token, lease_until, due_shard, due_at",
+            condition="lease_token = :token",
+            names={"#status": "status", "#error": "error", "#failed": st.FAILED},
+            values={":failed": st.FAILED, ":err": dynamo_safe(error), ":one": 1, ":at": at, ":token": token},
+        )
+        return ok
+
+    def record_unknown(self, tenant_id: str, message_id: str, token: str, reason: str, due_ms: int, at: str) -> bool:
+        """The request may have reached WhatsApp: never re-send blindly; wait for a webhook."""
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :unknown, unknown_reason = :reason, attempts = attempts + :one, due_at = :due, updated_at = :at "
+            "REMOVE lease_token, lease_until",
+            condition="lease_token = :token",
+            names={"#status": "status"},
+            values={":unknown": st.UNKNOWN, ":reason": reason, ":one": 1, ":due": due_ms, ":at": at, ":token": token},
+        )
+        return ok
+
+    # ---- messages: statuses from WhatsApp -------------------------------------------------
+    def apply_status(
+        self,
+        tenant_id: str,
+        message_id: str,
+        new_status: str,
+        *,
+        at: str,
+        wamid: str,
+        pricing: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+    ) -> bool:
+        """Move forward to `new_status` if it outranks the current one; else only note when it happened."""
+        pk = message_pk(tenant_id, message_id)
+        below = st.statuses_below(new_status)
+        values: dict[str, Any] = {":new": new_status, ":at": at, ":wamid": wamid}
+        values.update({f":b{i}": s for i, s in enumerate(below)})
+        sets = ["#status = :new", "events.#new = if_not_exists(events.#new, :at)", "wamid = if_not_exists(wamid, :wamid)", "updated_at = :at"]
+        if pricing:
+            sets.append("pricing = :pricing")
+            values[":pricing"] = dynamo_safe(pricing)
+        if error:
+            sets.append("#error = :error")
+            values[":error"] = dynamo_safe(error)
+        names = {"#status": "status", "#new": new_status}
+        if error:
+            names["#error"] = "error"
+        ok, _ = self.table.update(
+            pk,
+            "MSG",
+            "SET " + ", ".join(sets) + " REMOVE lease_token, lease_until, due_shard, due_at",
+            condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))})",
+            names=names,
+            values=values,
+        )
+        if ok:
+            return True
+        # Late or duplicate: the status does not change, but a late `delivered` still gets its
+        # timestamp in the history, and pricing (sent with only one status) is kept.
+        late_values: dict[str, Any] = {":at": at, ":cancelled": st.CANCELLED}
+        late_sets = ["events.#new = :at"]
+        if pricing:
+            late_sets.append("pricing = if_not_exists(pricing, :pricing)")
+            late_values[":pricing"] = dynamo_safe(pricing)
+        self.table.update(
+            pk,
+            "MSG",
+            "SET " + ", ".join(late_sets),
+            condition="attribute_exists(pk) AND attribute_not_exists(events.#new) AND #status <> :cancelled",
+            names={"#new": new_status, "#status": "status"},
+            values=late_values,
+        )
+        return False
+
+    def message_id_for_wamid(self, wamid: str) -> tuple[str, str] | None:
+        items, _ = self.table.query("wamid = :w", {":w": wamid}, index="WamidIndex", limit=1)
+        if not items:
+            return None
+        return items[0]["tenant_id"], items[0]["id"]
+
+    # ---- the due index (dispatcher) --------------------------------------------------------
+    def due_messages(self, now_ms: int, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for shard in range(self.due_shards):
+            start = None
+            while len(out) < limit:
+                items, start = self.table.query(
+                    "due_shard = :s AND due_at <= :now",
+                    {":s": f"DUE#{shard}", ":now": now_ms},
+                    index="DueIndex",
+                    limit=min(500, limit - len(out)),
+                    start_key=start,
+                )
+                out.extend(items)
+                if not start:
+                    break
+        return out
+
+    def promote_scheduled(self, tenant_id: str, message_id: str, next_due_ms: int, at: str) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :queued, events.#queued = if_not_exists(events.#queued, :at), due_at = :due, updated_at = :at",
+            condition="#status = :scheduled",
+            names={"#status": "status", "#queued": st.QUEUED},
+            values={":queued": st.QUEUED, ":scheduled": st.SCHEDULED, ":due": next_due_ms, ":at": at},
+        )
+        return ok
+
+    def claim_stale_queued(self, tenant_id: str, message_id: str, old_due_ms: int, next_due_ms: int) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET due_at = :next",
+            condition="#status = :queued AND due_at = :old",
+            names={"#status": "status"},
+            values={":queued": st.QUEUED, ":old": old_due_ms, ":next": next_due_ms},
+        )
+        return ok
+
+    def expire_lease(self, tenant_id: str, message_id: str, token: str, due_ms: int, at: str) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :unknown, unknown_reason = :reason, due_at = :due, updated_at = :at REMOVE lease_token, lease_until",
+            condition="#status = :sending AND lease_token = :token",
+            names={"#status": "status"},
+            values={
+                ":unknown": st.UNKNOWN,
+                ":sending": st.SENDING,
+                ":token": token,
+                ":due": due_ms,
+                ":at": at,
+                ":reason": "the sender stopped while holding the lease; the request may have reached WhatsApp",
+            },
+        )
+        return ok
+
+    def give_up_unknown(self, tenant_id: str, message_id: str, error: dict[str, Any], at: str) -> bool:
+        ok, _ = self.table.update(
+            message_pk(tenant_id, message_id),
+            "MSG",
+            "SET #status = :failed, #error = :err, events.#failed = :at, updated_at = :at REMOVE due_shard, due_at",
+            condition="#status = :unknown",
+            names={"#status": "status", "#error": "error", "#failed": st.FAILED},
+            values={":failed": st.FAILED, ":unknown": st.UNKNOWN, ":err": dynamo_safe(error), ":at": at},
+        )
+        return ok
+
+    # ---- rate buckets (GCRA, one conditional write per grant) --------------------------------
+    def take_token(self, scope: str, rate: Rate, now_us: int, *, ttl_s: int | None = None) -> int:
+        """Take one send from the bucket; 0 when granted, else microseconds to wait.
+
+        Two conditional writes cover both GCRA cases without reading first: the bucket is
+        idle (TAT in the past: restart from now) or busy within its burst (TAT + interval).
+        """
+        pk = f"RATE#{scope}"
+        extra = ", expires_at = :exp" if ttl_s else ""
+        values: dict[str, Any] = {":next": now_us + rate.interval_us, ":now": now_us}
+        if ttl_s:
+            values[":exp"] = now_us // 1_000_000 + ttl_s
+        ok, _ = self.table.update(
+            pk, "RATE", "SET tat = :next" + extra, condition="attribute_not_exists(tat) OR tat <= :now", values=values
+        )
+        if ok:
+            return 0
+        busy_values: dict[str, Any] = {":i": rate.interval_us, ":now": now_us, ":limit": now_us + rate.tolerance_us}
+        if ttl_s:
+            busy_values[":exp"] = values[":exp"]
+        ok, old = self.table.update(
+            pk,
+            "RATE",
+            "SET tat = tat + :i" + extra,
+            condition="tat > :now AND tat <= :limit",
+            values=busy_values,
+            return_old_on_failure=True,
+        )
+        if ok:
+            return 0
+        tat = int(old["tat"]) if old and "tat" in old else now_us
+        return max(1, retry_after(rate, tat, now_us))

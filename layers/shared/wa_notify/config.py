@@ -1,0 +1,52 @@
+"""One validated settings object, read from the environment lazily (never at import time)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, frozen=True, extra="ignore")
+
+    table_name: str = Field(min_length=1)
+    send_queue_high_url: str = ""
+    send_queue_normal_url: str = ""
+    send_queue_bulk_url: str = ""
+    events_queue_url: str = ""
+
+    graph_api_base_url: str = "https://graph.facebook.com/v23.0"
+    # In AWS the Meta credentials come from one Secrets Manager secret (JSON with
+    # access_token, app_secret, verify_token); locally straight from the environment.
+    meta_secret_arn: str | None = None
+    meta_access_token: SecretStr | None = None
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+
+    due_shards: int = Field(default=4, ge=1, le=64)
+    send_lease_seconds: int = Field(default=60, ge=5)
+    stale_queue_seconds: int = Field(default=120, ge=10)
+    unknown_reconcile_seconds: int = Field(default=900, ge=30)
+    max_send_attempts: int = Field(default=6, ge=1, le=20)
+    number_rate_per_second: float = Field(default=80.0, gt=0)
+    number_burst: int = Field(default=80, ge=1)
+    pair_interval_seconds: float = Field(default=6.0, gt=0)
+    pair_burst: int = Field(default=45, ge=1)
+    http_connect_timeout: float = Field(default=3.0, gt=0)
+    http_read_timeout: float = Field(default=10.0, gt=0)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+    api_key_cache_seconds: int = Field(default=60, ge=0)
+    dispatch_max_items: int = Field(default=5_000, ge=1)
+
+    def queue_url(self, lane: str) -> str:
+        url = {"high": self.send_queue_high_url, "normal": self.send_queue_normal_url, "bulk": self.send_queue_bulk_url}[lane]
+        if not url:
+            raise RuntimeError(f"SEND_QUEUE_{lane.upper()}_URL is not configured")
+        return url
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # values come from the environment

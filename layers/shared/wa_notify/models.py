@@ -1,0 +1,42 @@
+"""pydantic models at the HTTP boundary (extra fields refused: OWASP API3 mass assignment)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ParamValue = str | int | float | dict[str, Any]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateRef(Strict):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+
+
+class MessageRequest(Strict):
+    to: str = Field(min_length=3, max_length=32, description="any format phonenumbers parses; stored E.164")
+    template: TemplateRef | None = None
+    text: str | None = Field(default=None, max_length=4096)
+    params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
+    button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
+    priority: Literal["high", "normal", "bulk"] = "normal"
+    send_at: datetime | None = None
+    metadata: dict[str, Any] | None = Field(default=None, max_length=50)
+
+
+class MessageAccepted(BaseModel):
+    id: str
+    status: Literal["queued", "scheduled", "accepted", "sent", "delivered", "read", "failed", "cancelled"]
+
+
+class PreviewRequest(Strict):
+    language: str = Field(min_length=2, max_length=16)
+    params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
+    button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
+    to: str | None = Field(default=None, max_length=32)

@@ -1,0 +1,99 @@
+"""Dependencies of the use cases, built lazily from settings on first use (never at import).
+
+Tests and the local stack swap them with `set_deps`, e.g. to give the Cloud API client an
+in-process transport to the sandbox or to fix the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from wa_notify.config import Settings, get_settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    clock: Callable[[], datetime] = utc_now
+    http_transport: Any = None  # httpx transport override (tests); None = real network
+    _store: Any = field(default=None, repr=False)
+    _queues: Any = field(default=None, repr=False)
+    _cloud_api: Any = field(default=None, repr=False)
+    _credentials: Any = field(default=None, repr=False)
+
+    @property
+    def store(self):  # noqa: ANN201 - Store, imported lazily to keep boto3 off the import path
+        if self._store is None:
+            from wa_notify.adapters.dynamo import Table
+            from wa_notify.adapters.store import Store
+
+            self._store = Store(Table(self.settings.table_name), due_shards=self.settings.due_shards)
+        return self._store
+
+    @property
+    def queues(self):  # noqa: ANN201
+        if self._queues is None:
+            from wa_notify.adapters.queues import Queues
+
+            s = self.settings
+            self._queues = Queues(
+                {"high": s.send_queue_high_url, "normal": s.send_queue_normal_url, "bulk": s.send_queue_bulk_url},
+                events_url=s.events_queue_url,
+            )
+        return self._queues
+
+    @property
+    def credentials(self):  # noqa: ANN201
+        if self._credentials is None:
+            from wa_notify.adapters.credentials import meta_credentials
+
+            self._credentials = meta_credentials(self.settings)
+        return self._credentials
+
+    @property
+    def cloud_api(self):  # noqa: ANN201
+        if self._cloud_api is None:
+            from wa_notify.adapters.cloud_api import CloudApiClient
+
+            s = self.settings
+            self._cloud_api = CloudApiClient(
+                s.graph_api_base_url,
+                self.credentials.access_token,
+                connect_timeout=s.http_connect_timeout,
+                read_timeout=s.http_read_timeout,
+                transport=self.http_transport,
+            )
+        return self._cloud_api
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+_deps: Deps | None = None
+
+
+def get_deps() -> Deps:
+    global _deps
+    if _deps is None:
+        _deps = Deps(get_settings())
+    return _deps
+
+
+def set_deps(deps: Deps | None) -> None:
+    global _deps
+    _deps = deps

@@ -1,0 +1,54 @@
+"""The minute tick: everything in the due index whose time has come gets its next step."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from wa_notify.domain import status as st
+from wa_notify.observability import logger
+from wa_notify.services.deps import Deps, epoch_ms, iso
+from wa_notify.services.messages import send_job
+
+
+def run(deps: Deps, now: datetime) -> dict[str, int]:
+    s = deps.settings
+    store = deps.store
+    now_ms = epoch_ms(now)
+    at = iso(now)
+    counts: dict[str, int] = defaultdict(int)
+    jobs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    next_due = now_ms + s.stale_queue_seconds * 1000
+    for item in store.due_messages(now_ms, s.dispatch_max_items):
+        tenant_id, message_id, status = item["tenant_id"], item["id"], item["status"]
+        if status == st.SCHEDULED:
+            if store.promote_scheduled(tenant_id, message_id, next_due, at):
+                jobs[item["priority"]].append(send_job(item))
+                counts["promoted"] += 1
+        elif status == st.QUEUED:
+            # Its SQS job was lost or is overdue: enqueue again (the lease stops a double send).
+            if store.claim_stale_queued(tenant_id, message_id, int(item["due_at"]), next_due):
+                jobs[item["priority"]].append(send_job(item))
+                counts["requeued"] += 1
+        elif status == st.SENDING:
+            if int(item.get("lease_until", 0)) <= now_ms and store.expire_lease(
+                tenant_id, message_id, item.get("lease_token", ""), now_ms + s.unknown_reconcile_seconds * 1000, at
+            ):
+                counts["lease_expired"] += 1
+        elif status == st.UNKNOWN:
+            error = {
+                "code": "outcome_unknown",
+                "title": "WhatsApp's answer to the send was lost and no status arrived",
+                "details": f"no status webhook within {s.unknown_reconcile_seconds} s; not re-sent to avoid a duplicate",
+            }
+            if store.give_up_unknown(tenant_id, message_id, error, at):
+                counts["gave_up"] += 1
+    for lane, lane_jobs in jobs.items():
+        failed = deps.queues.send_lane_many(lane, lane_jobs)
+        if failed:
+            # They stay in the due index and are retried on the next tick.
+            logger.error("enqueue failed", extra={"lane": lane, "failed": len(failed)})
+    result = dict(counts)
+    logger.info("dispatch tick", extra={"at": at, **result})
+    return result

@@ -1,0 +1,190 @@
+"""Message intake, lookup and cancellation."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from wa_notify.domain import status as st
+from wa_notify.domain.ids import body_hash, new_id
+from wa_notify.domain.phone import mask, to_e164
+from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
+from wa_notify.domain.rendering import render, text_request
+from wa_notify.observability import logger
+from wa_notify.services import templates as template_service
+from wa_notify.services.deps import Deps, epoch_ms, iso
+
+LANES = ("high", "normal", "bulk")
+METADATA_MAX_BYTES = 2_048
+# A send_at closer than this is sent now: the dispatcher's minute tick could not honour it better.
+SCHEDULE_MIN_AHEAD = timedelta(seconds=30)
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    template = item.get("template")
+    return {
+        "id": item["id"],
+        "to": item["to"],
+        "template": {"name": template["name"], "language": template["language"]} if template else None,
+        "text": item.get("text"),
+        "status": st.public_status(item["status"]),
+        "stage": item["status"],
+        "priority": item["priority"],
+        "send_at": item.get("send_at"),
+        "history": st.history(item.get("events", {})),
+        "error": item.get("error"),
+        "last_error": item.get("last_error") if item["status"] not in (st.FAILED,) else None,
+        "provider_message_id": item.get("wamid"),
+        "pricing": item.get("pricing"),
+        "metadata": item.get("metadata"),
+        "attempts": item.get("attempts", 0),
+        "created_at": item["created_at"],
+    }
+
+
+def send_job(item: dict[str, Any]) -> dict[str, Any]:
+    """The SQS body: enough for the sender to rate-limit and lease without reading first."""
+    return {
+        "tenant_id": item["tenant_id"],
+        "message_id": item["id"],
+        "phone_number_id": item["phone_number_id"],
+        "to": item["to"],
+        "lane": item["priority"],
+    }
+
+
+def canonical_hash(body: dict[str, Any]) -> str:
+    return body_hash(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
+def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
+    """Accept a message; returns (response, created). Replays of an idempotent request return the original."""
+    request_hash = canonical_hash(body)
+    if idempotency_key is not None:
+        replay = _replay(deps, tenant_id, idempotency_key, request_hash)
+        if replay is not None:
+            return replay, False
+
+    problems = ProblemList()
+    try:
+        to = to_e164(body["to"])
+    except ValueError as exc:
+        problems.add("to", str(exc))
+        to = None
+    has_template = body.get("template") is not None
+    has_text = body.get("text") is not None
+    if has_template == has_text:
+        problems.add("template", "give either template (a template message) or text (free-form, inside the 24 h window), not both")
+    if has_text and (body.get("params") or body.get("button_params")):
+        problems.add("params", "params are for template messages")
+    metadata = body.get("metadata")
+    if metadata is not None and len(json.dumps(metadata)) > METADATA_MAX_BYTES:
+        problems.add("metadata", f"is larger than {METADATA_MAX_BYTES} bytes")
+    now = deps.now()
+    send_at: datetime | None = body.get("send_at")
+    if send_at is not None and send_at.tzinfo is None:
+        problems.add("send_at", "needs a time zone offset, e.g. 2026-11-24T09:00:00+08:00")
+        send_at = None
+    if send_at is not None and send_at > now + timedelta(days=365):
+        problems.add("send_at", "can be at most a year ahead")
+    problems.raise_if_any()
+
+    tenant = deps.store.get_tenant(tenant_id)
+    message_id = new_id("msg")
+    template_ref = None
+    if has_template:
+        name, language = body["template"]["name"], body["template"]["language"]
+        spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
+        if template_item["status"] != "APPROVED":
+            raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
+        rendered = render(spec, body.get("params") or {}, body.get("button_params") or {}, to=to, callback_data=message_id)
+        request = rendered.request
+        template_ref = {"name": name, "language": language, "category": template_item["category"]}
+    else:
+        request = text_request(to, body["text"], callback_data=message_id)
+
+    scheduled = send_at is not None and send_at > now + SCHEDULE_MIN_AHEAD
+    status = st.SCHEDULED if scheduled else st.QUEUED
+    # The due index is the outbox: a queued message the sender has not leased by `due_at`
+    # is enqueued again by the dispatcher, so a lost SQS send loses nothing.
+    due_at = epoch_ms(send_at) if scheduled else epoch_ms(now) + deps.settings.stale_queue_seconds * 1000
+    item = {
+        "id": message_id,
+        "tenant_id": tenant_id,
+        "to": to,
+        "template": template_ref,
+        "text": body.get("text"),
+        "priority": body.get("priority") or "normal",
+        "request": request,
+        "phone_number_id": tenant["phone_number_id"],
+        "status": status,
+        "events": {status: iso(now)},
+        "attempts": 0,
+        "metadata": metadata,
+        "send_at": iso(send_at) if send_at else None,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "due_at": due_at,
+    }
+    idempotency = None
+    if idempotency_key is not None:
+        idempotency = {
+            "key": idempotency_key,
+            "tenant_id": tenant_id,
+            "message_id": message_id,
+            "body_hash": request_hash,
+            "created_at": iso(now),
+            "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
+        }
+    clash = deps.store.create_message(item, idempotency)
+    if clash == "idempotency":
+        # A concurrent request with the same key won the race.
+        replay = _replay(deps, tenant_id, idempotency_key, request_hash)  # type: ignore[arg-type]
+        if replay is not None:
+            return replay, False
+        raise Conflict("a request with this Idempotency-Key is being processed; retry")
+    if clash == "message":  # pragma: no cover - 80 random bits
+        raise Conflict("message id clash; retry")
+    if status == st.QUEUED:
+        try:
+            deps.queues.send(item["priority"], send_job(item))
+        except Exception:  # noqa: BLE001 - the dispatcher re-enqueues it from the due index
+            logger.exception("enqueue failed; the dispatcher will pick the message up", extra={"message_id": message_id})
+    logger.info("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
+    return {"id": message_id, "status": status}, True
+
+
+def _replay(deps: Deps, tenant_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+    record = deps.store.get_idempotency(tenant_id, key)
+    if record is None or record.get("expires_at", 0) < int(deps.now().timestamp()):
+        return None
+    if record["body_hash"] != request_hash:
+        raise Conflict("this Idempotency-Key was used with a different body")
+    item = deps.store.get_message(tenant_id, record["message_id"])
+    if item is None:  # pragma: no cover - written in the same transaction
+        return None
+    return {"id": item["id"], "status": st.public_status(item["status"])}
+
+
+def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+    item = deps.store.get_message(tenant_id, message_id)
+    if item is None:
+        raise NotFound(f"no message {message_id}")
+    return view(item)
+
+
+def cancel(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+    ok, item = deps.store.cancel_message(tenant_id, message_id, iso(deps.now()))
+    if ok:
+        return view(item)
+    if item is None:
+        raise NotFound(f"no message {message_id}")
+    if item["status"] == st.CANCELLED:
+        return view(item)
+    raise Conflict(f"message {message_id} is {st.public_status(item['status'])}: it was already handed to WhatsApp")
+
+
+def validate_lane(priority: str) -> None:
+    if priority not in LANES:
+        raise Invalid([Problem("priority", "must be high, normal or bulk")])

@@ -1,0 +1,141 @@
+"""Template registration, listing, deletion and preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wa_notify.domain.phone import to_e164
+from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
+from wa_notify.domain.rendering import render
+from wa_notify.domain.templates import TemplateSpec, spec_from_stored, validate_template
+from wa_notify.domain.whatsapp_errors import ProviderError
+from wa_notify.services.deps import Deps, iso
+
+
+class ProviderUnavailable(DomainError):
+    status = 502
+    title = "WhatsApp did not accept the request"
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    spec = spec_from_stored(item)
+    return {
+        "name": item["name"],
+        "language": item["language"],
+        "category": item["category"],
+        "parameter_format": item["parameter_format"],
+        "status": item["status"],
+        "id": item.get("meta_id"),
+        "rejection": {"reason": item.get("status_reason"), "detail": item.get("status_detail")} if item["status"] == "REJECTED" else None,
+        "parameters": [v.as_dict() for v in spec.variables],
+        "components": item["components"],
+        "created_at": item.get("created_at"),
+    }
+
+
+def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
+    spec = validate_template(payload)
+    store = deps.store
+    if spec.category != "AUTHENTICATION":
+        _reject_duplicate_wording(deps, tenant_id, spec)
+    tenant = store.get_tenant(tenant_id)
+    item = {
+        "name": spec.name,
+        "language": spec.language,
+        "category": spec.category,
+        "parameter_format": spec.parameter_format,
+        "components": spec.components,
+        "status": "PENDING",
+        "created_at": iso(deps.now()),
+    }
+    # Stored before Meta is called, so a status webhook that arrives at once finds it.
+    if not store.put_template(tenant_id, item):
+        raise Conflict(f"template {spec.name} in {spec.language} exists already; delete it first to replace it")
+    meta_payload = {
+        "name": spec.name,
+        "language": spec.language,
+        "category": spec.category,
+        "parameter_format": spec.parameter_format,
+        "components": spec.components,
+    }
+    try:
+        created = deps.cloud_api.create_template(tenant["waba_id"], meta_payload)
+    except ProviderError as exc:
+        store.delete_template(tenant_id, spec.name, spec.language)
+        if exc.code is not None and exc.http_status and 400 <= exc.http_status < 500 and exc.code not in (4, 80007):
+            raise Invalid([Problem("", f"WhatsApp rejected the template: ({exc.code}) {exc.title} {exc.details or ''}".strip())]) from exc
+        raise ProviderUnavailable(f"WhatsApp could not register the template: {exc}") from exc
+    store.set_template_meta(
+        tenant_id, spec.name, spec.language, str(created.get("id")), str(created.get("status", "PENDING")).upper(),
+        str(created.get("category", spec.category)).upper(),
+    )
+    return view(store.get_template(tenant_id, spec.name, spec.language))
+
+
+def _reject_duplicate_wording(deps: Deps, tenant_id: str, spec: TemplateSpec) -> None:
+    """Meta rejects a template whose body and footer match an existing one (not for AUTHENTICATION)."""
+    cursor = None
+    while True:
+        items, cursor = deps.store.list_templates(tenant_id, limit=100, cursor=cursor)
+        for item in items:
+            if item["name"] == spec.name or item.get("category") == "AUTHENTICATION":
+                continue
+            other = spec_from_stored(item)
+            if other.body_text.strip() == spec.body_text.strip() and (other.footer_text or "") == (spec.footer_text or ""):
+                raise Invalid([Problem("components", f"the body and footer duplicate template {item['name']} ({item['language']})")])
+        if not cursor:
+            return
+
+
+def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str, Any]:
+    if language:
+        item = deps.store.get_template(tenant_id, name, language)
+        if item is None:
+            raise NotFound(f"no template {name} in language {language}")
+        return view(item)
+    items, _ = deps.store.list_templates(tenant_id, name=name, limit=100)
+    if not items:
+        raise NotFound(f"no template {name}")
+    if len(items) > 1:
+        # Several translations: answer the first and list the others (clients pass ?language=).
+        first = view(items[0])
+        first["languages"] = [i["language"] for i in items]
+        return first
+    return view(items[0])
+
+
+def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+    try:
+        items, nxt = deps.store.list_templates(tenant_id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise Invalid([Problem("cursor", str(exc))]) from exc
+    return {"items": [view(i) for i in items], "next": nxt}
+
+
+def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
+    languages = [language] if language else [i["language"] for i in deps.store.list_templates(tenant_id, name=name, limit=100)[0]]
+    deleted = [lang for lang in languages if deps.store.delete_template(tenant_id, name, lang)]
+    if not deleted:
+        raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
+
+
+def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, dict[str, Any]]:
+    item = deps.store.get_template(tenant_id, name, language)
+    if item is None:
+        raise Invalid([Problem(f"{field}.name", f"no template {name} in language {language}")])
+    return spec_from_stored(item), item
+
+
+def preview(deps: Deps, tenant_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    language = body["language"]
+    item = deps.store.get_template(tenant_id, name, language)
+    if item is None:
+        raise NotFound(f"no template {name} in language {language}")
+    to = None
+    if body.get("to") is not None:
+        try:
+            to = to_e164(body["to"])
+        except ValueError as exc:
+            raise Invalid([Problem("to", str(exc))]) from exc
+    rendered = render(spec_from_stored(item), body.get("params") or {}, body.get("button_params") or {}, to=to)
+    return rendered.as_dict()

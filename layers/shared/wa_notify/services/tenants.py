@@ -1,0 +1,58 @@
+"""Tenants (platforms) and their API keys."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from wa_notify.domain.ids import hash_api_key, new_api_key, new_id
+from wa_notify.domain.problems import Unauthorized
+from wa_notify.services.deps import Deps, iso
+
+_key_cache: dict[str, tuple[str, float]] = {}
+
+
+def create_tenant(
+    deps: Deps, name: str, *, api_key: str | None = None, phone_number_id: str | None = None, waba_id: str | None = None
+) -> dict[str, Any]:
+    """Onboard a platform: its profile, a hashed API key and its WhatsApp number mapping."""
+    tenant_id = new_id("ten")
+    api_key = api_key or new_api_key()
+    tenant = {
+        "tenant_id": tenant_id,
+        "name": name,
+        "phone_number_id": phone_number_id or str(10**14 + secrets.randbelow(9 * 10**14)),
+        "waba_id": waba_id or str(10**14 + secrets.randbelow(9 * 10**14)),
+        "created_at": iso(deps.now()),
+    }
+    if not deps.store.create_tenant(tenant, hash_api_key(api_key)):
+        raise ValueError("tenant, API key, phone number id or WABA id already registered")
+    return {**tenant, "api_key": api_key}
+
+
+def authenticate(deps: Deps, authorization: str | None) -> str:
+    """Tenant id for a `Bearer <key>` header; Unauthorized otherwise.
+
+    Keys are looked up by hash and cached per container for a minute: one GetItem per
+    key per minute instead of one per request.
+    """
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("send Authorization: Bearer <api key>")
+    key = authorization[7:].strip()
+    if not key:
+        raise Unauthorized("send Authorization: Bearer <api key>")
+    digest = hash_api_key(key)
+    cached = _key_cache.get(digest)
+    now = time.monotonic()
+    if cached and cached[1] > now:
+        return cached[0]
+    tenant_id = deps.store.tenant_for_key(digest)
+    if tenant_id is None:
+        raise Unauthorized("unknown API key")
+    _key_cache[digest] = (tenant_id, now + deps.settings.api_key_cache_seconds)
+    return tenant_id
+
+
+def clear_key_cache() -> None:
+    _key_cache.clear()
