@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
 
@@ -150,7 +152,10 @@ class LocalStack:
         self.clock_runs: list[dict[str, Any]] = []
 
     # ---- start-up -------------------------------------------------------------------------------
-    def start(self) -> LocalStack:
+    def start(self, *, serve: bool = True) -> LocalStack:
+        """Provision and wire everything; with serve=False nothing runs in the background
+        (functional tests drive queues and the clock themselves, through the same routing)."""
+        self.serving = serve
         for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
             os.environ[key] = value
@@ -187,7 +192,9 @@ class LocalStack:
         os.environ.update(env)
         os.environ.pop("META_SECRET_ARN", None)
 
-        self.sandbox = Sandbox(app_secret=self.app_secret, access_token=self.access_token, deliver=self._deliver_webhook)
+        self.sandbox = Sandbox(app_secret=self.app_secret, access_token=self.access_token,
+                               deliver=self._deliver_webhook if serve else self._deliver_in_process,
+                               synchronous_webhooks=not serve, status_delay_seconds=0.05 if serve else 0.0)
         for spec in specs:
             fn = LocalFunction(spec)
             self.functions[spec.logical_id] = fn
@@ -199,22 +206,28 @@ class LocalStack:
         from wa_notify.services.deps import Deps, set_deps
 
         get_settings.cache_clear()
-        deps = Deps(get_settings())
+        transport = None if serve else httpx.MockTransport(self._sandbox_transport)
+        deps = Deps(get_settings(), http_transport=transport)
         # Build clients now, on one thread: boto3 client creation is not thread-safe.
         _ = deps.store, deps.queues, deps.cloud_api
         set_deps(deps)
         self.deps = deps
 
         self.dev_tenant = self.create_tenant("dev", api_key=os.environ.get("LOCAL_API_KEY") or None)
+        self.queue_sources = [
+            (self.provisioned.refs[q], self.provisioned.attrs[(q, "Arn")], batch, self.functions[spec.logical_id])
+            for spec in specs for q, batch in spec.sqs_sources
+        ]
+        if not serve:
+            return self
 
         self.server = ThreadingHTTPServer((self.host, self.port), self._request_handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread(self.server.serve_forever)
+        for source in self.queue_sources:
+            self._thread(self._poll, *source)
         for spec in specs:
-            for queue_logical, batch in spec.sqs_sources:
-                self._thread(self._poll, self.provisioned.refs[queue_logical],
-                             self.provisioned.attrs[(queue_logical, "Arn")], batch, self.functions[spec.logical_id])
             if spec.scheduled:
                 self._thread(self._every_minute, self.functions[spec.logical_id])
         return self
@@ -230,6 +243,16 @@ class LocalStack:
         tenant = create_tenant(self.deps, name, api_key=api_key)
         self.sandbox.register_number(tenant["phone_number_id"], tenant["waba_id"])
         return tenant
+
+    def drain(self, max_rounds: int = 50) -> int:
+        """Poll every queue into its function until none has a visible message (in-process mode)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = sum(self.poll_once(*source) for source in self.queue_sources)
+            total += handled
+            if not handled:
+                break
+        return total
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -287,6 +310,44 @@ class LocalStack:
 
         response = httpx.post(f"http://{self.host}:{self.port}/webhooks/whatsapp", content=body, headers=headers, timeout=10)
         return response.status_code
+
+    def _deliver_in_process(self, body: bytes, headers: dict[str, str]) -> int:
+        status, _, _ = self.request("POST", "/webhooks/whatsapp", body=body, headers=headers)
+        return status
+
+    def _sandbox_transport(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        prefix = urlsplit(os.environ["GRAPH_API_BASE_URL"]).path.rsplit("/", 1)[0]
+        try:
+            status, payload = self.sandbox.handle(request.method, path[len(prefix):], dict(request.headers), request.content)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
+        return httpx.Response(status, json=payload)
+
+    def request(self, method: str, path_and_query: str, *, body: bytes | str | dict | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request through the template's routes to the real handler, without a socket."""
+        url = urlsplit(path_and_query)
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        lower = {k.lower(): v for k, v in (headers or {}).items()}
+        if data:
+            lower.setdefault("content-type", "application/json")
+        if url.path.startswith("/_local/"):
+            status, payload = self.local_route(method, url.path, url.query, data)
+            return status, {"content-type": "application/json"}, json.dumps(payload).encode()
+        for route_method, pattern, route, fn in self.routes:
+            match = pattern.match(url.path)
+            if match and route_method == method:
+                result = fn.invoke(http_event(method, url.path, url.query, lower, data, route, match.groupdict()))
+                out = result.get("body") or ""
+                out_bytes = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
+                resp_headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+                for k, values in (result.get("multiValueHeaders") or {}).items():
+                    resp_headers.setdefault(k.lower(), ", ".join(map(str, values)))
+                return int(result.get("statusCode", 200)), resp_headers, out_bytes
+        return 404, {"content-type": "application/problem+json"}, b'{"title": "Not found", "status": 404}'
 
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:

@@ -110,7 +110,7 @@ def _upper(value: Any) -> Any:
 
 
 def _check_text_variables(
-    text: str, path: str, fmt: str, problems: ProblemList, *, max_vars: int | None = None
+    text: str, path: str, fmt: str, problems: ProblemList, *, max_vars: int | None = None, edges: bool = False
 ) -> list[str]:
     """Check placement and syntax of the placeholders in one text; return their names."""
     names: list[str] = []
@@ -148,9 +148,10 @@ def _check_text_variables(
     if max_vars is not None and len(names) > max_vars:
         problems.add(path, f"has {len(names)} variables; at most {max_vars} allowed")
     body = text.strip()
-    if PLACEHOLDER_RE.match(body):
+    # Meta's 2388299 ("variables can't be at the start or end") is a body rule.
+    if edges and PLACEHOLDER_RE.match(body):
         problems.add(path, "cannot start with a variable")
-    if re.search(r"\{\{[^{}]*\}\}$", body):
+    if edges and re.search(r"\{\{[^{}]*\}\}$", body):
         problems.add(path, "cannot end with a variable")
     if re.search(r"\}\}\s*\{\{", text):
         problems.add(path, "has variables next to each other: put text or punctuation between them")
@@ -305,7 +306,7 @@ def validate_template(payload: Any) -> TemplateSpec:
             text = _text_field(comp, path, BODY_TEXT_MAX, problems)
             if text is not None:
                 body_text = text
-                names = _check_text_variables(text, f"{path}.text", fmt, problems)
+                names = _check_text_variables(text, f"{path}.text", fmt, problems, edges=True)
                 examples = _examples(comp, "body", names, fmt, path, problems)
                 variables += [Variable(n, "body", examples.get(n)) for n in names]
                 if category == "AUTHENTICATION" and URL_RE.search(text):

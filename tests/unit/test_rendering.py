@@ -1,0 +1,105 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from wa_notify.domain.problems import Invalid
+from wa_notify.domain.rendering import format_value, render, text_request
+from wa_notify.domain.templates import validate_template
+
+SPEC = validate_template(json.loads((Path(__file__).parents[2] / "events/api/create_template.json").read_text()))
+PARAMS = {"order_id": "A-1001", "first_name": "Ana", "total": {"amount": 1580, "currency": "TWD"}, "eta": {"date": "2024-09-07"}}
+
+
+def problems(params, button_params=None, spec=SPEC):
+    with pytest.raises(Invalid) as caught:
+        render(spec, params, button_params if button_params is not None else {"0": "1Z"})
+    return {p.field: p.message for p in caught.value.problems}
+
+
+def test_render_builds_the_exact_cloud_api_request():
+    # GIVEN a NAMED template and typed params
+    # WHEN rendered for a recipient with our message id as callback data
+    out = render(SPEC, PARAMS, {"0": "1Z 999/AA"}, to="+886912345678", callback_data="msg_1")
+    # THEN header, body, footer and buttons are filled and the request is Meta's format
+    assert out.header == "Order A-1001 shipped"
+    assert out.body == "Hi Ana, your order of NT$1,580.00 is on its way and should arrive September 7, 2024."
+    assert out.footer == "Lucky Shrub"
+    assert out.buttons[0]["url"] == "https://track.example.com/1Z%20999%2FAA"
+    assert out.request == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "+886912345678",
+        "type": "template",
+        "template": {
+            "name": "order_shipped",
+            "language": {"code": "en_US"},
+            "components": [
+                {"type": "header", "parameters": [{"type": "text", "text": "A-1001", "parameter_name": "order_id"}]},
+                {"type": "body", "parameters": [
+                    {"type": "text", "text": "Ana", "parameter_name": "first_name"},
+                    {"type": "text", "text": "NT$1,580.00", "parameter_name": "total"},
+                    {"type": "text", "text": "September 7, 2024", "parameter_name": "eta"}]},
+                {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "1Z%20999%2FAA"}]},
+            ],
+        },
+        "biz_opaque_callback_data": "msg_1",
+    }
+
+
+@pytest.mark.parametrize(("value", "language", "expected"), [
+    ({"amount": 1580, "currency": "TWD"}, "zh_TW", "$1,580.00"),
+    ({"amount": 1580, "currency": "TWD"}, "en_US", "NT$1,580.00"),
+    ({"amount": 1234.5, "currency": "EUR"}, "de", "1.234,50\xa0€"),
+    ({"date": "2024-09-07"}, "zh_TW", "2024年9月7日"),
+    ({"date": "2024-09-07"}, "pt_BR", "7 de setembro de 2024"),
+    ({"datetime": "2024-09-07T10:30:00Z", "timezone": "Asia/Taipei"}, "en_US", "September 7, 2024, 6:30\u202fPM"),
+    ({"datetime": "2024-09-07T18:30:00", "timezone": "Asia/Taipei", "format": "short"}, "en_US", "9/7/24, 6:30\u202fPM"),
+    ({"number": 1234567.5}, "en_US", "1,234,567.5"),
+    ("plain", "en_US", "plain"),
+])
+def test_typed_values_are_localized_in_the_template_language(value, language, expected):
+    assert format_value(value, language) == expected
+
+
+@pytest.mark.parametrize("bad", ["two\nlines", "a\ttab", "five     spaces"])
+def test_whitespace_rules_reject_before_anything_is_sent(bad):
+    found = problems({**PARAMS, "first_name": bad})
+    assert "new lines, tabs or more than 4 consecutive spaces" in found["params.first_name"]
+
+
+def test_four_spaces_are_allowed():
+    assert "a    b" in render(SPEC, {**PARAMS, "first_name": "a    b"}, {"0": "x"}).body
+
+
+def test_missing_unknown_and_invalid_params_are_all_listed():
+    found = problems({"first_name": "Ana", "nope": "x", "total": {"amount": 1, "currency": "XXY"}, "eta": {"date": "07/09/2024"}}, {})
+    assert set(found) == {"params.order_id", "params.nope", "params.total", "params.eta", "button_params.0"}
+
+
+def test_header_parameter_is_limited_to_60_characters():
+    found = problems({**PARAMS, "order_id": "x" * 61})
+    assert "at most 60" in found["params.order_id"]
+
+
+def test_datetime_without_zone_is_rejected():
+    found = problems({**PARAMS, "eta": {"datetime": "2024-09-07T10:00:00"}})
+    assert "timezone" in found["params.eta"]
+
+
+def test_unknown_timezone_is_rejected():
+    found = problems({**PARAMS, "eta": {"datetime": "2024-09-07T10:00:00", "timezone": "Mars/Base"}})
+    assert "IANA" in found["params.eta"]
+
+
+def test_positional_params_keep_their_order():
+    spec = validate_template({"name": "t", "language": "en", "category": "UTILITY", "components": [
+        {"type": "BODY", "text": "Hi {{1}}, at {{2}} ok.", "example": {"body_text": [["a", "b"]]}}]})
+    out = render(spec, {"2": "ten", "1": "Ana"})
+    assert out.request["template"]["components"] == [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "ten"}]}]
+
+
+def test_text_message_request():
+    assert text_request("+15550001111", "hello")["text"] == {"preview_url": False, "body": "hello"}
+    with pytest.raises(Invalid):
+        text_request("+15550001111", "x" * 4097)

@@ -1,0 +1,106 @@
+import hmac
+import json
+
+import pytest
+
+from wa_notify.domain import signatures
+from wa_notify.domain import status as st
+from wa_notify.domain.phone import mask, to_e164
+from wa_notify.domain.ratelimit import Rate, decide
+from wa_notify.domain.whatsapp_errors import ProviderError, backoff_seconds
+
+
+@pytest.mark.parametrize(("current", "new", "forward"), [
+    ("queued", "sent", True), ("sending", "sent", True), ("unknown", "sent", True), ("accepted", "sent", True),
+    ("sent", "delivered", True), ("delivered", "read", True), ("sent", "read", True),
+    ("read", "delivered", False), ("delivered", "sent", False), ("read", "read", False),
+    ("failed", "sent", False), ("sent", "failed", True), ("failed", "delivered", True), ("delivered", "failed", False),
+    ("cancelled", "sent", False),
+])
+def test_status_only_moves_forward(current, new, forward):
+    assert st.is_forward(current, new) is forward
+
+
+def test_statuses_below_match_the_rank():
+    assert set(st.statuses_below("read")) == {s for s in st.RANK if s != "read"}
+    assert "cancelled" not in st.statuses_below("read")
+
+
+def test_history_is_ordered_by_status_and_hides_internal_states():
+    events = {"read": "t3", "queued": "t0", "sent": "t1", "sending": "tx", "delivered": "t2"}
+    assert [h["status"] for h in st.history(events)] == ["queued", "sent", "delivered", "read"]
+
+
+def test_public_status_hides_the_lease():
+    assert st.public_status("sending") == "queued" and st.public_status("unknown") == "queued" and st.public_status("read") == "read"
+
+
+def test_gcra_allows_the_burst_then_the_rate():
+    # GIVEN Meta's pair limit: 45 at once, then one per 6 s
+    rate = Rate.every(6, 45)
+    tat, now = None, 0
+    granted = 0
+    for _ in range(50):
+        d = decide(rate, tat, now)
+        if d.allowed:
+            tat, granted = d.new_tat_us, granted + 1
+    # THEN exactly the burst passes, and the 46th waits one interval
+    assert granted == 45
+    refused = decide(rate, tat, now)
+    assert not refused.allowed and refused.retry_after_us == 6_000_000
+    assert decide(rate, tat, now + 6_000_000).allowed
+
+
+def test_gcra_80_per_second_over_ten_seconds():
+    rate = Rate.per_second(80, 80)
+    tat, granted = None, 0
+    for ms in range(0, 10_000):
+        for _ in range(2):  # 200 attempts a second
+            d = decide(rate, tat, ms * 1000)
+            if d.allowed:
+                tat, granted = d.new_tat_us, granted + 1
+    assert 80 * 10 <= granted <= 80 * 10 + 80
+
+
+def test_signature_accepts_exact_bytes_only():
+    body = json.dumps({"a": "äö"}, ensure_ascii=True).encode()
+    header = signatures.sign("s3cret", body)
+    assert signatures.verify("s3cret", body, header)
+    assert not signatures.verify("wrong", body, header)
+    assert not signatures.verify("s3cret", body + b" ", header)
+    assert not signatures.verify("s3cret", json.dumps({"a": "äö"}, ensure_ascii=False).encode(), header)
+    assert not signatures.verify("s3cret", body, None)
+    assert not signatures.verify("s3cret", body, "sha1=" + header[7:])
+    assert not signatures.verify("", body, header)
+
+
+def test_signature_uses_constant_time_compare(monkeypatch):
+    calls = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    signatures.verify("k", b"x", signatures.sign("k", b"x"))
+    assert calls
+
+
+@pytest.mark.parametrize(("code", "http", "retry"), [
+    (130429, 400, True), (131056, 429, True), (131000, 500, True), (133004, 503, True),
+    (131026, 400, False), (132001, 404, False), (131047, 400, False), (100, 400, False), (190, 401, False),
+    (None, 502, True), (None, 400, False),
+])
+def test_retry_is_decided_by_code(code, http, retry):
+    assert ProviderError(code=code, title="t", http_status=http).retryable is retry
+
+
+def test_backoff_grows_as_four_to_the_x_and_is_capped():
+    assert [backoff_seconds(a) for a in (1, 2, 3, 4, 5, 6)] == [1, 4, 16, 64, 256, 900]
+    assert backoff_seconds(1, 131057) == 60
+
+
+def test_phone_numbers_are_stored_e164_and_masked_for_logs():
+    assert to_e164("+886 912-345-678") == "+886912345678"
+    assert to_e164("(415) 555-0123", "US") == "+14155550123"
+    with pytest.raises(ValueError):
+        to_e164("0912345678")
+    with pytest.raises(ValueError):
+        to_e164("+1 555")
+    assert mask("+886912345678") == "+88********78"

@@ -1,0 +1,127 @@
+"""Every rule Meta applies at template creation has a case that must be rejected."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from wa_notify.domain.problems import Invalid
+from wa_notify.domain.templates import validate_template
+
+VALID = json.loads((Path(__file__).parents[2] / "events/api/create_template.json").read_text())
+
+POSITIONAL = {
+    "name": "visit_reminder",
+    "language": "zh_TW",
+    "category": "UTILITY",
+    "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Visit on {{1}}", "example": {"header_text": ["9/7"]}},
+        {"type": "BODY", "text": "Hi {{1}}, see you at {{2}} with Dr. {{3}}.", "example": {"body_text": [["Ana", "10:00", "Lin"]]}},
+    ],
+}
+
+
+def problems_of(payload):
+    with pytest.raises(Invalid) as caught:
+        validate_template(payload)
+    return [(p.field, p.message) for p in caught.value.problems]
+
+
+def with_change(base, change):
+    payload = copy.deepcopy(base)
+    change(payload)
+    return payload
+
+
+def test_valid_named_and_positional_templates_pass():
+    # GIVEN Meta's own creation JSON in both parameter formats
+    # WHEN validated
+    named = validate_template(VALID)
+    positional = validate_template(POSITIONAL)
+    # THEN the variables are found in order, with their examples
+    assert [v.name for v in named.variables] == ["order_id", "first_name", "total", "eta", "tracking"]
+    assert named.parameter_format == "NAMED"
+    assert [v.name for v in positional.body_variables] == ["1", "2", "3"]
+    assert positional.parameter_format == "POSITIONAL"
+
+
+def test_lowercase_types_are_accepted_and_normalized():
+    payload = with_change(POSITIONAL, lambda p: (p.update(category="utility"), p["components"][1].update(type="body")))
+    spec = validate_template(payload)
+    assert spec.category == "UTILITY" and spec.components[1]["type"] == "BODY"
+
+
+CASES = [
+    ("name format", lambda p: p.update(name="Order Shipped!"), "name", "lowercase"),
+    ("name length", lambda p: p.update(name="a" * 513), "name", "512"),
+    ("language code", lambda p: p.update(language="en-US"), "language", "language code"),
+    ("category", lambda p: p.update(category="PROMO"), "category", "MARKETING"),
+    ("parameter format", lambda p: p.update(parameter_format="mixed"), "parameter_format", "NAMED or POSITIONAL"),
+    ("body required", lambda p: p.update(components=[c for c in p["components"] if c["type"] != "BODY"]), "components", "BODY"),
+    ("body length", lambda p: p["components"][1].update(text="Hi {{first_name}}, " + "x" * 1020 + " {{total}} {{eta}}."), "components[1].text", "1024"),
+    ("header length", lambda p: p["components"][0].update(text="Order {{order_id}} " + "y" * 60), "components[0].text", "60"),
+    ("header one variable", lambda p: p["components"][0].update(text="Order {{order_id}} for {{first_name}} ok"), "components[0].text", "at most 1"),
+    ("header no newline", lambda p: p["components"][0].update(text="Order\n{{order_id}} shipped"), "components[0].text", "new lines"),
+    ("footer variables", lambda p: p["components"][2].update(text="Bye {{first_name}} now"), "components[2].text", "footer cannot contain variables"),
+    ("footer length", lambda p: p["components"][2].update(text="f" * 61), "components[2].text", "60"),
+    ("variable at start", lambda p: p["components"][1].update(text="{{first_name}}, your order of {{total}} arrives {{eta}}."), "components[1].text", "start"),
+    ("variable at end", lambda p: p["components"][1].update(text="Hi {{first_name}}, your order of {{total}} arrives {{eta}}"), "components[1].text", "end"),
+    ("adjacent variables", lambda p: p["components"][1].update(text="Hi {{first_name}}{{total}} your order arrives {{eta}}."), "components[1].text", "next to each other"),
+    ("adjacent with space", lambda p: p["components"][1].update(text="Hi {{first_name}} {{total}} your order arrives {{eta}}."), "components[1].text", "next to each other"),
+    ("missing example", lambda p: p["components"][1]["example"]["body_text_named_params"].pop(), "components[1].example", "missing example for variable {{eta}}"),
+    ("positional style in NAMED", lambda p: p["components"][1].update(text="Hi {{1}}, your order of {{total}} arrives {{eta}}."), "components[1].text", "not a valid named variable"),
+    ("mismatched braces", lambda p: p["components"][1].update(text="Hi {{first_name}, your order of {{total}} arrives {{eta}}."), "components[1].text", "braces"),
+    ("duplicate named variable", lambda p: p["components"][1].update(text="Hi {{first_name}}, {{first_name}} again, total {{total}} on {{eta}}."), "components[1].text", "more than once"),
+    ("button label length", lambda p: p["components"][3]["buttons"][1].update(text="x" * 26), "components[3].buttons[1].text", "25"),
+    ("url variable at end", lambda p: p["components"][3]["buttons"][0].update(url="https://t.example.com/{{tracking}}/info"), "components[3].buttons[0].url", "end of the URL"),
+    ("url example", lambda p: p["components"][3]["buttons"][0].pop("example"), "components[3].buttons[0].example", "example"),
+    ("url count", lambda p: p["components"][3]["buttons"].extend([{"type": "URL", "text": "a", "url": "https://a.example"}] * 2), "components[3].buttons", "at most 2"),
+    ("button count", lambda p: p["components"][3].update(buttons=[{"type": "QUICK_REPLY", "text": f"q{i}"} for i in range(11)]), "components[3].buttons", "at most 10"),
+    ("phone count", lambda p: p["components"][3]["buttons"].extend([{"type": "PHONE_NUMBER", "text": "c", "phone_number": "+15550051310"}] * 2), "components[3].buttons", "PHONE_NUMBER"),
+    ("quick replies grouped", lambda p: p["components"][3]["buttons"].append({"type": "URL", "text": "b", "url": "https://b.example"}) or p["components"][3]["buttons"].insert(0, {"type": "QUICK_REPLY", "text": "First"}), "components[3].buttons", "grouped"),
+    ("copy code example", lambda p: p["components"][3]["buttons"].append({"type": "COPY_CODE", "example": "X" * 16}), "components[3].buttons[2].example", "15"),
+    ("promotional utility", lambda p: p["components"][1].update(text="Hi {{first_name}}, enjoy a 20% discount on {{total}} until {{eta}}."), "components[1].text", "promotional"),
+    ("unknown component", lambda p: p["components"].append({"type": "CAROUSEL"}), "components[4].type", "HEADER, BODY"),
+    ("two bodies", lambda p: p["components"].append(copy.deepcopy(p["components"][1])), "components[4].type", "at most one BODY"),
+    ("too many variables for the length", lambda p: p["components"][1].update(text="A {{first_name}}, {{total}}, {{eta}}!"), "components[1].text", "too many variables"),
+    ("media header handle", lambda p: p["components"].__setitem__(0, {"type": "HEADER", "format": "IMAGE"}), "components[0].example.header_handle", "media handle"),
+]
+
+
+@pytest.mark.parametrize(("rule", "change", "field", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_each_rule_rejects_with_the_field_named(rule, change, field, fragment):
+    # GIVEN a valid template broken in exactly one way
+    payload = with_change(VALID, change)
+    # WHEN validated
+    found = problems_of(payload)
+    # THEN that problem is reported on its field
+    assert any(f == field and fragment in m for f, m in found), found
+
+
+def test_positional_variables_must_be_sequential():
+    payload = with_change(POSITIONAL, lambda p: p["components"][1].update(text="Hi {{1}}, see you at {{2}} with Dr. {{4}}.", example={"body_text": [["a", "b", "c"]]}))
+    assert any("sequential" in m for _, m in problems_of(payload))
+
+
+def test_positional_body_example_must_be_nested():
+    payload = with_change(POSITIONAL, lambda p: p["components"][1].update(example={"body_text": ["Ana", "10:00", "Lin"]}))
+    assert ("components[1].example.body_text", 'must be a nested array: [["value1", "value2"]]') in problems_of(payload)
+
+
+def test_positional_example_count_must_match():
+    payload = with_change(POSITIONAL, lambda p: p["components"][1].update(example={"body_text": [["Ana", "10:00"]]}))
+    assert any("2 example(s) for 3 variable(s)" in m for _, m in problems_of(payload))
+
+
+def test_every_problem_is_listed_at_once():
+    # GIVEN a template wrong in several places
+    payload = {"name": "Bad", "language": "xx-YY", "category": "X", "components": [{"type": "BODY", "text": "{{1}}{{2}}"}, {"type": "FOOTER", "text": "{{1}}"}]}
+    # WHEN validated
+    fields = {f for f, _ in problems_of(payload)}
+    # THEN each field is named, not only the first problem
+    assert {"name", "language", "category", "components[0].text", "components[0].example", "components[1].text"} <= fields
+
+
+def test_not_an_object():
+    assert problems_of(["x"])[0][1].startswith("the body must be a JSON object")
