@@ -1,0 +1,142 @@
+from datetime import UTC, datetime, timedelta
+
+
+def queue_depth(stack, logical):
+    attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.provisioned.refs[logical], AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesDelayed"])
+
+
+def test_send_reaches_read_with_history_pricing_and_our_id_echoed(api, stack, message_body):
+    # GIVEN an approved template
+    api.approved_template()
+    # WHEN a platform sends a message
+    status, body, _ = api.post("/v1/messages", message_body)
+    # THEN it is queued, delivered to the sandbox phone in Meta's format, and reaches read
+    assert status == 202 and body["status"] == "queued" and body["id"].startswith("msg_")
+    stack.drain()
+    received = stack.sandbox.received("+886912345678")
+    assert len(received) == 1
+    assert received[0]["request"]["biz_opaque_callback_data"] == body["id"]
+    assert received[0]["text"] == "Hi Ana, your order of NT$1,580.00 is on its way and should arrive September 7, 2024."
+    message = api.message(body["id"])
+    assert message["status"] == "read"
+    assert [h["status"] for h in message["history"]] == ["queued", "accepted", "sent", "delivered", "read"]
+    assert message["provider_message_id"] == received[0]["id"]
+    assert message["pricing"]["category"] == "utility"
+    assert message["to"] == "+886912345678" and message["metadata"] == {"order": "A-1001"}
+
+
+def test_idempotency_key_same_body_same_message_different_body_409(api, stack, message_body):
+    api.approved_template()
+    first = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "order-1"})
+    again = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "order-1"})
+    assert first[0] == again[0] == 202 and first[1]["id"] == again[1]["id"]
+    changed = {**message_body, "priority": "bulk"}
+    status, body, _ = api.post("/v1/messages", changed, headers={"Idempotency-Key": "order-1"})
+    assert status == 409 and "different body" in body["detail"]
+    stack.drain()
+    assert len(stack.sandbox.received()) == 1  # never a second send
+    again = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "order-1"})
+    assert again[1] == {"id": first[1]["id"], "status": "read"}
+
+
+def test_idempotency_keys_are_per_tenant(api, stack, message_body):
+    api.approved_template()
+    other = stack.create_tenant("other")
+    from tests.functional.conftest import Api
+    other_api = Api(stack, other["api_key"])
+    other_api.approved_template()
+    a = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "k"})[1]["id"]
+    b = other_api.post("/v1/messages", message_body, headers={"Idempotency-Key": "k"})[1]["id"]
+    assert a != b
+
+
+def test_bad_params_get_422_and_nothing_is_written_or_queued(api, stack, message_body):
+    api.approved_template()
+    bad = {**message_body, "params": {**message_body["params"], "first_name": "two\nlines"}, "to": "12"}
+    status, body, _ = api.post("/v1/messages", bad)
+    assert status == 422
+    assert {e["field"] for e in body["errors"]} >= {"to"}
+    bad = {**message_body, "params": {**message_body["params"], "first_name": "two\nlines"}}
+    status, body, _ = api.post("/v1/messages", bad, headers={"Idempotency-Key": "x"})
+    assert status == 422 and body["errors"][0]["field"] == "params.first_name"
+    assert queue_depth(stack, "SendQueueHigh") == 0
+    items = stack.deps.store.table.client.scan(TableName=stack.deps.store.table.name)["Items"]
+    assert not [i for i in items if i["sk"]["S"] in ("MSG", "IDEM")]
+
+
+def test_schema_errors_name_the_field(api):
+    status, body, _ = api.post("/v1/messages", {"to": "+886912345678", "template": {"name": "x", "language": "en"}, "priority": "urgent", "tenant_id": "t"})
+    assert status == 422
+    fields = {e["field"] for e in body["errors"]}
+    assert {"priority", "tenant_id"} <= fields
+
+
+def test_unknown_or_unapproved_template(api, stack, message_body):
+    status, body, _ = api.post("/v1/messages", message_body)
+    assert status == 422 and body["errors"][0]["field"] == "template.name"
+    stack.sandbox.configure({"template_decision": "PENDING"})
+    from tests.functional.conftest import load_event
+    api.post("/v1/templates", load_event("api/create_template.json"))
+    stack.drain()
+    status, body, _ = api.post("/v1/messages", message_body)
+    assert status == 409 and "PENDING" in body["detail"]
+
+
+def test_other_tenants_message_is_404(api, stack, message_body):
+    api.approved_template()
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    other = stack.create_tenant("other")
+    assert api.get(f"/v1/messages/{message_id}", key=other["api_key"])[0] == 404
+    assert api.delete(f"/v1/messages/{message_id}", key=other["api_key"])[0] == 404
+    assert api.get("/v1/messages/msg_doesnotexist")[0] == 404
+
+
+def test_scheduled_message_waits_for_the_clock_and_can_be_cancelled(api, stack, message_body):
+    api.approved_template()
+    send_at = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = api.post("/v1/messages", {**message_body, "send_at": send_at.isoformat()})[1]
+    cancel_me = api.post("/v1/messages", {**message_body, "send_at": send_at.isoformat(), "priority": "bulk"})[1]
+    assert scheduled["status"] == cancel_me["status"] == "scheduled"
+    # nothing moves before its time
+    stack.request("POST", "/_local/clock", body={"at": (send_at - timedelta(minutes=1)).isoformat()})
+    stack.drain()
+    assert stack.sandbox.received() == []
+    status, body, _ = api.delete(f"/v1/messages/{cancel_me['id']}")
+    assert status == 200 and body["status"] == "cancelled"
+    # the clock reaches send_at: the scheduled one is sent, the cancelled one never
+    status, body, _ = stack.request("POST", "/_local/clock", body={"at": send_at.isoformat()})
+    assert status == 200
+    stack.drain()
+    assert len(stack.sandbox.received()) == 1
+    assert api.message(scheduled["id"])["status"] == "read"
+    assert api.message(cancel_me["id"])["status"] == "cancelled"
+    status, body, _ = api.delete(f"/v1/messages/{scheduled['id']}")
+    assert status == 409
+
+
+def test_naive_send_at_is_rejected(api, message_body):
+    api.approved_template()
+    status, body, _ = api.post("/v1/messages", {**message_body, "send_at": "2030-01-01T10:00:00"})
+    assert status == 422 and body["errors"][0]["field"] == "send_at"
+
+
+def test_free_form_text_outside_the_window_fails_with_131047(api, stack):
+    message_id = api.post("/v1/messages", {"to": "+886912345678", "text": "hello"})[1]["id"]
+    stack.drain()
+    message = api.message(message_id)
+    assert message["status"] == "failed" and message["error"]["code"] == 131047
+
+
+def test_free_form_text_inside_the_window_is_read(api, stack):
+    stack.request("POST", "/_local/sandbox/inbound", body={"from": "+886912345678", "text": "hi"})
+    message_id = api.post("/v1/messages", {"to": "+886912345678", "text": "hello back"})[1]["id"]
+    stack.drain()
+    assert api.message(message_id)["status"] == "read"
+
+
+def test_priority_lanes(api, stack, message_body):
+    api.approved_template()
+    for lane in ("high", "normal", "bulk"):
+        api.post("/v1/messages", {**message_body, "priority": lane})
+    assert [queue_depth(stack, q) for q in ("SendQueueHigh", "SendQueueNormal", "SendQueueBulk")] == [1, 1, 1]

@@ -1,0 +1,196 @@
+import json
+import threading
+import time
+from datetime import timedelta
+
+from tests.functional.conftest import load_event
+from tests.functional.test_messages_api import queue_depth
+from wa_notify.domain.ratelimit import Rate
+from wa_notify.services import sending
+
+
+def provider_calls(stack):
+    return len(stack.sandbox.messages)
+
+
+def queued_message(api, stack, message_body):
+    api.approved_template()
+    status, body, _ = api.post("/v1/messages", message_body)
+    assert status == 202
+    return body["id"]
+
+
+def job_for(stack, message_id):
+    msg = stack.deps.store.get_message(stack.dev_tenant["tenant_id"], message_id)
+    return {"tenant_id": msg["tenant_id"], "message_id": msg["id"], "phone_number_id": msg["phone_number_id"], "to": msg["to"], "lane": msg["priority"]}
+
+
+def test_sqs_redelivery_never_sends_twice(api, stack, message_body):
+    # GIVEN a queued message whose SQS job is delivered three times
+    message_id = queued_message(api, stack, message_body)
+    job = job_for(stack, message_id)
+    url = stack.provisioned.refs["SendQueueHigh"]
+    for _ in range(2):
+        stack.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(job))
+    # WHEN all three are processed
+    stack.drain()
+    # THEN WhatsApp got exactly one request
+    assert provider_calls(stack) == 1
+    assert api.message(message_id)["status"] == "read"
+
+
+def test_concurrent_duplicates_make_one_provider_call(api, stack, message_body):
+    message_id = queued_message(api, stack, message_body)
+    job = job_for(stack, message_id)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(sending.process(stack.deps, job))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results).count("accepted") == 1 and results.count("skipped") == 7
+    assert provider_calls(stack) == 1
+
+
+def test_throughput_limit_130429_is_retried_with_backoff(api, stack, message_body):
+    stack.sandbox.configure({"faults": [{"code": 130429, "mode": "sync", "count": 1}]})
+    message_id = queued_message(api, stack, message_body)
+    stack.drain()
+    message = api.message(message_id)
+    assert message["status"] == "queued" and message["last_error"]["code"] == 130429 and message["attempts"] == 1
+    time.sleep(1.4)  # the backoff is an SQS delay of 1-2 s on the first retry
+    stack.drain()
+    message = api.message(message_id)
+    assert message["status"] == "read" and message["attempts"] == 2
+
+
+def test_pair_limit_131056_from_whatsapp_is_retried(api, stack, message_body):
+    stack.sandbox.configure({"faults": [{"code": 131056, "mode": "sync", "http_status": 429}]})
+    message_id = queued_message(api, stack, message_body)
+    stack.drain()
+    assert api.message(message_id)["last_error"]["code"] == 131056
+
+
+def test_5xx_is_retried_and_other_4xx_fail_at_once(api, stack, message_body):
+    stack.sandbox.configure({"faults": [{"mode": "http_500"}]})
+    retried = queued_message(api, stack, message_body)
+    stack.drain()
+    assert api.message(retried)["stage"] == "queued"
+    stack.sandbox.configure({"faults": [{"code": 131026, "mode": "sync"}]})
+    failed_id = api.post("/v1/messages", {**message_body, "to": "+14155550123"})[1]["id"]
+    stack.drain()
+    failed = api.message(failed_id)
+    assert failed["status"] == "failed" and failed["error"]["code"] == 131026 and failed["error"]["title"] == "Message undeliverable"
+    assert failed["attempts"] == 1
+
+
+def test_attempts_are_bounded(api, stack, message_body):
+    stack.deps.settings = stack.deps.settings.model_copy(update={"max_send_attempts": 1})
+    stack.sandbox.configure({"faults": [{"code": 131000, "mode": "sync"}]})
+    message_id = queued_message(api, stack, message_body)
+    stack.drain()
+    assert api.message(message_id)["status"] == "failed"
+
+
+def test_answer_lost_after_acceptance_is_unknown_then_settled_by_the_webhook(api, stack, message_body):
+    # GIVEN WhatsApp accepts the send but the answer is lost on the way back
+    stack.sandbox.configure({"faults": [{"mode": "timeout_after"}]})
+    message_id = queued_message(api, stack, message_body)
+    # WHEN the sender runs (the status webhooks still come, carrying our id)
+    stack.drain()
+    # THEN it was not re-sent, and the webhook settled it
+    assert provider_calls(stack) == 1
+    message = api.message(message_id)
+    assert message["status"] == "read" and message["provider_message_id"]
+
+
+def test_answer_lost_and_no_webhook_gives_up_without_resending(api, stack, message_body):
+    stack.sandbox.configure({"faults": [{"mode": "timeout_after"}], "auto_status": False})
+    message_id = queued_message(api, stack, message_body)
+    stack.drain()
+    message = api.message(message_id)
+    assert message["stage"] == "unknown" and message["status"] == "queued"
+    later = stack.deps.now() + timedelta(seconds=stack.deps.settings.unknown_reconcile_seconds + 60)
+    stack.request("POST", "/_local/clock", body={"at": later.isoformat()})
+    stack.drain()
+    message = api.message(message_id)
+    assert message["status"] == "failed" and message["error"]["code"] == "outcome_unknown"
+    assert provider_calls(stack) == 1
+
+
+def test_a_sender_that_dies_holding_the_lease_never_causes_a_resend(api, stack, message_body):
+    message_id = queued_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    now = stack.deps.now()
+    from wa_notify.services.deps import epoch_ms, iso
+    assert stack.deps.store.lease(tenant, message_id, "dead-sender", epoch_ms(now) + 60_000, iso(now))
+    stack.drain()  # the SQS job finds it leased: skipped
+    assert provider_calls(stack) == 0
+    stack.request("POST", "/_local/clock", body={"at": (now + timedelta(minutes=2)).isoformat()})
+    assert api.message(message_id)["stage"] == "unknown"
+    stack.drain()
+    assert provider_calls(stack) == 0
+
+
+def test_a_lost_sqs_job_is_enqueued_again_by_the_dispatcher(api, stack, message_body):
+    # GIVEN a message whose SQS job was lost after the row was written
+    message_id = queued_message(api, stack, message_body)
+    stack.sqs.purge_queue(QueueUrl=stack.provisioned.refs["SendQueueHigh"])
+    # WHEN the minute tick passes the stale window
+    later = stack.deps.now() + timedelta(seconds=stack.deps.settings.stale_queue_seconds + 1)
+    stack.request("POST", "/_local/clock", body={"at": later.isoformat()})
+    stack.drain()
+    # THEN it is sent, once
+    assert api.message(message_id)["status"] == "read" and provider_calls(stack) == 1
+
+
+def test_partial_batch_failure_reports_only_the_bad_record(api, stack, message_body):
+    message_id = queued_message(api, stack, message_body)
+    event = load_event("sender/sqs_batch.json")
+    event["Records"][0]["body"] = json.dumps(job_for(stack, message_id))
+    result = stack.functions["SenderFunction"].invoke(event)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "22222222-2222-2222-2222-222222222222"}]}
+    assert provider_calls(stack) == 1
+
+
+def test_a_poison_job_reaches_the_dlq_after_five_receives(stack):
+    url = stack.provisioned.refs["SendQueueBulk"]
+    stack.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+    stack.sqs.send_message(QueueUrl=url, MessageBody="not json")
+    stack.drain(max_rounds=20)
+    assert queue_depth(stack, "SendQueueBulk") == 0
+    assert queue_depth(stack, "SendQueueBulkDLQ") == 1
+
+
+def test_token_bucket_never_over_grants_under_contention(stack):
+    # GIVEN 16 senders hitting one 80/s bucket at the same instant
+    rate = Rate.per_second(80, 80)
+    now_us = 1_000_000_000
+    granted = []
+
+    def worker():
+        for _ in range(10):
+            granted.append(stack.deps.store.take_token("PNID#contended", rate, now_us) == 0)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # THEN exactly the burst is granted, and one interval later exactly one more
+    assert granted.count(True) == 80
+    assert stack.deps.store.take_token("PNID#contended", rate, now_us) > 0
+    assert stack.deps.store.take_token("PNID#contended", rate, now_us + rate.interval_us) == 0
+
+
+def test_sender_throttles_itself_before_whatsapp_does(api, stack, message_body):
+    # GIVEN a number allowed 2 sends at once
+    stack.deps.settings = stack.deps.settings.model_copy(update={"number_rate_per_second": 1, "number_burst": 2})
+    api.approved_template()
+    ids = [api.post("/v1/messages", {**message_body, "to": to})[1]["id"] for to in ("+14155550101", "+14155550102", "+14155550103")]
+    # WHEN the sender runs
+    stack.drain()
+    # THEN two went out and the third waits in the queue (delayed), not failed
+    assert provider_calls(stack) == 2
+    assert api.message(ids[2])["stage"] == "queued"
+    assert queue_depth(stack, "SendQueueHigh") == 1

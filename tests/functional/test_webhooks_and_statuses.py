@@ -1,0 +1,113 @@
+import base64
+import json
+
+from tests.functional.conftest import load_event
+from tests.functional.test_messages_api import queue_depth
+from wa_notify.domain import signatures
+
+
+def post_webhook(stack, payload, *, secret=None, raw=None, base64_body=False, header=None):
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=True).encode()
+    sig = header if header is not None else signatures.sign(secret or stack.app_secret, body)
+    headers = {"x-hub-signature-256": sig} if sig else {}
+    if base64_body:
+        headers["content-type"] = "application/octet-stream"
+    return stack.request("POST", "/webhooks/whatsapp", body=body, headers=headers)
+
+
+def status_event(stack, message_id, wamid, statuses):
+    event = load_event("webhook/status_batch.json")
+    change = event["entry"][0]["changes"][0]["value"]
+    change["metadata"]["phone_number_id"] = stack.dev_tenant["phone_number_id"]
+    event["entry"][0]["id"] = stack.dev_tenant["waba_id"]
+    change["statuses"] = [{**s, "id": wamid, "biz_opaque_callback_data": message_id} for s in statuses]
+    return event
+
+
+def sent_message(api, stack, message_body):
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    stack.drain()
+    return message_id, api.message(message_id)["provider_message_id"]
+
+
+def test_handshake(stack):
+    token = stack.verify_token
+    ok = stack.request("GET", f"/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}")
+    assert ok[0] == 200 and ok[2] == b"1158201444"
+    assert stack.request("GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong")[0] == 401
+
+
+def test_unsigned_or_wrongly_signed_webhooks_get_401_and_nothing_is_stored(stack):
+    payload = load_event("webhook/status_batch.json")
+    body = json.dumps(payload).encode()
+    for kwargs in ({"header": ""}, {"secret": "not-the-secret"}, {"header": "sha1=" + signatures.sign(stack.app_secret, body)[7:]},
+                   {"raw": json.dumps(payload, indent=2).encode(), "header": signatures.sign(stack.app_secret, body)}):
+        status, headers, _ = post_webhook(stack, payload, **kwargs)
+        assert status == 401 and headers["content-type"] == "application/problem+json"
+    assert queue_depth(stack, "EventsQueue") == 0
+
+
+def test_signed_webhooks_are_queued_even_base64_and_non_ascii(stack):
+    payload = load_event("webhook/status_batch.json")
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [{"profile": {"name": "Zoë Ñúñez 王"}}]
+    body = json.dumps(payload, ensure_ascii=True).encode()
+    assert b"\\u00eb" in body  # Meta signs the ASCII-escaped form
+    assert post_webhook(stack, None, raw=body)[0] == 200
+    assert post_webhook(stack, None, raw=body, base64_body=True)[0] == 200
+    assert queue_depth(stack, "EventsQueue") == 2
+
+
+def test_out_of_order_and_duplicate_statuses_end_at_read(api, stack, message_body):
+    # GIVEN a message WhatsApp accepted, whose statuses we send ourselves
+    message_id, wamid = sent_message(api, stack, message_body)
+    # WHEN read, sent, delivered, sent arrive in one batch, and the batch is delivered twice
+    event = status_event(stack, message_id, wamid, load_event("webhook/status_batch.json")["entry"][0]["changes"][0]["value"]["statuses"])
+    assert post_webhook(stack, event)[0] == 200
+    assert post_webhook(stack, event)[0] == 200
+    stack.drain()
+    # THEN the status is read, never moved back, with every step's time and the pricing kept
+    message = api.message(message_id)
+    assert message["status"] == "read"
+    assert [h["status"] for h in message["history"]] == ["queued", "accepted", "sent", "delivered", "read"]
+    assert message["pricing"]["type"] == "regular"
+
+
+def test_late_sent_after_failed_is_ignored_and_failed_carries_code_and_title(api, stack, message_body):
+    message_id, wamid = sent_message(api, stack, message_body)
+    failed = load_event("webhook/status_failed.json")
+    failed["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = stack.dev_tenant["phone_number_id"]
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0].update(id=wamid, biz_opaque_callback_data=message_id)
+    post_webhook(stack, failed)
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1750030073"}]))
+    stack.drain()
+    message = api.message(message_id)
+    assert message["status"] == "failed"
+    assert message["error"]["code"] == 131049 and "healthy ecosystem" in message["error"]["title"]
+
+
+def test_status_without_callback_data_is_found_by_wamid(api, stack, message_body):
+    message_id, wamid = sent_message(api, stack, message_body)
+    event = status_event(stack, message_id, wamid, [{"status": "delivered", "timestamp": "1750030074"}])
+    del event["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"]
+    post_webhook(stack, event)
+    stack.drain()
+    assert api.message(message_id)["status"] == "delivered"
+
+
+def test_another_tenants_number_cannot_touch_a_message(api, stack, message_body):
+    message_id, wamid = sent_message(api, stack, message_body)
+    other = stack.create_tenant("other")
+    event = status_event(stack, message_id, wamid, [{"status": "read", "timestamp": "1750030075"}])
+    event["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = other["phone_number_id"]
+    post_webhook(stack, event)
+    stack.drain()
+    assert api.message(message_id)["status"] == "accepted"
+
+
+def test_a_large_batch_is_split_into_jobs(api, stack, message_body):
+    message_id, wamid = sent_message(api, stack, message_body)
+    event = status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1"}] * 250)
+    assert post_webhook(stack, event)[0] == 200
+    assert queue_depth(stack, "EventsQueue") == 3
