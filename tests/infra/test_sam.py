@@ -1,0 +1,36 @@
+"""The SAM CLI checks the template (lint) and builds it offline; both must succeed."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.infra
+
+
+def sam() -> str:
+    return shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam") or pytest.fail("sam CLI not installed")
+
+
+def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run([sam(), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_sam_validate_lint_is_clean():
+    result = run("validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_sam_build_succeeds(tmp_path):
+    result = run("build", "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = tmp_path / "build" / "SharedLayer" / "python"
+    assert (layer / "wa_notify" / "__init__.py").exists()
+    assert any(layer.glob("pydantic_core/*aarch64*.so")), "arm64 wheels expected for the arm64 functions"
+    assert (tmp_path / "build" / "SenderFunction" / "app.py").exists()

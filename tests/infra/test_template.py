@@ -1,0 +1,153 @@
+"""template.yaml is the single source of truth: its configuration rules, each with a test."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from infra.local.provision import load_template, resources_of
+
+ROOT = Path(__file__).parents[2]
+T = load_template()
+RES = T["Resources"]
+FUNCTIONS = resources_of(T, "AWS::Serverless::Function")
+QUEUES = resources_of(T, "AWS::SQS::Queue")
+GLOBAL_TIMEOUT = T["Globals"]["Function"]["Timeout"]
+pytestmark = pytest.mark.infra
+
+
+def sqs_events():
+    for fname, fn in FUNCTIONS.items():
+        for ename, event in (fn["Properties"].get("Events") or {}).items():
+            if event["Type"] == "SQS":
+                yield fname, fn, ename, event["Properties"]
+
+
+def test_every_consumed_queue_has_a_dlq_with_at_least_five_receives():
+    consumed = {props["Queue"]["Fn::GetAtt"][0] for _, _, _, props in sqs_events()}
+    assert consumed == {"SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue"}
+    for name in consumed:
+        redrive = QUEUES[name]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] >= 5, name
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in QUEUES
+
+
+def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout():
+    for fname, fn, _, props in sqs_events():
+        timeout = fn["Properties"].get("Timeout", GLOBAL_TIMEOUT)
+        queue = QUEUES[props["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * timeout, (fname, props["Queue"])
+
+
+def test_sqs_events_report_batch_item_failures_and_cap_concurrency():
+    events = list(sqs_events())
+    assert len(events) == 4
+    for fname, _, ename, props in events:
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], (fname, ename)
+        assert 2 <= props["ScalingConfig"]["MaximumConcurrency"] <= 1000
+
+
+def test_alert_lane_gets_more_pollers_than_bulk():
+    lanes = {e: p["ScalingConfig"]["MaximumConcurrency"] for f, _, e, p in sqs_events() if f == "SenderFunction"}
+    assert lanes["HighLane"] > lanes["NormalLane"] > lanes["BulkLane"]
+
+
+def test_every_dlq_has_an_alarm():
+    dlqs = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in QUEUES.values() if "RedrivePolicy" in q.get("Properties", {})}
+    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in resources_of(T, "AWS::CloudWatch::Alarm").values()}
+    assert dlqs <= alarmed
+
+
+def test_least_privilege_no_wildcards_or_full_access():
+    text = (ROOT / "template.yaml").read_text()
+    assert "FullAccess" not in text and "DynamoDBCrudPolicy" not in text
+    for fname, fn in FUNCTIONS.items():
+        for policy in fn["Properties"].get("Policies", []):
+            for statement in (policy.get("Statement", []) if isinstance(policy, dict) else []):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in a for a in actions), fname
+                assert statement["Resource"] != "*", fname
+
+
+def test_only_the_api_writes_new_items_and_the_status_function_cannot_send():
+    def actions(fname):
+        out = set()
+        for policy in FUNCTIONS[fname]["Properties"].get("Policies", []):
+            for statement in (policy.get("Statement", []) if isinstance(policy, dict) else []):
+                out |= set(statement["Action"])
+            if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy:
+                out.add("sqs:SendMessage")
+        return out
+
+    assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("StatusFunction") | actions("DispatcherFunction")
+    assert "sqs:SendMessage" not in actions("StatusFunction")
+
+
+def test_every_function_has_a_log_group_with_retention():
+    groups = [g["Properties"] for g in resources_of(T, "AWS::Logs::LogGroup").values()]
+    for fname in FUNCTIONS:
+        assert any(fname in g["LogGroupName"]["Fn::Sub"] and g["RetentionInDays"] for g in groups), fname
+
+
+def test_handlers_resolve_to_files_and_functions_are_thin():
+    for fname, fn in FUNCTIONS.items():
+        module, handler = fn["Properties"]["Handler"].rsplit(".", 1)
+        path = ROOT / fn["Properties"]["CodeUri"] / f"{module}.py"
+        assert path.exists(), fname
+        source = path.read_text()
+        assert f"def {handler}(" in source
+        assert "import boto3" not in source and "import httpx" not in source, f"{fname}: boto3/httpx belong in adapters"
+
+
+def test_layer_is_built_by_sam_for_the_runtime():
+    layer = RES["SharedLayer"]
+    assert layer["Metadata"]["BuildMethod"] == T["Globals"]["Function"]["Runtime"] == "python3.13"
+    assert (ROOT / layer["Properties"]["ContentUri"] / "wa_notify" / "__init__.py").exists()
+    assert (ROOT / ".python-version").read_text().startswith("3.13")
+
+
+def test_layer_requirements_match_pyproject():
+    def names(lines):
+        return {re.split(r"[<>=\[ ]", line.strip(), maxsplit=1)[0].lower() for line in lines if line.strip() and not line.startswith("#")}
+
+    declared = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    layer = names((ROOT / "layers/shared/requirements.txt").read_text().splitlines())
+    assert declared - {"boto3"} == layer
+
+
+def test_table_key_schema_indexes_ttl_and_protection():
+    props = RES["Table"]["Properties"]
+    assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
+    assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"DueIndex", "WamidIndex"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    assert RES["Table"]["DeletionPolicy"] == "Retain"
+
+
+def test_routes_are_the_contract_and_never_local():
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for fn in FUNCTIONS.values()
+              for e in (fn["Properties"].get("Events") or {}).values() if e["Type"] == "HttpApi"}
+    assert {("POST", "/v1/templates"), ("GET", "/v1/templates"), ("GET", "/v1/templates/{name}"), ("DELETE", "/v1/templates/{name}"),
+            ("POST", "/v1/templates/{name}/preview"), ("POST", "/v1/messages"), ("GET", "/v1/messages/{id}"),
+            ("DELETE", "/v1/messages/{id}"), ("GET", "/webhooks/whatsapp"), ("POST", "/webhooks/whatsapp"), ("GET", "/v1/health")} <= routes
+    assert not any("_local" in path or "_sandbox" in path for _, path in routes)
+
+
+def test_http_api_is_throttled_and_the_dispatcher_runs_every_minute():
+    settings = RES["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    schedule = RES["DispatcherFunction"]["Properties"]["Events"]["EveryMinute"]
+    assert schedule["Type"] == "ScheduleV2" and schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+def test_secrets_are_not_in_plain_environment_variables():
+    env = T["Globals"]["Function"]["Environment"]["Variables"]
+    assert "META_SECRET_ARN" in env
+    assert not {"META_ACCESS_TOKEN", "META_APP_SECRET"} & set(env)
+
+
+def test_samconfig_has_dev_and_prod():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert "Stage=dev" in config["default"]["deploy"]["parameters"]["parameter_overrides"]
+    assert "Stage=prod" in config["prod"]["deploy"]["parameters"]["parameter_overrides"]
