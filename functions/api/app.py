@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import MessageAccepted, MessageRequest, PreviewRequest

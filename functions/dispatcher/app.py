@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import dispatch
 from wa_notify.services.deps import get_deps

@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from wa_notify.domain.problems import DomainError
 from wa_notify.http import PROBLEM_JSON
 from wa_notify.observability import logger, metrics, tracer

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import base64
-import warnings
 import importlib
 import json
 import os
@@ -23,6 +22,7 @@ import secrets
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from wa_notify.services import statuses, tenants
 
 from infra.local.stack import LocalStack
-from wa_notify.services import statuses, tenants
 
 EVENTS = Path(__file__).parents[2] / "events"
 

@@ -3,10 +3,11 @@ import threading
 import time
 from datetime import timedelta
 
-from tests.functional.conftest import load_event
-from tests.functional.test_messages_api import queue_depth
 from wa_notify.domain.ratelimit import Rate
 from wa_notify.services import sending
+
+from tests.functional.conftest import load_event
+from tests.functional.test_messages_api import queue_depth
 
 
 def provider_calls(stack):

@@ -115,8 +115,9 @@ def test_template_webhook_with_hyphenated_language_is_applied(api, stack):
     stack.drain()
     event = load_event("webhook/template_approved.json")
     event["entry"][0]["id"] = stack.dev_tenant["waba_id"]
-    from wa_notify.domain import signatures
     import json
+
+    from wa_notify.domain import signatures
     body = json.dumps(event).encode()
     status, _, _ = stack.request("POST", "/webhooks/whatsapp", body=body, headers={"x-hub-signature-256": signatures.sign(stack.app_secret, body)})
     assert status == 200

@@ -1,9 +1,9 @@
-import base64
 import json
+
+from wa_notify.domain import signatures
 
 from tests.functional.conftest import load_event
 from tests.functional.test_messages_api import queue_depth
-from wa_notify.domain import signatures
 
 
 def post_webhook(stack, payload, *, secret=None, raw=None, base64_body=False, header=None):

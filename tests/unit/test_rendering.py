@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.rendering import format_value, render, text_request
 from wa_notify.domain.templates import validate_template

@@ -2,7 +2,6 @@ import hmac
 import json
 
 import pytest
-
 from wa_notify.domain import signatures
 from wa_notify.domain import status as st
 from wa_notify.domain.phone import mask, to_e164

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.templates import validate_template
 

@@ -14,6 +14,7 @@ from wa_notify.domain.rendering import render, text_request
 from wa_notify.observability import logger
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso
+from wa_notify.services.tenants import profile as tenant_profile
 
 LANES = ("high", "normal", "bulk")
 METADATA_MAX_BYTES = 2_048
@@ -90,7 +91,7 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
         problems.add("send_at", "can be at most a year ahead")
     problems.raise_if_any()
 
-    tenant = deps.store.get_tenant(tenant_id)
+    tenant = tenant_profile(deps, tenant_id)
     message_id = new_id("msg")
     template_ref = None
     if has_template:

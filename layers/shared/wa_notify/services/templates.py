@@ -10,6 +10,7 @@ from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import TemplateSpec, spec_from_stored, validate_template
 from wa_notify.domain.whatsapp_errors import ProviderError
 from wa_notify.services.deps import Deps, iso
+from wa_notify.services.tenants import profile as tenant_profile
 
 
 class ProviderUnavailable(DomainError):
@@ -38,7 +39,7 @@ def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
     store = deps.store
     if spec.category != "AUTHENTICATION":
         _reject_duplicate_wording(deps, tenant_id, spec)
-    tenant = store.get_tenant(tenant_id)
+    tenant = tenant_profile(deps, tenant_id)
     item = {
         "name": spec.name,
         "language": spec.language,

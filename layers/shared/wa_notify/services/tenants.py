@@ -11,6 +11,7 @@ from wa_notify.domain.problems import Unauthorized
 from wa_notify.services.deps import Deps, iso
 
 _key_cache: dict[str, tuple[str, float]] = {}
+_profile_cache: dict[str, tuple[dict[str, Any], float]] = {}
 
 
 def create_tenant(
@@ -54,5 +55,20 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
     return tenant_id
 
 
+def profile(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    """The tenant's profile (its WhatsApp number and WABA), cached per container like keys:
+    it changes only when a platform is re-onboarded, and it is read on every send."""
+    now = time.monotonic()
+    cached = _profile_cache.get(tenant_id)
+    if cached and cached[1] > now:
+        return cached[0]
+    item = deps.store.get_tenant(tenant_id)
+    if item is None:
+        raise Unauthorized("the tenant of this API key no longer exists")
+    _profile_cache[tenant_id] = (item, now + deps.settings.api_key_cache_seconds)
+    return item
+
+
 def clear_key_cache() -> None:
     _key_cache.clear()
+    _profile_cache.clear()
