@@ -24,20 +24,21 @@ PUBLIC_PATHS = ("/v1/health", "/v1/openapi", "/v1/openapi.json")
 MAX_BODY_BYTES = 256 * 1024
 
 
-def tenant_middleware(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
-    """Authenticate before anything else: the tenant comes from the key, never the body or path."""
-    path = app.current_event.path
+def guard(event: dict[str, Any]) -> Response | None:
+    """Authenticate and bound the body before routing, so request validation never runs for a
+    caller without a key. The tenant comes from the key, never from the body or the path."""
+    path = event.get("rawPath") or ""
     if path not in PUBLIC_PATHS:
-        tenant_id = authenticate(get_deps(), app.current_event.headers.get("authorization"))
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        try:
+            tenant_id = authenticate(get_deps(), headers.get("authorization"))
+        except DomainError as exc:
+            return on_domain_error(exc)
         app.append_context(tenant_id=tenant_id)
         logger.append_keys(tenant_id=tenant_id)
-    body = app.current_event.body or ""
-    if len(body) > MAX_BODY_BYTES:
+    if len(event.get("body") or "") > MAX_BODY_BYTES:
         return problem(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    return next_middleware(app)
-
-
-app.use(middlewares=[tenant_middleware])
+    return None
 
 
 def tenant() -> str:
@@ -57,6 +58,13 @@ def on_validation_error(exc: RequestValidationError) -> Response:
         return problem(400, "Malformed request", "the body is not valid JSON")
     listed = [{"field": field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
     return problem(422, "Unprocessable request", f"{len(listed)} problem(s) with the request", listed)
+
+
+@app.exception_handler(Exception)
+def on_unexpected(exc: Exception) -> Response:
+    # A bug or an AWS outage, never the client's input: say so in problem+json and log it.
+    logger.exception("unhandled error")
+    return problem(500, "Internal error", f"request {app.lambda_context.aws_request_id} failed; it was logged")
 
 
 @app.not_found
@@ -111,7 +119,7 @@ def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict
 @app.post("/v1/messages", summary="Send a template message (or free-form text inside the 24 h window)")
 def create_message(
     body: Annotated[MessageRequest, Body()],
-    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
 ) -> Response[MessageAccepted]:
     payload = body.model_dump(exclude_none=True, mode="python")
     payload["send_at"] = body.send_at
@@ -134,4 +142,7 @@ def cancel_message(message_id: str) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = guard(event)
+    if refused is not None:
+        return {"statusCode": refused.status_code, "headers": refused.headers, "body": refused.body}
     return app.resolve(event, context)

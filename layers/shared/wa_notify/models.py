@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ParamValue = str | int | float | dict[str, Any]
 
@@ -27,7 +27,7 @@ class MessageRequest(Strict):
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     priority: Literal["high", "normal", "bulk"] = "normal"
     send_at: datetime | None = None
-    metadata: dict[str, Any] | None = Field(default=None, max_length=50)
+    metadata: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any] | None = Field(default=None, max_length=50)
 
 
 class MessageAccepted(BaseModel):

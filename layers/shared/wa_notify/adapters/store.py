@@ -49,7 +49,7 @@ def decode_cursor(cursor: str | None, expected_pk: str) -> dict[str, Any] | None
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if key["pk"]["S"] != expected_pk or set(key) != {"pk", "sk"}:
+        if key["pk"]["S"] != expected_pk or set(key) != {"pk", "sk"} or set(key["sk"]) != {"S"} or len(key["sk"]["S"]) > 1024:
             raise ValueError
         return key
     except (ValueError, KeyError, TypeError) as exc:

@@ -9,6 +9,7 @@ never render lean.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,8 @@ TEXT_MESSAGE_MAX = 4096
 DATE_STYLES = ("short", "medium", "long", "full")
 # Meta rejects parameter text with a newline, a tab or more than 4 consecutive spaces (132018).
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+AMOUNT_MAX = Decimal("1e15")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def babel_locale(language: str):  # noqa: ANN201 - babel.Locale, imported lazily
 def whitespace_problem(value: str) -> str | None:
     if _BAD_WHITESPACE.search(value):
         return "cannot contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rejects it)"
+    if _CONTROL.search(value):
+        return "cannot contain control characters"
     return None
 
 
@@ -65,9 +70,7 @@ def format_value(value: Any, language: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
-        from babel.numbers import format_decimal
-
-        return format_decimal(value, locale=babel_locale(language))
+        return format_value({"number": value}, language)
     if not isinstance(value, dict):
         raise ValueError("must be a string or a typed value such as {amount, currency}, {date} or {datetime, timezone}")
     locale = babel_locale(language)
@@ -89,6 +92,8 @@ def format_value(value: Any, language: str) -> str:
             raise ValueError(f"is not a valid amount in {currency}") from exc
         if isinstance(amount, bool) or not isinstance(amount, (int, float, str)) or not decimal_amount.is_finite():
             raise ValueError("amount must be a number")
+        if abs(decimal_amount) >= AMOUNT_MAX:
+            raise ValueError("amount is out of range")
         if currency not in _known_currencies():
             raise ValueError(f"unknown currency {currency}")
         return format_currency(decimal_amount, currency, locale=locale)
@@ -96,8 +101,8 @@ def format_value(value: Any, language: str) -> str:
         from babel.numbers import format_decimal
 
         number = value["number"]
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ValueError("number must be a number")
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or abs(number) >= AMOUNT_MAX:
+            raise ValueError("number must be a finite number below 10^15")
         return format_decimal(number, locale=locale)
     if keys == {"date"}:
         from datetime import date

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from wa_notify.services.deps import Deps, epoch_ms, iso
 from wa_notify.services.tenants import profile as tenant_profile
 
 LANES = ("high", "normal", "bulk")
+MESSAGE_ID_RE = re.compile(r"msg_[a-z2-7]{26}")
 METADATA_MAX_BYTES = 2_048
 # A send_at closer than this is sent now: the dispatcher's minute tick could not honour it better.
 SCHEDULE_MIN_AHEAD = timedelta(seconds=30)
@@ -168,7 +170,13 @@ def _replay(deps: Deps, tenant_id: str, key: str, request_hash: str) -> dict[str
     return {"id": item["id"], "status": st.public_status(item["status"])}
 
 
+def _check_id(message_id: str) -> None:
+    if not MESSAGE_ID_RE.fullmatch(message_id):
+        raise NotFound(f"no message {message_id[:64]}")
+
+
 def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+    _check_id(message_id)
     item = deps.store.get_message(tenant_id, message_id)
     if item is None:
         raise NotFound(f"no message {message_id}")
@@ -176,6 +184,7 @@ def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
 
 
 def cancel(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+    _check_id(message_id)
     ok, item = deps.store.cancel_message(tenant_id, message_id, iso(deps.now()))
     if ok:
         return view(item)

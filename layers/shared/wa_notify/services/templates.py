@@ -7,7 +7,7 @@ from typing import Any
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
 from wa_notify.domain.rendering import render
-from wa_notify.domain.templates import TemplateSpec, spec_from_stored, validate_template
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec, spec_from_stored, validate_template
 from wa_notify.domain.whatsapp_errors import ProviderError
 from wa_notify.services.deps import Deps, iso
 from wa_notify.services.tenants import profile as tenant_profile
@@ -88,7 +88,13 @@ def _reject_duplicate_wording(deps: Deps, tenant_id: str, spec: TemplateSpec) ->
             return
 
 
+def _check_name(name: str, language: str | None) -> None:
+    if len(name) > NAME_MAX or not NAME_RE.match(name) or (language is not None and not LANGUAGE_RE.match(language)):
+        raise NotFound(f"no template {name[:64]}" + (f" in language {language[:16]}" if language else ""))
+
+
 def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str, Any]:
+    _check_name(name, language)
     if language:
         item = deps.store.get_template(tenant_id, name, language)
         if item is None:
@@ -114,6 +120,7 @@ def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict
 
 
 def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
+    _check_name(name, language)
     languages = [language] if language else [i["language"] for i in deps.store.list_templates(tenant_id, name=name, limit=100)[0]]
     deleted = [lang for lang in languages if deps.store.delete_template(tenant_id, name, lang)]
     if not deleted:
@@ -121,6 +128,8 @@ def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
 
 
 def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, dict[str, Any]]:
+    if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
+        raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
     item = deps.store.get_template(tenant_id, name, language)
     if item is None:
         raise Invalid([Problem(f"{field}.name", f"no template {name} in language {language}")])
@@ -129,6 +138,7 @@ def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: st
 
 def preview(deps: Deps, tenant_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     language = body["language"]
+    _check_name(name, language)
     item = deps.store.get_template(tenant_id, name, language)
     if item is None:
         raise NotFound(f"no template {name} in language {language}")
