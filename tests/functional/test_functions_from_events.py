@@ -48,8 +48,8 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_message(api, stac
         ids.append(body.get("id"))
 
     # the api function runs one invocation at a time locally, so race the use case directly too
-    from wa_notify.services import messages as message_service
     from wa_notify.models import MessageRequest
+    from wa_notify.services import messages as message_service
     payload = MessageRequest.model_validate(message_body).model_dump(exclude_none=True)
     results = []
     threads = [threading.Thread(target=lambda: results.append(

@@ -134,6 +134,11 @@ class Store:
     def delete_template(self, tenant_id: str, name: str, language: str) -> bool:
         return self.table.delete(template_pk(tenant_id), template_sk(name, language), condition="attribute_exists(pk)")
 
+    def _update_message(self, tenant_id: str, message_id: str, expression: str, **kwargs: Any) -> bool:
+        """One conditional transition of a message; False when its condition does not hold."""
+        ok, _ = self.table.update(message_pk(tenant_id, message_id), "MSG", expression, **kwargs)
+        return ok
+
     # ---- messages: intake ----------------------------------------------------------------
     def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None) -> str | None:
         """Write the message (and its idempotency record) atomically.
@@ -187,9 +192,9 @@ class Store:
 
     def release(self, tenant_id: str, message_id: str, token: str, due_ms: int, at: str) -> bool:
         """sending -> queued without an attempt (throttled before the provider call)."""
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :queued, due_at = :due, updated_at = :at REMOVE lease_token, lease_until",
             condition="lease_token = :token",
             names={"#status": "status"},
@@ -222,9 +227,9 @@ class Store:
         return ok
 
     def record_retry(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], due_ms: int, at: str) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :queued, last_error = :err, attempts = attempts + :one, due_at = :due, updated_at = :at "
             "REMOVE lease_token, lease_until",
             condition="lease_token = :token",
@@ -234,9 +239,9 @@ class Store:
         return ok
 
     def record_failed(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], at: str) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :failed, #error = :err, events.#failed = :at, attempts = attempts + :one, updated_at = :at "
             "REMOVE lease_token, lease_until, due_shard, due_at",
             condition="lease_token = :token",
@@ -247,9 +252,9 @@ class Store:
 
     def record_unknown(self, tenant_id: str, message_id: str, token: str, reason: str, due_ms: int, at: str) -> bool:
         """The request may have reached WhatsApp: never re-send blindly; wait for a webhook."""
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :unknown, unknown_reason = :reason, attempts = attempts + :one, due_at = :due, updated_at = :at "
             "REMOVE lease_token, lease_until",
             condition="lease_token = :token",
@@ -337,9 +342,9 @@ class Store:
         return out
 
     def promote_scheduled(self, tenant_id: str, message_id: str, next_due_ms: int, at: str) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :queued, events.#queued = if_not_exists(events.#queued, :at), due_at = :due, updated_at = :at",
             condition="#status = :scheduled",
             names={"#status": "status", "#queued": st.QUEUED},
@@ -348,9 +353,9 @@ class Store:
         return ok
 
     def claim_stale_queued(self, tenant_id: str, message_id: str, old_due_ms: int, next_due_ms: int) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET due_at = :next",
             condition="#status = :queued AND due_at = :old",
             names={"#status": "status"},
@@ -359,9 +364,9 @@ class Store:
         return ok
 
     def expire_lease(self, tenant_id: str, message_id: str, token: str, due_ms: int, at: str) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :unknown, unknown_reason = :reason, due_at = :due, updated_at = :at REMOVE lease_token, lease_until",
             condition="#status = :sending AND lease_token = :token",
             names={"#status": "status"},
@@ -377,9 +382,9 @@ class Store:
         return ok
 
     def give_up_unknown(self, tenant_id: str, message_id: str, error: dict[str, Any], at: str) -> bool:
-        ok, _ = self.table.update(
-            message_pk(tenant_id, message_id),
-            "MSG",
+        ok = self._update_message(
+            tenant_id,
+            message_id,
             "SET #status = :failed, #error = :err, events.#failed = :at, updated_at = :at REMOVE due_shard, due_at",
             condition="#status = :unknown",
             names={"#status": "status", "#error": "error", "#failed": st.FAILED},
