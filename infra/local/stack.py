@@ -87,7 +87,14 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any]) -> Any:
         with self.lock:
             self.invocations += 1
-            return self.handler(event, LambdaContext(self.spec.logical_id, self.spec.timeout))
+            try:
+                return self.handler(event, LambdaContext(self.spec.logical_id, self.spec.timeout))
+            finally:
+                # With POWERTOOLS_METRICS_DISABLED, Powertools never clears its metric set; a
+                # long-running local process would grow it and print EMF at 100 values.
+                from wa_notify.observability import metrics
+
+                metrics.clear_metrics()
 
 
 def http_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: str, path_params: dict[str, str]) -> dict[str, Any]:
