@@ -140,3 +140,15 @@ def test_priority_lanes(api, stack, message_body):
     for lane in ("high", "normal", "bulk"):
         api.post("/v1/messages", {**message_body, "priority": lane})
     assert [queue_depth(stack, q) for q in ("SendQueueHigh", "SendQueueNormal", "SendQueueBulk")] == [1, 1, 1]
+
+
+def test_an_expired_idempotency_key_can_be_used_again_before_ttl_deletes_it(api, stack, message_body):
+    # GIVEN a key whose record expired but is still in the table (TTL deletes up to 48 h late)
+    api.approved_template()
+    first = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "reused"})[1]["id"]
+    table = stack.deps.store.table
+    table.update(f"TENANT#{stack.dev_tenant['tenant_id']}#IDEM#reused", "IDEM", "SET expires_at = :past", values={":past": 1})
+    # WHEN the key is used again with another body
+    status, body, _ = api.post("/v1/messages", {**message_body, "priority": "bulk"}, headers={"Idempotency-Key": "reused"})
+    # THEN it is a new message, not a conflict and not "being processed" forever
+    assert status == 202 and body["id"] != first

@@ -195,3 +195,19 @@ def test_sender_throttles_itself_before_whatsapp_does(api, stack, message_body):
     assert provider_calls(stack) == 2
     assert api.message(ids[2])["stage"] == "queued"
     assert queue_depth(stack, "SendQueueHigh") == 1
+
+
+def test_a_slow_acceptance_after_the_lease_expired_still_counts(api, stack, message_body):
+    # GIVEN a sender whose lease the dispatcher expired while it waited for WhatsApp
+    stack.sandbox.configure({"auto_status": False})
+    message_id = queued_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    from wa_notify.services.deps import epoch_ms, iso
+    now = stack.deps.now()
+    assert stack.deps.store.lease(tenant, message_id, "slow", epoch_ms(now), iso(now))
+    assert stack.deps.store.expire_lease(tenant, message_id, "slow", epoch_ms(now) + 900_000, iso(now))
+    # WHEN WhatsApp's 200 finally arrives
+    stack.deps.store.record_accepted(tenant, message_id, "wamid.slow", iso(now))
+    # THEN the message is accepted (not left to be given up as unknown)
+    message = api.message(message_id)
+    assert message["status"] == "accepted" and message["provider_message_id"] == "wamid.slow"

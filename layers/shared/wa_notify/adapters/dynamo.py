@@ -165,12 +165,19 @@ class Table:
         resp = self.client.query(**kwargs)
         return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
-    def transact_put_new(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """Put all items, each only if absent, atomically. None on success, else the failure codes per item."""
+    def transact_put_new(self, items: list[dict[str, Any]], *, replace_expired_before: int | None = None) -> list[str] | None:
+        """Put all items atomically, each only if absent (or, with `replace_expired_before`, if its
+        `expires_at` is older: TTL deletes late, so expiry is decided by timestamp).
+        None on success, else the failure code of each item."""
+        condition = "attribute_not_exists(pk)"
+        extra: dict[str, Any] = {}
+        if replace_expired_before is not None:
+            condition += " OR expires_at < :now"
+            extra = {"ExpressionAttributeValues": {":now": to_attr(replace_expired_before)}}
         try:
             self.client.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self.name, "Item": to_item(i), "ConditionExpression": "attribute_not_exists(pk)"}}
+                    {"Put": {"TableName": self.name, "Item": to_item(i), "ConditionExpression": condition, **extra}}
                     for i in items
                 ]
             )

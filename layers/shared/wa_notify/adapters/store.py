@@ -140,7 +140,7 @@ class Store:
         return ok
 
     # ---- messages: intake ----------------------------------------------------------------
-    def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None) -> str | None:
+    def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0) -> str | None:
         """Write the message (and its idempotency record) atomically.
 
         None on success; "idempotency" when the key exists already; "message" on an id clash.
@@ -151,7 +151,8 @@ class Store:
         items = [message_item]
         if idempotency:
             items.append({"pk": idem_pk(item["tenant_id"], idempotency["key"]), "sk": "IDEM", **idempotency})
-        failed = self.table.transact_put_new(items)
+        # Message ids are new, so only an expired idempotency record can ever be replaced.
+        failed = self.table.transact_put_new(items, replace_expired_before=now_s)
         if failed is None:
             return None
         if len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
@@ -202,16 +203,18 @@ class Store:
         )
         return ok
 
-    def record_accepted(self, tenant_id: str, message_id: str, token: str, wamid: str, at: str) -> bool:
+    def record_accepted(self, tenant_id: str, message_id: str, wamid: str, at: str) -> bool:
+        """WhatsApp said yes. Also from `unknown`: a slow answer after our lease was expired is still
+        proof of acceptance. Only the one sender that leased the message can get here."""
         pk = message_pk(tenant_id, message_id)
         ok, _ = self.table.update(
             pk,
             "MSG",
             "SET #status = :accepted, wamid = :wamid, events.#accepted = :at, attempts = attempts + :one, updated_at = :at "
             "REMOVE lease_token, lease_until, due_shard, due_at",
-            condition="lease_token = :token",
+            condition="#status IN (:sending, :unknown)",
             names={"#status": "status", "#accepted": st.ACCEPTED},
-            values={":accepted": st.ACCEPTED, ":wamid": wamid, ":at": at, ":one": 1, ":token": token},
+            values={":accepted": st.ACCEPTED, ":wamid": wamid, ":at": at, ":one": 1, ":sending": st.SENDING, ":unknown": st.UNKNOWN},
         )
         if not ok:
             # A status webhook beat us to it and already moved the message on: keep its

@@ -140,7 +140,7 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
             "created_at": iso(now),
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
-    clash = deps.store.create_message(item, idempotency)
+    clash = deps.store.create_message(item, idempotency, now_s=int(now.timestamp()))
     if clash == "idempotency":
         # A concurrent request with the same key won the race.
         replay = _replay(deps, tenant_id, idempotency_key, request_hash)  # type: ignore[arg-type]

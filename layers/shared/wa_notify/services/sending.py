@@ -43,7 +43,7 @@ def process(deps: Deps, job: dict[str, Any]) -> str:
     at = iso(deps.now())
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):
-        store.record_accepted(tenant_id, message_id, token, outcome.wamid, at)
+        store.record_accepted(tenant_id, message_id, outcome.wamid, at)
         metrics.add_metric(name="SendAccepted", unit="Count", value=1)
         logger.info("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
         return "accepted"
