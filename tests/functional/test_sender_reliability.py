@@ -211,3 +211,17 @@ def test_a_slow_acceptance_after_the_lease_expired_still_counts(api, stack, mess
     # THEN the message is accepted (not left to be given up as unknown)
     message = api.message(message_id)
     assert message["status"] == "accepted" and message["provider_message_id"] == "wamid.slow"
+
+
+def test_a_busy_bucket_costs_one_write_per_grant(stack):
+    # GIVEN a bucket taken repeatedly within its burst (a steady stream at the limit)
+    calls = []
+    stack.deps.store.table.client.meta.events.register("before-call.dynamodb.UpdateItem", lambda **kw: calls.append(1))
+    rate = Rate.per_second(80, 80)
+    now_us = 5_000_000_000
+    # WHEN 80 sends take a token at the same instant (the whole burst), then one more
+    granted = [stack.deps.store.take_token("PNID#steady", rate, now_us) == 0 for _ in range(80)]
+    refused = stack.deps.store.take_token("PNID#steady", rate, now_us)
+    # THEN the first grant costs at most two writes, every other grant and the refusal one each
+    assert all(granted) and refused > 0
+    assert len(calls) <= 82

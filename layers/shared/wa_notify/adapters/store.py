@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
@@ -60,6 +60,7 @@ def decode_cursor(cursor: str | None, expected_pk: str) -> dict[str, Any] | None
 class Store:
     table: Table
     due_shards: int = 4
+    _busy_buckets: dict[str, bool] = field(default_factory=dict, repr=False)  # scope -> last seen busy
 
     # ---- tenants -------------------------------------------------------------------------
     def create_tenant(self, tenant: dict[str, Any], api_key_hash: str) -> bool:
@@ -399,31 +400,26 @@ class Store:
     def take_token(self, scope: str, rate: Rate, now_us: int, *, ttl_s: int | None = None) -> int:
         """Take one send from the bucket; 0 when granted, else microseconds to wait.
 
-        Two conditional writes cover both GCRA cases without reading first: the bucket is
-        idle (TAT in the past: restart from now) or busy within its burst (TAT + interval).
+        GCRA has two cases, each one conditional write with no read first: the bucket is idle
+        (TAT in the past: restart from now) or busy within its burst (TAT + interval). The
+        case the bucket was last in is tried first, so a steady stream costs one write per
+        grant; a refusal returns the old TAT, which tells the wait without another request.
         """
         pk = f"RATE#{scope}"
-        extra = ", expires_at = :exp" if ttl_s else ""
-        values: dict[str, Any] = {":next": now_us + rate.interval_us, ":now": now_us}
-        if ttl_s:
-            values[":exp"] = now_us // 1_000_000 + ttl_s
-        ok, _ = self.table.update(
-            pk, "RATE", "SET tat = :next" + extra, condition="attribute_not_exists(tat) OR tat <= :now", values=values
-        )
-        if ok:
-            return 0
-        busy_values: dict[str, Any] = {":i": rate.interval_us, ":now": now_us, ":limit": now_us + rate.tolerance_us}
-        if ttl_s:
-            busy_values[":exp"] = values[":exp"]
-        ok, old = self.table.update(
-            pk,
-            "RATE",
-            "SET tat = tat + :i" + extra,
-            condition="tat > :now AND tat <= :limit",
-            values=busy_values,
-            return_old_on_failure=True,
-        )
-        if ok:
-            return 0
-        tat = int(old["tat"]) if old and "tat" in old else now_us
-        return max(1, retry_after(rate, tat, now_us))
+        limit = now_us + rate.tolerance_us
+        extra, ttl_values = ("", {}) if not ttl_s else (", expires_at = :exp", {":exp": now_us // 1_000_000 + ttl_s})
+        idle = ("SET tat = :next" + extra, "attribute_not_exists(tat) OR tat <= :now", {":next": now_us + rate.interval_us, ":now": now_us})
+        busy = ("SET tat = tat + :i" + extra, "tat > :now AND tat <= :limit", {":i": rate.interval_us, ":now": now_us, ":limit": limit})
+        for case in ((busy, idle) if self._busy_buckets.get(scope) else (idle, busy)):
+            expression, condition, values = case
+            ok, old = self.table.update(
+                pk, "RATE", expression, condition=condition, values={**values, **ttl_values}, return_old_on_failure=True
+            )
+            if ok:
+                self._busy_buckets[scope] = case is busy
+                return 0
+            tat = int(old["tat"]) if old and "tat" in old else None
+            if tat is not None and tat > limit:
+                self._busy_buckets[scope] = True
+                return max(1, retry_after(rate, tat, now_us))
+        return 1  # lost a race on both cases: the caller waits the shortest delay and tries again
