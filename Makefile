@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test install unit functional infra e2e lint build validate clean
+.PHONY: dev test install unit functional infra e2e lint build validate clean openapi
 
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
@@ -46,3 +46,6 @@ build: install  ## sam build (needs python3.13 on PATH: pyenv with .python-versi
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache
+
+openapi: install  ## regenerate docs/openapi.json (a test fails when it drifts from the code)
+	$(PY) -m infra.openapi
