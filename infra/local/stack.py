@@ -157,6 +157,11 @@ class LocalStack:
         self.server: ThreadingHTTPServer | None = None
         self.dev_tenant: dict[str, Any] = {}
         self.clock_runs: list[dict[str, Any]] = []
+        # Idle pollers sleep until something is sent to SQS (or 1 s passes, for delayed
+        # messages and visibility timeouts): polling moto in a tight loop starves everything
+        # else of its lock.
+        self.wakeups: list[threading.Event] = []
+        self.idle_wait = 1.0
 
     # ---- start-up -------------------------------------------------------------------------------
     def start(self, *, serve: bool = True) -> LocalStack:
@@ -217,6 +222,8 @@ class LocalStack:
         deps = Deps(get_settings(), http_transport=transport)
         # Build clients now, on one thread: boto3 client creation is not thread-safe.
         _ = deps.store, deps.queues, deps.cloud_api
+        for operation in ("SendMessage", "SendMessageBatch"):
+            deps.queues.client.meta.events.register(f"after-call.sqs.{operation}", self._wake_pollers)
         set_deps(deps)
         self.deps = deps
 
@@ -263,21 +270,29 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self._wake_pollers()
         if self.server:
             self.server.shutdown()
             self.server.server_close()
         self.mock.stop()
 
     # ---- event sources ---------------------------------------------------------------------------
+    def _wake_pollers(self, **_: Any) -> None:
+        for event in self.wakeups:
+            event.set()
+
     def _poll(self, queue_url: str, queue_arn: str, batch: int, fn: LocalFunction) -> None:
+        wake = threading.Event()
+        self.wakeups.append(wake)
         while not self.stop_event.is_set():
+            wake.clear()
             try:
                 processed = self.poll_once(queue_url, queue_arn, batch, fn)
             except Exception as exc:  # noqa: BLE001 - a poller never dies; it says why and goes on
                 print(f"[local] poller {fn.spec.logical_id}: {type(exc).__name__}: {exc}", flush=True)
                 processed = 0
             if not processed:
-                self.stop_event.wait(self.poll_interval)
+                wake.wait(self.idle_wait)
 
     def poll_once(self, queue_url: str, queue_arn: str, batch: int, fn: LocalFunction) -> int:
         resp = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(batch, 10),
@@ -362,6 +377,7 @@ class LocalStack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 if os.environ.get("LOCAL_ACCESS_LOG"):
