@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -11,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
 from wa_notify.http import field_of, problem
-from wa_notify.models import MessageAccepted, MessageRequest, PreviewRequest
+from wa_notify.models import MessageAccepted, MessageRequest, PreviewRequest, problem_responses
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import messages as message_service
 from wa_notify.services import templates as template_service
@@ -28,8 +29,8 @@ def guard(event: dict[str, Any]) -> Response | None:
     """Authenticate and bound the body before routing, so request validation never runs for a
     caller without a key. The tenant comes from the key, never from the body or the path."""
     path = event.get("rawPath") or ""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     if path not in PUBLIC_PATHS:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         try:
             tenant_id = authenticate(get_deps(), headers.get("authorization"))
         except DomainError as exc:
@@ -38,6 +39,15 @@ def guard(event: dict[str, Any]) -> Response | None:
         logger.append_keys(tenant_id=tenant_id)
     if len(event.get("body") or "") > MAX_BODY_BYTES:
         return problem(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower() if path not in PUBLIC_PATHS else ""
+    if event.get("body") and content_type and not (content_type == "application/json" or content_type.endswith("+json")):
+        return problem(415, "Unsupported media type", f"send the body as application/json, not {content_type}")
+    if event.get("isBase64Encoded") and event.get("body"):
+        try:
+            event["body"] = base64.b64decode(event["body"]).decode("utf-8")
+            event["isBase64Encoded"] = False
+        except (ValueError, UnicodeDecodeError):
+            return problem(400, "Malformed request", "the body is not UTF-8 JSON")
     return None
 
 
@@ -87,36 +97,39 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.post("/v1/templates", summary="Register a template (Meta's template-creation JSON)")
+@app.post("/v1/templates", summary="Register a template (Meta's template-creation JSON)", responses={
+    201: {"description": "Registered; PENDING until Meta's decision arrives"}, **problem_responses(400, 401, 409, 413, 415, 422, 502)})
 def create_template() -> Response[dict[str, Any]]:
     created = template_service.register(get_deps(), tenant(), _json_object())
     return Response(201, "application/json", body=created)
 
 
-@app.get("/v1/templates")
+@app.get("/v1/templates", responses={200: {"description": "A page of templates"}, **problem_responses(401, 422)})
 def list_templates(
     cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> dict[str, Any]:
     return template_service.list_all(get_deps(), tenant(), cursor, limit)
 
 
-@app.get("/v1/templates/<name>")
+@app.get("/v1/templates/<name>", responses={200: {"description": "The template"}, **problem_responses(401, 404, 422)})
 def get_template(name: str, language: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     return template_service.get(get_deps(), tenant(), name, language)
 
 
-@app.delete("/v1/templates/<name>")
+@app.delete("/v1/templates/<name>", responses={204: {"description": "Deleted"}, **problem_responses(401, 404, 422)})
 def delete_template(name: str, language: Annotated[str | None, Query()] = None) -> Response[None]:
     template_service.delete(get_deps(), tenant(), name, language)
     return Response(204)
 
 
-@app.post("/v1/templates/<name>/preview")
+@app.post("/v1/templates/<name>/preview", responses={200: {"description": "Rendered template and the exact Cloud API request"},
+                                                     **problem_responses(400, 401, 404, 413, 415, 422)})
 def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict[str, Any]:
     return template_service.preview(get_deps(), tenant(), name, body.model_dump())
 
 
-@app.post("/v1/messages", summary="Send a template message (or free-form text inside the 24 h window)")
+@app.post("/v1/messages", summary="Send a template message (or free-form text inside the 24 h window)", responses={
+    202: {"description": "Accepted: queued or scheduled"}, **problem_responses(400, 401, 409, 413, 415, 422)})
 def create_message(
     body: Annotated[MessageRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
@@ -128,12 +141,12 @@ def create_message(
     return Response(202, "application/json", body=result)
 
 
-@app.get("/v1/messages/<message_id>")
+@app.get("/v1/messages/<message_id>", responses={200: {"description": "The message and its status history"}, **problem_responses(401, 404, 422)})
 def get_message(message_id: str) -> dict[str, Any]:
     return message_service.get(get_deps(), tenant(), message_id)
 
 
-@app.delete("/v1/messages/<message_id>")
+@app.delete("/v1/messages/<message_id>", responses={200: {"description": "Cancelled"}, **problem_responses(401, 404, 409, 422)})
 def cancel_message(message_id: str) -> dict[str, Any]:
     return message_service.cancel(get_deps(), tenant(), message_id)
 

@@ -100,6 +100,10 @@ class LocalFunction:
 def http_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: str, path_params: dict[str, str]) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event, as Lambda receives it."""
     is_text = headers.get("content-type", "application/json").split(";")[0].strip() in ("application/json", "text/plain", "")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        is_text = False  # API Gateway passes bytes that are not UTF-8 base64-encoded
     now = datetime.now(UTC)
     return {
         "version": "2.0",
@@ -392,7 +396,8 @@ class LocalStack:
                     if k.lower() not in ("content-type", "content-length"):
                         self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
             def _handle(self) -> None:
                 url = urlsplit(self.path)
@@ -432,7 +437,13 @@ class LocalStack:
                     print(f"[local] {self.command} {url.path}: {type(exc).__name__}: {exc}", flush=True)
                     return self._respond(500, json.dumps({"message": "Internal Server Error"}))
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _handle
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (QUERY, PROPFIND...) is routed too: 404/405 like API Gateway, not 501.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
         return Handler
 

@@ -1,10 +1,6 @@
 """End to end: `python -m infra.local` as its own process, driven over HTTP like a platform would."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,36 +9,6 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    port = free_port()
-    env = {**os.environ, "LOCAL_API_KEY": "wan_e2e_fixed_key"}
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            pytest.fail("local stack exited: " + proc.stdout.read())
-    else:
-        proc.kill()
-        pytest.fail("local stack did not start within 60 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def wait_for(fetch, predicate, timeout=15.0):

@@ -29,6 +29,8 @@ CASES = [
     ("POST", "/v1/templates", '"a string"', 422),
     ("POST", "/v1/templates/order_shipped/preview", {"language": "x" * 5000}, 422),
     ("POST", "/v1/messages", "x" * 300_000, 413),
+    ("POST", "/v1/messages", b"\xa5\xff{", 400),
+    ("POST", "/v1/templates/%F0%9F%87%BA%F0%9F%87%B8/preview", b"\xbe\x00B", 400),
 ]
 
 
@@ -77,3 +79,10 @@ def test_no_key_is_401_before_any_validation(api):
     status, data, headers = api.post("/v1/messages", {"nonsense": True}, key=None)
     assert status == 401 and headers["www-authenticate"] == "Bearer"
     assert api.post("/v1/messages", "x" * 300_000, key=None)[0] == 401
+
+
+def test_a_body_that_is_not_json_gets_415(api):
+    for content_type in ("text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        status, data, _ = api.post("/v1/messages", "to=1", headers={"content-type": content_type})
+        assert status == 415 and "application/json" in data["detail"], content_type
+    assert api.post("/v1/messages", "{}", headers={"content-type": "application/json; charset=utf-8"})[0] == 422

@@ -40,3 +40,25 @@ class PreviewRequest(Strict):
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     to: str | None = Field(default=None, max_length=32)
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """application/problem+json (RFC 9457) with every problem listed by field."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] = Field(default_factory=list)
+
+
+def problem_responses(*codes: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    titles = {400: "Malformed request", 401: "No or unknown API key", 404: "Not found", 409: "Conflict (state or idempotency)",
+              413: "Payload too large", 415: "The body is not application/json", 422: "Semantically invalid: every problem listed", 502: "WhatsApp did not accept the request"}
+    return {code: {"description": titles[code], "content": {"application/problem+json": {"model": Problem}}} for code in codes}
