@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from wa_notify.models import SendJob
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import sending
 from wa_notify.services.deps import get_deps
@@ -15,7 +16,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return sending.process(get_deps(), record.json_body)
+    # A body that is not a SendJob fails this record only; after 5 receives it is in the DLQ.
+    return sending.process(get_deps(), SendJob.model_validate_json(record.body).model_dump())
 
 
 @logger.inject_lambda_context

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from wa_notify.models import WebhookChange
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import statuses
 from wa_notify.services.deps import get_deps
@@ -15,7 +16,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> dict[str, int]:
-    return statuses.apply_change(get_deps(), record.json_body)
+    return statuses.apply_change(get_deps(), WebhookChange.model_validate_json(record.body))
 
 
 @logger.inject_lambda_context

@@ -54,7 +54,7 @@ class Fault:
 
     code: int | None = None
     http_status: int = 400
-    mode: str = "sync"  # sync | async | timeout_before | timeout_after | http_500
+    mode: str = "sync"  # sync | async | refuse | timeout_before | timeout_after | http_500
     count: int = 1
     to: str | None = None
 
@@ -199,6 +199,8 @@ class Sandbox:
         user = to.lstrip("+")
         with self._lock:
             fault = self._next_fault(to)
+            if fault and fault.mode == "refuse":
+                raise ConnectionRefusedError("sandbox: connection refused (the request never arrived)")
             if fault and fault.mode == "timeout_before":
                 raise TimeoutError("sandbox: connection dropped before the request was read")
             if fault and fault.mode == "http_500":

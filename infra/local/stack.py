@@ -346,6 +346,8 @@ class LocalStack:
         prefix = urlsplit(os.environ["GRAPH_API_BASE_URL"]).path.rsplit("/", 1)[0]
         try:
             status, payload = self.sandbox.handle(request.method, path[len(prefix):], dict(request.headers), request.content)
+        except ConnectionRefusedError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
         return httpx.Response(status, json=payload)
@@ -408,8 +410,9 @@ class LocalStack:
                     if url.path.startswith(GRAPH_PREFIX):
                         try:
                             status, payload = stack.sandbox.handle(self.command, url.path[len(GRAPH_PREFIX):], headers, body)
-                        except TimeoutError:
-                            self.close_connection = True  # the answer is lost, as after a network fault
+                        except (TimeoutError, ConnectionRefusedError):
+                            # Over a real socket the request already arrived, so both read as a lost answer.
+                            self.close_connection = True
                             return
                         return self._respond(status, json.dumps(payload))
                     if url.path.startswith("/_local/"):

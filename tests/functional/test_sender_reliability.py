@@ -225,3 +225,17 @@ def test_a_busy_bucket_costs_one_write_per_grant(stack):
     # THEN the first grant costs at most two writes, every other grant and the refusal one each
     assert all(granted) and refused > 0
     assert len(calls) <= 82
+
+
+def test_a_refused_connection_is_retried_because_nothing_was_sent(api, stack, message_body):
+    # GIVEN WhatsApp cannot be reached at all (the request never leaves)
+    stack.sandbox.configure({"faults": [{"mode": "refuse"}]})
+    message_id = queued_message(api, stack, message_body)
+    # WHEN the sender runs, then again after the backoff
+    stack.drain()
+    message = api.message(message_id)
+    assert message["stage"] == "queued" and "ConnectError" in message["last_error"]["title"]
+    time.sleep(1.4)
+    stack.drain()
+    # THEN the retry delivers it, once
+    assert api.message(message_id)["status"] == "read" and provider_calls(stack) == 1

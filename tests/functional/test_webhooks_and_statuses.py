@@ -111,3 +111,53 @@ def test_a_large_batch_is_split_into_jobs(api, stack, message_body):
     event = status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1"}] * 250)
     assert post_webhook(stack, event)[0] == 200
     assert queue_depth(stack, "EventsQueue") == 3
+
+
+def test_any_order_with_duplicates_ends_at_the_highest_status(api, stack, message_body):
+    import random
+
+    # GIVEN 6 accepted messages and their statuses shuffled and duplicated, in random batches
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    sent = []
+    for i in range(6):
+        message_id = api.post("/v1/messages", {**message_body, "to": f"+1415555{i:04d}"})[1]["id"]
+        sent.append(message_id)
+    stack.drain()
+    rng = random.Random(20261123)
+    finals = {}
+    statuses = []
+    for message_id in sent:
+        wamid = api.message(message_id)["provider_message_id"]
+        chosen = rng.choice([["sent"], ["sent", "delivered"], ["sent", "delivered", "read"], ["sent", "read"], ["sent", "failed"]])
+        finals[message_id] = max(chosen, key=["sent", "failed", "delivered", "read"].index)
+        for status in chosen * rng.randint(1, 3):
+            statuses.append({"id": wamid, "status": status, "timestamp": "1750030073", "biz_opaque_callback_data": message_id,
+                             **({"errors": [{"code": 131026, "title": "Message undeliverable"}]} if status == "failed" else {})})
+    rng.shuffle(statuses)
+    # WHEN they arrive in batches of 1 to 7
+    while statuses:
+        size = rng.randint(1, 7)
+        batch, statuses = statuses[:size], statuses[size:]
+        event = status_event(stack, "", "", [])
+        event["entry"][0]["changes"][0]["value"]["statuses"] = batch
+        assert post_webhook(stack, event)[0] == 200
+    stack.drain()
+    # THEN each message ends at its highest-ranked status, whatever the order
+    assert {m: api.message(m)["status"] for m in sent} == finals
+
+
+def test_a_malformed_status_is_skipped_and_the_rest_applied(api, stack, message_body):
+    message_id, wamid = sent_message(api, stack, message_body)
+    event = status_event(stack, message_id, wamid, [{"status": "delivered", "timestamp": "1"}])
+    event["entry"][0]["changes"][0]["value"]["statuses"].insert(0, {"status": "read"})  # no id
+    post_webhook(stack, event)
+    stack.drain()
+    assert api.message(message_id)["status"] == "delivered"
+
+
+def test_api_keys_are_stored_only_as_hashes(stack):
+    items = stack.deps.store.table.client.scan(TableName=stack.deps.store.table.name)["Items"]
+    assert stack.dev_tenant["api_key"] not in json.dumps(items)
+    from wa_notify.domain.ids import hash_api_key
+    assert hash_api_key(stack.dev_tenant["api_key"]) in json.dumps(items)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from wa_notify.domain import status as st
+from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, iso
 
@@ -31,9 +34,9 @@ def _tenant_for_pnid(deps: Deps, pnid: str) -> str | None:
     return _tenant_by_pnid[pnid]
 
 
-def apply_change(deps: Deps, change: dict[str, Any]) -> dict[str, int]:
-    field = change.get("field")
-    value = change.get("value") or {}
+def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
+    field = change.field
+    value = change.value
     counts = {"applied": 0, "ignored": 0}
     if field == "messages":
         pnid = str((value.get("metadata") or {}).get("phone_number_id", ""))
@@ -42,7 +45,14 @@ def apply_change(deps: Deps, change: dict[str, Any]) -> dict[str, int]:
             logger.warning("webhook for an unknown phone number id", extra={"phone_number_id": pnid})
             metrics.add_metric(name="WebhookUnknownNumber", unit="Count", value=1)
             return counts
-        for status in value.get("statuses") or []:
+        for raw in value.get("statuses") or []:
+            try:
+                status = StatusUpdate.model_validate(raw)
+            except ValidationError:
+                # Untrusted input that Meta will not send differently on a retry: count and skip it.
+                logger.warning("malformed status in webhook", extra={"phone_number_id": pnid})
+                counts["ignored"] += 1
+                continue
             key = "applied" if apply_status(deps, tenant_id, status) else "ignored"
             counts[key] += 1
         inbound = len(value.get("messages") or [])
@@ -50,18 +60,18 @@ def apply_change(deps: Deps, change: dict[str, Any]) -> dict[str, int]:
             # Replies, windows and callbacks arrive with issue 4; count them meanwhile.
             metrics.add_metric(name="InboundReceived", unit="Count", value=inbound)
     elif field == "message_template_status_update":
-        counts["applied" if apply_template_status(deps, str(change.get("waba_id", "")), value) else "ignored"] += 1
+        counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
     else:
         counts["ignored"] += 1
     return counts
 
 
-def apply_status(deps: Deps, tenant_id: str, status: dict[str, Any]) -> bool:
-    new_status = status.get("status")
-    wamid = status.get("id")
-    if new_status not in st.WEBHOOK_STATUSES or not wamid:
+def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
+    new_status = status.status
+    wamid = status.id
+    if new_status not in st.WEBHOOK_STATUSES:
         return False
-    message_id = status.get("biz_opaque_callback_data")
+    message_id = status.biz_opaque_callback_data
     if not message_id:
         found = deps.store.message_id_for_wamid(wamid)
         if found is None or found[0] != tenant_id:
@@ -70,12 +80,11 @@ def apply_status(deps: Deps, tenant_id: str, status: dict[str, Any]) -> bool:
         message_id = found[1]
     error = None
     if new_status == st.FAILED:
-        first = (status.get("errors") or [{}])[0]
-        details = first.get("error_data", {}).get("details") if isinstance(first.get("error_data"), dict) else None
-        error = {"code": first.get("code"), "title": first.get("title") or first.get("message"), "details": details}
+        first = (status.errors or [WhatsAppError()])[0]
+        details = (first.error_data or {}).get("details")
+        error = {"code": first.code, "title": first.title or first.message, "details": details}
     moved = deps.store.apply_status(
-        tenant_id, str(message_id), new_status, at=_at(status.get("timestamp"), deps.now()), wamid=wamid,
-        pricing=status.get("pricing"), error=error,
+        tenant_id, message_id, new_status, at=_at(status.timestamp, deps.now()), wamid=wamid, pricing=status.pricing, error=error,
     )
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
     return moved
