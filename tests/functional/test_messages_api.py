@@ -152,3 +152,37 @@ def test_an_expired_idempotency_key_can_be_used_again_before_ttl_deletes_it(api,
     status, body, _ = api.post("/v1/messages", {**message_body, "priority": "bulk"}, headers={"Idempotency-Key": "reused"})
     # THEN it is a new message, not a conflict and not "being processed" forever
     assert status == 202 and body["id"] != first
+
+
+def test_a_reminder_goes_out_in_its_minute_not_earlier_and_never_twice(api, stack, message_body):
+    # GIVEN a message for 10:07:50 (a minute boundary later than now)
+    api.approved_template()
+    base = (datetime.now(UTC) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    send_at = base + timedelta(minutes=7, seconds=50)
+    message_id = api.post("/v1/messages", {**message_body, "send_at": send_at.isoformat()})[1]["id"]
+    # WHEN the 10:06 tick runs: nothing; THEN the 10:07 tick releases it, and a double fire sends once
+    stack.request("POST", "/_local/clock", body={"at": (base + timedelta(minutes=6, seconds=59)).isoformat()})
+    stack.drain()
+    assert stack.sandbox.received() == [] and api.message(message_id)["status"] == "scheduled"
+    for _ in range(2):
+        stack.request("POST", "/_local/clock", body={"at": (base + timedelta(minutes=7)).isoformat()})
+    stack.drain()
+    assert len(stack.sandbox.received()) == 1 and api.message(message_id)["status"] == "read"
+
+
+def test_overdue_scheduled_messages_are_caught_up_after_downtime(api, stack, message_body):
+    api.approved_template()
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    ids = [api.post("/v1/messages", {**message_body, "to": f"+1415555{i:04d}", "send_at": (soon + timedelta(minutes=i)).isoformat()})[1]["id"]
+           for i in range(3)]
+    # the scheduler was down for an hour: the first tick after it catches up on all of them
+    stack.request("POST", "/_local/clock", body={"at": (soon + timedelta(hours=1)).isoformat()})
+    stack.drain()
+    assert [api.message(i)["status"] for i in ids] == ["read"] * 3
+
+
+def test_send_at_in_the_current_minute_is_sent_now(api, stack, message_body):
+    api.approved_template()
+    now = datetime.now(UTC)
+    status, body, _ = api.post("/v1/messages", {**message_body, "send_at": now.isoformat()})
+    assert body["status"] == "queued"

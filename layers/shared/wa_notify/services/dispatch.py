@@ -20,8 +20,13 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     jobs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     next_due = now_ms + s.stale_queue_seconds * 1000
-    for item in store.due_messages(now_ms, s.dispatch_max_items):
+    # The tick of minute M releases every scheduled message due before M+1 ("in that minute");
+    # leases and stale jobs are judged against the exact time.
+    minute_end_ms = (now_ms // 60_000 + 1) * 60_000 - 1
+    for item in store.due_messages(minute_end_ms, s.dispatch_max_items):
         tenant_id, message_id, status = item["tenant_id"], item["id"], item["status"]
+        if status != st.SCHEDULED and int(item["due_at"]) > now_ms:
+            continue
         if status == st.SCHEDULED:
             if store.promote_scheduled(tenant_id, message_id, next_due, at):
                 jobs[item["priority"]].append(send_job(item))

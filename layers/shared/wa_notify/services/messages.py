@@ -20,8 +20,10 @@ from wa_notify.services.tenants import profile as tenant_profile
 LANES = ("high", "normal", "bulk")
 MESSAGE_ID_RE = re.compile(r"msg_[a-z2-7]{26}")
 METADATA_MAX_BYTES = 2_048
-# A send_at closer than this is sent now: the dispatcher's minute tick could not honour it better.
-SCHEDULE_MIN_AHEAD = timedelta(seconds=30)
+
+
+def minute_of(moment: datetime) -> int:
+    return epoch_ms(moment) // 60_000
 
 
 def view(item: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +109,9 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
     else:
         request = text_request(to, body["text"], callback_data=message_id)
 
-    scheduled = send_at is not None and send_at > now + SCHEDULE_MIN_AHEAD
+    # The schedule fires once a minute: a send_at in the current minute (or the past) goes now,
+    # anything in a later minute waits for that minute's tick, never earlier.
+    scheduled = send_at is not None and minute_of(send_at) > minute_of(now)
     status = st.SCHEDULED if scheduled else st.QUEUED
     # The due index is the outbox: a queued message the sender has not leased by `due_at`
     # is enqueued again by the dispatcher, so a lost SQS send loses nothing.
