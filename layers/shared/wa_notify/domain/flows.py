@@ -1,0 +1,283 @@
+"""Flows: one business event in, the right messages at the right minutes out. Pure planning.
+
+A step's `at` is `"now"`, `{"before": "<data field>", "offset": "PT24H"}` or
+`{"after": "<data field>", "offset": "P3D"}`. The anchor field holds an ISO 8601 date-time
+(with an offset) or a typed `{"datetime", "timezone"}` value.
+
+Rules (docs/decisions.md):
+- a timed step whose minute has passed is skipped, never sent late; one in the current minute goes now;
+- quiet hours apply to timed steps (not to `now` confirmations, which answer the customer's own
+  action) unless the step is `urgent`: a `before` reminder moves to the nearest allowed minute that
+  is still before its anchor and not in the past, else it is skipped; an `after` step moves to the
+  end of the quiet period;
+- on a reschedule the timed steps are planned again from the new data, `now` steps are not repeated,
+  and steps marked `"on": "reschedule"` (a change notice) run only then.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wa_notify.domain.problems import ProblemList
+from wa_notify.domain.rendering import parse_datetime
+
+DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$")
+CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+MAX_OFFSET = timedelta(days=366)
+STEP_WHEN = ("trigger", "reschedule", "always")
+
+
+def parse_duration(text: Any) -> timedelta:
+    """ISO 8601 duration with fixed-length units only (W, D, H, M, S); ValueError otherwise."""
+    if not isinstance(text, str) or text in ("P", "PT") or text.endswith("T"):
+        raise ValueError("must be an ISO 8601 duration such as PT24H, PT2H30M or P3D")
+    if re.match(r"^P(\d+Y|\d+M(?!.*T))", text) or re.search(r"^P[^T]*\d+[YM]", text):
+        raise ValueError("years and months have no fixed length: use days (P30D)")
+    match = DURATION_RE.match(text)
+    if not match:
+        raise ValueError("must be an ISO 8601 duration such as PT24H, PT2H30M or P3D")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    value = timedelta(**parts)
+    if value > MAX_OFFSET:
+        raise ValueError("is longer than a year")
+    return value
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+    timezone: str | None = None
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # the window crosses midnight
+
+    def window_around(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The quiet period containing `moment` (local, aware): its first and first-allowed-after minutes."""
+        local = moment
+        start = local.replace(hour=self.start.hour, minute=self.start.minute, second=0, microsecond=0)
+        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if self.start > self.end:  # crosses midnight
+            if local.time() >= self.start:
+                end += timedelta(days=1)
+            else:
+                start -= timedelta(days=1)
+        return start, end
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    template: str
+    language: str
+    at: str | dict[str, Any]
+    urgent: bool = False
+    when: str = "trigger"
+    priority: str | None = None
+    params: dict[str, str] = field(default_factory=dict)  # template variable -> data field
+    button_params: dict[str, str] = field(default_factory=dict)  # button index -> data field
+
+    @property
+    def timed(self) -> bool:
+        return self.at != "now"
+
+    @property
+    def anchor_field(self) -> str | None:
+        if isinstance(self.at, dict):
+            return self.at.get("before") or self.at.get("after")
+        return None
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    trigger: str
+    cancel_on: list[str]
+    reschedule_on: list[str]
+    steps: list[Step]
+    priority: str = "normal"
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    step: Step
+    send_at: datetime | None  # None: now
+    skipped: str | None = None
+    moved_from: datetime | None = None
+
+
+def validate_flow(name: str, body: dict[str, Any]) -> Flow:
+    """Structure and durations; template existence is checked by the caller (it needs the store)."""
+    problems = ProblemList()
+    trigger = body.get("trigger")
+    if not isinstance(trigger, str) or not trigger.strip():
+        problems.add("trigger", "is required: the event type that starts this flow")
+    lists = {}
+    for key in ("cancel_on", "reschedule_on"):
+        value = body.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.add(key, "must be a list of event types")
+            value = []
+        if trigger in value:
+            problems.add(key, f"cannot contain the trigger {trigger!r}")
+        lists[key] = value
+    if set(lists["cancel_on"]) & set(lists["reschedule_on"]):
+        problems.add("reschedule_on", "an event type cannot both cancel and reschedule")
+    default_language = body.get("language")
+    priority = body.get("priority") or "normal"
+    if priority not in ("high", "normal", "bulk"):
+        problems.add("priority", "must be high, normal or bulk")
+    quiet = None
+    if body.get("quiet_hours") is not None:
+        quiet = _quiet_hours(body["quiet_hours"], problems)
+    raw_steps = body.get("steps")
+    steps: list[Step] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.add("steps", "is required: at least one step")
+        raw_steps = []
+    if len(raw_steps) > 20:
+        problems.add("steps", "at most 20 steps")
+    for i, raw in enumerate(raw_steps):
+        path = f"steps[{i}]"
+        if not isinstance(raw, dict):
+            problems.add(path, "must be an object")
+            continue
+        template, language = raw.get("template"), default_language
+        if isinstance(template, dict):
+            template, language = template.get("name"), template.get("language", default_language)
+        if not isinstance(template, str) or not template:
+            problems.add(f"{path}.template", "is required: a template name or {name, language}")
+        if not isinstance(language, str) or not language:
+            problems.add(f"{path}.template", "needs a language: give {name, language} or the flow's language")
+        at = raw.get("at", "now")
+        if at != "now":
+            if not isinstance(at, dict) or len({"before", "after"} & set(at)) != 1 or set(at) - {"before", "after", "offset"}:
+                problems.add(f"{path}.at", 'must be "now", {"before": "<data field>", "offset": "PT24H"} or {"after": ..., "offset": ...}')
+            else:
+                anchor = at.get("before") or at.get("after")
+                if not isinstance(anchor, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", anchor):
+                    problems.add(f"{path}.at", "must name the data field holding the date-time")
+                try:
+                    parse_duration(at.get("offset", "PT0S"))
+                except ValueError as exc:
+                    problems.add(f"{path}.at.offset", str(exc))
+        when = raw.get("on", "trigger")
+        if when not in STEP_WHEN:
+            problems.add(f"{path}.on", "must be trigger, reschedule or always")
+        if when != "trigger" and not lists["reschedule_on"]:
+            problems.add(f"{path}.on", "a reschedule step needs reschedule_on event types")
+        step_priority = raw.get("priority")
+        if step_priority is not None and step_priority not in ("high", "normal", "bulk"):
+            problems.add(f"{path}.priority", "must be high, normal or bulk")
+        mappings = {}
+        for key in ("params", "button_params"):
+            value = raw.get(key) or {}
+            if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+                problems.add(f"{path}.{key}", "maps template variables (or button indexes) to data field names")
+                value = {}
+            mappings[key] = {str(k): v for k, v in value.items()}
+        if not isinstance(raw.get("urgent", False), bool):
+            problems.add(f"{path}.urgent", "must be true or false")
+        steps.append(Step(index=i, template=template or "", language=language or "", at=at, urgent=bool(raw.get("urgent", False)),
+                          when=when if when in STEP_WHEN else "trigger", priority=step_priority,
+                          params=mappings["params"], button_params=mappings["button_params"]))
+    problems.raise_if_any()
+    return Flow(name=name, trigger=trigger, cancel_on=lists["cancel_on"], reschedule_on=lists["reschedule_on"],
+                steps=steps, priority=priority, quiet_hours=quiet)
+
+
+def _quiet_hours(raw: Any, problems: ProblemList) -> QuietHours | None:
+    if not isinstance(raw, dict):
+        problems.add("quiet_hours", 'must be {"start": "21:00", "end": "08:00", "timezone"?}')
+        return None
+    parsed = {}
+    for key in ("start", "end"):
+        match = CLOCK_RE.match(str(raw.get(key, "")))
+        if not match:
+            problems.add(f"quiet_hours.{key}", "must be HH:MM (24 h)")
+            return None
+        parsed[key] = time(int(match.group(1)), int(match.group(2)))
+    zone = raw.get("timezone")
+    if zone is not None and not valid_zone(zone):
+        problems.add("quiet_hours.timezone", f"{zone!r} is not an IANA time zone such as Asia/Taipei")
+    return QuietHours(parsed["start"], parsed["end"], zone)
+
+
+def valid_zone(zone: Any) -> bool:
+    try:
+        ZoneInfo(zone)
+        return isinstance(zone, str)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+
+
+def anchor_time(data: dict[str, Any], field_name: str, timezone: str | None) -> datetime:
+    value = data.get(field_name)
+    if value is None:
+        raise ValueError("is required by the flow (a date-time the reminders are timed from)")
+    if isinstance(value, dict):
+        return parse_datetime(value.get("datetime"), value.get("timezone", timezone))
+    return parse_datetime(value, timezone)
+
+
+def recipient_zone(data: dict[str, Any], explicit: str | None, flow: Flow) -> str:
+    """The recipient's time zone: the event's, the data's, a typed anchor's, the flow's quiet hours', else UTC."""
+    anchors = [data.get(s.anchor_field) for s in flow.steps if s.anchor_field]
+    typed = [a.get("timezone") for a in anchors if isinstance(a, dict)]
+    for candidate in (explicit, data.get("timezone"), *typed, flow.quiet_hours.timezone if flow.quiet_hours else None):
+        if candidate and valid_zone(candidate):
+            return candidate
+    return "UTC"
+
+
+def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = False, timezone: str | None = None) -> list[Planned]:
+    """When each step of the flow should go for this event; raises ValueError(field, reason) pairs via Invalid."""
+    zone_name = recipient_zone(data, timezone, flow)
+    zone = ZoneInfo(zone_name)
+    problems = ProblemList()
+    out: list[Planned] = []
+    this_minute = now.replace(second=0, microsecond=0)
+    for step in flow.steps:
+        if reschedule:
+            if step.when == "trigger" and not step.timed:
+                continue
+        elif step.when == "reschedule":
+            continue
+        if not step.timed:
+            out.append(Planned(step, None))
+            continue
+        try:
+            anchor = anchor_time(data, step.anchor_field or "", zone_name)
+        except ValueError as exc:
+            problems.add(f"data.{step.anchor_field}", str(exc))
+            continue
+        offset = parse_duration(step.at.get("offset", "PT0S"))  # type: ignore[union-attr]
+        before = "before" in step.at  # type: ignore[operator]
+        when = anchor - offset if before else anchor + offset
+        original = when
+        if when < this_minute:
+            out.append(Planned(step, None, skipped="its time has passed"))
+            continue
+        if flow.quiet_hours and not step.urgent:
+            local = when.astimezone(zone)
+            if flow.quiet_hours.contains(local.time()):
+                quiet_start, quiet_end = flow.quiet_hours.window_around(local)
+                candidates = [quiet_end] if not before else [quiet_start - timedelta(minutes=1), quiet_end]
+                allowed = [c for c in candidates if c >= this_minute and (not before or c < anchor)]
+                if not allowed:
+                    out.append(Planned(step, None, skipped="falls in quiet hours with no allowed time before it is due"))
+                    continue
+                when = min(allowed, key=lambda c: abs(c - local)).astimezone(UTC)
+        send_at = None if when < this_minute + timedelta(minutes=1) else when.astimezone(UTC)
+        out.append(Planned(step, send_at, moved_from=original.astimezone(UTC) if when != original else None))
+    problems.raise_if_any()
+    return out

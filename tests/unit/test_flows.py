@@ -1,0 +1,117 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from wa_notify.domain.flows import parse_duration, plan, validate_flow
+from wa_notify.domain.problems import Invalid
+
+CLINIC = {
+    "trigger": "appointment.booked",
+    "cancel_on": ["appointment.cancelled"],
+    "reschedule_on": ["appointment.moved"],
+    "language": "en",
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "steps": [
+        {"template": "booking_confirmed", "at": "now"},
+        {"template": "visit_reminder", "at": {"before": "visit_at", "offset": "PT24H"}},
+        {"template": "visit_notice", "at": {"before": "visit_at", "offset": "PT2H"}, "urgent": True},
+        {"template": "visit_changed", "at": "now", "on": "reschedule"},
+        {"template": "survey", "at": {"after": "visit_at", "offset": "PT3H"}},
+    ],
+}
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Taipei
+
+
+def planned(data, now=NOW, **kw):
+    flow = validate_flow("clinic", CLINIC)
+    return {p.step.template: (p.send_at, p.skipped) for p in plan(flow, data, now, **kw)}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("PT24H", timedelta(hours=24)), ("PT2H30M", timedelta(hours=2, minutes=30)), ("P3D", timedelta(days=3)),
+    ("P1W", timedelta(weeks=1)), ("P1DT12H", timedelta(days=1, hours=12)), ("PT90S", timedelta(seconds=90)),
+])
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["24h", "P", "PT", "P1M", "P1Y", "PT-1H", "P2000D", 5, "P1DT"])
+def test_bad_durations(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_booking_two_days_ahead_plans_every_step():
+    # GIVEN a visit at 10:00 Taipei two days from now
+    data = {"visit_at": {"datetime": "2026-11-25T10:00:00", "timezone": "Asia/Taipei"}}
+    steps = planned(data)
+    # THEN confirmation now, reminders at -24 h and -2 h, survey at +3 h; the change notice is not planned
+    assert steps["booking_confirmed"] == (None, None)
+    assert steps["visit_reminder"] == (datetime(2026, 11, 24, 2, 0, tzinfo=UTC), None)
+    assert steps["visit_notice"] == (datetime(2026, 11, 25, 0, 0, tzinfo=UTC), None)
+    assert steps["survey"] == (datetime(2026, 11, 25, 5, 0, tzinfo=UTC), None)
+    assert "visit_changed" not in steps
+
+
+def test_a_booking_made_one_hour_before_gets_no_24h_reminder():
+    data = {"visit_at": "2026-11-23T11:00:00+08:00"}  # one hour from now
+    steps = planned(data)
+    assert steps["visit_reminder"][1] == "its time has passed"
+    assert steps["visit_notice"][1] == "its time has passed"
+    assert steps["booking_confirmed"] == (None, None)
+
+
+def test_quiet_hours_move_a_reminder_before_its_anchor_in_the_recipients_zone():
+    # GIVEN a visit at 07:30 Taipei: -24 h lands at 07:30, inside 21:00-08:00
+    data = {"visit_at": {"datetime": "2026-11-26T07:30:00", "timezone": "Asia/Taipei"}}
+    steps = planned(data)
+    # THEN it moves to 08:00 that morning (nearer than 20:59 the evening before, and still before the visit)
+    assert steps["visit_reminder"] == (datetime(2026, 11, 25, 0, 0, tzinfo=UTC), None)
+    # AND the urgent -2 h notice (05:30) stays inside quiet hours
+    assert steps["visit_notice"] == (datetime(2026, 11, 25, 21, 30, tzinfo=UTC), None)
+
+
+def test_quiet_hours_skip_when_no_allowed_time_is_left_before_the_anchor():
+    # 23:00 Taipei now; visit at 07:00 tomorrow: -2 h... the 24 h reminder is past, and a
+    # non-urgent -1 h step would be 06:00 (quiet), 20:59 is past and 08:00 is after the visit.
+    flow = validate_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT1H"}}]})
+    now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    result = plan(flow, {"visit_at": "2026-11-24T07:00:00+08:00", "timezone": "Asia/Taipei"}, now)
+    assert result[0].skipped == "falls in quiet hours with no allowed time before it is due"
+
+
+def test_after_steps_in_quiet_hours_wait_for_the_morning():
+    data = {"visit_at": {"datetime": "2026-11-25T19:00:00", "timezone": "Asia/Taipei"}}  # survey at 22:00
+    assert planned(data)["survey"] == (datetime(2026, 11, 26, 0, 0, tzinfo=UTC), None)  # 08:00 Taipei
+
+
+def test_reschedule_replans_timed_steps_and_adds_the_change_notice():
+    data = {"visit_at": {"datetime": "2026-11-27T10:00:00", "timezone": "Asia/Taipei"}}
+    steps = planned(data, reschedule=True)
+    assert "booking_confirmed" not in steps
+    assert steps["visit_changed"] == (None, None)
+    assert steps["visit_reminder"][0] == datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def test_missing_or_bad_anchor_names_the_field():
+    with pytest.raises(Invalid) as caught:
+        planned({"visit_at": "tomorrow"})
+    assert {p.field for p in caught.value.problems} == {"data.visit_at"}
+    with pytest.raises(Invalid) as caught:
+        planned({})
+    assert {p.field for p in caught.value.problems} == {"data.visit_at"}
+
+
+def test_flow_validation_lists_every_problem():
+    with pytest.raises(Invalid) as caught:
+        validate_flow("x", {"trigger": "", "cancel_on": "nope", "quiet_hours": {"start": "25:00", "end": "8"},
+                            "steps": [{"at": {"before": "when", "offset": "24h"}}, {"template": "t", "at": "later", "on": "sometimes"}]})
+    fields = {p.field for p in caught.value.problems}
+    assert {"trigger", "cancel_on", "quiet_hours.start", "steps[0].template", "steps[0].at.offset", "steps[1].at", "steps[1].on"} <= fields
+
+
+def test_quiet_hours_use_the_evening_before_when_the_morning_is_too_late():
+    # a -30 min reminder for a 07:45 visit (07:15, quiet): 08:00 is after the visit, so 20:59 the evening before
+    flow = validate_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT30M"}}]})
+    result = plan(flow, {"visit_at": "2026-11-25T07:45:00+08:00", "timezone": "Asia/Taipei"}, NOW)
+    assert result[0].send_at == datetime(2026, 11, 24, 12, 59, tzinfo=UTC)
+    assert result[0].moved_from == datetime(2026, 11, 24, 23, 15, tzinfo=UTC)
