@@ -12,8 +12,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
 from wa_notify.http import field_of, problem
-from wa_notify.models import MessageAccepted, MessageRequest, PreviewRequest, problem_responses
+from wa_notify.models import EventAccepted, EventRequest, MessageAccepted, MessageRequest, PreviewRequest, problem_responses
 from wa_notify.observability import logger, metrics, tracer
+from wa_notify.services import flows as flow_service
 from wa_notify.services import messages as message_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import get_deps
@@ -149,6 +150,38 @@ def get_message(message_id: str) -> dict[str, Any]:
 @app.delete("/v1/messages/<message_id>", responses={200: {"description": "Cancelled"}, **problem_responses(401, 404, 409, 422)})
 def cancel_message(message_id: str) -> dict[str, Any]:
     return message_service.cancel(get_deps(), tenant(), message_id)
+
+
+@app.put("/v1/flows/<name>", summary="Create or replace a flow: trigger, cancel_on, reschedule_on, steps",
+         responses={200: {"description": "Replaced"}, 201: {"description": "Created"}, **problem_responses(400, 401, 413, 415, 422)})
+def put_flow(name: str) -> Response[dict[str, Any]]:
+    stored, created = flow_service.put(get_deps(), tenant(), name, _json_object())
+    return Response(201 if created else 200, "application/json", body=stored)
+
+
+@app.get("/v1/flows", responses={200: {"description": "A page of flows"}, **problem_responses(401, 422)})
+def list_flows(cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
+    return flow_service.list_all(get_deps(), tenant(), cursor, limit)
+
+
+@app.get("/v1/flows/<name>", responses={200: {"description": "The flow"}, **problem_responses(401, 404)})
+def get_flow(name: str) -> dict[str, Any]:
+    return flow_service.get(get_deps(), tenant(), name)
+
+
+@app.delete("/v1/flows/<name>", responses={204: {"description": "Deleted"}, **problem_responses(401, 404)})
+def delete_flow(name: str) -> Response[None]:
+    flow_service.delete(get_deps(), tenant(), name)
+    return Response(204)
+
+
+@app.post("/v1/events", summary="A business event: runs, cancels or re-plans every flow it concerns",
+          responses={202: {"description": "Planned messages, skipped steps, cancelled messages"},
+                     **problem_responses(400, 401, 409, 413, 415, 422)})
+def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]:
+    result, planned = flow_service.handle_event(get_deps(), tenant(), body.model_dump(exclude_none=True))
+    metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)
+    return Response(202, "application/json", body=result)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

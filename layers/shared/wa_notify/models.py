@@ -35,6 +35,29 @@ class MessageAccepted(BaseModel):
     status: Literal["queued", "scheduled", "accepted", "sent", "delivered", "read", "failed", "cancelled"]
 
 
+class EventRequest(Strict):
+    type: str = Field(min_length=1, max_length=100, description="the business event, e.g. appointment.booked")
+    key: str = Field(min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
+    to: str = Field(min_length=3, max_length=32)
+    data: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64, description="the recipient's IANA time zone, for quiet hours")
+
+
+class PlannedMessage(BaseModel):
+    id: str
+    status: str
+    send_at: str | None
+    flow: str
+    step: int
+    template: str
+
+
+class EventAccepted(BaseModel):
+    messages: list[PlannedMessage]
+    skipped: list[dict[str, Any]]
+    cancelled: list[str]
+
+
 class PreviewRequest(Strict):
     language: str = Field(min_length=2, max_length=16)
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)

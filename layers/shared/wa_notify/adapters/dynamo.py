@@ -165,6 +165,26 @@ class Table:
         resp = self.client.query(**kwargs)
         return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
+    def transact_put(self, puts: list[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None) -> list[str] | None:
+        """Put items atomically, each with its own condition (None: unconditional overwrite).
+        None on success, else the failure code of each item."""
+        transact = []
+        for item, condition in puts:
+            put: dict[str, Any] = {"TableName": self.name, "Item": to_item(item)}
+            if condition:
+                put["ConditionExpression"] = condition
+                if values and any(k in condition for k in values):
+                    put["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items() if k in condition}
+            transact.append({"Put": put})
+        try:
+            self.client.transact_write_items(TransactItems=transact)
+            return None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            return [r.get("Code", "None") for r in reasons] or ["ConditionalCheckFailed"]
+
     def transact_put_new(self, items: list[dict[str, Any]], *, replace_expired_before: int | None = None) -> list[str] | None:
         """Put all items atomically, each only if absent (or, with `replace_expired_before`, if its
         `expires_at` is older: TTL deletes late, so expiry is decided by timestamp).

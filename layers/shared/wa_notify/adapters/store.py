@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.adapters.dynamo import Table, dynamo_safe, to_item
 from wa_notify.domain import status as st
 from wa_notify.domain.ratelimit import Rate, retry_after
 
@@ -139,6 +139,47 @@ class Store:
         """One conditional transition of a message; False when its condition does not hold."""
         ok, _ = self.table.update(message_pk(tenant_id, message_id), "MSG", expression, **kwargs)
         return ok
+
+    # ---- flows and events -----------------------------------------------------------------
+    def put_flow(self, tenant_id: str, name: str, item: dict[str, Any]) -> None:
+        self.table.client.put_item(TableName=self.table.name, Item=to_item({"pk": f"TENANT#{tenant_id}#FLOW", "sk": name, **dynamo_safe(item)}))
+
+    def get_flow(self, tenant_id: str, name: str) -> dict[str, Any] | None:
+        return self.table.get(f"TENANT#{tenant_id}#FLOW", name, consistent=True)
+
+    def delete_flow(self, tenant_id: str, name: str) -> bool:
+        return self.table.delete(f"TENANT#{tenant_id}#FLOW", name, condition="attribute_exists(pk)")
+
+    def list_flows(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        pk = f"TENANT#{tenant_id}#FLOW"
+        items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=decode_cursor(cursor, pk), consistent=True)
+        return items, encode_cursor(last)
+
+    def get_event(self, tenant_id: str, event_hash: str) -> dict[str, Any] | None:
+        return self.table.get(f"TENANT#{tenant_id}#EVENT#{event_hash}", "EVENT", consistent=True)
+
+    def plans_for_key(self, tenant_id: str, key: str) -> list[dict[str, Any]]:
+        items, _ = self.table.query("pk = :pk", {":pk": f"TENANT#{tenant_id}#PLAN#{key}"}, consistent=True)
+        return items
+
+    def write_plan(
+        self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: list[dict[str, Any]],
+        plans: dict[str, dict[str, Any]], key: str, *, now_s: int,
+    ) -> bool:
+        """The event's messages, its per-flow plan records and the event record, all or nothing.
+        False when the same event was recorded meanwhile (a concurrent duplicate)."""
+        puts: list[tuple[dict[str, Any], str | None]] = [
+            ({"pk": f"TENANT#{tenant_id}#EVENT#{event_hash}", "sk": "EVENT", **dynamo_safe(event_record)},
+             "attribute_not_exists(pk) OR expires_at < :now"),
+        ]
+        for item in messages:
+            message_item = {"pk": message_pk(tenant_id, item["id"]), "sk": "MSG", **dynamo_safe(item)}
+            if item.get("due_at") is not None:
+                message_item["due_shard"] = due_shard(item["id"], self.due_shards)
+            puts.append((message_item, "attribute_not_exists(pk)"))
+        for flow_name, record in plans.items():
+            puts.append(({"pk": f"TENANT#{tenant_id}#PLAN#{key}", "sk": flow_name, **dynamo_safe(record)}, None))
+        return self.table.transact_put(puts, {":now": now_s}) is None
 
     # ---- messages: intake ----------------------------------------------------------------
     def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0) -> str | None:

@@ -115,9 +115,11 @@ class Planned:
     moved_from: datetime | None = None
 
 
-def validate_flow(name: str, body: dict[str, Any]) -> Flow:
-    """Structure and durations; template existence is checked by the caller (it needs the store)."""
-    problems = ProblemList()
+def validate_flow(name: str, body: dict[str, Any], problems: ProblemList | None = None) -> Flow:
+    """Structure and durations; template existence is checked by the caller (it needs the store).
+    With `problems` given, problems are collected there (the caller raises) instead of raised here."""
+    collecting = problems is not None
+    problems = problems if problems is not None else ProblemList()
     trigger = body.get("trigger")
     if not isinstance(trigger, str) or not trigger.strip():
         problems.add("trigger", "is required: the event type that starts this flow")
@@ -187,10 +189,11 @@ def validate_flow(name: str, body: dict[str, Any]) -> Flow:
             mappings[key] = {str(k): v for k, v in value.items()}
         if not isinstance(raw.get("urgent", False), bool):
             problems.add(f"{path}.urgent", "must be true or false")
-        steps.append(Step(index=i, template=template or "", language=language or "", at=at, urgent=bool(raw.get("urgent", False)),
-                          when=when if when in STEP_WHEN else "trigger", priority=step_priority,
-                          params=mappings["params"], button_params=mappings["button_params"]))
-    problems.raise_if_any()
+        steps.append(Step(index=i, template=template if isinstance(template, str) else "", language=language if isinstance(language, str) else "",
+                          at=at, urgent=bool(raw.get("urgent", False)), when=when if when in STEP_WHEN else "trigger",
+                          priority=step_priority, params=mappings["params"], button_params=mappings["button_params"]))
+    if not collecting:
+        problems.raise_if_any()
     return Flow(name=name, trigger=trigger, cancel_on=lists["cancel_on"], reschedule_on=lists["reschedule_on"],
                 steps=steps, priority=priority, quiet_hours=quiet)
 

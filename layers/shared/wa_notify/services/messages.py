@@ -43,6 +43,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "provider_message_id": item.get("wamid"),
         "pricing": item.get("pricing"),
         "metadata": item.get("metadata"),
+        "flow": item.get("flow"),
         "attempts": item.get("attempts", 0),
         "created_at": item["created_at"],
     }
@@ -109,31 +110,10 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
     else:
         request = text_request(to, body["text"], callback_data=message_id)
 
-    # The schedule fires once a minute: a send_at in the current minute (or the past) goes now,
-    # anything in a later minute waits for that minute's tick, never earlier.
-    scheduled = send_at is not None and minute_of(send_at) > minute_of(now)
-    status = st.SCHEDULED if scheduled else st.QUEUED
-    # The due index is the outbox: a queued message the sender has not leased by `due_at`
-    # is enqueued again by the dispatcher, so a lost SQS send loses nothing.
-    due_at = epoch_ms(send_at) if scheduled else epoch_ms(now) + deps.settings.stale_queue_seconds * 1000
-    item = {
-        "id": message_id,
-        "tenant_id": tenant_id,
-        "to": to,
-        "template": template_ref,
-        "text": body.get("text"),
-        "priority": body.get("priority") or "normal",
-        "request": request,
-        "phone_number_id": tenant["phone_number_id"],
-        "status": status,
-        "events": {status: iso(now)},
-        "attempts": 0,
-        "metadata": metadata,
-        "send_at": iso(send_at) if send_at else None,
-        "created_at": iso(now),
-        "updated_at": iso(now),
-        "due_at": due_at,
-    }
+    item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
+                      priority=body.get("priority") or "normal", send_at=send_at, metadata=metadata, now=now,
+                      phone_number_id=tenant["phone_number_id"], text=body.get("text"))
+    status = item["status"]
     idempotency = None
     if idempotency_key is not None:
         idempotency = {
@@ -153,13 +133,59 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
     if clash == "message":  # pragma: no cover - 80 random bits
         raise Conflict("message id clash; retry")
-    if status == st.QUEUED:
-        try:
-            deps.queues.send(item["priority"], send_job(item))
-        except Exception:  # noqa: BLE001 - the dispatcher re-enqueues it from the due index
-            logger.exception("enqueue failed; the dispatcher will pick the message up", extra={"message_id": message_id})
+    enqueue(deps, [item])
     logger.info("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
     return {"id": message_id, "status": status}, True
+
+
+def build_item(
+    deps: Deps, tenant_id: str, *, message_id: str, to: str, template_ref: dict[str, Any] | None, request: dict[str, Any],
+    priority: str, send_at: datetime | None, metadata: Any, now: datetime, phone_number_id: str, text: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The message row, scheduled or queued. The due index is the outbox: a queued message the
+    sender has not leased by `due_at` is enqueued again by the dispatcher, so a lost SQS send
+    loses nothing."""
+    # The schedule fires once a minute: a send_at in the current minute (or the past) goes now,
+    # anything in a later minute waits for that minute's tick, never earlier.
+    scheduled = send_at is not None and minute_of(send_at) > minute_of(now)
+    status = st.SCHEDULED if scheduled else st.QUEUED
+    due_at = epoch_ms(send_at) if scheduled else epoch_ms(now) + deps.settings.stale_queue_seconds * 1000
+    return {
+        "id": message_id,
+        "tenant_id": tenant_id,
+        "to": to,
+        "template": template_ref,
+        "text": text,
+        "priority": priority,
+        "request": request,
+        "phone_number_id": phone_number_id,
+        "status": status,
+        "events": {status: iso(now)},
+        "attempts": 0,
+        "metadata": metadata,
+        "send_at": iso(send_at) if send_at else None,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "due_at": due_at,
+        **(extra or {}),
+    }
+
+
+def enqueue(deps: Deps, items: list[dict[str, Any]]) -> None:
+    """Put the queued ones on their lanes; a failure is healed by the dispatcher from the due index."""
+    by_lane: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        if item["status"] == st.QUEUED:
+            by_lane.setdefault(item["priority"], []).append(send_job(item))
+    for lane, jobs in by_lane.items():
+        try:
+            if len(jobs) == 1:
+                deps.queues.send(lane, jobs[0])
+            else:
+                deps.queues.send_lane_many(lane, jobs)
+        except Exception:  # noqa: BLE001 - the dispatcher re-enqueues them from the due index
+            logger.exception("enqueue failed; the dispatcher will pick the messages up", extra={"lane": lane, "count": len(jobs)})
 
 
 def _replay(deps: Deps, tenant_id: str, key: str, request_hash: str) -> dict[str, Any] | None:

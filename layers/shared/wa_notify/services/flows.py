@@ -1,0 +1,230 @@
+"""Flows (PUT/GET/DELETE) and business events (POST /v1/events): plan, cancel, re-plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wa_notify.domain.flows import Flow, Planned, plan, validate_flow
+from wa_notify.domain.ids import new_id
+from wa_notify.domain.phone import to_e164
+from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
+from wa_notify.domain.rendering import render
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, spec_from_stored
+from wa_notify.observability import logger
+from wa_notify.services import messages as message_service
+from wa_notify.services.deps import Deps, iso
+from wa_notify.services.tenants import profile as tenant_profile
+
+EVENT_TTL_SECONDS = 7 * 86_400
+MAX_MESSAGES_PER_EVENT = 60  # one TransactWriteItems holds 100 items
+
+
+def _check_name(name: str) -> None:
+    if len(name) > 128 or not NAME_RE.match(name):
+        raise NotFound(f"no flow {name[:64]}")
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+def put(deps: Deps, tenant_id: str, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+    if len(name) > 128 or not NAME_RE.match(name):
+        raise Invalid([Problem("name", "a flow name is 1-128 lowercase letters, digits and underscores")])
+    if not isinstance(body, dict):
+        raise Invalid([Problem("", "the body must be a JSON object")])
+    problems = ProblemList()
+    flow = validate_flow(name, body, problems)
+    for step in flow.steps:
+        path = f"steps[{step.index}]"
+        if not step.template or not step.language:
+            continue  # already reported
+        if len(step.template) > 512 or not NAME_RE.match(step.template) or not LANGUAGE_RE.match(step.language):
+            problems.add(f"{path}.template", f"no template {step.template[:64]} in language {step.language[:16]}")
+            continue
+        item = deps.store.get_template(tenant_id, step.template, step.language)
+        if item is None:
+            problems.add(f"{path}.template", f"no template {step.template} in language {step.language}")
+            continue
+        spec = spec_from_stored(item)
+        variables = {v.name for v in [*spec.header_variables, *spec.body_variables]}
+        for var in step.params:
+            if var not in variables:
+                problems.add(f"{path}.params.{var}", f"template {step.template} has no variable {var!r}")
+        url_buttons = {str(v.button_index) for v in spec.button_variables}
+        for index in step.button_params:
+            if index not in url_buttons:
+                problems.add(f"{path}.button_params.{index}", f"template {step.template} has no URL button {index} with a variable")
+    problems.raise_if_any()
+    existing = deps.store.get_flow(tenant_id, name)
+    now = iso(deps.now())
+    stored = {**body, "name": name, "created_at": existing["created_at"] if existing else now, "updated_at": now}
+    deps.store.put_flow(tenant_id, name, stored)
+    return stored, existing is None
+
+
+def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
+    _check_name(name)
+    item = deps.store.get_flow(tenant_id, name)
+    if item is None:
+        raise NotFound(f"no flow {name}")
+    return view(item)
+
+
+def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+    try:
+        items, nxt = deps.store.list_flows(tenant_id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise Invalid([Problem("cursor", str(exc))]) from exc
+    return {"items": [view(i) for i in items], "next": nxt}
+
+
+def delete(deps: Deps, tenant_id: str, name: str) -> None:
+    _check_name(name)
+    if not deps.store.delete_flow(tenant_id, name):
+        raise NotFound(f"no flow {name}")
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
+    flows, cursor = [], None
+    while True:
+        items, cursor = deps.store.list_flows(tenant_id, limit=100, cursor=cursor)
+        flows += [validate_flow(i["name"], {k: v for k, v in i.items() if k not in ("pk", "sk", "name", "created_at", "updated_at")})
+                  for i in items]
+        if not cursor:
+            return flows
+
+
+def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Run every flow the event triggers, cancels or reschedules. Same event twice: same answer, planned once."""
+    event_hash = message_service.canonical_hash(body)
+    recorded = deps.store.get_event(tenant_id, event_hash)
+    now = deps.now()
+    if recorded and recorded.get("expires_at", 0) >= int(now.timestamp()):
+        return recorded["response"], False
+    try:
+        to = to_e164(body["to"])
+    except ValueError as exc:
+        raise Invalid([Problem("to", str(exc))]) from exc
+    event_type, key, data = body["type"], body["key"], body.get("data") or {}
+    flows = _load_flows(deps, tenant_id)
+    triggered = [(f, False) for f in flows if f.trigger == event_type] + [(f, True) for f in flows if event_type in f.reschedule_on]
+    stopping = [f for f in flows if event_type in f.cancel_on or event_type in f.reschedule_on]
+
+    # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
+    tenant = tenant_profile(deps, tenant_id)
+    problems = ProblemList()
+    items: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    plans: dict[str, dict[str, Any]] = {}
+    templates: dict[tuple[str, str], dict[str, Any]] = {}
+    for flow, reschedule in triggered:
+        try:
+            planned = plan(flow, data, now, reschedule=reschedule, timezone=body.get("timezone"))
+        except Invalid as exc:
+            problems.items.extend(exc.problems)
+            continue
+        ids = []
+        for p in planned:
+            if p.skipped:
+                skipped.append({"flow": flow.name, "step": p.step.index, "template": p.step.template, "reason": p.skipped})
+                continue
+            item = _message_for(deps, tenant_id, tenant, flow, p, to, key, event_type, data, templates, problems, now)
+            if item is not None:
+                items.append(item)
+                ids.append(item["id"])
+        plans[flow.name] = {"message_ids": ids, "event_type": event_type, "updated_at": iso(now)}
+    problems.raise_if_any()
+    if len(items) > MAX_MESSAGES_PER_EVENT:
+        raise Invalid([Problem("type", f"the event would plan {len(items)} messages; at most {MAX_MESSAGES_PER_EVENT}")])
+
+    cancelled = []
+    for flow in stopping:
+        cancelled += _cancel_pending(deps, tenant_id, key, flow.name, now)
+    for flow in stopping:
+        plans.setdefault(flow.name, {"message_ids": [], "event_type": event_type, "updated_at": iso(now)})
+
+    response = {
+        "messages": [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
+                      "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items],
+        "skipped": skipped,
+        "cancelled": cancelled,
+    }
+    record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
+              "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
+    if not deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp())):
+        recorded = deps.store.get_event(tenant_id, event_hash)
+        if recorded:
+            return recorded["response"], False
+        raise Conflict("the same event is being processed; retry")
+    message_service.enqueue(deps, items)
+    logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
+    return response, True
+
+
+def _message_for(
+    deps: Deps, tenant_id: str, tenant: dict[str, Any], flow: Flow, p: Planned, to: str, key: str, event_type: str,
+    data: dict[str, Any], templates: dict[tuple[str, str], dict[str, Any]], problems: ProblemList, now: Any,
+) -> dict[str, Any] | None:
+    step = p.step
+    ref = (step.template, step.language)
+    if ref not in templates:
+        item = deps.store.get_template(tenant_id, *ref)
+        if item is None:
+            problems.add(f"flow.{flow.name}.steps[{step.index}]", f"template {step.template} ({step.language}) was deleted")
+            return None
+        templates[ref] = item
+    template_item = templates[ref]
+    if template_item["status"] != "APPROVED":
+        raise Conflict(f"flow {flow.name}: template {step.template} ({step.language}) is {template_item['status']}; only APPROVED templates send")
+    spec = spec_from_stored(template_item)
+    params, field_of = {}, {}
+    for var in [*spec.header_variables, *spec.body_variables]:
+        source = step.params.get(var.name, var.name)
+        field_of[var.name] = source
+        if source not in data:
+            problems.add(f"data.{source}", f"is required by template {step.template} (flow {flow.name}, step {step.index})")
+        else:
+            params[var.name] = data[source]
+    button_params = {}
+    for var in spec.button_variables:
+        source = step.button_params.get(str(var.button_index), var.name)
+        if source not in data:
+            problems.add(f"data.{source}", f"is required by the URL button of template {step.template} (flow {flow.name})")
+        else:
+            button_params[str(var.button_index)] = data[source]
+    if len(params) < len(field_of) or len(button_params) < len(spec.button_variables):
+        return None
+    message_id = new_id("msg")
+    try:
+        rendered = render(spec, params, button_params, to=to, callback_data=message_id)
+    except Invalid as exc:
+        for problem in exc.problems:
+            var = problem.field.split(".", 1)[-1]
+            problems.add(f"data.{field_of.get(var, var)}", problem.message)
+        return None
+    return message_service.build_item(
+        deps, tenant_id, message_id=message_id, to=to, request=rendered.request,
+        template_ref={"name": step.template, "language": step.language, "category": template_item["category"]},
+        priority=step.priority or flow.priority, send_at=p.send_at, metadata=None, now=now, phone_number_id=tenant["phone_number_id"],
+        extra={"flow": {"name": flow.name, "step": step.index, "key": key, "event": event_type,
+                        "moved_from": iso(p.moved_from) if p.moved_from else None}},
+    )
+
+
+def _cancel_pending(deps: Deps, tenant_id: str, key: str, flow_name: str, now: Any) -> list[str]:
+    """Cancel what is still pending in the flow's plan for this key. The cancel is conditional
+    (scheduled/queued only) and the sender's lease is conditional (queued only): whichever wins,
+    a message reported cancelled is never sent."""
+    cancelled = []
+    for plan_item in deps.store.plans_for_key(tenant_id, key):
+        if plan_item["sk"] != flow_name:
+            continue
+        for message_id in plan_item.get("message_ids", []):
+            ok, _ = deps.store.cancel_message(tenant_id, message_id, iso(now))
+            if ok:
+                cancelled.append(message_id)
+    return cancelled
+
