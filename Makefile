@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test install unit functional infra e2e lint build validate clean openapi
+.PHONY: dev test install unit functional infra e2e lint build validate clean openapi examples demo
 
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
@@ -49,3 +49,9 @@ clean:
 
 openapi: install  ## regenerate docs/openapi.json (a test fails when it drifts from the code)
 	$(PY) -m infra.openapi
+
+examples: install  ## load the six verticals' templates and flows into the running `make dev` stack
+	$(PY) -m infra.examples load --url http://127.0.0.1:$(PORT)
+
+demo: install  ## book a clinic appointment on a local stack, move the clock, watch each message arrive
+	$(PY) -m infra.examples demo $(or $(VERTICAL),clinic)

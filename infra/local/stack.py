@@ -172,6 +172,12 @@ class LocalStack:
         """Provision and wire everything; with serve=False nothing runs in the background
         (functional tests drive queues and the clock themselves, through the same routing)."""
         self.serving = serve
+        if serve and self.port == 0:
+            import socket
+
+            with socket.socket() as probe:  # the port goes into GRAPH_API_BASE_URL before the server binds
+                probe.bind((self.host, 0))
+                self.port = probe.getsockname()[1]
         for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
             os.environ[key] = value

@@ -186,3 +186,25 @@ def test_send_at_in_the_current_minute_is_sent_now(api, stack, message_body):
     now = datetime.now(UTC)
     status, body, _ = api.post("/v1/messages", {**message_body, "send_at": now.isoformat()})
     assert body["status"] == "queued"
+
+
+def test_two_overlapping_dispatcher_runs_enqueue_each_message_once(api, stack, message_body):
+    import threading
+
+    from wa_notify.services import dispatch
+
+    # GIVEN 12 messages due in the same minute, spread over the shards
+    api.approved_template()
+    at = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    ids = [api.post("/v1/messages", {**message_body, "to": f"+1415555{i:04d}", "send_at": at.isoformat()})[1]["id"] for i in range(12)]
+    # WHEN two dispatcher runs overlap
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(dispatch.run(stack.deps, at))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    # THEN together they promoted each message once, and each is sent once
+    assert sum(r.get("promoted", 0) for r in results) == 12
+    stack.drain()
+    assert len(stack.sandbox.received()) == 12 and {api.message(i)["status"] for i in ids} == {"read"}

@@ -1,0 +1,154 @@
+"""Ready-made templates and flows for the six verticals, and a demo that shows them working.
+
+    python -m infra.examples load [VERTICAL ...] [--url URL] [--api-key KEY]   # make examples
+    python -m infra.examples demo [VERTICAL]                                   # make demo
+
+`load` registers each vertical's templates (waiting for approval) and PUTs its flows on a running
+stack (`make dev`). `demo` starts its own local stack, loads the vertical, posts its sample
+events, then moves the clock to each planned minute and prints every message as the sandbox
+phone receives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from wa_notify.domain.flows import parse_duration
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+VERTICALS = ("retail", "restaurant", "education", "clinic", "bank", "salon")
+DEMO_ZONE = "Asia/Taipei"
+DEMO_PHONE = "+886912345678"
+
+Call = Callable[[str, str, Any], tuple[int, Any]]
+
+
+def read(vertical: str, part: str) -> Any:
+    return json.loads((EXAMPLES / vertical / f"{part}.json").read_text())
+
+
+def load(call: Call, vertical: str, *, wait: Callable[[], None] = lambda: time.sleep(0.1)) -> dict[str, int]:
+    """Register the vertical's templates and flows; templates that exist already are kept."""
+    for template in read(vertical, "templates"):
+        status, body = call("POST", "/v1/templates", template)
+        if status not in (201, 409):
+            raise RuntimeError(f"{vertical}: template {template['name']}: {status} {body}")
+        for _ in range(100):
+            status, body = call("GET", f"/v1/templates/{template['name']}?language={template['language']}", None)
+            if body.get("status") == "APPROVED":
+                break
+            wait()
+        else:
+            raise RuntimeError(f"{vertical}: template {template['name']} was not approved: {body.get('status')}")
+    flows = read(vertical, "flows")
+    for name, flow in flows.items():
+        status, body = call("PUT", f"/v1/flows/{name}", flow)
+        if status not in (200, 201):
+            raise RuntimeError(f"{vertical}: flow {name}: {status} {body}")
+    return {"templates": len(read(vertical, "templates")), "flows": len(flows)}
+
+
+def resolve_times(value: Any, now: datetime, zone: str = DEMO_ZONE) -> Any:
+    """Demo data holds relative times, {"in": "P2D", "at": "10:00"}: make them real typed values."""
+    if isinstance(value, dict) and "in" in value:
+        local = now.astimezone(ZoneInfo(zone)) + parse_duration(value["in"])
+        if "at" in value:
+            hour, minute = map(int, value["at"].split(":"))
+            local = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if value.get("date_only"):
+            return {"date": local.date().isoformat()}
+        return {"datetime": local.replace(tzinfo=None).isoformat(timespec="minutes"), "timezone": zone}
+    if isinstance(value, dict):
+        return {k: resolve_times(v, now, zone) for k, v in value.items()}
+    return value
+
+
+def demo_events(vertical: str, now: datetime, to: str = DEMO_PHONE) -> list[dict[str, Any]]:
+    return [{**event, "to": to, "data": resolve_times(event.get("data", {}), now), "timezone": DEMO_ZONE} for event in read(vertical, "demo")]
+
+
+def http_call(base_url: str, api_key: str) -> Call:
+    import httpx
+
+    client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+
+    def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+        response = client.request(method, path, json=body) if body is not None else client.request(method, path)
+        return response.status_code, (response.json() if response.content else None)
+
+    return call
+
+
+def demo(vertical: str) -> None:
+    import httpx
+
+    from infra.local.stack import LocalStack
+
+    stack = LocalStack(port=0).start()
+    base = f"http://127.0.0.1:{stack.port}"
+    try:
+        call = http_call(base, stack.dev_tenant["api_key"])
+        print(f"local stack on {base}; loading {vertical}: {load(call, vertical)}")
+        now = datetime.now(UTC)
+        planned: list[dict[str, Any]] = []
+        for event in demo_events(vertical, now):
+            status, body = call("POST", "/v1/events", event)
+            print(f"\nPOST /v1/events {event['type']} -> {status}")
+            for m in body["messages"]:
+                print(f"  planned {m['template']:24s} {m['status']:9s} {m['send_at'] or 'now'}")
+            for s in body["skipped"]:
+                print(f"  skipped {s['template']:24s} {s['reason']}")
+            planned += body["messages"]
+        seen = 0
+
+        def show(clock: str) -> None:
+            nonlocal seen
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                messages = httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"]
+                if len(messages) > seen and all(m["statuses"] for m in messages[seen:]):
+                    break
+                time.sleep(0.1)
+            for m in messages[seen:]:
+                statuses = ", ".join(s["status"] for s in m["statuses"])
+                print(f"  [{clock}] phone received: \u201c{m['text']}\u201d  ({statuses})")
+            seen = len(messages)
+
+        print("\nnow:")
+        show("now")
+        for send_at in sorted({m["send_at"] for m in planned if m["send_at"]}):
+            print(f"\nPOST /_local/clock {{\"at\": \"{send_at}\"}}")
+            httpx.post(f"{base}/_local/clock", json={"at": send_at})
+            show(send_at)
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("load", "demo"))
+    parser.add_argument("verticals", nargs="*", choices=(*VERTICALS, []), default=[])
+    parser.add_argument("--url", default="http://127.0.0.1:3000")
+    parser.add_argument("--api-key")
+    args = parser.parse_args()
+    if args.command == "demo":
+        demo((args.verticals or ["clinic"])[0])
+        return
+    import httpx
+
+    api_key = args.api_key or httpx.get(f"{args.url}/_local/info").json()["api_key"]
+    call = http_call(args.url, api_key)
+    for vertical in args.verticals or VERTICALS:
+        print(f"{vertical}: {load(call, vertical)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The six verticals' ready-made templates and flows load, and their sample events plan messages."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from infra.examples import VERTICALS, demo_events, load
+
+
+def in_process(stack, api_key):
+    def call(method, path, body):
+        status, _, raw = stack.request(method, path, body=body, headers={"authorization": f"Bearer {api_key}"})
+        return status, json.loads(raw) if raw else None
+
+    return call
+
+
+@pytest.mark.parametrize("vertical", VERTICALS)
+def test_vertical_loads_and_its_demo_events_plan_messages(stack, vertical):
+    # GIVEN the vertical loaded with one command's code path
+    call = in_process(stack, stack.dev_tenant["api_key"])
+    counts = load(call, vertical, wait=stack.drain)
+    assert counts["templates"] >= 4 and counts["flows"] >= 1
+    # WHEN its sample events are posted
+    planned = []
+    for event in demo_events(vertical, datetime.now(UTC)):
+        status, body = call("POST", "/v1/events", event)
+        # THEN each plans at least one message and none is refused
+        assert status == 202, body
+        assert body["messages"], (event["type"], body)
+        planned += body["messages"]
+    # AND once the clock has passed every planned minute, each message reached the phone once
+    stack.drain()
+    for send_at in sorted({m["send_at"] for m in planned if m["send_at"]}):
+        stack.request("POST", "/_local/clock", body={"at": send_at})
+        stack.drain()
+    assert len(stack.sandbox.received()) == len(planned)
+    assert {stack.deps.store.get_message(stack.dev_tenant["tenant_id"], m["id"])["status"] for m in planned} == {"read"}
+
+
+def test_loading_twice_is_harmless(stack):
+    call = in_process(stack, stack.dev_tenant["api_key"])
+    load(call, "clinic", wait=stack.drain)
+    assert load(call, "clinic", wait=stack.drain) == {"templates": 5, "flows": 1}
+
+
+def test_bank_alerts_go_on_the_high_lane(stack):
+    call = in_process(stack, stack.dev_tenant["api_key"])
+    load(call, "bank", wait=stack.drain)
+    status, body = call("POST", "/v1/events", demo_events("bank", datetime.now(UTC))[0])
+    message = stack.deps.store.get_message(stack.dev_tenant["tenant_id"], body["messages"][0]["id"])
+    assert message["priority"] == "high"
