@@ -190,20 +190,6 @@ class Table:
         `expires_at` is older: TTL deletes late, so expiry is decided by timestamp).
         None on success, else the failure code of each item."""
         condition = "attribute_not_exists(pk)"
-        extra: dict[str, Any] = {}
-        if replace_expired_before is not None:
-            condition += " OR expires_at < :now"
-            extra = {"ExpressionAttributeValues": {":now": to_attr(replace_expired_before)}}
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.name, "Item": to_item(i), "ConditionExpression": condition, **extra}}
-                    for i in items
-                ]
-            )
-            return None
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            return [r.get("Code", "None") for r in reasons] or ["ConditionalCheckFailed"]
+        if replace_expired_before is None:
+            return self.transact_put([(i, condition) for i in items])
+        return self.transact_put([(i, condition + " OR expires_at < :now") for i in items], {":now": replace_expired_before})

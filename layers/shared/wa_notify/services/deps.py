@@ -84,6 +84,17 @@ class Deps:
         return self.clock()
 
 
+def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """`{items, next}` from a store listing; a forged or stale cursor is the client's 422."""
+    from wa_notify.domain.problems import Invalid, Problem
+
+    try:
+        items, nxt = fetch()
+    except ValueError as exc:
+        raise Invalid([Problem("cursor", str(exc))]) from exc
+    return {"items": [view(i) for i in items], "next": nxt}
+
+
 _deps: Deps | None = None
 
 

@@ -12,7 +12,7 @@ from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
-from wa_notify.services.deps import Deps, iso
+from wa_notify.services.deps import Deps, iso, page
 from wa_notify.services.tenants import profile as tenant_profile
 
 EVENT_TTL_SECONDS = 7 * 86_400
@@ -72,11 +72,7 @@ def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    try:
-        items, nxt = deps.store.list_flows(tenant_id, limit=limit, cursor=cursor)
-    except ValueError as exc:
-        raise Invalid([Problem("cursor", str(exc))]) from exc
-    return {"items": [view(i) for i in items], "next": nxt}
+    return page(lambda: deps.store.list_flows(tenant_id, limit=limit, cursor=cursor), view)
 
 
 def delete(deps: Deps, tenant_id: str, name: str) -> None:

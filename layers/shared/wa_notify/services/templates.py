@@ -9,7 +9,7 @@ from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, 
 from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec, spec_from_stored, validate_template
 from wa_notify.domain.whatsapp_errors import ProviderError
-from wa_notify.services.deps import Deps, iso
+from wa_notify.services.deps import Deps, iso, page
 from wa_notify.services.tenants import profile as tenant_profile
 
 
@@ -112,11 +112,7 @@ def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    try:
-        items, nxt = deps.store.list_templates(tenant_id, limit=limit, cursor=cursor)
-    except ValueError as exc:
-        raise Invalid([Problem("cursor", str(exc))]) from exc
-    return {"items": [view(i) for i in items], "next": nxt}
+    return page(lambda: deps.store.list_templates(tenant_id, limit=limit, cursor=cursor), view)
 
 
 def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
