@@ -277,7 +277,9 @@ class Sandbox:
         if callback is not None:
             item["biz_opaque_callback_data"] = callback
         if status in ("sent", "delivered"):
-            free = record["category"] in ("service",)
+            in_window = time.time() - self.inbound_at.get((record["phone_number_id"], record["to"]), 0) < 24 * 3600
+            # Service messages, and utility templates inside an open window, are free (pricing since Jul 2025).
+            free = record["category"] == "service" or (record["category"] == "utility" and in_window)
             item["pricing"] = {"billable": not free, "pricing_model": "PMP",
                                "type": "free_customer_service" if free else "regular",
                                "category": record["category"] or "utility"}

@@ -121,15 +121,15 @@ def test_naive_send_at_is_rejected(api, message_body):
     assert status == 422 and body["errors"][0]["field"] == "send_at"
 
 
-def test_free_form_text_outside_the_window_fails_with_131047(api, stack):
-    message_id = api.post("/v1/messages", {"to": "+886912345678", "text": "hello"})[1]["id"]
-    stack.drain()
-    message = api.message(message_id)
-    assert message["status"] == "failed" and message["error"]["code"] == 131047
+def test_free_form_text_outside_the_window_is_refused_with_409(api, stack):
+    status, body, _ = api.post("/v1/messages", {"to": "+886912345678", "text": "hello"})
+    assert status == 409 and "24 h customer-service window" in body["detail"] and "template" in body["detail"]
+    assert queue_depth(stack, "SendQueueNormal") == 0
 
 
 def test_free_form_text_inside_the_window_is_read(api, stack):
     stack.request("POST", "/_local/sandbox/inbound", body={"from": "+886912345678", "text": "hi"})
+    stack.drain()
     message_id = api.post("/v1/messages", {"to": "+886912345678", "text": "hello back"})[1]["id"]
     stack.drain()
     assert api.message(message_id)["status"] == "read"

@@ -140,6 +140,30 @@ class Store:
         ok, _ = self.table.update(message_pk(tenant_id, message_id), "MSG", expression, **kwargs)
         return ok
 
+    # ---- contacts and inbound ---------------------------------------------------------------
+    def get_contact(self, tenant_id: str, phone: str) -> dict[str, Any] | None:
+        return self.table.get(f"TENANT#{tenant_id}#CONTACT", phone, consistent=True)
+
+    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any], ttl_s: int) -> bool:
+        """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
+        contact's window. False when this wamid was stored already."""
+        stored = self.table.put_new({"pk": f"TENANT#{tenant_id}#INBOX#{phone}", "sk": f"{at}#{wamid}", "wamid": wamid,
+                                     "expires_at": ttl_s, **dynamo_safe(item)})
+        if not stored:
+            return False
+        # Keep the latest time only: webhooks arrive in any order.
+        self.table.update(
+            f"TENANT#{tenant_id}#CONTACT", phone,
+            "SET last_inbound_at = :at, window_expires_at = :win, updated_at = :at, created_at = if_not_exists(created_at, :at), phone = :phone",
+            condition="attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
+            values={":at": at, ":win": window_expires_at, ":phone": phone},
+        )
+        return True
+
+    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> list[dict[str, Any]]:
+        items, _ = self.table.query("pk = :pk", {":pk": f"TENANT#{tenant_id}#INBOX#{phone}"}, limit=limit, consistent=True)
+        return items
+
     # ---- flows and events -----------------------------------------------------------------
     def put_flow(self, tenant_id: str, name: str, item: dict[str, Any]) -> None:
         self.table.client.put_item(TableName=self.table.name, Item=to_item({"pk": f"TENANT#{tenant_id}#FLOW", "sk": name, **dynamo_safe(item)}))

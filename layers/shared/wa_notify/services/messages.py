@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wa_notify.domain import status as st
+from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import body_hash, new_id
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
@@ -42,6 +43,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "last_error": item.get("last_error") if item["status"] not in (st.FAILED,) else None,
         "provider_message_id": item.get("wamid"),
         "pricing": item.get("pricing"),
+        "billing": item.get("billing"),
         "metadata": item.get("metadata"),
         "flow": item.get("flow"),
         "attempts": item.get("attempts", 0),
@@ -97,6 +99,15 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
     problems.raise_if_any()
 
     tenant = tenant_profile(deps, tenant_id)
+    contact = deps.store.get_contact(tenant_id, to) or {}
+    in_window = window_open(contact.get("window_expires_at"), now)
+    if has_text and not in_window:
+        last = contact.get("last_inbound_at")
+        raise Conflict(
+            "free-form text is only allowed inside the 24 h customer-service window, and "
+            + (f"{to} last wrote at {last}" if last else f"{to} has not written to you")
+            + ": send an approved template instead"
+        )
     message_id = new_id("msg")
     template_ref = None
     if has_template:
@@ -112,7 +123,8 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
 
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
                       priority=body.get("priority") or "normal", send_at=send_at, metadata=metadata, now=now,
-                      phone_number_id=tenant["phone_number_id"], text=body.get("text"))
+                      phone_number_id=tenant["phone_number_id"], text=body.get("text"),
+                      extra={"billing": billing("text" if has_text else "template", template_ref and template_ref["category"], in_window)})
     status = item["status"]
     idempotency = None
     if idempotency_key is not None:

@@ -8,20 +8,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from wa_notify.domain import status as st
+from wa_notify.domain.conversation import WINDOW, inbound_summary
 from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, iso
 
 _tenant_by_pnid: dict[str, str] = {}
+INBOX_TTL_SECONDS = 90 * 86_400
 TEMPLATE_EVENTS = ("APPROVED", "REJECTED", "PENDING", "PAUSED", "DISABLED", "FLAGGED", "REINSTATED", "IN_APPEAL",
                    "LIMIT_EXCEEDED", "LOCKED", "DELETED", "PENDING_DELETION", "ARCHIVED", "UNARCHIVED")  # fmt: skip
 
 
-def _at(timestamp: Any, fallback: datetime) -> str:
+def _moment(timestamp: Any, fallback: datetime) -> datetime:
     try:
-        return iso(datetime.fromtimestamp(int(timestamp), UTC))
-    except (TypeError, ValueError, OverflowError):
-        return iso(fallback)
+        return datetime.fromtimestamp(int(timestamp), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return fallback
+
+
+def _at(timestamp: Any, fallback: datetime) -> str:
+    return iso(_moment(timestamp, fallback))
 
 
 def _tenant_for_pnid(deps: Deps, pnid: str) -> str | None:
@@ -55,10 +61,10 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 continue
             key = "applied" if apply_status(deps, tenant_id, status) else "ignored"
             counts[key] += 1
-        inbound = len(value.get("messages") or [])
-        if inbound:
-            # Replies, windows and callbacks arrive with issue 4; count them meanwhile.
-            metrics.add_metric(name="InboundReceived", unit="Count", value=inbound)
+        for raw in value.get("messages") or []:
+            if isinstance(raw, dict) and apply_inbound(deps, tenant_id, raw):
+                counts["applied"] += 1
+                metrics.add_metric(name="InboundReceived", unit="Count", value=1)
     elif field == "message_template_status_update":
         counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
     else:
@@ -88,6 +94,21 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     )
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
     return moved
+
+
+def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
+    """Store a customer's message once and open (or extend) their 24 h customer-service window."""
+    sender = str(message.get("from") or "")
+    wamid = str(message.get("id") or "")
+    if not sender.isdigit() or not wamid:
+        return False
+    phone = "+" + sender
+    moment = _moment(message.get("timestamp"), deps.now())
+    summary = inbound_summary(message)
+    return deps.store.record_inbound(
+        tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
+        ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
+    )
 
 
 def apply_template_status(deps: Deps, waba_id: str, value: dict[str, Any]) -> bool:

@@ -1,0 +1,48 @@
+"""The customer-service window and what a message will be billed as (whatsapp-cloud-api.md §6). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+WINDOW = timedelta(hours=24)
+
+
+def window_open(window_expires_at: str | None, now: datetime) -> bool:
+    if not window_expires_at:
+        return False
+    return datetime.fromisoformat(window_expires_at.replace("Z", "+00:00")) > now
+
+
+def billing(kind: str, category: str | None, in_window: bool) -> dict[str, Any]:
+    """What Meta will charge (per-message pricing since 1 Jul 2025): free-form text is service and
+    free; a utility template inside an open window is free; marketing is always charged;
+    authentication is charged."""
+    if kind == "text":
+        return {"category": "service", "type": "free_customer_service", "billable": False}
+    category = (category or "").lower()
+    if category == "utility" and in_window:
+        return {"category": "utility", "type": "free_customer_service", "billable": False}
+    return {"category": category, "type": "regular", "billable": True}
+
+
+def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an inbound WhatsApp message a platform needs, whatever its type (§4.5)."""
+    kind = message.get("type", "unknown")
+    out: dict[str, Any] = {"type": kind}
+    if kind == "text":
+        out["text"] = (message.get("text") or {}).get("body")
+    elif kind == "button":  # a template quick-reply tap
+        button = message.get("button") or {}
+        out.update(payload=button.get("payload"), text=button.get("text"))
+    elif kind == "interactive":
+        reply = message.get("interactive") or {}
+        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        out.update(payload=chosen.get("id"), text=chosen.get("title"), reply_type=reply.get("type"))
+    elif kind == "reaction":
+        reaction = message.get("reaction") or {}
+        out.update(emoji=reaction.get("emoji"), reacted_to=reaction.get("message_id"))
+    context = message.get("context") or {}
+    if context.get("id"):
+        out["context_id"] = context["id"]
+    return out
