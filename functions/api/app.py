@@ -12,10 +12,21 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
 from wa_notify.http import field_of, problem
-from wa_notify.models import EventAccepted, EventRequest, MessageAccepted, MessageRequest, PreviewRequest, problem_responses
+from wa_notify.models import (
+    ContactRequest,
+    EventAccepted,
+    EventRequest,
+    MessageAccepted,
+    MessageRequest,
+    PreviewRequest,
+    SettingsRequest,
+    problem_responses,
+)
 from wa_notify.observability import logger, metrics, tracer
+from wa_notify.services import contacts as contact_service
 from wa_notify.services import flows as flow_service
 from wa_notify.services import messages as message_service
+from wa_notify.services import settings as settings_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import get_deps
 from wa_notify.services.tenants import authenticate
@@ -182,6 +193,37 @@ def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]
     result, planned = flow_service.handle_event(get_deps(), tenant(), body.model_dump(exclude_none=True))
     metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)
     return Response(202, "application/json", body=result)
+
+
+@app.put("/v1/contacts/<phone>", summary="Create or update a contact's profile",
+         responses={200: {"description": "The contact"}, **problem_responses(400, 401, 413, 415, 422)})
+def put_contact(phone: str, body: Annotated[ContactRequest, Body()]) -> dict[str, Any]:
+    return contact_service.put(get_deps(), tenant(), phone, body.model_dump(exclude_unset=True))
+
+
+@app.get("/v1/contacts/<phone>", responses={200: {"description": "The contact"}, **problem_responses(401, 404)})
+def get_contact(phone: str) -> dict[str, Any]:
+    return contact_service.get(get_deps(), tenant(), phone)
+
+
+@app.get("/v1/contacts", responses={200: {"description": "A page of contacts"}, **problem_responses(401, 422)})
+def list_contacts(
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict[str, Any]:
+    return contact_service.list_by_tag(get_deps(), tenant(), tag, cursor, limit)
+
+
+@app.put("/v1/settings", summary="The tenant's own settings: callback URL (a secret is generated), value tiers",
+         responses={200: {"description": "The settings, with the callback secret"}, **problem_responses(400, 401, 413, 415, 422)})
+def put_settings(body: Annotated[SettingsRequest, Body()]) -> dict[str, Any]:
+    return settings_service.put(get_deps(), tenant(), body.model_dump(mode="json", exclude_unset=True))
+
+
+@app.get("/v1/settings", responses={200: {"description": "The settings"}, **problem_responses(401)})
+def get_settings() -> dict[str, Any]:
+    return settings_service.get(get_deps(), tenant())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 ParamValue = str | int | float | dict[str, Any]
 
@@ -56,6 +56,36 @@ class EventAccepted(BaseModel):
     messages: list[PlannedMessage]
     skipped: list[dict[str, Any]]
     cancelled: list[str]
+
+
+def _zone(value: str | None) -> str | None:
+    from wa_notify.domain.flows import valid_zone
+
+    if value is not None and not valid_zone(value):
+        raise ValueError("is not an IANA time zone such as Asia/Taipei")
+    return value
+
+
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ContactRequest(Strict):
+    name: str | None = Field(default=None, max_length=200)
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
+    timezone: Annotated[str | None, AfterValidator(_zone)] = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    attributes: dict[Tag, str | int | float | bool | None] | None = Field(default=None, max_length=50)
+
+
+class ValueTier(Strict):
+    tag: Tag
+    min_spend: float = Field(ge=0)
+
+
+class SettingsRequest(Strict):
+    callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
+    rotate_callback_secret: bool = False
+    value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
 
 
 class PreviewRequest(Strict):

@@ -144,6 +144,29 @@ class Store:
     def get_contact(self, tenant_id: str, phone: str) -> dict[str, Any] | None:
         return self.table.get(f"TENANT#{tenant_id}#CONTACT", phone, consistent=True)
 
+    def put_contact(self, tenant_id: str, phone: str, fields: dict[str, Any], at: str) -> dict[str, Any]:
+        """Set the profile fields given, keep the conversation state (window, opt-out, inbound times)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": dynamo_safe(v) for i, v in enumerate(fields.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
+        _, item = self.table.update(
+            f"TENANT#{tenant_id}#CONTACT", phone,
+            "SET " + ", ".join([*sets, "phone = :phone", "updated_at = :at", "created_at = if_not_exists(created_at, :at)"]),
+            names=names or None, values={**values, ":phone": phone, ":at": at}, return_new=True,
+        )
+        return item or {}
+
+    def list_contacts(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        pk = f"TENANT#{tenant_id}#CONTACT"
+        items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=decode_cursor(cursor, pk), consistent=True)
+        return items, encode_cursor(last)
+
+    def get_settings(self, tenant_id: str) -> dict[str, Any]:
+        return self.table.get(tenant_pk(tenant_id), "SETTINGS", consistent=True) or {}
+
+    def put_settings(self, tenant_id: str, settings: dict[str, Any]) -> None:
+        self.table.client.put_item(TableName=self.table.name, Item=to_item({"pk": tenant_pk(tenant_id), "sk": "SETTINGS", **dynamo_safe(settings)}))
+
     def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any], ttl_s: int) -> bool:
         """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
         contact's window. False when this wamid was stored already."""

@@ -46,3 +46,28 @@ def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
     if context.get("id"):
         out["context_id"] = context["id"]
     return out
+
+
+DEFAULT_VALUE_TIERS = [{"tag": "tier_vip", "min_spend": 100_000}, {"tag": "tier_high", "min_spend": 20_000}, {"tag": "tier_standard", "min_spend": 0}]
+
+
+def computed_tags(contact: dict[str, Any], now: datetime, value_tiers: list[dict[str, Any]] | None = None) -> list[str]:
+    """Activity from the customer's last message (active 7 d, no interaction 30 d, cold after 180 d)
+    and a value tier from `attributes.annual_spend` (the highest tier whose `min_spend` it reaches)."""
+    tags = []
+    last = contact.get("last_inbound_at") or contact.get("created_at")
+    if last:
+        idle = now - datetime.fromisoformat(last.replace("Z", "+00:00"))
+        if contact.get("last_inbound_at") and idle <= timedelta(days=7):
+            tags.append("active_7d")
+        if idle > timedelta(days=180):
+            tags.append("cold")
+        elif idle > timedelta(days=30):
+            tags.append("inactive_30d")
+    spend = (contact.get("attributes") or {}).get("annual_spend")
+    if isinstance(spend, (int, float)) and not isinstance(spend, bool):
+        for tier in sorted(value_tiers or DEFAULT_VALUE_TIERS, key=lambda t: -t["min_spend"]):
+            if spend >= tier["min_spend"]:
+                tags.append(tier["tag"])
+                break
+    return tags

@@ -111,6 +111,8 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
 
     # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
     tenant = tenant_profile(deps, tenant_id)
+    contact = deps.store.get_contact(tenant_id, to) or {}
+    timezone = body.get("timezone") or contact.get("timezone")
     problems = ProblemList()
     items: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -118,7 +120,7 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     templates: dict[tuple[str, str], dict[str, Any]] = {}
     for flow, reschedule in triggered:
         try:
-            planned = plan(flow, data, now, reschedule=reschedule, timezone=body.get("timezone"))
+            planned = plan(flow, data, now, reschedule=reschedule, timezone=timezone)
         except Invalid as exc:
             problems.items.extend(exc.problems)
             continue

@@ -1,0 +1,26 @@
+"""The tenant's own settings."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from wa_notify.services.deps import Deps, iso
+
+
+def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    stored = deps.store.get_settings(tenant_id)
+    return {"callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
+            "value_tiers": stored.get("value_tiers"), "updated_at": stored.get("updated_at")}
+
+
+def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Merge the given fields; a callback secret is generated with the first callback URL (or on rotation)."""
+    stored = {k: v for k, v in deps.store.get_settings(tenant_id).items() if k not in ("pk", "sk")}
+    rotate = body.pop("rotate_callback_secret", False)
+    stored.update(body)
+    if stored.get("callback_url") and (rotate or not stored.get("callback_secret")):
+        stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
+    stored["updated_at"] = iso(deps.now())
+    deps.store.put_settings(tenant_id, stored)
+    return get(deps, tenant_id)

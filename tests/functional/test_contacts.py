@@ -1,0 +1,76 @@
+"""Contacts: profile, platform tags, computed activity and value tiers; the timezone feeds quiet hours."""
+
+
+from datetime import UTC, datetime, timedelta
+
+from tests.functional.test_flows_and_events import CLINIC_FLOW, CLINIC_TEMPLATES
+
+
+def test_put_and_get_a_contact_by_any_phone_format(api):
+    # GIVEN a contact written with an encoded + and read back with digits only
+    status, body, _ = api.call("PUT", "/v1/contacts/%2B886912345678", {"name": "Ana", "locale": "zh_TW", "timezone": "Asia/Taipei",
+                                                                        "tags": ["vip-list"], "attributes": {"annual_spend": 150000}})
+    assert status == 200 and body["phone"] == "+886912345678"
+    status, body, _ = api.get("/v1/contacts/886912345678")
+    # THEN profile, platform tags and computed tags are there
+    assert status == 200 and body["name"] == "Ana" and body["tags"] == ["vip-list"]
+    assert "tier_vip" in body["computed_tags"] and body["window_open"] is False
+    # AND a partial update keeps the other fields
+    body = api.call("PUT", "/v1/contacts/+886912345678", {"name": "Ana Lin"})[1]
+    assert body["name"] == "Ana Lin" and body["timezone"] == "Asia/Taipei" and body["attributes"] == {"annual_spend": 150000}
+
+
+def test_contact_validation_and_isolation(api, stack):
+    assert api.call("PUT", "/v1/contacts/12", {"name": "x"})[0] == 422
+    assert api.call("PUT", "/v1/contacts/+886912345678", {"timezone": "Mars/Base"})[0] == 422
+    assert api.call("PUT", "/v1/contacts/+886912345678", {"opted_out": False})[0] == 422  # not a profile field
+    assert api.get("/v1/contacts/+886900000000")[0] == 404
+    api.call("PUT", "/v1/contacts/+886912345678", {"name": "Ana"})
+    other = stack.create_tenant("other")
+    assert api.get("/v1/contacts/+886912345678", key=other["api_key"])[0] == 404
+
+
+def test_activity_tags_follow_the_last_message(api, stack):
+    stack.request("POST", "/_local/sandbox/inbound", body={"from": "+886912345678", "text": "hi"})
+    stack.drain()
+    assert "active_7d" in api.get("/v1/contacts/+886912345678")[1]["computed_tags"]
+    stack.deps.clock = lambda: datetime.now(UTC) + timedelta(days=45)
+    assert "inactive_30d" in api.get("/v1/contacts/+886912345678")[1]["computed_tags"]
+    stack.deps.clock = lambda: datetime.now(UTC) + timedelta(days=200)
+    assert "cold" in api.get("/v1/contacts/+886912345678")[1]["computed_tags"]
+
+
+def test_list_by_platform_or_computed_tag_with_configurable_tiers(api):
+    assert api.call("PUT", "/v1/settings", {"value_tiers": [{"tag": "gold", "min_spend": 5000}, {"tag": "basic", "min_spend": 0}]})[0] == 200
+    api.call("PUT", "/v1/contacts/+886912345678", {"tags": ["clinic-a"], "attributes": {"annual_spend": 9000}})
+    api.call("PUT", "/v1/contacts/+14155550123", {"tags": ["clinic-b"], "attributes": {"annual_spend": 10}})
+    assert [c["phone"] for c in api.get("/v1/contacts?tag=gold")[1]["items"]] == ["+886912345678"]
+    assert [c["phone"] for c in api.get("/v1/contacts?tag=clinic-b")[1]["items"]] == ["+14155550123"]
+    assert len(api.get("/v1/contacts")[1]["items"]) == 2
+
+
+def test_the_contacts_timezone_sets_the_quiet_hours(api, stack):
+    for t in CLINIC_TEMPLATES:
+        api.approved_template(t)
+    api.call("PUT", "/v1/flows/clinic_visit", CLINIC_FLOW)
+    # GIVEN a contact in New York and a visit at 07:30 New York time, given as an absolute time
+    api.call("PUT", "/v1/contacts/+14155550123", {"timezone": "America/New_York"})
+    from zoneinfo import ZoneInfo
+    visit = (datetime.now(ZoneInfo("America/New_York")) + timedelta(days=3)).replace(hour=7, minute=30, second=0, microsecond=0)
+    event = {"type": "appointment.booked", "key": "ny-1", "to": "+14155550123",
+             "data": {"first_name": "Bo", "room": "1", "visit_at": visit.astimezone(UTC).isoformat()}}
+    body = api.post("/v1/events", event)[1]
+    reminder = next(m for m in body["messages"] if m["template"] == "visit_reminder")
+    # THEN the -24 h reminder (07:30 New York, quiet) moved to 08:00 New York time
+    local = datetime.fromisoformat(reminder["send_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("America/New_York"))
+    assert local.strftime("%H:%M") == "08:00"
+
+
+def test_settings_generate_a_callback_secret_once(api):
+    first = api.call("PUT", "/v1/settings", {"callback_url": "https://platform.example.com/hooks/wa"})[1]
+    assert first["callback_secret"].startswith("whsec_")
+    again = api.call("PUT", "/v1/settings", {"value_tiers": []})[1]
+    assert again["callback_secret"] == first["callback_secret"] and again["callback_url"] == "https://platform.example.com/hooks/wa"
+    rotated = api.call("PUT", "/v1/settings", {"rotate_callback_secret": True})[1]
+    assert rotated["callback_secret"] != first["callback_secret"]
+    assert api.call("PUT", "/v1/settings", {"callback_url": "not a url"})[0] == 422
