@@ -86,3 +86,15 @@ def test_a_body_that_is_not_json_gets_415(api):
         status, data, _ = api.post("/v1/messages", "to=1", headers={"content-type": content_type})
         assert status == 415 and "application/json" in data["detail"], content_type
     assert api.post("/v1/messages", "{}", headers={"content-type": "application/json; charset=utf-8"})[0] == 422
+
+
+def test_numbers_dynamodb_cannot_store_are_422_everywhere(api, stack):
+    huge, tiny = 1.3e308, 1.2e-219
+    assert api.post("/v1/messages", {**MSG, "metadata": {"x": huge}})[0] == 422
+    assert api.call("PUT", "/v1/contacts/+886912345678", {"attributes": {"spend": tiny}})[0] == 422
+    assert api.call("PUT", "/v1/settings", {"value_tiers": [{"tag": "t", "min_spend": huge}]})[0] == 422
+    template = load_event("api/create_template.json")
+    template["components"][1]["example"]["extra"] = {"n": huge}
+    status, data, _ = api.post("/v1/templates", template)
+    assert status == 422 and data["errors"][0]["field"] == "components[1].example.extra.n"
+    assert api.call("PUT", "/v1/flows/f", {"trigger": "x", "steps": [{"template": "t", "at": "now"}], "weight": huge})[0] == 422

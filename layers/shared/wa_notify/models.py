@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
+from wa_notify.domain import jsonsafe
+
 ParamValue = str | int | float | dict[str, Any]
 
 
@@ -27,7 +29,8 @@ class MessageRequest(Strict):
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     priority: Literal["high", "normal", "bulk"] = "normal"
     send_at: datetime | None = None
-    metadata: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any] | None = Field(default=None, max_length=50)
+    metadata: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any] | None, AfterValidator(jsonsafe.check)] = Field(
+        default=None, max_length=50)
 
 
 class MessageAccepted(BaseModel):
@@ -74,12 +77,12 @@ class ContactRequest(Strict):
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    attributes: dict[Tag, str | int | float | bool | None] | None = Field(default=None, max_length=50)
+    attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
 
 
 class ValueTier(Strict):
     tag: Tag
-    min_spend: float = Field(ge=0)
+    min_spend: Annotated[float, AfterValidator(jsonsafe.check)] = Field(ge=0, le=1e12)
 
 
 class SettingsRequest(Strict):

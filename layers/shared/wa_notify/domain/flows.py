@@ -29,6 +29,8 @@ DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<h
 CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_OFFSET = timedelta(days=366)
 STEP_WHEN = ("trigger", "reschedule", "always")
+FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "priority", "quiet_hours", "steps", "description"}
+STEP_FIELDS = {"template", "at", "urgent", "on", "priority", "params", "button_params", "description"}
 
 
 def parse_duration(text: Any) -> timedelta:
@@ -120,6 +122,11 @@ def validate_flow(name: str, body: dict[str, Any], problems: ProblemList | None 
     With `problems` given, problems are collected there (the caller raises) instead of raised here."""
     collecting = problems is not None
     problems = problems if problems is not None else ProblemList()
+    for unknown in sorted(set(body) - FLOW_FIELDS):
+        problems.add(unknown, "is not a flow field")
+    for i, raw in enumerate(body.get("steps") if isinstance(body.get("steps"), list) else []):
+        for unknown in sorted(set(raw) - STEP_FIELDS if isinstance(raw, dict) else []):
+            problems.add(f"steps[{i}].{unknown}", "is not a step field")
     trigger = body.get("trigger")
     if not isinstance(trigger, str) or not trigger.strip():
         problems.add("trigger", "is required: the event type that starts this flow")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wa_notify.domain.flows import Flow, Planned, plan, validate_flow
+from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, plan, validate_flow
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
@@ -87,7 +87,7 @@ def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
     flows, cursor = [], None
     while True:
         items, cursor = deps.store.list_flows(tenant_id, limit=100, cursor=cursor)
-        flows += [validate_flow(i["name"], {k: v for k, v in i.items() if k not in ("pk", "sk", "name", "created_at", "updated_at")})
+        flows += [validate_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS})
                   for i in items]
         if not cursor:
             return flows

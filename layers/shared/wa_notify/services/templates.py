@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wa_notify.domain.jsonsafe import unsafe_numbers
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
 from wa_notify.domain.rendering import render
@@ -36,6 +37,8 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
 
 def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
     spec = validate_template(payload)
+    if unsafe := unsafe_numbers(spec.components, "components"):
+        raise Invalid(unsafe)
     store = deps.store
     if spec.category != "AUTHENTICATION":
         _reject_duplicate_wording(deps, tenant_id, spec)
