@@ -161,6 +161,10 @@ class LocalStack:
         self.server: ThreadingHTTPServer | None = None
         self.dev_tenant: dict[str, Any] = {}
         self.clock_runs: list[dict[str, Any]] = []
+        # What platforms would receive: the callback sink (`/_local/callbacks/sink` in `make dev`,
+        # the in-process callback transport in tests). `callback_status` makes it fail on purpose.
+        self.callback_inbox: list[dict[str, Any]] = []
+        self.callback_status = 200
         # Idle pollers sleep until something is sent to SQS (or 1 s passes, for delayed
         # messages and visibility timeouts): polling moto in a tight loop starves everything
         # else of its lock.
@@ -229,9 +233,10 @@ class LocalStack:
 
         get_settings.cache_clear()
         transport = None if serve else httpx.MockTransport(self._sandbox_transport)
-        deps = Deps(get_settings(), http_transport=transport)
+        callback_transport = None if serve else httpx.MockTransport(self._callback_transport)
+        deps = Deps(get_settings(), http_transport=transport, callback_transport=callback_transport)
         # Build clients now, on one thread: boto3 client creation is not thread-safe.
-        _ = deps.store, deps.queues, deps.cloud_api
+        _ = deps.store, deps.queues, deps.cloud_api, deps.callback_http
         for operation in ("SendMessage", "SendMessageBatch"):
             deps.queues.client.meta.events.register(f"after-call.sqs.{operation}", self._wake_pollers)
         set_deps(deps)
@@ -358,6 +363,14 @@ class LocalStack:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
         return httpx.Response(status, json=payload)
 
+    def _callback_transport(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(self.receive_callback(str(request.url), dict(request.headers), request.content))
+
+    def receive_callback(self, url: str, headers: dict[str, str], body: bytes) -> int:
+        self.callback_inbox.append({"url": url, "headers": {k.lower(): v for k, v in headers.items()},
+                                    "body": body.decode("utf-8", "replace"), "status": self.callback_status})
+        return self.callback_status
+
     def request(self, method: str, path_and_query: str, *, body: bytes | str | dict | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request through the template's routes to the real handler, without a socket."""
@@ -368,6 +381,8 @@ class LocalStack:
         lower = {k.lower(): v for k, v in (headers or {}).items()}
         if data:
             lower.setdefault("content-type", "application/json")
+        if url.path == "/_local/callbacks/sink":
+            return self.receive_callback(path_and_query, lower, data), {"content-type": "application/json"}, b"{}"
         if url.path.startswith("/_local/"):
             status, payload = self.local_route(method, url.path, url.query, data)
             return status, {"content-type": "application/json"}, json.dumps(payload).encode()
@@ -421,6 +436,8 @@ class LocalStack:
                             self.close_connection = True
                             return
                         return self._respond(status, json.dumps(payload))
+                    if url.path == "/_local/callbacks/sink":
+                        return self._respond(stack.receive_callback(self.path, headers, body), "{}")
                     if url.path.startswith("/_local/"):
                         status, payload = stack.local_route(self.command, url.path, url.query, body)
                         return self._respond(status, json.dumps(payload), "application/problem+json" if status >= 400 else "application/json")
@@ -499,6 +516,13 @@ class LocalStack:
                 return 200, self.sandbox.configure(data)
             except (TypeError, ValueError) as exc:
                 return bad(str(exc))
+        if (method, path) == ("GET", "/_local/callbacks"):
+            return 200, {"callbacks": self.callback_inbox[-200:]}
+        if (method, path) == ("PUT", "/_local/callbacks/config"):
+            if not isinstance(data.get("status"), int) or not 100 <= data["status"] <= 599:
+                return bad("status must be an HTTP status code", "status")
+            self.callback_status = data["status"]
+            return 200, {"status": self.callback_status}
         if (method, path) == ("GET", "/_local/sandbox/config"):
             return 200, self.sandbox.config()
         if (method, path) == ("POST", "/_local/sandbox/inbound"):

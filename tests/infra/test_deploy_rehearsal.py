@@ -66,13 +66,13 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         assert len(resources) == len(cfn["Resources"])
         # AND the resources moto really emulates exist in their services, as declared
         assert len(boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"]) == 1
-        assert len(boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]) == 8
+        assert len(boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]) == 10
         lam = boto3.client("lambda", region_name="us-east-1")
         functions = lam.list_functions()["Functions"]
-        assert len(functions) == 5 and {f["Runtime"] for f in functions} == {"python3.13"}
+        assert len(functions) == 6 and {f["Runtime"] for f in functions} == {"python3.13"}
         esms = lam.list_event_source_mappings()["EventSourceMappings"]
-        assert len(esms) == 4 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in esms)
-        assert len(boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]) == 5
+        assert len(esms) == 5 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in esms)
+        assert len(boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]) == 6
 
 
 def test_what_moto_cloudformation_only_pretends_to_create_is_known():

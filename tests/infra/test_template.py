@@ -26,7 +26,7 @@ def sqs_events():
 
 def test_every_consumed_queue_has_a_dlq_with_at_least_five_receives():
     consumed = {props["Queue"]["Fn::GetAtt"][0] for _, _, _, props in sqs_events()}
-    assert consumed == {"SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue"}
+    assert consumed == {"SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue", "CallbackQueue"}
     for name in consumed:
         redrive = QUEUES[name]["Properties"]["RedrivePolicy"]
         assert redrive["maxReceiveCount"] >= 5, name
@@ -42,7 +42,7 @@ def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout():
 
 def test_sqs_events_report_batch_item_failures_and_cap_concurrency():
     events = list(sqs_events())
-    assert len(events) == 4
+    assert len(events) == 5
     for fname, _, ename, props in events:
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], (fname, ename)
         assert 2 <= props["ScalingConfig"]["MaximumConcurrency"] <= 1000
@@ -70,7 +70,7 @@ def test_least_privilege_no_wildcards_or_full_access():
                 assert statement["Resource"] != "*", fname
 
 
-def test_only_the_api_writes_new_items_and_the_status_function_cannot_send():
+def test_write_and_send_permissions_are_least_privilege():
     def actions(fname):
         out = set()
         for policy in FUNCTIONS[fname]["Properties"].get("Policies", []):
@@ -80,8 +80,10 @@ def test_only_the_api_writes_new_items_and_the_status_function_cannot_send():
                 out.add("sqs:SendMessage")
         return out
 
-    assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("StatusFunction") | actions("DispatcherFunction")
-    assert "sqs:SendMessage" not in actions("StatusFunction")
+    assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("DispatcherFunction") | actions("CallbackFunction")
+    status_sends = {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS["StatusFunction"]["Properties"]["Policies"]
+                    if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
+    assert status_sends == {"CallbackQueue"}  # it reports to platforms, it never sends to WhatsApp
 
 
 def test_every_function_has_a_log_group_with_retention():

@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     send_queue_normal_url: str = ""
     send_queue_bulk_url: str = ""
     events_queue_url: str = ""
+    callback_queue_url: str = ""
+    callback_dlq_url: str = ""
+    callback_timeout: float = Field(default=5.0, gt=0)
+    callback_max_attempts: int = Field(default=8, ge=1, le=20)
 
     graph_api_base_url: str = "https://graph.facebook.com/v23.0"
     # In AWS the Meta credentials come from one Secrets Manager secret (JSON with

@@ -23,10 +23,12 @@ class Queues:
             self.client = boto3.client("sqs")
 
     def send(self, lane: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self.send_to(self.lane_urls[lane], body, delay_seconds=delay_seconds)
+
+    def send_to(self, url: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.sent += 1
         self.client.send_message(
-            QueueUrl=self.lane_urls[lane],
-            MessageBody=json.dumps(body, separators=(",", ":")),
+            QueueUrl=url, MessageBody=json.dumps(body, separators=(",", ":")),
             DelaySeconds=max(0, min(MAX_BACKOFF_SECONDS, int(delay_seconds))),
         )
 

@@ -409,6 +409,13 @@ class Store:
         )
         return False
 
+    def callback_delivered(self, tenant_id: str, message_id: str, rank: int) -> bool:
+        """Remember the highest status delivered to the platform for a message; False if a higher one was."""
+        return self._update_message(
+            tenant_id, message_id, "SET callback_rank = :r",
+            condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank < :r)", values={":r": rank},
+        )
+
     def message_id_for_wamid(self, wamid: str) -> tuple[str, str] | None:
         items, _ = self.table.query("wamid = :w", {":w": wamid}, index="WamidIndex", limit=1)
         if not items:

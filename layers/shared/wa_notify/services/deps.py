@@ -35,6 +35,8 @@ class Deps:
     _queues: Any = field(default=None, repr=False)
     _cloud_api: Any = field(default=None, repr=False)
     _credentials: Any = field(default=None, repr=False)
+    _callback_http: Any = field(default=None, repr=False)
+    callback_transport: Any = None  # httpx transport override for callbacks (tests)
 
     @property
     def store(self):  # noqa: ANN201 - Store, imported lazily to keep boto3 off the import path
@@ -79,6 +81,16 @@ class Deps:
                 transport=self.http_transport,
             )
         return self._cloud_api
+
+    @property
+    def callback_http(self):  # noqa: ANN201 - httpx.Client
+        if self._callback_http is None:
+            import httpx
+
+            # No redirects (OWASP API10), a short timeout: a slow platform is retried, not waited for.
+            self._callback_http = httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False,
+                                               transport=self.callback_transport)
+        return self._callback_http
 
     def now(self) -> datetime:
         return self.clock()

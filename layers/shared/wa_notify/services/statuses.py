@@ -11,6 +11,7 @@ from wa_notify.domain import status as st
 from wa_notify.domain.conversation import WINDOW, inbound_summary
 from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
+from wa_notify.services import callbacks
 from wa_notify.services.deps import Deps, iso
 
 _tenant_by_pnid: dict[str, str] = {}
@@ -51,6 +52,7 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
             logger.warning("webhook for an unknown phone number id", extra={"phone_number_id": pnid})
             metrics.add_metric(name="WebhookUnknownNumber", unit="Count", value=1)
             return counts
+        outgoing: list[dict[str, Any]] = []
         for raw in value.get("statuses") or []:
             try:
                 status = StatusUpdate.model_validate(raw)
@@ -59,17 +61,36 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 logger.warning("malformed status in webhook", extra={"phone_number_id": pnid})
                 counts["ignored"] += 1
                 continue
-            key = "applied" if apply_status(deps, tenant_id, status) else "ignored"
-            counts[key] += 1
+            moved = apply_status(deps, tenant_id, status)
+            counts["applied" if moved else "ignored"] += 1
+            if moved and status.biz_opaque_callback_data:
+                outgoing.append(status_callback(deps, status))
         for raw in value.get("messages") or []:
             if isinstance(raw, dict) and apply_inbound(deps, tenant_id, raw):
                 counts["applied"] += 1
                 metrics.add_metric(name="InboundReceived", unit="Count", value=1)
+                summary = inbound_summary(raw)
+                outgoing.append(callbacks.event("message.received", {
+                    "from": "+" + str(raw.get("from")), "wamid": raw.get("id"), "received_at": _at(raw.get("timestamp"), deps.now()),
+                    **summary}, iso(deps.now())))
+        # Only moves forward and new replies are reported: a late or repeated webhook is not.
+        callbacks.emit(deps, tenant_id, outgoing)
     elif field == "message_template_status_update":
         counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
     else:
         counts["ignored"] += 1
     return counts
+
+
+def status_callback(deps: Deps, status: StatusUpdate) -> dict[str, Any]:
+    data: dict[str, Any] = {"message_id": status.biz_opaque_callback_data, "status": status.status,
+                            "at": _at(status.timestamp, deps.now()), "provider_message_id": status.id}
+    if status.errors:
+        first = status.errors[0]
+        data["error"] = {"code": first.code, "title": first.title or first.message}
+    if status.pricing:
+        data["pricing"] = status.pricing
+    return callbacks.event("message.status", data, iso(deps.now()))
 
 
 def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:

@@ -1,0 +1,104 @@
+"""Callbacks to the platform: signed, every forward status and reply, retried with backoff, never backwards."""
+
+import json
+
+from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
+from wa_notify.domain import signatures
+from wa_notify.services import callbacks
+
+
+def with_callbacks(api, stack):
+    callbacks._settings_cache.clear()
+    settings = api.call("PUT", "/v1/settings", {"callback_url": "https://platform.example.com/hooks/wa"})[1]
+    return settings["callback_secret"]
+
+
+def received(stack, kind=None):
+    out = []
+    for c in stack.callback_inbox:
+        if c["status"] == 200:
+            body = json.loads(c["body"])
+            if kind is None or body["type"] == kind:
+                out.append(body)
+    return out
+
+
+def test_status_changes_and_replies_reach_the_platform_signed(api, stack, message_body):
+    # GIVEN a tenant with a callback URL
+    secret = with_callbacks(api, stack)
+    api.approved_template()
+    # WHEN a message goes to read and the customer replies
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    stack.drain()
+    stack.request("POST", "/_local/sandbox/inbound", body={"from": "+886912345678", "text": "Thanks!"})
+    stack.drain()
+    # THEN the platform got sent, delivered, read and the reply, each signed with its secret
+    statuses = [c["data"]["status"] for c in received(stack, "message.status") if c["data"]["message_id"] == message_id]
+    assert statuses == ["sent", "delivered", "read"]
+    replies = received(stack, "message.received")
+    assert replies[0]["data"]["text"] == "Thanks!" and replies[0]["data"]["from"] == "+886912345678"
+    for call in stack.callback_inbox:
+        assert signatures.verify(secret, call["body"].encode(), call["headers"]["x-signature-256"])
+        assert call["url"] == "https://platform.example.com/hooks/wa"
+
+
+def test_no_callback_url_no_callbacks(api, stack, message_body):
+    callbacks._settings_cache.clear()
+    api.approved_template()
+    api.post("/v1/messages", message_body)
+    stack.drain()
+    assert stack.callback_inbox == []
+
+
+def test_a_late_or_duplicate_status_is_not_reported(api, stack, message_body):
+    with_callbacks(api, stack)
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    stack.drain()
+    wamid = api.message(message_id)["provider_message_id"]
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "read", "timestamp": "3"}]))
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "delivered", "timestamp": "2"}, {"status": "read", "timestamp": "3"}]))
+    stack.drain()
+    assert [c["data"]["status"] for c in received(stack, "message.status")] == ["read"]
+
+
+def test_a_failing_platform_is_retried_with_backoff_then_parked(api, stack, message_body):
+    import time
+
+    with_callbacks(api, stack)
+    stack.deps.settings = stack.deps.settings.model_copy(update={"callback_max_attempts": 2})
+    api.approved_template()
+    stack.callback_status = 503
+    api.post("/v1/messages", message_body)
+    stack.drain()
+    attempts = len(stack.callback_inbox)
+    assert attempts == 3 and all(c["headers"]["x-waNotify-attempt".lower()] == "1" for c in stack.callback_inbox)
+    time.sleep(1.3)  # the first retry waits 1 s (an SQS delay)
+    stack.drain()
+    assert len(stack.callback_inbox) == 6 and {c["headers"]["x-wanotify-attempt"] for c in stack.callback_inbox[3:]} == {"2"}
+    dlq = stack.sqs.receive_message(QueueUrl=stack.provisioned.refs["CallbackQueueDLQ"], MaxNumberOfMessages=10)["Messages"]
+    assert len(dlq) == 3 and json.loads(dlq[0]["Body"])["last_error"] == "HTTP 503"
+
+
+def test_a_retried_older_status_is_never_delivered_after_a_newer_one(api, stack, message_body):
+    import time
+
+    # GIVEN the platform fails once, while `sent` is being delivered
+    with_callbacks(api, stack)
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    stack.drain()
+    wamid = api.message(message_id)["provider_message_id"]
+    stack.callback_status = 500
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1"}]))
+    stack.drain()
+    # WHEN `read` is delivered before the retry of `sent`
+    stack.callback_status = 200
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "read", "timestamp": "3"}]))
+    stack.drain()
+    time.sleep(1.3)
+    stack.drain()
+    # THEN the platform never sees `sent` after `read`
+    assert [c["data"]["status"] for c in received(stack, "message.status")] == ["read"]
