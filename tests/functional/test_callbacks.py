@@ -2,9 +2,10 @@
 
 import json
 
-from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
 from wa_notify.domain import signatures
 from wa_notify.services import callbacks
+
+from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
 
 
 def with_callbacks(api, stack):

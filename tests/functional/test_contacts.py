@@ -23,7 +23,7 @@ def test_put_and_get_a_contact_by_any_phone_format(api):
 def test_contact_validation_and_isolation(api, stack):
     assert api.call("PUT", "/v1/contacts/12", {"name": "x"})[0] == 422
     assert api.call("PUT", "/v1/contacts/+886912345678", {"timezone": "Mars/Base"})[0] == 422
-    assert api.call("PUT", "/v1/contacts/+886912345678", {"opted_out": False})[0] == 422  # not a profile field
+    assert api.call("PUT", "/v1/contacts/+886912345678", {"window_expires_at": "2099-01-01"})[0] == 422  # not settable
     assert api.get("/v1/contacts/+886900000000")[0] == 404
     api.call("PUT", "/v1/contacts/+886912345678", {"name": "Ana"})
     other = stack.create_tenant("other")

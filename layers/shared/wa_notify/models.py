@@ -78,6 +78,7 @@ class ContactRequest(Strict):
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
     attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
+    opted_out: bool | None = Field(default=None, description="marketing opt-out; false opts the contact back in")
 
 
 class ValueTier(Strict):

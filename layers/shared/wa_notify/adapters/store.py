@@ -156,6 +156,17 @@ class Store:
         )
         return item or {}
 
+    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str) -> bool:
+        """Opt a contact out of (or back into) marketing; False when it already was."""
+        ok, _ = self.table.update(
+            f"TENANT#{tenant_id}#CONTACT", phone,
+            "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, phone = :phone, updated_at = :at, "
+            "created_at = if_not_exists(created_at, :at)",
+            condition="attribute_not_exists(opted_out) OR opted_out <> :o",
+            values={":o": opted_out, ":at": at, ":why": reason, ":phone": phone},
+        )
+        return ok
+
     def list_contacts(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         pk = f"TENANT#{tenant_id}#CONTACT"
         items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=decode_cursor(cursor, pk), consistent=True)
@@ -317,6 +328,17 @@ class Store:
                 values={":wamid": wamid, ":one": 1, ":at": at},
             )
         return ok
+
+    def cancel_leased(self, tenant_id: str, message_id: str, token: str, reason: str, at: str) -> bool:
+        """The sender, holding the lease, finds the message must not go (e.g. the contact opted out)."""
+        return self._update_message(
+            tenant_id, message_id,
+            "SET #status = :cancelled, events.#cancelled = :at, cancel_reason = :why, updated_at = :at "
+            "REMOVE lease_token, lease_until, due_shard, due_at",
+            condition="lease_token = :token",
+            names={"#status": "status", "#cancelled": st.CANCELLED},
+            values={":cancelled": st.CANCELLED, ":at": at, ":why": reason, ":token": token},
+        )
 
     def record_retry(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], due_ms: int, at: str) -> bool:
         ok = self._update_message(

@@ -71,3 +71,19 @@ def computed_tags(contact: dict[str, Any], now: datetime, value_tiers: list[dict
                 tags.append(tier["tag"])
                 break
     return tags
+
+
+# Opt-out and opt-in words in the languages the product is sold in; matched on the whole message.
+STOP_WORDS = frozenset({"stop", "stopp", "unsubscribe", "parar", "sair", "cancelar", "annulla", "arret", "arrêt", "baja",
+                        "detener", "desuscribir", "退訂", "取消訂閱", "停止"})
+START_WORDS = frozenset({"start", "unstop", "subscribe", "iniciar", "começar", "comecar", "reanudar", "订阅", "訂閱", "開始"})
+
+
+def opt_intent(text: str | None) -> str | None:
+    """"out" for STOP and its equivalents, "in" for START, else None."""
+    word = (text or "").strip().strip(".!").lower()
+    if word in STOP_WORDS:
+        return "out"
+    if word in START_WORDS:
+        return "in"
+    return None

@@ -45,6 +45,8 @@ def view(deps: Deps, item: dict[str, Any], value_tiers: list[dict[str, Any]] | N
 def put(deps: Deps, tenant_id: str, raw_phone: str, body: dict[str, Any]) -> dict[str, Any]:
     phone = phone_of(raw_phone, missing=Invalid)
     fields = {k: body[k] for k in PROFILE_FIELDS if k in body}
+    if body.get("opted_out") is not None:
+        deps.store.set_opt_out(tenant_id, phone, bool(body["opted_out"]), iso(deps.now()), "set through the API")
     item = deps.store.put_contact(tenant_id, phone, fields, iso(deps.now()))
     return view(deps, item, deps.store.get_settings(tenant_id).get("value_tiers"))
 

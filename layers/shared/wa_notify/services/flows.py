@@ -129,6 +129,9 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
             if p.skipped:
                 skipped.append({"flow": flow.name, "step": p.step.index, "template": p.step.template, "reason": p.skipped})
                 continue
+            if contact.get("opted_out") and _category(deps, tenant_id, p.step, templates) == "MARKETING":
+                skipped.append({"flow": flow.name, "step": p.step.index, "template": p.step.template, "reason": "the contact opted out of marketing"})
+                continue
             item = _message_for(deps, tenant_id, tenant, flow, p, to, key, event_type, data, templates, problems, now)
             if item is not None:
                 items.append(item)
@@ -160,6 +163,16 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     message_service.enqueue(deps, items)
     logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
     return response, True
+
+
+def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+    ref = (step.template, step.language)
+    if ref not in templates:
+        item = deps.store.get_template(tenant_id, *ref)
+        if item is None:
+            return None
+        templates[ref] = item
+    return templates[ref]["category"]
 
 
 def _message_for(

@@ -115,6 +115,8 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
         spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
         if template_item["status"] != "APPROVED":
             raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
+        if template_item["category"] == "MARKETING" and contact.get("opted_out"):
+            raise Conflict(f"{to} opted out of marketing messages at {contact.get('opt_changed_at')}; only utility and authentication templates go")
         rendered = render(spec, body.get("params") or {}, body.get("button_params") or {}, to=to, callback_data=message_id)
         request = rendered.request
         template_ref = {"name": name, "language": language, "category": template_item["category"]}

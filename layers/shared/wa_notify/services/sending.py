@@ -28,6 +28,13 @@ def process(deps: Deps, job: dict[str, Any]) -> str:
         # Redelivered, cancelled or already sent: the lease makes a second send impossible.
         return "skipped"
     pnid, to = message["phone_number_id"], message["to"]
+    if (message.get("template") or {}).get("category") == "MARKETING":
+        # The last gate before WhatsApp: a contact who opted out after this was planned gets nothing.
+        contact = store.get_contact(tenant_id, to) or {}
+        if contact.get("opted_out"):
+            store.cancel_leased(tenant_id, message_id, token, "the contact opted out of marketing", iso(now))
+            metrics.add_metric(name="SendCancelledOptOut", unit="Count", value=1)
+            return "cancelled"
     now_us = now_ms * 1000
     wait_us = store.take_token(f"PNID#{pnid}", Rate.per_second(s.number_rate_per_second, s.number_burst), now_us)
     if not wait_us:

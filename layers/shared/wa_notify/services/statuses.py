@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wa_notify.domain import status as st
-from wa_notify.domain.conversation import WINDOW, inbound_summary
+from wa_notify.domain.conversation import WINDOW, inbound_summary, opt_intent
 from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services import callbacks
@@ -63,6 +63,11 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 continue
             moved = apply_status(deps, tenant_id, status)
             counts["applied" if moved else "ignored"] += 1
+            if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
+                # WhatsApp says the user stopped marketing messages: same as STOP.
+                phone = "+" + status.recipient_id.lstrip("+")
+                if deps.store.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
+                    outgoing.append(callbacks.event("contact.opted_out", {"phone": phone, "reason": "131050"}, iso(deps.now())))
             if moved and status.biz_opaque_callback_data:
                 outgoing.append(status_callback(deps, status))
         for raw in value.get("messages") or []:
@@ -70,6 +75,10 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 counts["applied"] += 1
                 metrics.add_metric(name="InboundReceived", unit="Count", value=1)
                 summary = inbound_summary(raw)
+                intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
+                if intent and deps.store.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
+                    outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
+                                                    {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
                 outgoing.append(callbacks.event("message.received", {
                     "from": "+" + str(raw.get("from")), "wamid": raw.get("id"), "received_at": _at(raw.get("timestamp"), deps.now()),
                     **summary}, iso(deps.now())))
