@@ -90,6 +90,8 @@ class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: bool = False
     value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
+    reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule"]] | None = Field(
+        default=None, max_length=50, description="button payload or label -> what it does to the flow it answers")
 
 
 class PreviewRequest(Strict):

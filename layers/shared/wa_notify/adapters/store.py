@@ -438,6 +438,15 @@ class Store:
             condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank < :r)", values={":r": rank},
         )
 
+    def record_reply(self, tenant_id: str, message_id: str, reply: dict[str, Any]) -> None:
+        """What the customer answered to a message (its latest reply, and a rating if it was one)."""
+        sets = ["last_reply = :reply"]
+        values: dict[str, Any] = {":reply": dynamo_safe(reply)}
+        if reply.get("rating") is not None:
+            sets.append("rating = :rating")
+            values[":rating"] = reply["rating"]
+        self._update_message(tenant_id, message_id, "SET " + ", ".join(sets), condition="attribute_exists(pk)", values=values)
+
     def message_id_for_wamid(self, wamid: str) -> tuple[str, str] | None:
         items, _ = self.table.query("wamid = :w", {":w": wamid}, index="WamidIndex", limit=1)
         if not items:

@@ -87,3 +87,38 @@ def opt_intent(text: str | None) -> str | None:
     if word in START_WORDS:
         return "in"
     return None
+
+
+DEFAULT_REPLY_ACTIONS = {
+    "cancel": "cancel", "cancelar": "cancel", "annulla": "cancel", "cancel visit": "cancel", "cancel booking": "cancel",
+    "confirm": "confirm", "confirm visit": "confirm", "confirmar": "confirm", "yes": "confirm", "i'll be there": "confirm",
+    "reschedule": "reschedule", "change time": "reschedule", "change": "reschedule", "reprogramar": "reschedule",
+}
+RATING_EMOJI = {"\U0001F621": 1, "\U0001F61E": 2, "\U0001F610": 3, "\U0001F642": 4, "\U0001F60D": 5, "\U0001F929": 5}
+ESCALATE_BELOW = 3
+
+
+def reply_action(payload: str | None, text: str | None, custom: dict[str, str] | None = None) -> str | None:
+    """cancel | confirm | reschedule for a button tap, from the payload first, then the label."""
+    actions = {**DEFAULT_REPLY_ACTIONS, **{k.lower(): v for k, v in (custom or {}).items()}}
+    for candidate in (payload, text):
+        if candidate and candidate.strip().lower() in actions:
+            return actions[candidate.strip().lower()]
+    return None
+
+
+def rating(payload: str | None, text: str | None) -> int | None:
+    """1-5 from "4", "4 stars", "⭐⭐⭐⭐" or a face emoji; None if the reply is not a rating."""
+    for candidate in (payload, text):
+        value = (candidate or "").strip()
+        if not value:
+            continue
+        if value in RATING_EMOJI:
+            return RATING_EMOJI[value]
+        stars = value.replace("\ufe0f", "")
+        if stars and set(stars) == {"\u2b50"} and len(stars) <= 5:
+            return len(stars)
+        head = value.split()[0]
+        if head.isdigit() and 1 <= int(head) <= 5 and (len(value.split()) == 1 or value.split()[1].lower().startswith(("star", "estrela", "estrella"))):
+            return int(head)
+    return None

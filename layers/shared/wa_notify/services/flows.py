@@ -225,6 +225,12 @@ def _message_for(
     )
 
 
+def cancel_key(deps: Deps, tenant_id: str, key: str) -> list[str]:
+    """Cancel what is still pending for a key in every flow (a customer tapped "Cancel")."""
+    now = deps.now()
+    return [m for plan_item in deps.store.plans_for_key(tenant_id, key) for m in _cancel_pending(deps, tenant_id, key, plan_item["sk"], now)]
+
+
 def _cancel_pending(deps: Deps, tenant_id: str, key: str, flow_name: str, now: Any) -> list[str]:
     """Cancel what is still pending in the flow's plan for this key. The cancel is conditional
     (scheduled/queued only) and the sender's lease is conditional (queued only): whichever wins,

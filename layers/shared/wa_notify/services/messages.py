@@ -46,6 +46,8 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "billing": item.get("billing"),
         "metadata": item.get("metadata"),
         "flow": item.get("flow"),
+        "reply": item.get("last_reply"),
+        "rating": item.get("rating"),
         "attempts": item.get("attempts", 0),
         "created_at": item["created_at"],
     }

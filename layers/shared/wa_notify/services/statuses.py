@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wa_notify.domain import status as st
-from wa_notify.domain.conversation import WINDOW, inbound_summary, opt_intent
+from wa_notify.domain.conversation import ESCALATE_BELOW, WINDOW, inbound_summary, opt_intent, rating, reply_action
 from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services import callbacks
@@ -79,9 +79,10 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 if intent and deps.store.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
                     outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
                                                     {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
-                outgoing.append(callbacks.event("message.received", {
-                    "from": "+" + str(raw.get("from")), "wamid": raw.get("id"), "received_at": _at(raw.get("timestamp"), deps.now()),
-                    **summary}, iso(deps.now())))
+                received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
+                            "received_at": _at(raw.get("timestamp"), deps.now()), **summary}
+                outgoing += handle_reply(deps, tenant_id, received)
+                outgoing.append(callbacks.event("message.received", received, iso(deps.now())))
         # Only moves forward and new replies are reported: a late or repeated webhook is not.
         callbacks.emit(deps, tenant_id, outgoing)
     elif field == "message_template_status_update":
@@ -89,6 +90,50 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
     else:
         counts["ignored"] += 1
     return counts
+
+
+def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reply to one of our messages (a button tap or a quoted reply): act on its flow, record ratings.
+
+    Adds `message_id`, `flow`, `action` and `rating` to `received` (it becomes the callback) and
+    returns the extra callbacks (flow actions, rating, escalation)."""
+    context_id = received.get("context_id")
+    found = deps.store.message_id_for_wamid(context_id) if context_id else None
+    if found is None or found[0] != tenant_id:
+        return []
+    message_id = found[1]
+    message = deps.store.get_message(tenant_id, message_id) or {}
+    flow = message.get("flow") or {}
+    received["message_id"] = message_id
+    if flow:
+        received["flow"] = {"name": flow.get("name"), "key": flow.get("key")}
+    now = iso(deps.now())
+    out: list[dict[str, Any]] = []
+    stars = rating(received.get("payload"), received.get("text"))
+    action = None if stars is not None else reply_action(received.get("payload"), received.get("text"),
+                                                         deps.store.get_settings(tenant_id).get("reply_actions"))
+    deps.store.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
+                                                    "payload": received.get("payload"), "action": action, "rating": stars})
+    if stars is not None:
+        received["rating"] = stars
+        data = {"message_id": message_id, "from": received["from"], "rating": stars, "flow": received.get("flow")}
+        out.append(callbacks.event("rating.received", data, now))
+        if stars < ESCALATE_BELOW:
+            out.append(callbacks.event("rating.escalation", {**data, "reason": f"rated {stars} of 5: a person should follow up"}, now))
+            metrics.add_metric(name="RatingEscalated", unit="Count", value=1)
+    if action:
+        received["action"] = action
+        data = {"message_id": message_id, "from": received["from"], "flow": received.get("flow")}
+        if action == "cancel" and flow.get("key"):
+            from wa_notify.services.flows import cancel_key
+
+            data["cancelled"] = cancel_key(deps, tenant_id, flow["key"])
+            out.append(callbacks.event("flow.cancelled_by_customer", data, now))
+        elif action == "confirm":
+            out.append(callbacks.event("flow.confirmed", data, now))
+        elif action == "reschedule":
+            out.append(callbacks.event("flow.reschedule_requested", data, now))
+    return out
 
 
 def status_callback(deps: Deps, status: StatusUpdate) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from wa_notify.domain.conversation import billing, computed_tags, inbound_summary, opt_intent, rating, reply_action, window_open
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "intent"), [("STOP", "out"), (" stop! ", "out"), ("Parar", "out"), ("退訂", "out"), ("START", "in"),
+                                              ("Começar", "in"), ("stop by later", None), ("", None), (None, None)])
+def test_opt_intent(text, intent):
+    assert opt_intent(text) == intent
+
+
+@pytest.mark.parametrize(("payload", "text", "stars"), [("3", None, 3), (None, "5 stars", 5), ("\u2b50\u2b50", None, 2), ("\U0001F621", None, 1),
+                                                        ("6", None, None), ("3 apples", None, None), ("yes", "Yes", None), (None, None, None)])
+def test_rating(payload, text, stars):
+    assert rating(payload, text) == stars
+
+
+def test_reply_action_prefers_the_payload_and_accepts_custom_words():
+    assert reply_action("CANCEL", "Keep it") == "cancel"
+    assert reply_action("X1", "Confirm visit") == "confirm"
+    assert reply_action("NOPE", "Nope", {"nope": "cancel"}) == "cancel"
+    assert reply_action("hello", "hello") is None
+
+
+def test_billing_follows_meta_pricing():
+    assert billing("template", "UTILITY", True) == {"category": "utility", "type": "free_customer_service", "billable": False}
+    assert billing("template", "UTILITY", False)["billable"] is True
+    assert billing("template", "MARKETING", True)["billable"] is True
+    assert billing("text", None, True)["type"] == "free_customer_service"
+
+
+def test_window_and_computed_tags():
+    assert window_open((NOW + timedelta(hours=1)).isoformat(), NOW) and not window_open((NOW - timedelta(seconds=1)).isoformat(), NOW)
+    assert not window_open(None, NOW)
+    fresh = {"last_inbound_at": (NOW - timedelta(days=2)).isoformat(), "attributes": {"annual_spend": 25_000}}
+    assert computed_tags(fresh, NOW) == ["active_7d", "tier_high"]
+    assert computed_tags({"last_inbound_at": (NOW - timedelta(days=40)).isoformat()}, NOW) == ["inactive_30d"]
+    assert computed_tags({"created_at": (NOW - timedelta(days=200)).isoformat()}, NOW) == ["cold"]
+
+
+def test_inbound_summary_for_each_kind():
+    assert inbound_summary({"type": "text", "text": {"body": "hi"}}) == {"type": "text", "text": "hi"}
+    tap = inbound_summary({"type": "button", "button": {"payload": "P", "text": "T"}, "context": {"id": "wamid.x"}})
+    assert tap == {"type": "button", "payload": "P", "text": "T", "context_id": "wamid.x"}
+    assert inbound_summary({"type": "sticker"}) == {"type": "sticker"}
