@@ -83,7 +83,7 @@ def test_write_and_send_permissions_are_least_privilege():
     assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("DispatcherFunction") | actions("CallbackFunction")
     status_sends = {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS["StatusFunction"]["Properties"]["Policies"]
                     if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
-    assert status_sends == {"CallbackQueue"}  # it reports to platforms, it never sends to WhatsApp
+    assert status_sends == {"CallbackQueue", "SendQueueHigh"}  # callbacks, and auto-replies on the high lane only
 
 
 def test_every_function_has_a_log_group_with_retention():

@@ -86,12 +86,28 @@ class ValueTier(Strict):
     min_spend: Annotated[float, AfterValidator(jsonsafe.check)] = Field(ge=0, le=1e12)
 
 
+class AutoReplyRule(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20)
+    reply: str = Field(min_length=1, max_length=4096)
+
+
+class BusinessHours(Strict):
+    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday")
+
+
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: bool = False
     value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
     reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers")
+    auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
+    business_hours: BusinessHours | None = None
+    out_of_hours_reply: str | None = Field(default=None, max_length=4096)
 
 
 class PreviewRequest(Strict):

@@ -151,8 +151,9 @@ class Store:
         sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
         _, item = self.table.update(
             f"TENANT#{tenant_id}#CONTACT", phone,
-            "SET " + ", ".join([*sets, "phone = :phone", "updated_at = :at", "created_at = if_not_exists(created_at, :at)"]),
-            names=names or None, values={**values, ":phone": phone, ":at": at}, return_new=True,
+            "SET " + ", ".join([*sets, "phone = :phone", "updated_at = :at", "created_at = if_not_exists(created_at, :at)",
+                                "auto_replied = if_not_exists(auto_replied, :empty)"]),
+            names=names or None, values={**values, ":phone": phone, ":at": at, ":empty": {}}, return_new=True,
         )
         return item or {}
 
@@ -161,9 +162,9 @@ class Store:
         ok, _ = self.table.update(
             f"TENANT#{tenant_id}#CONTACT", phone,
             "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, phone = :phone, updated_at = :at, "
-            "created_at = if_not_exists(created_at, :at)",
+            "created_at = if_not_exists(created_at, :at), auto_replied = if_not_exists(auto_replied, :empty)",
             condition="attribute_not_exists(opted_out) OR opted_out <> :o",
-            values={":o": opted_out, ":at": at, ":why": reason, ":phone": phone},
+            values={":o": opted_out, ":at": at, ":why": reason, ":phone": phone, ":empty": {}},
         )
         return ok
 
@@ -178,6 +179,15 @@ class Store:
     def put_settings(self, tenant_id: str, settings: dict[str, Any]) -> None:
         self.table.client.put_item(TableName=self.table.name, Item=to_item({"pk": tenant_pk(tenant_id), "sk": "SETTINGS", **dynamo_safe(settings)}))
 
+    def claim_auto_reply(self, tenant_id: str, phone: str, rule_id: str, conversation: str) -> bool:
+        """At most one auto-reply per rule per conversation: the first claim wins."""
+        ok, _ = self.table.update(
+            f"TENANT#{tenant_id}#CONTACT", phone, "SET auto_replied.#rule = :conv",
+            condition="attribute_exists(pk) AND (attribute_not_exists(auto_replied.#rule) OR auto_replied.#rule <> :conv)",
+            names={"#rule": rule_id}, values={":conv": conversation},
+        )
+        return ok
+
     def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any], ttl_s: int) -> bool:
         """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
         contact's window. False when this wamid was stored already."""
@@ -188,11 +198,21 @@ class Store:
         # Keep the latest time only: webhooks arrive in any order.
         self.table.update(
             f"TENANT#{tenant_id}#CONTACT", phone,
-            "SET last_inbound_at = :at, window_expires_at = :win, updated_at = :at, created_at = if_not_exists(created_at, :at), phone = :phone",
+            "SET last_inbound_at = :at, window_expires_at = :win, updated_at = :at, created_at = if_not_exists(created_at, :at), "
+            "phone = :phone, auto_replied = if_not_exists(auto_replied, :empty), "
+            "conversation_started_at = if_not_exists(conversation_started_at, :at)",
             condition="attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
-            values={":at": at, ":win": window_expires_at, ":phone": phone},
+            values={":at": at, ":win": window_expires_at, ":phone": phone, ":empty": {}},
         )
         return True
+
+    def start_conversation(self, tenant_id: str, phone: str, at: str, previous_window: str | None) -> None:
+        """A message after the window closed starts a new conversation (auto-replies may go again)."""
+        self.table.update(
+            f"TENANT#{tenant_id}#CONTACT", phone, "SET conversation_started_at = :at",
+            condition="attribute_exists(pk) AND (attribute_not_exists(conversation_started_at) OR :prev < :at)",
+            values={":at": at, ":prev": previous_window or ""},
+        )
 
     def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> list[dict[str, Any]]:
         items, _ = self.table.query("pk = :pk", {":pk": f"TENANT#{tenant_id}#INBOX#{phone}"}, limit=limit, consistent=True)

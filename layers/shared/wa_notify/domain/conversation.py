@@ -122,3 +122,27 @@ def rating(payload: str | None, text: str | None) -> int | None:
         if head.isdigit() and 1 <= int(head) <= 5 and (len(value.split()) == 1 or value.split()[1].lower().startswith(("star", "estrela", "estrella"))):
             return int(head)
     return None
+
+
+def matching_rule(text: str | None, rules: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The first auto-reply rule with a keyword in the text (case-insensitive, whole words)."""
+    import re
+
+    lowered = (text or "").lower()
+    for rule in rules or []:
+        for keyword in rule.get("keywords", []):
+            if re.search(rf"(?<!\w){re.escape(keyword.lower())}(?!\w)", lowered):
+                return rule
+    return None
+
+
+def in_business_hours(moment: datetime, hours: dict[str, Any] | None) -> bool:
+    """True without configured hours; else whether `moment` falls on an open day between start and end."""
+    if not hours:
+        return True
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(hours.get("timezone") or "UTC"))
+    if local.isoweekday() not in hours.get("days", [1, 2, 3, 4, 5]):
+        return False
+    return hours["start"] <= local.strftime("%H:%M") < hours["end"]

@@ -33,6 +33,11 @@ def _settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
     return stored
 
 
+def tenant_settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    """The tenant's settings, cached for 30 s per container (read on every webhook change)."""
+    return _settings(deps, tenant_id)
+
+
 def event(kind: str, data: dict[str, Any], at: str) -> dict[str, Any]:
     return {"id": new_id("evt"), "type": kind, "created_at": at, "data": data}
 

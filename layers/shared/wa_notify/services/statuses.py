@@ -8,7 +8,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from wa_notify.domain import status as st
-from wa_notify.domain.conversation import ESCALATE_BELOW, WINDOW, inbound_summary, opt_intent, rating, reply_action
+from wa_notify.domain.conversation import (
+    ESCALATE_BELOW,
+    WINDOW,
+    in_business_hours,
+    inbound_summary,
+    matching_rule,
+    opt_intent,
+    rating,
+    reply_action,
+    window_open,
+)
 from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services import callbacks
@@ -180,10 +190,53 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
     phone = "+" + sender
     moment = _moment(message.get("timestamp"), deps.now())
     summary = inbound_summary(message)
-    return deps.store.record_inbound(
+    before = deps.store.get_contact(tenant_id, phone) or {}
+    stored = deps.store.record_inbound(
         tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
         ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
     )
+    if stored and before and not window_open(before.get("window_expires_at"), moment):
+        deps.store.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
+    if stored and summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
+        auto_reply(deps, tenant_id, phone, summary.get("text"), moment)
+    return stored
+
+
+def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment: datetime) -> list[str]:
+    """Keyword replies and the out-of-hours reply, each at most once per conversation."""
+    settings = callbacks.tenant_settings(deps, tenant_id)
+    contact = deps.store.get_contact(tenant_id, phone) or {}
+    conversation = contact.get("conversation_started_at") or iso(moment)
+    replies = []
+    rule = matching_rule(text, settings.get("auto_replies"))
+    if rule:
+        replies.append((f"kw_{rule['id']}", rule["reply"]))
+    if settings.get("out_of_hours_reply") and not in_business_hours(moment, settings.get("business_hours")):
+        replies.append(("out_of_hours", settings["out_of_hours_reply"]))
+    sent = []
+    for rule_id, reply in replies:
+        if deps.store.claim_auto_reply(tenant_id, phone, rule_id, conversation):
+            sent.append(send_auto_reply(deps, tenant_id, phone, reply, rule_id))
+    return sent
+
+
+def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id: str) -> str:
+    from wa_notify.domain.ids import new_id
+    from wa_notify.domain.rendering import text_request
+    from wa_notify.services import messages as message_service
+    from wa_notify.services.tenants import profile
+
+    now = deps.now()
+    message_id = new_id("msg")
+    item = message_service.build_item(
+        deps, tenant_id, message_id=message_id, to=phone, template_ref=None, request=text_request(phone, reply, callback_data=message_id),
+        priority="high", send_at=None, metadata={"auto_reply": rule_id}, now=now, phone_number_id=profile(deps, tenant_id)["phone_number_id"],
+        text=reply, extra={"billing": {"category": "service", "type": "free_customer_service", "billable": False}},
+    )
+    deps.store.create_message(item, None)
+    message_service.enqueue(deps, [item])
+    metrics.add_metric(name="AutoReplySent", unit="Count", value=1)
+    return message_id
 
 
 def apply_template_status(deps: Deps, waba_id: str, value: dict[str, Any]) -> bool:
