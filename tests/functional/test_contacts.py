@@ -74,3 +74,23 @@ def test_settings_generate_a_callback_secret_once(api):
     rotated = api.call("PUT", "/v1/settings", {"rotate_callback_secret": True})[1]
     assert rotated["callback_secret"] != first["callback_secret"]
     assert api.call("PUT", "/v1/settings", {"callback_url": "not a url"})[0] == 422
+
+
+def test_the_contacts_locale_picks_the_translation(api, stack, message_body):
+    from tests.functional.conftest import load_event
+
+    english = load_event("api/create_template.json")
+    api.approved_template(english)
+    chinese = {**load_event("api/create_template.json"), "language": "zh_TW"}
+    chinese["components"][1]["text"] = "{{first_name}}您好，您的訂單 {{total}} 已出貨，預計 {{eta}} 送達。".replace("{{first_name}}您好", "您好 {{first_name}}")
+    chinese["components"][2]["text"] = "幸運灌木"
+    api.approved_template(chinese)
+    api.call("PUT", "/v1/contacts/+886912345678", {"locale": "zh_TW"})
+    body = {**message_body, "template": {"name": "order_shipped"}}
+    message_id = api.post("/v1/messages", body)[1]["id"]
+    assert api.message(message_id)["template"]["language"] == "zh_TW"
+    stack.drain()
+    assert "NT$1,580.00" not in stack.sandbox.received()[0]["text"] and "$1,580.00" in stack.sandbox.received()[0]["text"]
+    # a customer without a locale gets the first translation; a missing template is still a 422
+    assert api.message(api.post("/v1/messages", {**body, "to": "+14155550123"})[1]["id"])["template"]["language"] == "en_US"
+    assert api.post("/v1/messages", {**body, "template": {"name": "nope"}})[0] == 422

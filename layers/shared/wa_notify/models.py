@@ -18,7 +18,8 @@ class Strict(BaseModel):
 
 class TemplateRef(Strict):
     name: str = Field(min_length=1, max_length=512)
-    language: str = Field(min_length=2, max_length=16)
+    language: str | None = Field(default=None, min_length=2, max_length=16,
+                                 description="omit to use the contact's locale (then its base language, then the first translation)")
 
 
 class MessageRequest(Strict):

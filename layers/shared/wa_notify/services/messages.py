@@ -113,7 +113,9 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
     message_id = new_id("msg")
     template_ref = None
     if has_template:
-        name, language = body["template"]["name"], body["template"]["language"]
+        name, language = body["template"]["name"], body["template"].get("language")
+        if language is None:
+            language = template_service.language_for(deps, tenant_id, name, contact.get("locale"))
         spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
         if template_item["status"] != "APPROVED":
             raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")

@@ -126,6 +126,20 @@ def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
         raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
 
 
+def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> str:
+    """The translation for a customer: their locale, else one in the same base language, else the first."""
+    if len(name) > NAME_MAX or not NAME_RE.match(name):
+        raise Invalid([Problem("template.name", f"no template {name[:64]}")])
+    languages = [i["language"] for i in deps.store.list_templates(tenant_id, name=name, limit=100)[0]]
+    if not languages:
+        raise Invalid([Problem("template.name", f"no template {name}")])
+    if locale in languages:
+        return locale
+    base = (locale or "").split("_")[0]
+    same_base = [lang for lang in languages if base and lang.split("_")[0] == base]
+    return (same_base or sorted(languages))[0]
+
+
 def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, dict[str, Any]]:
     if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
         raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
