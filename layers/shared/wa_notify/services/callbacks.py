@@ -9,7 +9,6 @@ delivered (the message keeps the highest status rank delivered).
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from wa_notify.domain import signatures
@@ -17,20 +16,14 @@ from wa_notify.domain import status as st
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.whatsapp_errors import backoff_seconds
 from wa_notify.observability import logger, metrics
-from wa_notify.services.deps import Deps, iso
+from wa_notify.services.deps import Deps, iso, ttl_cached
 
 _settings_cache: dict[str, tuple[dict[str, Any], float]] = {}
 SETTINGS_CACHE_SECONDS = 30
 
 
 def _settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
-    now = time.monotonic()
-    hit = _settings_cache.get(tenant_id)
-    if hit and hit[1] > now:
-        return hit[0]
-    stored = deps.store.get_settings(tenant_id)
-    _settings_cache[tenant_id] = (stored, now + SETTINGS_CACHE_SECONDS)
-    return stored
+    return ttl_cached(_settings_cache, tenant_id, SETTINGS_CACHE_SECONDS, lambda: deps.store.get_settings(tenant_id))
 
 
 def tenant_settings(deps: Deps, tenant_id: str) -> dict[str, Any]:

@@ -96,6 +96,20 @@ class Deps:
         return self.clock()
 
 
+def ttl_cached(cache: dict[str, tuple[Any, float]], key: str, ttl: float, load: Callable[[], Any]) -> Any:
+    """Per-container cache for lookups that rarely change; misses (None) are not cached."""
+    import time
+
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit and hit[1] > now:
+        return hit[0]
+    value = load()
+    if value is not None:
+        cache[key] = (value, now + ttl)
+    return value
+
+
 def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
     """`{items, next}` from a store listing; a forged or stale cursor is the client's 422."""
     from wa_notify.domain.problems import Invalid, Problem

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from typing import Any
 
 from wa_notify.domain.ids import hash_api_key, new_api_key, new_id
 from wa_notify.domain.problems import Unauthorized
-from wa_notify.services.deps import Deps, iso
+from wa_notify.services.deps import Deps, iso, ttl_cached
 
 _key_cache: dict[str, tuple[Any, float]] = {}
 _profile_cache: dict[str, tuple[Any, float]] = {}
-
-
-def _cached(cache: dict[str, tuple[Any, float]], key: str, ttl: float, load: Callable[[], Any]) -> Any:
-    """Per-container cache for lookups that rarely change; misses (None) are not cached."""
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit and hit[1] > now:
-        return hit[0]
-    value = load()
-    if value is not None:
-        cache[key] = (value, now + ttl)
-    return value
 
 
 def create_tenant(
@@ -57,7 +43,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
     if not key:
         raise Unauthorized("send Authorization: Bearer <api key>")
     digest = hash_api_key(key)
-    tenant_id = _cached(_key_cache, digest, deps.settings.api_key_cache_seconds, lambda: deps.store.tenant_for_key(digest))
+    tenant_id = ttl_cached(_key_cache, digest, deps.settings.api_key_cache_seconds, lambda: deps.store.tenant_for_key(digest))
     if tenant_id is None:
         raise Unauthorized("unknown API key")
     return tenant_id
@@ -66,7 +52,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
 def profile(deps: Deps, tenant_id: str) -> dict[str, Any]:
     """The tenant's profile (its WhatsApp number and WABA), cached per container like keys:
     it changes only when a platform is re-onboarded, and it is read on every send."""
-    item = _cached(_profile_cache, tenant_id, deps.settings.api_key_cache_seconds, lambda: deps.store.get_tenant(tenant_id))
+    item = ttl_cached(_profile_cache, tenant_id, deps.settings.api_key_cache_seconds, lambda: deps.store.get_tenant(tenant_id))
     if item is None:
         raise Unauthorized("the tenant of this API key no longer exists")
     return item
