@@ -135,6 +135,13 @@ class Store:
     def delete_template(self, tenant_id: str, name: str, language: str) -> bool:
         return self.table.delete(template_pk(tenant_id), template_sk(name, language), condition="attribute_exists(pk)")
 
+    def _message_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A message row: its keys, and its due-index shard when it has a due time."""
+        row = {"pk": message_pk(item["tenant_id"], item["id"]), "sk": "MSG", **dynamo_safe(item)}
+        if item.get("due_at") is not None:
+            row["due_shard"] = due_shard(item["id"], self.due_shards)
+        return row
+
     def _update_message(self, tenant_id: str, message_id: str, expression: str, **kwargs: Any) -> bool:
         """One conditional transition of a message; False when its condition does not hold."""
         ok, _ = self.table.update(message_pk(tenant_id, message_id), "MSG", expression, **kwargs)
@@ -251,10 +258,7 @@ class Store:
              "attribute_not_exists(pk) OR expires_at < :now"),
         ]
         for item in messages:
-            message_item = {"pk": message_pk(tenant_id, item["id"]), "sk": "MSG", **dynamo_safe(item)}
-            if item.get("due_at") is not None:
-                message_item["due_shard"] = due_shard(item["id"], self.due_shards)
-            puts.append((message_item, "attribute_not_exists(pk)"))
+            puts.append((self._message_item(item), "attribute_not_exists(pk)"))
         for flow_name, record in plans.items():
             puts.append(({"pk": f"TENANT#{tenant_id}#PLAN#{key}", "sk": flow_name, **dynamo_safe(record)}, None))
         return self.table.transact_put(puts, {":now": now_s}) is None
@@ -265,10 +269,7 @@ class Store:
 
         None on success; "idempotency" when the key exists already; "message" on an id clash.
         """
-        message_item = {"pk": message_pk(item["tenant_id"], item["id"]), "sk": "MSG", **dynamo_safe(item)}
-        if item.get("due_at") is not None:
-            message_item["due_shard"] = due_shard(item["id"], self.due_shards)
-        items = [message_item]
+        items = [self._message_item(item)]
         if idempotency:
             items.append({"pk": idem_pk(item["tenant_id"], idempotency["key"]), "sk": "IDEM", **idempotency})
         # Message ids are new, so only an expired idempotency record can ever be replaced.

@@ -141,9 +141,8 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     if len(items) > MAX_MESSAGES_PER_EVENT:
         raise Invalid([Problem("type", f"the event would plan {len(items)} messages; at most {MAX_MESSAGES_PER_EVENT}")])
 
-    cancelled = []
-    for flow in stopping:
-        cancelled += _cancel_pending(deps, tenant_id, key, flow.name, now)
+    stopping_names = {flow.name for flow in stopping}
+    cancelled = _cancel_plans(deps, tenant_id, [p for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names], now) if stopping else []
     for flow in stopping:
         plans.setdefault(flow.name, {"message_ids": [], "event_type": event_type, "updated_at": iso(now)})
 
@@ -165,14 +164,20 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     return response, True
 
 
-def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
+    """The step's template, read once per event however many steps and flows use it."""
     ref = (step.template, step.language)
     if ref not in templates:
         item = deps.store.get_template(tenant_id, *ref)
         if item is None:
             return None
         templates[ref] = item
-    return templates[ref]["category"]
+    return templates[ref]
+
+
+def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+    item = _template(deps, tenant_id, step, templates)
+    return item["category"] if item else None
 
 
 def _message_for(
@@ -180,14 +185,10 @@ def _message_for(
     data: dict[str, Any], templates: dict[tuple[str, str], dict[str, Any]], problems: ProblemList, now: Any,
 ) -> dict[str, Any] | None:
     step = p.step
-    ref = (step.template, step.language)
-    if ref not in templates:
-        item = deps.store.get_template(tenant_id, *ref)
-        if item is None:
-            problems.add(f"flow.{flow.name}.steps[{step.index}]", f"template {step.template} ({step.language}) was deleted")
-            return None
-        templates[ref] = item
-    template_item = templates[ref]
+    template_item = _template(deps, tenant_id, step, templates)
+    if template_item is None:
+        problems.add(f"flow.{flow.name}.steps[{step.index}]", f"template {step.template} ({step.language}) was deleted")
+        return None
     if template_item["status"] != "APPROVED":
         raise Conflict(f"flow {flow.name}: template {step.template} ({step.language}) is {template_item['status']}; only APPROVED templates send")
     spec = spec_from_stored(template_item)
@@ -227,21 +228,17 @@ def _message_for(
 
 def cancel_key(deps: Deps, tenant_id: str, key: str) -> list[str]:
     """Cancel what is still pending for a key in every flow (a customer tapped "Cancel")."""
-    now = deps.now()
-    return [m for plan_item in deps.store.plans_for_key(tenant_id, key) for m in _cancel_pending(deps, tenant_id, key, plan_item["sk"], now)]
+    return _cancel_plans(deps, tenant_id, deps.store.plans_for_key(tenant_id, key), deps.now())
 
 
-def _cancel_pending(deps: Deps, tenant_id: str, key: str, flow_name: str, now: Any) -> list[str]:
-    """Cancel what is still pending in the flow's plan for this key. The cancel is conditional
-    (scheduled/queued only) and the sender's lease is conditional (queued only): whichever wins,
-    a message reported cancelled is never sent."""
+def _cancel_plans(deps: Deps, tenant_id: str, plan_items: list[dict[str, Any]], now: Any) -> list[str]:
+    """Cancel what is still pending in these plans. The cancel is conditional (scheduled/queued
+    only) and the sender's lease is conditional (queued only): whichever wins, a message reported
+    cancelled is never sent."""
     cancelled = []
-    for plan_item in deps.store.plans_for_key(tenant_id, key):
-        if plan_item["sk"] != flow_name:
-            continue
+    for plan_item in plan_items:
         for message_id in plan_item.get("message_ids", []):
             ok, _ = deps.store.cancel_message(tenant_id, message_id, iso(now))
             if ok:
                 cancelled.append(message_id)
     return cancelled
-

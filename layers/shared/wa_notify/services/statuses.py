@@ -195,18 +195,19 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
         tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
         ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
     )
-    if stored and before and not window_open(before.get("window_expires_at"), moment):
+    # A message after the window closed (or a first one) starts a new conversation.
+    new_conversation = not before or not window_open(before.get("window_expires_at"), moment)
+    if stored and before and new_conversation:
         deps.store.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
+    conversation = iso(moment) if new_conversation else (before.get("conversation_started_at") or iso(moment))
     if stored and summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
-        auto_reply(deps, tenant_id, phone, summary.get("text"), moment)
+        auto_reply(deps, tenant_id, phone, summary.get("text"), moment, conversation)
     return stored
 
 
-def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment: datetime) -> list[str]:
+def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment: datetime, conversation: str) -> list[str]:
     """Keyword replies and the out-of-hours reply, each at most once per conversation."""
     settings = callbacks.tenant_settings(deps, tenant_id)
-    contact = deps.store.get_contact(tenant_id, phone) or {}
-    conversation = contact.get("conversation_started_at") or iso(moment)
     replies = []
     rule = matching_rule(text, settings.get("auto_replies"))
     if rule:
