@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wa_notify.models import WebhookChange
+from wa_notify.jobs import WebhookChange
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import statuses
 from wa_notify.services.deps import get_deps

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from wa_notify.domain.whatsapp_errors import ProviderError
 
@@ -64,6 +65,8 @@ class CloudApiClient:
         self, base_url: str, access_token: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx  # lazily: ~100 ms of a cold import, paid only by the functions that call WhatsApp
+
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"},
@@ -74,6 +77,8 @@ class CloudApiClient:
         self.calls = 0
 
     def send_message(self, phone_number_id: str, request: dict[str, Any]) -> SendOutcome:
+        import httpx
+
         self.calls += 1
         try:
             response = self.http.post(f"{phone_number_id}/messages", content=json.dumps(request).encode())
@@ -96,6 +101,8 @@ class CloudApiClient:
 
     def create_template(self, waba_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST /{waba}/message_templates; raises ProviderError when Meta refuses or is unreachable."""
+        import httpx
+
         try:
             response = self.http.post(f"{waba_id}/message_templates", content=json.dumps(payload).encode())
         except httpx.TransportError as exc:

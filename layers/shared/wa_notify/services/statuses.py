@@ -19,7 +19,7 @@ from wa_notify.domain.conversation import (
     reply_action,
     window_open,
 )
-from wa_notify.models import StatusUpdate, WebhookChange, WhatsAppError
+from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
 from wa_notify.services import callbacks
 from wa_notify.services.deps import Deps, iso
