@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wa_notify.domain.problems import DomainError, Malformed, Unauthorized
+from wa_notify.domain.problems import DomainError, Malformed, OverQuota, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import (
+    CampaignRequest,
     ContactRequest,
     EventAccepted,
     EventRequest,
@@ -83,6 +84,8 @@ def tenant() -> str:
 @app.exception_handler(DomainError)
 def on_domain_error(exc: DomainError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, OverQuota):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems], headers)
 
 
@@ -176,6 +179,34 @@ def cancel_message(message_id: str) -> dict[str, Any]:
     return message_service.cancel(get_deps(), tenant(), message_id)
 
 
+@app.post("/v1/campaigns", summary="Send one template to every opted-in contact of a segment, through the bulk lane",
+          responses={202: {"description": "Accepted: planning"}, **problem_responses(400, 401, 409, 413, 415, 422, 429)})
+def create_campaign(body: Annotated[CampaignRequest, Body()]) -> Response[dict[str, Any]]:
+    from wa_notify.services import campaigns
+
+    payload = body.model_dump(exclude_none=True, mode="python")
+    payload["segment"] = body.segment.model_dump(exclude_none=True)
+    payload["send_window"] = body.send_window.model_dump() if body.send_window else None
+    result = campaigns.create(get_deps(), tenant(), payload)
+    metrics.add_metric(name="CampaignsAccepted", unit="Count", value=1)
+    return Response(202, "application/json", body=result)
+
+
+@app.get("/v1/campaigns/<campaign_id>", responses={200: {"description": "The campaign and its progress"}, **problem_responses(401, 404)})
+def get_campaign(campaign_id: str) -> dict[str, Any]:
+    from wa_notify.services import campaigns
+
+    return campaigns.get(get_deps(), tenant(), campaign_id)
+
+
+@app.delete("/v1/campaigns/<campaign_id>", summary="Stop a campaign: what has not left WhatsApp's way is cancelled",
+            responses={200: {"description": "Cancelled"}, **problem_responses(401, 404, 409)})
+def cancel_campaign(campaign_id: str) -> dict[str, Any]:
+    from wa_notify.services import campaigns
+
+    return campaigns.cancel(get_deps(), tenant(), campaign_id)
+
+
 @app.put("/v1/flows/<name>", summary="Create or replace a flow: trigger, cancel_on, reschedule_on, steps",
          responses={200: {"description": "Replaced"}, 201: {"description": "Created"}, **problem_responses(400, 401, 413, 415, 422)})
 def put_flow(name: str) -> Response[dict[str, Any]]:
@@ -201,7 +232,7 @@ def delete_flow(name: str) -> Response[None]:
 
 @app.post("/v1/events", summary="A business event: runs, cancels or re-plans every flow it concerns",
           responses={202: {"description": "Planned messages, skipped steps, cancelled messages"},
-                     **problem_responses(400, 401, 409, 413, 415, 422)})
+                     **problem_responses(400, 401, 409, 413, 415, 422, 429)})
 def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]:
     result, planned = flow_service.handle_event(get_deps(), tenant(), body.model_dump(exclude_none=True))
     metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)

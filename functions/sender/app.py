@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wa_notify.jobs import SendJob
+from wa_notify.jobs import CampaignJob, SendJob
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import sending
 from wa_notify.services.deps import get_deps
@@ -16,7 +16,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    # A body that is not a SendJob fails this record only; after 5 receives it is in the DLQ.
+    # A body that is not a SendJob (or a campaign job) fails this record only; after 5
+    # receives it is in the DLQ.
+    if record.body.startswith('{"kind":'):
+        from wa_notify.services import campaigns
+
+        return campaigns.run_job(get_deps(), CampaignJob.model_validate_json(record.body).model_dump())
     return sending.process(get_deps(), SendJob.model_validate_json(record.body).model_dump())
 
 
@@ -24,4 +29,5 @@ def record_handler(record: SQSRecord) -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    sending.pacer.begin(len(event.get("Records") or []))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

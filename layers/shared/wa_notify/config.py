@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_send_attempts: int = Field(default=6, ge=1, le=20)
     number_rate_per_second: float = Field(default=80.0, gt=0)
     number_burst: int = Field(default=80, ge=1)
+    max_inline_wait_ms: int = Field(default=500, ge=0, le=5_000)
+    default_daily_quota: int = Field(default=100_000, ge=1)
     pair_interval_seconds: float = Field(default=6.0, gt=0)
     pair_burst: int = Field(default=45, ge=1)
     http_connect_timeout: float = Field(default=3.0, gt=0)

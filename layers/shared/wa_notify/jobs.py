@@ -20,6 +20,16 @@ class SendJob(BaseModel):
     lane: Literal["high", "normal", "bulk"]
 
 
+class CampaignJob(BaseModel):
+    """A campaign's planning (next page) or cancelling job, on a send lane."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["campaign_plan", "campaign_cancel"]
+    tenant_id: str = Field(min_length=1, max_length=64)
+    campaign_id: str = Field(pattern=r"^cmp_[a-z2-7]{26}$")
+
+
 class WhatsAppError(BaseModel):
     model_config = ConfigDict(extra="allow")
 

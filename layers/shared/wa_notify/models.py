@@ -109,6 +109,29 @@ class SettingsRequest(Strict):
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)
+    throughput_per_second: int | None = Field(default=None, ge=1, le=1000, description=(
+        "your number's WhatsApp throughput (80/s by default; 1,000/s once Meta upgraded it): all sends are paced to it"))
+
+
+class CampaignSegment(Strict):
+    tag: Tag | None = Field(default=None, description="every contact with this tag")
+    contacts: list[Annotated[str, StringConstraints(min_length=1, max_length=32)]] | None = Field(
+        default=None, max_length=10_000, description="these phone numbers (any format phonenumbers parses)")
+
+
+class SendWindow(Strict):
+    start: datetime | None = Field(default=None, description="not before (default: now)")
+    end: datetime | None = Field(default=None, description="what has not left by then is cancelled")
+
+
+class CampaignRequest(Strict):
+    name: str | None = Field(default=None, max_length=128)
+    template: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+    segment: CampaignSegment
+    params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
+    button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
+    send_window: SendWindow | None = None
 
 
 class PreviewRequest(Strict):
@@ -136,7 +159,8 @@ class Problem(BaseModel):
 def problem_responses(*codes: int) -> dict[int, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer."""
     titles = {400: "Malformed request", 401: "No or unknown API key", 404: "Not found", 409: "Conflict (state or idempotency)",
-              413: "Payload too large", 415: "The body is not application/json", 422: "Semantically invalid: every problem listed", 502: "WhatsApp did not accept the request"}
+              413: "Payload too large", 415: "The body is not application/json", 422: "Semantically invalid: every problem listed",
+              429: "Over the daily quota: Retry-After says when it resets", 502: "WhatsApp did not accept the request"}
     return {code: {"description": titles[code], "content": {"application/problem+json": {"model": Problem}}} for code in codes}
 
 

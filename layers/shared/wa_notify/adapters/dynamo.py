@@ -12,6 +12,9 @@ Key schema (tenant-prefixed, see docs/decisions.md):
 | message | TENANT#<tid>#MSG#<mid> | MSG |
 | idempotency key | TENANT#<tid>#IDEM#<key> | IDEM |
 | rate bucket | RATE#<scope> | RATE |
+| daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> |
+| campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN |
+| dispatch watermark | DISPATCH#<shard> | DISPATCH |
 
 GSIs: `DueIndex` (due_shard, due_at) holds only messages that need an action at a time
 (scheduled, queued, leased, unknown); `WamidIndex` (wamid) finds a message from a status.
@@ -165,10 +168,12 @@ class Table:
         resp = self.client.query(**kwargs)
         return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
-    def transact_put(self, puts: list[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None) -> list[str] | None:
-        """Put items atomically, each with its own condition (None: unconditional overwrite).
-        None on success, else the failure code of each item."""
-        transact = []
+    def transact_put(self, puts: list[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None,
+                     updates: list[dict[str, Any]] | None = None) -> list[str] | None:
+        """Put items atomically, each with its own condition (None: unconditional overwrite),
+        together with `updates` ({pk, sk, expression, condition, values}), all or nothing.
+        None on success, else the failure code of each item (puts first, then updates)."""
+        transact: list[dict[str, Any]] = []
         for item, condition in puts:
             put: dict[str, Any] = {"TableName": self.name, "Item": to_item(item)}
             if condition:
@@ -176,6 +181,16 @@ class Table:
                 if values and any(k in condition for k in values):
                     put["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items() if k in condition}
             transact.append({"Put": put})
+        for u in updates or []:
+            update: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": u["pk"], "sk": u["sk"]}),
+                                      "UpdateExpression": u["expression"]}
+            if u.get("condition"):
+                update["ConditionExpression"] = u["condition"]
+            if u.get("names"):
+                update["ExpressionAttributeNames"] = u["names"]
+            if u.get("values"):
+                update["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in u["values"].items()}
+            transact.append({"Update": update})
         try:
             self.client.transact_write_items(TransactItems=transact)
             return None
@@ -185,11 +200,13 @@ class Table:
             reasons = exc.response.get("CancellationReasons") or []
             return [r.get("Code", "None") for r in reasons] or ["ConditionalCheckFailed"]
 
-    def transact_put_new(self, items: list[dict[str, Any]], *, replace_expired_before: int | None = None) -> list[str] | None:
+    def transact_put_new(self, items: list[dict[str, Any]], *, replace_expired_before: int | None = None,
+                         updates: list[dict[str, Any]] | None = None) -> list[str] | None:
         """Put all items atomically, each only if absent (or, with `replace_expired_before`, if its
         `expires_at` is older: TTL deletes late, so expiry is decided by timestamp).
         None on success, else the failure code of each item."""
         condition = "attribute_not_exists(pk)"
         if replace_expired_before is None:
-            return self.transact_put([(i, condition) for i in items])
-        return self.transact_put([(i, condition + " OR expires_at < :now") for i in items], {":now": replace_expired_before})
+            return self.transact_put([(i, condition) for i in items], updates=updates)
+        return self.transact_put([(i, condition + " OR expires_at < :now") for i in items], {":now": replace_expired_before},
+                                 updates=updates)

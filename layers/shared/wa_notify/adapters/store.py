@@ -10,7 +10,7 @@ from typing import Any
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe, to_item
 from wa_notify.domain import status as st
-from wa_notify.domain.ratelimit import Rate, retry_after
+from wa_notify.domain.ratelimit import Rate, available, lane_limit_us, wait_us
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -35,6 +35,12 @@ def idem_pk(tenant_id: str, key: str) -> str:
 
 def due_shard(message_id: str, shards: int) -> str:
     return f"DUE#{zlib.crc32(message_id.encode()) % shards}"
+
+
+def _day_expiry(day: str) -> int:
+    from datetime import UTC, datetime
+
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) + 3 * 86_400
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -249,8 +255,8 @@ class Store:
 
     def write_plan(
         self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: list[dict[str, Any]],
-        plans: dict[str, dict[str, Any]], key: str, *, now_s: int,
-    ) -> bool:
+        plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
+    ) -> bool | str:
         """The event's messages, its per-flow plan records and the event record, all or nothing.
         False when the same event was recorded meanwhile (a concurrent duplicate)."""
         puts: list[tuple[dict[str, Any], str | None]] = [
@@ -261,23 +267,47 @@ class Store:
             puts.append((self._message_item(item), "attribute_not_exists(pk)"))
         for flow_name, record in plans.items():
             puts.append(({"pk": f"TENANT#{tenant_id}#PLAN#{key}", "sk": flow_name, **dynamo_safe(record)}, None))
-        return self.table.transact_put(puts, {":now": now_s}) is None
+        updates = [self.quota_update(tenant_id, quota[0], len(messages), quota[1])] if quota else None
+        failed = self.table.transact_put(puts, {":now": now_s}, updates=updates)
+        if failed is None:
+            return True
+        if updates and failed[-1] == "ConditionalCheckFailed":
+            return "quota"
+        return False
 
     # ---- messages: intake ----------------------------------------------------------------
-    def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0) -> str | None:
-        """Write the message (and its idempotency record) atomically.
+    def quota_update(self, tenant_id: str, day: str, n: int, limit: int) -> dict[str, Any]:
+        """The transaction part that counts `n` sends against the tenant's daily quota; its
+        condition fails (and with it the whole write) when they would go over."""
+        return {"pk": f"TENANT#{tenant_id}#QUOTA", "sk": day, "expression": "ADD used :n SET expires_at = :exp",
+                "condition": "attribute_not_exists(used) OR used <= :room",
+                "values": {":n": n, ":room": limit - n, ":exp": _day_expiry(day)}}
 
-        None on success; "idempotency" when the key exists already; "message" on an id clash.
+    def quota_used(self, tenant_id: str, day: str) -> int:
+        item = self.table.get(f"TENANT#{tenant_id}#QUOTA", day, consistent=True)
+        return int(item["used"]) if item else 0
+
+    def create_message(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0,
+                       quota: tuple[str, int] | None = None) -> str | None:
+        """Write the message (its idempotency record, its count against the daily quota) atomically.
+
+        None on success; "idempotency" when the key exists already; "quota" when the daily
+        quota is spent; "message" on an id clash.
         """
         items = [self._message_item(item)]
         if idempotency:
             items.append({"pk": idem_pk(item["tenant_id"], idempotency["key"]), "sk": "IDEM", **idempotency})
+        updates = [self.quota_update(item["tenant_id"], quota[0], 1, quota[1])] if quota else None
         # Message ids are new, so only an expired idempotency record can ever be replaced.
-        failed = self.table.transact_put_new(items, replace_expired_before=now_s)
+        if updates is None and idempotency is None:
+            return None if self.table.put_new(items[0]) else "message"
+        failed = self.table.transact_put_new(items, replace_expired_before=now_s, updates=updates)
         if failed is None:
             return None
-        if len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
+        if idempotency and len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
             return "idempotency"
+        if updates and failed[-1] == "ConditionalCheckFailed":
+            return "quota"
         return "message"
 
     def get_idempotency(self, tenant_id: str, key: str) -> dict[str, Any] | None:
@@ -543,30 +573,133 @@ class Store:
         )
         return ok
 
+    # ---- campaigns -------------------------------------------------------------------------
+    def put_campaign(self, tenant_id: str, item: dict[str, Any]) -> None:
+        self.table.put_new({"pk": f"TENANT#{tenant_id}#CAMPAIGN#{item['id']}", "sk": "CAMPAIGN", **dynamo_safe(item)})
+
+    def get_campaign(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
+        return self.table.get(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN", consistent=True)
+
+    def stop_campaign(self, tenant_id: str, campaign_id: str, at: str) -> dict[str, Any] | None:
+        """Any not-yet-cancelled campaign -> cancelled; None when it already was."""
+        ok, item = self.table.update(
+            f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN", "SET #status = :c, updated_at = :at, cancelled_at = :at",
+            condition="attribute_exists(pk) AND #status <> :c", names={"#status": "status"}, values={":c": "cancelled", ":at": at},
+            return_new=True,
+        )
+        return item if ok else None
+
+    def mark_campaign(self, tenant_id: str, campaign_id: str, status: str, reason: str, at: str) -> bool:
+        ok, _ = self.table.update(
+            f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN", "SET #status = :s, reason = :r, updated_at = :at",
+            condition="#status IN (:planning, :paused)", names={"#status": "status"},
+            values={":s": status, ":r": reason, ":at": at, ":planning": "planning", ":paused": "paused_quota"},
+        )
+        return ok
+
+    def write_campaign_page(self, tenant_id: str, campaign: dict[str, Any], messages: list[dict[str, Any]], *,
+                            next_cursor: str | None, excluded: int, at: str, quota: tuple[str, int]) -> str:
+        """One page of a campaign's messages, the campaign's cursor and the quota count, all or
+        nothing. "ok", "quota" (over today's quota) or "conflict" (the page was written by an
+        earlier delivery of the same job, or the campaign was cancelled)."""
+        done_status = "scheduled" if messages and messages[0]["status"] == st.SCHEDULED else "sending"
+        updates = [{
+            "pk": f"TENANT#{tenant_id}#CAMPAIGN#{campaign['id']}", "sk": "CAMPAIGN",
+            "expression": "SET #cursor = :next, planned = planned + :n, excluded = excluded + :x, #status = :status, "
+                          "updated_at = :at REMOVE reason",
+            "condition": "#cursor = :cur AND #status IN (:planning, :paused)",
+            "values": {":next": next_cursor or "", ":n": len(messages), ":x": excluded, ":at": at, ":cur": campaign.get("cursor") or "",
+                       ":status": "planning" if next_cursor is not None else done_status, ":planning": "planning", ":paused": "paused_quota"},
+        }]
+        if messages:
+            updates.append(self.quota_update(tenant_id, quota[0], len(messages), quota[1]))
+        # The update needs the #status name; transact_put passes names through the update dict.
+        updates[0]["names"] = {"#status": "status", "#cursor": "cursor"}
+        failed = self.table.transact_put([(self._message_item(m), "attribute_not_exists(pk)") for m in messages], updates=updates)
+        if failed is None:
+            return "ok"
+        if messages and failed[-1] == "ConditionalCheckFailed" and failed[len(messages)] != "ConditionalCheckFailed":
+            return "quota"
+        return "conflict"
+
+    def campaign_messages(self, tenant_id: str, campaign_id: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        start = None
+        while True:
+            items, start = self.table.query("campaign_key = :c", {":c": f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}"},
+                                            index="CampaignIndex", start_key=start)
+            out += [(i["id"], i["status"]) for i in items]
+            if not start:
+                return out
+
+    def campaign_statuses(self, tenant_id: str, campaign_id: str) -> list[str]:
+        return [status for _, status in self.campaign_messages(tenant_id, campaign_id)]
+
+    def get_contacts(self, tenant_id: str, phones: list[str]) -> list[dict[str, Any]]:
+        """BatchGetItem, 100 keys a call, unprocessed keys retried."""
+        from wa_notify.adapters.dynamo import from_item
+
+        out: list[dict[str, Any]] = []
+        keys = [to_item({"pk": f"TENANT#{tenant_id}#CONTACT", "sk": p}) for p in phones]
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for _ in range(5):
+                resp = self.table.client.batch_get_item(RequestItems=request)
+                out += [from_item(i) for i in resp.get("Responses", {}).get(self.table.name, [])]
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    def contacts_page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        pk = f"TENANT#{tenant_id}#CONTACT"
+        start = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
+        items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=start, consistent=True)
+        return items, (last["sk"]["S"] if last else None)
+
     # ---- rate buckets (GCRA, one conditional write per grant) --------------------------------
-    def take_token(self, scope: str, rate: Rate, now_us: int, *, ttl_s: int | None = None) -> int:
-        """Take one send from the bucket; 0 when granted, else microseconds to wait.
+    def take_token(self, scope: str, rate: Rate, now_us: int, *, ttl_s: int | None = None, lane: str = "high") -> int:
+        """Take one send from the bucket; 0 when granted, else microseconds to wait."""
+        granted, wait = self.take_tokens(scope, rate, now_us, n=1, lane=lane, ttl_s=ttl_s)
+        return 0 if granted else wait
+
+    def take_tokens(self, scope: str, rate: Rate, now_us: int, *, n: int = 1, lane: str = "high",
+                    ttl_s: int | None = None) -> tuple[int, int]:
+        """Take up to `n` sends at once for `lane`: (granted, microseconds to wait when none).
 
         GCRA has two cases, each one conditional write with no read first: the bucket is idle
-        (TAT in the past: restart from now) or busy within its burst (TAT + interval). The
-        case the bucket was last in is tried first, so a steady stream costs one write per
-        grant; a refusal returns the old TAT, which tells the wait without another request.
+        (TAT in the past: restart from now) or busy within the lane's share of the burst
+        (TAT + n intervals). The case the bucket was last in is tried first, so a steady
+        stream costs one write per batch of grants; a refusal returns the old TAT, which
+        tells how many could be granted, or how long to wait, without another request.
         """
         pk = f"RATE#{scope}"
-        limit = now_us + rate.tolerance_us
-        extra, ttl_values = ("", {}) if not ttl_s else (", expires_at = :exp", {":exp": now_us // 1_000_000 + ttl_s})
-        idle = ("SET tat = :next" + extra, "attribute_not_exists(tat) OR tat <= :now", {":next": now_us + rate.interval_us, ":now": now_us})
-        busy = ("SET tat = tat + :i" + extra, "tat > :now AND tat <= :limit", {":i": rate.interval_us, ":now": now_us, ":limit": limit})
-        for case in ((busy, idle) if self._busy_buckets.get(scope) else (idle, busy)):
-            expression, condition, values = case
-            ok, old = self.table.update(
-                pk, "RATE", expression, condition=condition, values={**values, **ttl_values}, return_old_on_failure=True
-            )
-            if ok:
-                self._busy_buckets[scope] = case is busy
-                return 0
-            tat = int(old["tat"]) if old and "tat" in old else None
-            if tat is not None and tat > limit:
-                self._busy_buckets[scope] = True
-                return max(1, retry_after(rate, tat, now_us))
-        return 1  # lost a race on both cases: the caller waits the shortest delay and tries again
+        want = max(1, min(n, available(rate, None, now_us, lane)))
+        ttl_values = {} if not ttl_s else {":exp": now_us // 1_000_000 + ttl_s}
+        extra = ", expires_at = :exp" if ttl_s else ""
+        for _ in range(3):
+            limit = lane_limit_us(rate, now_us, lane, want)
+            idle = ("SET tat = :next" + extra, "attribute_not_exists(tat) OR tat <= :now",
+                    {":next": now_us + want * rate.interval_us, ":now": now_us})
+            busy = ("SET tat = tat + :i" + extra, "tat > :now AND tat <= :limit",
+                    {":i": want * rate.interval_us, ":now": now_us, ":limit": limit})
+            retry_with = 0
+            for case in ((busy, idle) if self._busy_buckets.get(scope) else (idle, busy)):
+                expression, condition, values = case
+                ok, old = self.table.update(
+                    pk, "RATE", expression, condition=condition, values={**values, **ttl_values}, return_old_on_failure=True
+                )
+                if ok:
+                    self._busy_buckets[scope] = case is busy
+                    return want, 0
+                tat = int(old["tat"]) if old and "tat" in old else None
+                if tat is not None and tat > limit:
+                    self._busy_buckets[scope] = True
+                    can = available(rate, tat, now_us, lane)
+                    if can == 0:
+                        return 0, wait_us(rate, tat, now_us, lane)
+                    retry_with = min(want - 1, can)
+                    break
+            if retry_with:
+                want = retry_with
+        return 0, 1  # lost races on every try: the caller waits the shortest delay and tries again

@@ -54,6 +54,17 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class OverQuota(DomainError):
+    """The tenant's daily quota is spent: 429 with Retry-After (seconds until the next UTC day)."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"

@@ -14,6 +14,12 @@ from typing import Any
 from wa_notify.config import Settings, get_settings
 
 
+def _real_sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -37,6 +43,7 @@ class Deps:
     _credentials: Any = field(default=None, repr=False)
     _callback_http: Any = field(default=None, repr=False)
     callback_transport: Any = None  # httpx transport override for callbacks (tests)
+    sleeper: Callable[[float], None] | None = None
 
     @property
     def store(self):  # noqa: ANN201 - Store, imported lazily to keep boto3 off the import path
@@ -94,6 +101,10 @@ class Deps:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def sleep(self, seconds: float) -> None:
+        """Real sleep, or the fake clock's: tests replace `sleeper` to advance their clock."""
+        (self.sleeper or _real_sleep)(seconds)
 
 
 def ttl_cached(cache: dict[str, tuple[Any, float]], key: str, ttl: float, load: Callable[[], Any]) -> Any:

@@ -141,6 +141,11 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     if len(items) > MAX_MESSAGES_PER_EVENT:
         raise Invalid([Problem("type", f"the event would plan {len(items)} messages; at most {MAX_MESSAGES_PER_EVENT}")])
 
+    day, _ = message_service.quota_day(now)
+    limit = message_service.daily_quota(deps, tenant)
+    if items and deps.store.quota_used(tenant_id, day) + len(items) > limit:
+        # Checked before anything is cancelled; the plan's write re-checks it atomically.
+        raise message_service.over_quota(deps, tenant, now)
     stopping_names = {flow.name for flow in stopping}
     cancelled = _cancel_plans(deps, tenant_id, [p for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names], now) if stopping else []
     for flow in stopping:
@@ -154,7 +159,11 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     }
     record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
               "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
-    if not deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp())):
+    written = deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
+                                    quota=(day, limit) if items else None)
+    if written == "quota":
+        raise message_service.over_quota(deps, tenant, now)
+    if not written:
         recorded = deps.store.get_event(tenant_id, event_hash)
         if recorded:
             return recorded["response"], False

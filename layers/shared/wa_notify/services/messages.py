@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import body_hash, new_id
 from wa_notify.domain.phone import mask, to_e164
-from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
+from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, OverQuota, Problem, ProblemList
 from wa_notify.domain.rendering import render, text_request
 from wa_notify.observability import logger
 from wa_notify.services import templates as template_service
@@ -46,6 +46,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "billing": item.get("billing"),
         "metadata": item.get("metadata"),
         "flow": item.get("flow"),
+        "campaign": item.get("campaign"),
         "reply": item.get("last_reply"),
         "rating": item.get("rating"),
         "attempts": item.get("attempts", 0),
@@ -69,13 +70,40 @@ def canonical_hash(body: dict[str, Any]) -> str:
 
 
 def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
-    """Accept a message; returns (response, created). Replays of an idempotent request return the original."""
-    request_hash = canonical_hash(body)
-    if idempotency_key is not None:
-        replay = _replay(deps, tenant_id, idempotency_key, request_hash)
-        if replay is not None:
-            return replay, False
+    """Accept a message; returns (response, created). Replays of an idempotent request return the original.
 
+    A replay is found by the write itself (the idempotency record is put with the message,
+    only if absent), so the normal path reads nothing first; a request refused before the
+    write is checked against an earlier accepted one, so a replay still answers the original
+    even if the template or the contact changed since."""
+    request_hash = canonical_hash(body)
+    try:
+        return _create(deps, tenant_id, body, idempotency_key, request_hash)
+    except DomainError:
+        if idempotency_key is not None:
+            replay = _replay(deps, tenant_id, idempotency_key, request_hash)
+            if replay is not None:
+                return replay, False
+        raise
+
+
+def quota_day(now: datetime) -> tuple[str, int]:
+    """The UTC day a send counts against, and seconds until the next one."""
+    day = now.astimezone(UTC).date()
+    next_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    return day.isoformat(), int((next_day - now).total_seconds()) + 1
+
+
+def daily_quota(deps: Deps, tenant: dict[str, Any]) -> int:
+    return int(tenant.get("daily_quota") or deps.settings.default_daily_quota)
+
+
+def over_quota(deps: Deps, tenant: dict[str, Any], now: datetime) -> OverQuota:
+    _, retry = quota_day(now)
+    return OverQuota(f"the daily quota of {daily_quota(deps, tenant)} messages is used up; it resets at 00:00 UTC", retry)
+
+
+def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None, request_hash: str) -> tuple[dict[str, Any], bool]:
     problems = ProblemList()
     try:
         to = to_e164(body["to"])
@@ -142,7 +170,10 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: st
             "created_at": iso(now),
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
-    clash = deps.store.create_message(item, idempotency, now_s=int(now.timestamp()))
+    day, _ = quota_day(now)
+    clash = deps.store.create_message(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)))
+    if clash == "quota":
+        raise over_quota(deps, tenant, now)
     if clash == "idempotency":
         # A concurrent request with the same key won the race.
         replay = _replay(deps, tenant_id, idempotency_key, request_hash)  # type: ignore[arg-type]

@@ -5,17 +5,72 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
 from wa_notify.domain.phone import mask
-from wa_notify.domain.ratelimit import Rate
+from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.whatsapp_errors import ProviderError, backoff_seconds
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, epoch_ms, iso
 
 
+@dataclass
+class Pacer:
+    """Number tokens for one invocation's batch, taken in one write for the whole batch.
+
+    The first record of a batch of ten takes (up to) ten tokens for its lane; the next
+    records use them. Unused ones (a redelivered job, a cancelled message) are simply lost,
+    which only ever errs on the slow side of WhatsApp's limit.
+    """
+
+    pending: int = 1
+    reserve: dict[str, int] = field(default_factory=dict)
+
+    def begin(self, records: int) -> None:
+        self.pending = max(1, records)
+        self.reserve.clear()
+
+
+pacer = Pacer()
+
+
+def number_rate(deps: Deps, tenant_id: str) -> tuple[Rate, int]:
+    """The number's throughput: the tenant's setting (80/s by default, up to 1,000/s) as a rate
+    per shard, and the shard count."""
+    from wa_notify.services.callbacks import tenant_settings
+
+    s = deps.settings
+    per_second = float(tenant_settings(deps, tenant_id).get("throughput_per_second") or s.number_rate_per_second)
+    burst = s.number_burst if per_second == s.number_rate_per_second else max(1, int(per_second))
+    shards = shards_for(per_second)
+    return Rate.per_second(per_second / shards, max(1, burst // shards)), shards
+
+
+def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: int) -> int:
+    """0 when this send may go now, else microseconds to wait."""
+    key = f"{pnid}#{lane}"
+    if pacer.reserve.get(key, 0) > 0:
+        pacer.reserve[key] -= 1
+        return 0
+    rate, shards = number_rate(deps, tenant_id)
+    scope = f"PNID#{pnid}" if shards == 1 else f"PNID#{pnid}#{random.randrange(shards)}"  # noqa: S311 - load spreading
+    granted, wait = deps.store.take_tokens(scope, rate, now_us, n=pacer.pending, lane=lane)
+    if granted:
+        pacer.reserve[key] = granted - 1
+        return 0
+    return wait
+
+
 def process(deps: Deps, job: dict[str, Any]) -> str:
+    try:
+        return _process(deps, job)
+    finally:
+        pacer.pending = max(1, pacer.pending - 1)
+
+
+def _process(deps: Deps, job: dict[str, Any]) -> str:
     """Handle one send job; returns what happened (for logs and tests)."""
     s = deps.settings
     store = deps.store
@@ -28,6 +83,16 @@ def process(deps: Deps, job: dict[str, Any]) -> str:
         # Redelivered, cancelled or already sent: the lease makes a second send impossible.
         return "skipped"
     pnid, to = message["phone_number_id"], message["to"]
+    if message.get("not_after") is not None and now_ms > int(message["not_after"]):
+        store.cancel_leased(tenant_id, message_id, token, "the campaign's send window closed before it could go", iso(now))
+        metrics.add_metric(name="SendCancelledWindowClosed", unit="Count", value=1)
+        return "cancelled"
+    if message.get("campaign"):
+        from wa_notify.services.campaigns import is_cancelled
+
+        if is_cancelled(deps, tenant_id, message["campaign"]):
+            store.cancel_leased(tenant_id, message_id, token, "the campaign was cancelled", iso(now))
+            return "cancelled"
     if (message.get("template") or {}).get("category") == "MARKETING":
         # The last gate before WhatsApp: a contact who opted out after this was planned gets nothing.
         contact = store.get_contact(tenant_id, to) or {}
@@ -36,13 +101,22 @@ def process(deps: Deps, job: dict[str, Any]) -> str:
             metrics.add_metric(name="SendCancelledOptOut", unit="Count", value=1)
             return "cancelled"
     now_us = now_ms * 1000
-    wait_us = store.take_token(f"PNID#{pnid}", Rate.per_second(s.number_rate_per_second, s.number_burst), now_us)
+    lane = message["priority"]
+    wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
+    for _ in range(3):
+        # A short wait is cheaper slept here than paid as a release, a delayed SQS job and a
+        # second lease; anything longer goes back to the queue.
+        if not wait_us or wait_us > s.max_inline_wait_ms * 1000:
+            break
+        deps.sleep(wait_us / 1_000_000)
+        now_us = epoch_ms(deps.now()) * 1000
+        wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
     if not wait_us:
         wait_us = store.take_token(f"PAIR#{pnid}#{to}", Rate.every(s.pair_interval_seconds, s.pair_burst), now_us, ttl_s=86_400)
     if wait_us:
         delay = math.ceil(wait_us / 1_000_000)
         store.release(tenant_id, message_id, token, now_ms + (delay + s.stale_queue_seconds) * 1000, iso(now))
-        deps.queues.send(message["priority"], job, delay_seconds=delay)
+        deps.queues.send(lane, job, delay_seconds=delay)
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
         return "throttled"
 

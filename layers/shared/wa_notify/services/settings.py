@@ -9,8 +9,14 @@ from wa_notify.services.deps import Deps, iso
 
 
 def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
+    from wa_notify.services.messages import daily_quota, quota_day
+    from wa_notify.services.tenants import profile
+
     stored = deps.store.get_settings(tenant_id)
-    return {"callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
+    day, _ = quota_day(deps.now())
+    return {"throughput_per_second": stored.get("throughput_per_second") or int(deps.settings.number_rate_per_second),
+            "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota_used(tenant_id, day),
+            "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
             "out_of_hours_reply": stored.get("out_of_hours_reply"), "updated_at": stored.get("updated_at")}
@@ -25,4 +31,7 @@ def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
     stored["updated_at"] = iso(deps.now())
     deps.store.put_settings(tenant_id, stored)
+    from wa_notify.services.callbacks import _settings_cache
+
+    _settings_cache.pop(tenant_id, None)  # this container sees its own change at once (others within 30 s)
     return get(deps, tenant_id)

@@ -1,0 +1,240 @@
+"""Campaigns: one template to every opted-in contact of a segment, through the bulk lane.
+
+`create` validates and renders once, records the campaign and queues a plan job; the plan
+job (run by the sender, see `run_job`) writes one page of messages at a time in a single
+transaction that also advances the campaign's cursor and counts the page against the daily
+quota, so a redelivered job plans nothing twice. The next page is a new job behind the
+page's sends: planning keeps pace with sending instead of piling up 100,000 rows at once.
+Message ids are derived from (campaign, phone), so a contact listed twice gets one message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from wa_notify.domain import status as st
+from wa_notify.domain.ids import new_id
+from wa_notify.domain.phone import to_e164
+from wa_notify.domain.problems import Conflict, NotFound, ProblemList
+from wa_notify.domain.rendering import render
+from wa_notify.observability import logger, metrics
+from wa_notify.services import messages as message_service
+from wa_notify.services import templates as template_service
+from wa_notify.services.deps import Deps, epoch_ms, iso, ttl_cached
+from wa_notify.services.tenants import profile as tenant_profile
+
+PAGE_SIZE = 97  # + the campaign's cursor and the quota counter: a transaction holds at most 100 items
+MAX_LISTED_CONTACTS = 10_000
+CAMPAIGN_ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
+_status_cache: dict[str, tuple[Any, float]] = {}
+
+
+def campaign_message_id(campaign_id: str, phone: str) -> str:
+    digest = hashlib.sha256(f"{campaign_id}|{phone}".encode()).digest()[:17]
+    return "msg_" + base64.b32encode(digest).decode().lower()[:26]
+
+
+def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    now = deps.now()
+    problems = ProblemList()
+    segment = body["segment"]
+    phones: list[str] = []
+    if (segment.get("tag") is None) == (segment.get("contacts") is None):
+        problems.add("segment", "give either tag (every contact with it) or contacts (a list of phone numbers)")
+    for i, raw in enumerate(segment.get("contacts") or []):
+        try:
+            phones.append(to_e164(raw))
+        except ValueError as exc:
+            if len(problems.items) < 50:
+                problems.add(f"segment.contacts[{i}]", str(exc))
+    window = body.get("send_window") or {}
+    start, end = window.get("start"), window.get("end")
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and moment.tzinfo is None:
+            problems.add(f"send_window.{name}", "needs a time zone offset, e.g. 2026-11-24T09:00:00+08:00")
+    if not problems:
+        if start is not None and start > now + timedelta(days=30):
+            problems.add("send_window.start", "can be at most 30 days ahead")
+        if end is not None and end <= max(start or now, now):
+            problems.add("send_window.end", "must be after the start (and in the future)")
+    problems.raise_if_any()
+
+    name, language = body["template"], body["language"]
+    spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
+    if template_item["status"] != "APPROVED":
+        raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
+    # Render once now: a parameter problem is the caller's 422, not 100,000 failed messages.
+    render(spec, body.get("params") or {}, body.get("button_params") or {}, to="+14155550100", callback_data="msg_check")
+
+    tenant = tenant_profile(deps, tenant_id)
+    day, _ = message_service.quota_day(now)
+    limit = message_service.daily_quota(deps, tenant)
+    need = len(set(phones)) if phones else 1
+    if deps.store.quota_used(tenant_id, day) + need > limit:
+        raise message_service.over_quota(deps, tenant, now)
+    campaign_id = new_id("cmp")
+    item = {
+        "id": campaign_id, "tenant_id": tenant_id, "name": body.get("name") or name,
+        "template": {"name": name, "language": language, "category": template_item["category"]},
+        "params": body.get("params") or {}, "button_params": body.get("button_params") or {},
+        "segment": {"tag": segment["tag"]} if segment.get("tag") is not None else {"contacts": sorted(set(phones))},
+        "send_window": {"start": iso(start) if start else None, "end": iso(end) if end else None},
+        "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
+    }
+    deps.store.put_campaign(tenant_id, item)
+    deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
+    logger.info("campaign accepted", extra={"campaign_id": campaign_id, "template": name})
+    return view(deps, item, counts=None)
+
+
+def view(deps: Deps, item: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]:
+    progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
+    if counts:
+        progress.update({k: v for k, v in counts.items() if k in progress})
+    return {
+        "id": item["id"], "name": item.get("name"), "template": {"name": item["template"]["name"], "language": item["template"]["language"]},
+        "segment": ({"tag": item["segment"]["tag"]} if "tag" in item["segment"] else {"contacts": len(item["segment"]["contacts"])}),
+        "send_window": item.get("send_window"), "status": item["status"], "progress": progress,
+        "excluded_opted_out": int(item.get("excluded", 0)), "reason": item.get("reason"),
+        "created_at": item["created_at"], "updated_at": item.get("updated_at"),
+    }
+
+
+def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
+    """Cumulative funnel: `sent` counts everything WhatsApp took, `delivered` includes read."""
+    counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled"), 0)
+    for status in deps.store.campaign_statuses(tenant_id, campaign_id):
+        if status in (st.SCHEDULED, st.QUEUED, st.SENDING, st.UNKNOWN):
+            counts["queued"] += 1
+        elif status == st.FAILED:
+            counts["failed"] += 1
+        elif status == st.CANCELLED:
+            counts["cancelled"] += 1
+        else:
+            counts["sent"] += 1
+            counts["delivered"] += status in (st.DELIVERED, st.READ)
+            counts["read"] += status == st.READ
+    return counts
+
+
+def _load(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    if not campaign_id.startswith("cmp_") or len(campaign_id) > 40 or not set(campaign_id[4:]) <= set(CAMPAIGN_ID_CHARS):
+        raise NotFound(f"no campaign {campaign_id[:40]}")
+    item = deps.store.get_campaign(tenant_id, campaign_id)
+    if item is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return item
+
+
+def get(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    item = _load(deps, tenant_id, campaign_id)
+    return view(deps, item, _counts(deps, tenant_id, campaign_id))
+
+
+def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    """Stop what has not left: planning stops at once, queued messages are cancelled by a job on
+    the high lane (not behind the campaign's own backlog), and the sender checks the
+    campaign before each send in the meantime."""
+    _load(deps, tenant_id, campaign_id)
+    item = deps.store.stop_campaign(tenant_id, campaign_id, iso(deps.now()))
+    if item is None:
+        item = _load(deps, tenant_id, campaign_id)
+        if item["status"] != "cancelled":
+            raise Conflict(f"campaign {campaign_id} is {item['status']}")
+    else:
+        deps.queues.send("high", {"kind": "campaign_cancel", "tenant_id": tenant_id, "campaign_id": campaign_id})
+    _status_cache.pop(f"{tenant_id}#{campaign_id}", None)
+    return view(deps, item, _counts(deps, tenant_id, campaign_id))
+
+
+def is_cancelled(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
+    """The sender's check before each campaign send (cached 2 s per container)."""
+    def load() -> str:
+        item = deps.store.get_campaign(tenant_id, campaign_id)
+        return item["status"] if item else "missing"
+
+    return ttl_cached(_status_cache, f"{tenant_id}#{campaign_id}", 2.0, load) in ("cancelled", "missing")
+
+
+# ---- the jobs (run by the sender) -------------------------------------------------------------
+def run_job(deps: Deps, job: dict[str, Any]) -> str:
+    if job["kind"] == "campaign_plan":
+        return plan_page(deps, job["tenant_id"], job["campaign_id"])
+    if job["kind"] == "campaign_cancel":
+        return cancel_pending(deps, job["tenant_id"], job["campaign_id"])
+    raise ValueError(f"unknown job kind {job['kind']!r}")
+
+
+def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None, int]:
+    """The next page of recipients: (contacts to send to, the next cursor or None, excluded)."""
+    cursor = campaign.get("cursor") or ""
+    segment = campaign["segment"]
+    if "contacts" in segment:
+        start = int(cursor or 0)
+        phones = segment["contacts"][start : start + PAGE_SIZE]
+        found = {c["phone"]: c for c in deps.store.get_contacts(tenant_id, phones)}
+        contacts = [found.get(p, {"phone": p}) for p in phones]
+        nxt = str(start + PAGE_SIZE) if start + PAGE_SIZE < len(segment["contacts"]) else None
+    else:
+        contacts, nxt = deps.store.contacts_page(tenant_id, after=cursor or None, limit=PAGE_SIZE)
+        contacts = [c for c in contacts if segment["tag"] in (c.get("tags") or [])]
+    eligible = [c for c in contacts if not c.get("opted_out")]
+    return eligible, nxt, len(contacts) - len(eligible)
+
+
+def plan_page(deps: Deps, tenant_id: str, campaign_id: str) -> str:
+    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    if campaign is None or campaign["status"] not in ("planning", "paused_quota"):
+        return "skipped"
+    now = deps.now()
+    tenant = tenant_profile(deps, tenant_id)
+    spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
+    contacts, nxt, excluded = _page(deps, tenant_id, campaign)
+    window = campaign.get("send_window") or {}
+    start = datetime.fromisoformat(window["start"]) if window.get("start") else None
+    end_ms = epoch_ms(datetime.fromisoformat(window["end"])) if window.get("end") else None
+    items = []
+    for contact in contacts:
+        message_id = campaign_message_id(campaign_id, contact["phone"])
+        rendered = render(spec, campaign["params"], campaign.get("button_params") or {}, to=contact["phone"], callback_data=message_id)
+        extra: dict[str, Any] = {"campaign": campaign_id, "campaign_key": f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}",
+                                 "billing": {"category": campaign["template"]["category"].lower(), "billable": True}}
+        if end_ms is not None:
+            extra["not_after"] = end_ms
+        items.append(message_service.build_item(
+            deps, tenant_id, message_id=message_id, to=contact["phone"], template_ref=campaign["template"],
+            request=rendered.request, priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
+            phone_number_id=tenant["phone_number_id"], extra=extra))
+    day, retry_s = message_service.quota_day(now)
+    outcome = deps.store.write_campaign_page(
+        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now),
+        quota=(day, message_service.daily_quota(deps, tenant)))
+    if outcome == "quota":
+        # Over today's quota: wait (re-checking every 15 min) and carry on tomorrow.
+        deps.store.mark_campaign(tenant_id, campaign_id, "paused_quota", "the daily quota is used up; planning resumes at 00:00 UTC", iso(now))
+        deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id},
+                         delay_seconds=min(900, retry_s))
+        metrics.add_metric(name="CampaignPausedQuota", unit="Count", value=1)
+        return "paused"
+    if outcome != "ok":
+        return "skipped"  # a redelivered job whose page was written already, or a cancel won
+    message_service.enqueue(deps, items)
+    metrics.add_metric(name="CampaignPlanned", unit="Count", value=len(items))
+    if nxt is not None:
+        deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
+        return "planned"
+    return "done"
+
+
+def cancel_pending(deps: Deps, tenant_id: str, campaign_id: str) -> str:
+    at = iso(deps.now())
+    cancelled = 0
+    for message_id, status in deps.store.campaign_messages(tenant_id, campaign_id):
+        if status in (st.SCHEDULED, st.QUEUED):
+            ok, _ = deps.store.cancel_message(tenant_id, message_id, at)
+            cancelled += ok
+    logger.info("campaign cancelled", extra={"campaign_id": campaign_id, "cancelled": cancelled})
+    return "cancelled"
