@@ -167,3 +167,30 @@ def test_throughput_setting_paces_the_number(api, stack, message_body):
     stack.drain(max_rounds=1)
     # THEN only the burst of 2 went out at once
     assert len(stack.sandbox.messages) == 2
+
+
+def test_the_dispatcher_releases_a_minute_without_a_write_per_message_and_recovers_a_dead_run(api, stack, message_body):
+    from datetime import UTC, datetime
+
+    from wa_notify.services import dispatch
+
+    # GIVEN 60 messages due in the same minute
+    api.approved_template()
+    at = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    for i in range(60):
+        api.post("/v1/messages", {**message_body, "to": f"+1415555{i:04d}", "send_at": at.isoformat()})
+    calls = []
+    for client in (stack.deps.store.table.client, stack.deps.queues.client):
+        client.meta.events.register("before-call.*.*", lambda event_name, **_: calls.append(event_name))
+    # WHEN the minute's tick runs
+    result = dispatch.run(stack.deps, at)
+    # THEN all 60 are released with one claim and one query per shard plus 6 batch sends
+    assert result["promoted"] == 60
+    assert len(calls) <= 2 * stack.deps.store.due_shards + 6 and len(calls) / 60 <= 0.3
+    # AND a run that died after its claim (its jobs lost) is recovered by a later tick's sweep
+    stack.sqs.purge_queue(QueueUrl=stack.deps.queues.lane_urls["high"])
+    assert dispatch.run(stack.deps, at + timedelta(seconds=30)).get("promoted", 0) == 0
+    later = dispatch.run(stack.deps, at + timedelta(minutes=3))
+    assert later["recovered"] == 60
+    stack.drain()
+    assert len(stack.sandbox.received()) == 60

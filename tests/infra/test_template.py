@@ -121,7 +121,7 @@ def test_layer_requirements_match_pyproject():
 def test_table_key_schema_indexes_ttl_and_protection():
     props = RES["Table"]["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
-    assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"DueIndex", "WamidIndex"}
+    assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"DueIndex", "WamidIndex", "CampaignIndex"}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["SSESpecification"]["SSEEnabled"] and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
     assert RES["Table"]["DeletionPolicy"] == "Retain"

@@ -18,6 +18,7 @@ class SendJob(BaseModel):
     phone_number_id: str = Field(min_length=1, max_length=64)
     to: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
     lane: Literal["high", "normal", "bulk"]
+    due_by: int | None = Field(default=None, ge=0, description="set by the dispatcher: the end of the minute it released")
 
 
 class CampaignJob(BaseModel):

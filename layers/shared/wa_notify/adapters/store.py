@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from wa_notify.adapters.dynamo import Table, dynamo_safe, to_item
+from wa_notify.adapters.dynamo import Table, dynamo_safe, to_attr, to_item
 from wa_notify.domain import status as st
 from wa_notify.domain.ratelimit import Rate, available, lane_limit_us, wait_us
 
@@ -329,15 +329,18 @@ class Store:
         )
 
     # ---- messages: sending (the lease) ---------------------------------------------------
-    def lease(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str) -> dict[str, Any] | None:
-        """queued -> sending, won by exactly one sender. Returns the message, or None if not queued."""
+    def lease(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str, *, release_by_ms: int = 0) -> dict[str, Any] | None:
+        """queued (or due scheduled) -> sending, won by exactly one sender. The message, or None."""
         ok, new = self.table.update(
             message_pk(tenant_id, message_id),
             "MSG",
-            "SET #status = :sending, lease_token = :token, lease_until = :until, due_at = :until, updated_at = :at",
-            condition="#status = :queued",
-            names={"#status": "status"},
-            values={":sending": st.SENDING, ":queued": st.QUEUED, ":token": token, ":until": lease_until_ms, ":at": at},
+            "SET #status = :sending, lease_token = :token, lease_until = :until, due_at = :until, updated_at = :at, "
+            "events.#queued = if_not_exists(events.#queued, :at)",
+            # A scheduled message is leased straight from the dispatcher's job, but never before its minute.
+            condition="#status = :queued OR (#status = :scheduled AND due_at <= :minute_end)",
+            names={"#status": "status", "#queued": st.QUEUED},
+            values={":sending": st.SENDING, ":queued": st.QUEUED, ":scheduled": st.SCHEDULED, ":token": token,
+                    ":until": lease_until_ms, ":at": at, ":minute_end": (release_by_ms // 60_000 + 1) * 60_000 - 1},
             return_new=True,
         )
         return new if ok else None
@@ -505,21 +508,37 @@ class Store:
         return items[0]["tenant_id"], items[0]["id"]
 
     # ---- the due index (dispatcher) --------------------------------------------------------
+    def claim_due_range(self, shard: int, through_ms: int) -> int | None:
+        """Advance shard's dispatch watermark to `through_ms`: the previous watermark (the range
+        (previous, through] is this run's to enqueue), or None when a run got there first."""
+        try:
+            resp = self.table.client.update_item(
+                TableName=self.table.name, Key=to_item({"pk": f"DISPATCH#{shard}", "sk": "DISPATCH"}),
+                UpdateExpression="SET through = :t", ConditionExpression="attribute_not_exists(through) OR through < :t",
+                ExpressionAttributeValues={":t": to_attr(through_ms)}, ReturnValues="UPDATED_OLD",
+            )
+        except self.table.client.exceptions.ConditionalCheckFailedException:
+            return None
+        old = resp.get("Attributes", {}).get("through")
+        return int(old["N"]) if old else -1
+
+    def due_in_shard(self, shard: int, through_ms: int, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        start = None
+        while len(out) < limit:
+            items, start = self.table.query(
+                "due_shard = :s AND due_at <= :now", {":s": f"DUE#{shard}", ":now": through_ms},
+                index="DueIndex", start_key=start,
+            )
+            out.extend(items)
+            if not start:
+                break
+        return out
+
     def due_messages(self, now_ms: int, limit: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for shard in range(self.due_shards):
-            start = None
-            while len(out) < limit:
-                items, start = self.table.query(
-                    "due_shard = :s AND due_at <= :now",
-                    {":s": f"DUE#{shard}", ":now": now_ms},
-                    index="DueIndex",
-                    limit=min(500, limit - len(out)),
-                    start_key=start,
-                )
-                out.extend(items)
-                if not start:
-                    break
+            out += self.due_in_shard(shard, now_ms, limit - len(out))
         return out
 
     def promote_scheduled(self, tenant_id: str, message_id: str, next_due_ms: int, at: str) -> bool:

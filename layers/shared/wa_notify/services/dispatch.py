@@ -13,6 +13,11 @@ from wa_notify.services.messages import send_job
 
 
 def run(deps: Deps, now: datetime) -> dict[str, int]:
+    """One tick. Scheduled messages due by the end of this minute are enqueued without a write
+    per message: each due shard's watermark is advanced with one conditional write, and only
+    the run that advanced it enqueues the range (a double or overlapping fire enqueues
+    nothing twice; the sender's lease would stop a second send anyway). A range whose run
+    died before enqueueing is found again, later, by the stale sweep below."""
     s = deps.settings
     store = deps.store
     now_ms = epoch_ms(now)
@@ -20,39 +25,48 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     jobs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     next_due = now_ms + s.stale_queue_seconds * 1000
+    stale_before = now_ms - s.stale_queue_seconds * 1000
     # The tick of minute M releases every scheduled message due before M+1 ("in that minute");
     # leases and stale jobs are judged against the exact time.
     minute_end_ms = (now_ms // 60_000 + 1) * 60_000 - 1
-    for item in store.due_messages(minute_end_ms, s.dispatch_max_items):
-        tenant_id, message_id, status = item["tenant_id"], item["id"], item["status"]
-        if status != st.SCHEDULED and int(item["due_at"]) > now_ms:
-            continue
-        if status == st.SCHEDULED:
-            if store.promote_scheduled(tenant_id, message_id, next_due, at):
-                jobs[item["priority"]].append(send_job(item))
-                counts["promoted"] += 1
-        elif status == st.QUEUED:
-            # Its SQS job was lost or is overdue: enqueue again (the lease stops a double send).
-            if store.claim_stale_queued(tenant_id, message_id, int(item["due_at"]), next_due):
-                jobs[item["priority"]].append(send_job(item))
-                counts["requeued"] += 1
-        elif status == st.SENDING:
-            if int(item.get("lease_until", 0)) <= now_ms and store.expire_lease(
-                tenant_id, message_id, item.get("lease_token", ""), now_ms + s.unknown_reconcile_seconds * 1000, at
-            ):
-                counts["lease_expired"] += 1
-        elif status == st.UNKNOWN:
-            error = {
-                "code": "outcome_unknown",
-                "title": "WhatsApp's answer to the send was lost and no status arrived",
-                "details": f"no status webhook within {s.unknown_reconcile_seconds} s; not re-sent to avoid a duplicate",
-            }
-            if store.give_up_unknown(tenant_id, message_id, error, at):
-                counts["gave_up"] += 1
+    for shard in range(store.due_shards):
+        claimed_after = store.claim_due_range(shard, minute_end_ms)  # None: another run has this range
+        for item in store.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
+            tenant_id, message_id, status, due_at = item["tenant_id"], item["id"], item["status"], int(item["due_at"])
+            if status == st.SCHEDULED:
+                if claimed_after is not None and due_at > claimed_after:
+                    jobs[item["priority"]].append({**send_job(item), "due_by": minute_end_ms})
+                    counts["promoted"] += 1
+                elif due_at <= stale_before and (claimed_after is None or due_at <= claimed_after) and store.promote_scheduled(
+                    tenant_id, message_id, next_due, at
+                ):
+                    # Dispatched long ago and still not leased: its job was lost (or its run died).
+                    jobs[item["priority"]].append(send_job(item))
+                    counts["recovered"] += 1
+            elif due_at > now_ms:
+                continue
+            elif status == st.QUEUED:
+                # Its SQS job was lost or is overdue: enqueue again (the lease stops a double send).
+                if store.claim_stale_queued(tenant_id, message_id, due_at, next_due):
+                    jobs[item["priority"]].append(send_job(item))
+                    counts["requeued"] += 1
+            elif status == st.SENDING:
+                if int(item.get("lease_until", 0)) <= now_ms and store.expire_lease(
+                    tenant_id, message_id, item.get("lease_token", ""), now_ms + s.unknown_reconcile_seconds * 1000, at
+                ):
+                    counts["lease_expired"] += 1
+            elif status == st.UNKNOWN:
+                error = {
+                    "code": "outcome_unknown",
+                    "title": "WhatsApp's answer to the send was lost and no status arrived",
+                    "details": f"no status webhook within {s.unknown_reconcile_seconds} s; not re-sent to avoid a duplicate",
+                }
+                if store.give_up_unknown(tenant_id, message_id, error, at):
+                    counts["gave_up"] += 1
     for lane, lane_jobs in jobs.items():
         failed = deps.queues.send_lane_many(lane, lane_jobs)
         if failed:
-            # They stay in the due index and are retried on the next tick.
+            # They stay in the due index and the stale sweep enqueues them again.
             logger.error("enqueue failed", extra={"lane": lane, "failed": len(failed)})
     result = dict(counts)
     logger.info("dispatch tick", extra={"at": at, **result})

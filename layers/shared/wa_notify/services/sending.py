@@ -78,7 +78,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     now = deps.now()
     now_ms = epoch_ms(now)
     token = uuid.uuid4().hex
-    message = store.lease(tenant_id, message_id, token, now_ms + s.send_lease_seconds * 1000, iso(now))
+    message = store.lease(tenant_id, message_id, token, now_ms + s.send_lease_seconds * 1000, iso(now), release_by_ms=job.get("due_by") or now_ms)
     if message is None:
         # Redelivered, cancelled or already sent: the lease makes a second send impossible.
         return "skipped"
