@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test install unit functional infra e2e lint build validate clean openapi examples demo
+.PHONY: dev test install unit functional infra e2e lint build validate clean openapi examples demo bench soak
 
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
@@ -55,3 +55,10 @@ examples: install  ## load the six verticals' templates and flows into the runni
 
 demo: install  ## book a clinic appointment on a local stack, move the clock, watch each message arrive
 	$(PY) -m infra.examples demo $(or $(VERTICAL),clinic)
+
+bench: install  ## throughput, priority, requests and cost per message, cold imports, rendering, dispatch -> .bench/report.json
+	$(PY) -m infra.bench.run $(if $(QUICK),--quick,)
+
+N ?= 1000
+soak: install  ## the chaos suite at N messages -> .bench/soak.json (make test runs it at 150)
+	$(PY) -m infra.bench.soak $(N)

@@ -103,3 +103,30 @@ def test_phone_numbers_are_stored_e164_and_masked_for_logs():
     with pytest.raises(ValueError):
         to_e164("+1 555")
     assert mask("+886912345678") == "+88********78"
+
+
+def test_lower_lanes_leave_the_rest_of_the_burst_to_higher_lanes():
+    from wa_notify.domain.ratelimit import Rate, available, wait_us
+
+    # GIVEN an 80/s bucket that bulk has kept 0.3 s ahead of now
+    rate = Rate.per_second(80, 80)
+    now = 10_000_000
+    tat = now + int(rate.tolerance_us * 0.3) + rate.interval_us
+    # THEN bulk must wait, normal and high still find tokens at once (high the most)
+    assert available(rate, tat, now, "bulk") == 0 and wait_us(rate, tat, now, "bulk") > 0
+    assert 0 < available(rate, tat, now, "normal") < available(rate, tat, now, "high")
+    # AND an idle bucket gives bulk its share, never the whole burst
+    assert available(rate, None, now, "bulk") < available(rate, None, now, "high") == 80
+
+
+def test_fast_numbers_get_a_sharded_bucket():
+    from wa_notify.domain.ratelimit import shards_for
+
+    assert shards_for(80) == 1 and shards_for(1000) == 5
+
+
+def test_prefilled_text_matches_the_regex_fill():
+    from wa_notify.domain.rendering import fill
+
+    assert fill("Hi {{a}}, {{b}}!", {"a": "Ana", "b": "bye"}) == "Hi Ana, bye!"
+    assert fill("no vars", {}) == "no vars" and fill("{{x}}", {}) == "{{x}}"

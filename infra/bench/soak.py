@@ -1,0 +1,255 @@
+"""`make soak N=...`: the chaos suite at a chosen size; writes .bench/soak.json.
+
+Everything at once, on the real handlers in process (moto, the sandbox WhatsApp, a fake
+clock that the sender's short waits advance):
+- WhatsApp answers 30% of sends with 130429 (as HTTP 400 or 429), HTTP 500 or a refused
+  connection, and accepts 2% but loses the answer (connection reset after acceptance);
+- every send job reaches SQS 2-3 times and the lanes are drained by 4 concurrent workers;
+- 1% of senders die right after WhatsApp accepted (before recording it);
+- the dispatcher is fired twice, overlapping, every round; 5% of messages get a cancel
+  racing the workers;
+- status webhooks (sent, delivered, read per message) arrive reordered, 30% duplicated,
+  in batches of 1-50, and 10% of posts fail inside our handler (answered 500) and are
+  posted again later, as Meta does.
+
+Invariants: every accepted message ends terminal (lost = 0), no message is sent twice
+(duplicate_sends = 0), no status goes down (downgrades = 0), no lease is left expired
+(orphans = 0), and a message whose cancel was answered 200 is never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "wa-notify")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "WaNotify")
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"sent", "delivered", "read", "failed", "cancelled"}
+RANK = {"sent": 1, "delivered": 2, "read": 3}
+
+
+class SenderKilled(BaseException):
+    """A Lambda container dying mid-invocation: not an Exception, so no handler code catches it."""
+
+
+def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
+    from wa_notify.domain import signatures
+    from wa_notify.services import dispatch, statuses, tenants
+    from wa_notify.services.deps import epoch_ms
+
+    from infra.bench.run import Worker
+    from infra.local.sandbox import Fault
+    from infra.local.stack import LocalStack
+
+    rng = random.Random(seed)
+    tenants.clear_key_cache()
+    statuses._tenant_by_pnid.clear()
+    stack = LocalStack().start(serve=False)
+    deps = stack.deps
+    clock = [datetime.now(UTC)]
+    lock = threading.Lock()
+
+    def advance(seconds: float) -> None:
+        with lock:
+            clock[0] += timedelta(seconds=seconds)
+
+    deps.clock = lambda: clock[0]
+    deps.sleeper = advance
+    key = {"authorization": f"Bearer {stack.dev_tenant['api_key']}"}
+    template = json.loads((ROOT / "events/api/create_template.json").read_text())
+    assert stack.request("POST", "/v1/templates", body=template, headers=key)[0] == 201
+    stack.drain()
+    assert stack.request("PUT", "/v1/settings", body={"throughput_per_second": 1000}, headers=key)[0] == 200
+    stack.sandbox.configure({"auto_status": False, "throughput_per_second": 100_000})
+
+    # ---- faults -----------------------------------------------------------------------------
+    injected: Counter[str] = Counter()
+    original_fault = stack.sandbox._next_fault
+
+    def chaos_fault(to: str) -> Fault | None:
+        roll = rng.random()
+        if roll < 0.30:
+            kind = rng.choice(["130429/400", "130429/429", "http_500", "refuse"])
+            injected[kind] += 1
+            if kind.startswith("130429"):
+                return Fault(code=130429, http_status=int(kind.split("/")[1]))
+            return Fault(mode=kind)
+        if roll < 0.32:
+            injected["timeout_after"] += 1
+            return Fault(mode="timeout_after")
+        return original_fault(to)
+
+    stack.sandbox._next_fault = chaos_fault
+    crashed: set[str] = set()
+    original_accept = deps.store.record_accepted
+
+    def crashing_accept(tenant_id: str, message_id: str, wamid: str, at: str) -> bool:
+        if rng.random() < 0.01 and message_id not in crashed:
+            crashed.add(message_id)
+            raise SenderKilled("sender killed after WhatsApp accepted")
+        return original_accept(tenant_id, message_id, wamid, at)
+
+    deps.store.record_accepted = crashing_accept
+    original_poll = stack.poll_once
+
+    def surviving_poll(*args: Any) -> int:
+        # Like Lambda: the dead invocation's batch is not deleted; SQS redelivers it later.
+        try:
+            return original_poll(*args)
+        except SenderKilled:
+            return 1
+
+    stack.poll_once = surviving_poll
+    original_send_many = deps.queues.send_many
+
+    def duplicating_send_many(url: str, bodies: list[dict[str, Any]]) -> list[int]:
+        if url in deps.queues.lane_urls.values():
+            bodies = [b for b in bodies for _ in range(rng.choice((2, 3)))]
+            return [i // 3 for i in original_send_many(url, bodies)]
+        return original_send_many(url, bodies)
+
+    deps.queues.send_many = duplicating_send_many
+
+    # ---- intake ----------------------------------------------------------------------------
+    body = json.loads((ROOT / "events/api/create_message.json").read_text())
+    accepted: list[str] = []
+    for i in range(n):
+        status, _, raw = stack.request("POST", "/v1/messages", body={**body, "to": f"+1415{5550000 + i:07d}", "priority": rng.choice(["high", "normal", "bulk"])}, headers=key)
+        assert status == 202, raw
+        accepted.append(json.loads(raw)["id"])
+    cancel_targets = set(rng.sample(accepted, max(1, n // 20)))
+    cancelled_ok: set[str] = set()
+
+    # ---- rounds: concurrent workers, cancels racing them, double dispatcher fires, webhooks --------
+    def worker_round(seconds: float) -> None:
+        stop = threading.Event()
+        pool = [Worker(stack, lane, stop) for lane in ("high", "normal", "bulk", "bulk")]
+        for w in pool:
+            w.start()
+        for mid in list(cancel_targets):
+            status, _, _ = stack.request("DELETE", f"/v1/messages/{mid}", headers=key)
+            if status == 200:
+                cancelled_ok.add(mid)
+            cancel_targets.discard(mid)
+        time.sleep(seconds)
+        stop.set()
+        for w in pool:
+            w.join()
+
+    emitted: dict[str, list[str]] = {}
+    webhook_posts = Counter()
+
+    def post_webhooks() -> None:
+        """Every accepted send's statuses, chaotically, until every post got a 200."""
+        items = []
+        for record in stack.sandbox.messages:
+            mid = record["request"].get("biz_opaque_callback_data")
+            for status in ("sent", "delivered", "read"):
+                if status not in emitted.setdefault(record["id"], []):
+                    emitted[record["id"]].append(status)
+                    items.append({"id": record["id"], "status": status, "timestamp": str(int(clock[0].timestamp())),
+                                  "recipient_id": record["to"], "biz_opaque_callback_data": mid})
+        items += [dict(rng.choice(items)) for _ in range(int(len(items) * 0.3))] if items else []
+        rng.shuffle(items)
+        pending = []
+        while items:
+            size = rng.randint(1, 50)
+            pending.append(items[:size])
+            items = items[size:]
+        pnid = stack.dev_tenant["phone_number_id"]
+        real_send_events = deps.queues.send_events
+        while pending:
+            batch = pending.pop(0)
+            payload = {"object": "whatsapp_business_account", "entry": [{"id": stack.dev_tenant["waba_id"], "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": pnid}, "statuses": batch}}]}]}
+            raw = json.dumps(payload).encode()
+            fail = rng.random() < 0.10
+            if fail:
+                deps.queues.send_events = lambda bodies: list(range(len(bodies)))  # SQS refuses: our handler answers 500
+            try:
+                status, _, _ = stack.request("POST", "/webhooks/whatsapp", body=raw, headers={
+                    "content-type": "application/json", "x-hub-signature-256": signatures.sign(stack.app_secret, raw)})
+            except RuntimeError:
+                status = 500  # the function raised: API Gateway answers 500 and Meta retries
+            finally:
+                deps.queues.send_events = real_send_events
+            webhook_posts[status] += 1
+            if status != 200:
+                pending.insert(rng.randint(0, len(pending)), batch)  # Meta retries later, in any order
+        stack.drain()
+
+    started = time.perf_counter()
+    for _ in range(12):
+        worker_round(1.5)
+        stack.drain()
+        advance(300)  # retries' backoff, leases and the 15-minute reconcile pass on the fake clock
+        runs = [threading.Thread(target=dispatch.run, args=(deps, clock[0])) for _ in range(2)]
+        for r in runs:
+            r.start()
+        for r in runs:
+            r.join()
+        stack.drain()
+        post_webhooks()
+        stages = [deps.store.get_message(stack.dev_tenant["tenant_id"], m)["status"] for m in accepted]
+        if all(s in TERMINAL for s in stages):
+            break
+
+    # ---- invariants ------------------------------------------------------------------------
+    tenant = stack.dev_tenant["tenant_id"]
+    rows = {m: deps.store.get_message(tenant, m) for m in accepted}
+    sends = Counter(r["request"].get("biz_opaque_callback_data") for r in stack.sandbox.messages)
+    now_ms = epoch_ms(clock[0])
+    final = Counter(r["status"] for r in rows.values())
+    downgrades = 0
+    for record in stack.sandbox.messages:
+        row = rows.get(record["request"].get("biz_opaque_callback_data"))
+        top = max((RANK[s] for s in emitted.get(record["id"], [])), default=0)
+        if row and RANK.get(row["status"], 0) < top and row["status"] != "failed":
+            downgrades += 1
+    report = {
+        "n": n, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
+        "accepted": len(accepted),
+        "terminal": sum(1 for r in rows.values() if r["status"] in TERMINAL),
+        "lost": sum(1 for r in rows.values() if r["status"] not in TERMINAL),
+        "duplicate_sends": sum(c - 1 for c in sends.values() if c > 1),
+        "downgrades": downgrades,
+        "orphans": sum(1 for r in rows.values() if r["status"] == "sending" and int(r.get("lease_until", 0)) < now_ms),
+        "cancelled_but_sent": sum(1 for m in cancelled_ok if sends.get(m)),
+        "final_statuses": dict(final),
+        "injected_faults": dict(injected), "senders_killed": len(crashed),
+        "webhook_posts": {str(k): v for k, v in webhook_posts.items()},
+        "provider_accepted_sends": len(stack.sandbox.messages),
+    }
+    stack.stop()
+    return report
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 200
+    report = run(n)
+    out = ROOT / ".bench"
+    out.mkdir(exist_ok=True)
+    (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    bad = {k: report[k] for k in ("lost", "duplicate_sends", "downgrades", "orphans", "cancelled_but_sent") if report[k]}
+    if bad:
+        print(f"invariants broken: {bad}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
