@@ -194,3 +194,20 @@ def test_the_dispatcher_releases_a_minute_without_a_write_per_message_and_recove
     assert later["recovered"] == 60
     stack.drain()
     assert len(stack.sandbox.received()) == 60
+
+
+def test_the_sample_campaign_event_is_accepted_and_scheduled(api, stack):
+    from tests.functional.conftest import load_event
+
+    # GIVEN the sample campaign (its window moved to tomorrow: at most 30 days ahead) and one vip contact
+    api.approved_template()
+    add_contacts(api, ["+14155550001"])
+    body = load_event("api/create_campaign.json")
+    body["send_window"] = {"start": iso(stack.deps.now() + timedelta(days=1)), "end": iso(stack.deps.now() + timedelta(days=2))}
+    # WHEN it is posted and planned
+    status, created, _ = api.post("/v1/campaigns", body)
+    stack.drain()
+    # THEN its one message waits for the window
+    assert status == 202, created
+    view = api.get(f"/v1/campaigns/{created['id']}")[1]
+    assert view["status"] == "scheduled" and view["progress"]["planned"] == 1 and view["progress"]["queued"] == 1
