@@ -34,7 +34,11 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
         for item in store.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
             tenant_id, message_id, status, due_at = item["tenant_id"], item["id"], item["status"], int(item["due_at"])
             if status == st.SCHEDULED:
-                if claimed_after is not None and due_at > claimed_after:
+                if claimed_after == -3:
+                    if store.promote_scheduled(tenant_id, message_id, next_due, at):
+                        jobs[item["priority"]].append(send_job(item))
+                        counts["promoted"] += 1
+                elif claimed_after is not None and due_at > claimed_after:
                     jobs[item["priority"]].append({**send_job(item), "due_by": minute_end_ms})
                     counts["promoted"] += 1
                 elif due_at <= stale_before and (claimed_after is None or due_at <= claimed_after) and store.promote_scheduled(
