@@ -8,9 +8,10 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from wa_notify.adapters.dynamo import Table, dynamo_safe, to_attr, to_item
+from wa_notify.adapters.dynamo import Table, dynamo_safe, from_item, to_attr, to_item
 from wa_notify.domain import status as st
 from wa_notify.domain.ratelimit import Rate, available, lane_limit_us, wait_us
+from wa_notify.domain.status import WATERMARK_AHEAD
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -523,7 +524,7 @@ class Store:
             if old and int(old["N"]) > through_ms + 60_000:
                 # The watermark is ahead of this run's minute (the clock was moved, e.g. by
                 # /_local/clock): release this minute message by message instead.
-                return -3
+                return WATERMARK_AHEAD
             return None
         old = resp.get("Attributes", {}).get("through")
         return int(old["N"]) if old else -1
@@ -539,12 +540,6 @@ class Store:
             out.extend(items)
             if not start:
                 break
-        return out
-
-    def due_messages(self, now_ms: int, limit: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for shard in range(self.due_shards):
-            out += self.due_in_shard(shard, now_ms, limit - len(out))
         return out
 
     def promote_scheduled(self, tenant_id: str, message_id: str, next_due_ms: int, at: str) -> bool:
@@ -633,13 +628,12 @@ class Store:
             "expression": "SET #cursor = :next, planned = planned + :n, excluded = excluded + :x, #status = :status, "
                           "updated_at = :at REMOVE reason",
             "condition": "#cursor = :cur AND #status IN (:planning, :paused)",
+            "names": {"#status": "status", "#cursor": "cursor"},
             "values": {":next": next_cursor or "", ":n": len(messages), ":x": excluded, ":at": at, ":cur": campaign.get("cursor") or "",
                        ":status": "planning" if next_cursor is not None else done_status, ":planning": "planning", ":paused": "paused_quota"},
         }]
         if messages:
             updates.append(self.quota_update(tenant_id, quota[0], len(messages), quota[1]))
-        # The update needs the #status name; transact_put passes names through the update dict.
-        updates[0]["names"] = {"#status": "status", "#cursor": "cursor"}
         failed = self.table.transact_put([(self._message_item(m), "attribute_not_exists(pk)") for m in messages], updates=updates)
         if failed is None:
             return "ok"
@@ -657,13 +651,8 @@ class Store:
             if not start:
                 return out
 
-    def campaign_statuses(self, tenant_id: str, campaign_id: str) -> list[str]:
-        return [status for _, status in self.campaign_messages(tenant_id, campaign_id)]
-
     def get_contacts(self, tenant_id: str, phones: list[str]) -> list[dict[str, Any]]:
         """BatchGetItem, 100 keys a call, unprocessed keys retried."""
-        from wa_notify.adapters.dynamo import from_item
-
         out: list[dict[str, Any]] = []
         keys = [to_item({"pk": f"TENANT#{tenant_id}#CONTACT", "sk": p}) for p in phones]
         for start in range(0, len(keys), 100):

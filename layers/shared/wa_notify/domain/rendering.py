@@ -187,8 +187,6 @@ def fill(text: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
-_fill = fill
-
 
 def render(
     spec: TemplateSpec,
@@ -290,8 +288,8 @@ def render(
         buttons_out.append(entry)
 
     problems.raise_if_any()
-    header = _fill(spec.header_text, text_values["header"]) if spec.header_text is not None else None
-    body = _fill(spec.body_text, text_values["body"])
+    header = fill(spec.header_text, text_values["header"]) if spec.header_text is not None else None
+    body = fill(spec.body_text, text_values["body"])
     if len(body) > BODY_RENDERED_MAX:
         raise Invalid([Problem("params", f"the rendered body is {len(body)} characters; WhatsApp allows {BODY_RENDERED_MAX}")])
 

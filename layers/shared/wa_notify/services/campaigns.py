@@ -70,11 +70,7 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     render(spec, body.get("params") or {}, body.get("button_params") or {}, to="+14155550100", callback_data="msg_check")
 
     tenant = tenant_profile(deps, tenant_id)
-    day, _ = message_service.quota_day(now)
-    limit = message_service.daily_quota(deps, tenant)
-    need = len(set(phones)) if phones else 1
-    if deps.store.quota_used(tenant_id, day) + need > limit:
-        raise message_service.over_quota(deps, tenant, now)
+    message_service.check_quota(deps, tenant_id, tenant, now, len(set(phones)) if phones else 1)
     campaign_id = new_id("cmp")
     item = {
         "id": campaign_id, "tenant_id": tenant_id, "name": body.get("name") or name,
@@ -87,10 +83,10 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     deps.store.put_campaign(tenant_id, item)
     deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
     logger.info("campaign accepted", extra={"campaign_id": campaign_id, "template": name})
-    return view(deps, item, counts=None)
+    return view(item, counts=None)
 
 
-def view(deps: Deps, item: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]:
+def view(item: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]:
     progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
     if counts:
         progress.update({k: v for k, v in counts.items() if k in progress})
@@ -106,7 +102,7 @@ def view(deps: Deps, item: dict[str, Any], counts: dict[str, int] | None) -> dic
 def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     """Cumulative funnel: `sent` counts everything WhatsApp took, `delivered` includes read."""
     counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled"), 0)
-    for status in deps.store.campaign_statuses(tenant_id, campaign_id):
+    for _, status in deps.store.campaign_messages(tenant_id, campaign_id):
         if status in (st.SCHEDULED, st.QUEUED, st.SENDING, st.UNKNOWN):
             counts["queued"] += 1
         elif status == st.FAILED:
@@ -131,7 +127,7 @@ def _load(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
 
 def get(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     item = _load(deps, tenant_id, campaign_id)
-    return view(deps, item, _counts(deps, tenant_id, campaign_id))
+    return view(item, _counts(deps, tenant_id, campaign_id))
 
 
 def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
@@ -147,7 +143,7 @@ def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     else:
         deps.queues.send("high", {"kind": "campaign_cancel", "tenant_id": tenant_id, "campaign_id": campaign_id})
     _status_cache.pop(f"{tenant_id}#{campaign_id}", None)
-    return view(deps, item, _counts(deps, tenant_id, campaign_id))
+    return view(item, _counts(deps, tenant_id, campaign_id))
 
 
 def is_cancelled(deps: Deps, tenant_id: str, campaign_id: str) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from wa_notify.domain import status as st
+from wa_notify.domain.status import WATERMARK_AHEAD
 from wa_notify.observability import logger
 from wa_notify.services.deps import Deps, epoch_ms, iso
 from wa_notify.services.messages import send_job
@@ -34,7 +35,7 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
         for item in store.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
             tenant_id, message_id, status, due_at = item["tenant_id"], item["id"], item["status"], int(item["due_at"])
             if status == st.SCHEDULED:
-                if claimed_after == -3:
+                if claimed_after == WATERMARK_AHEAD:
                     if store.promote_scheduled(tenant_id, message_id, next_due, at):
                         jobs[item["priority"]].append(send_job(item))
                         counts["promoted"] += 1

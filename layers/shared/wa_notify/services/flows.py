@@ -141,11 +141,8 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     if len(items) > MAX_MESSAGES_PER_EVENT:
         raise Invalid([Problem("type", f"the event would plan {len(items)} messages; at most {MAX_MESSAGES_PER_EVENT}")])
 
-    day, _ = message_service.quota_day(now)
-    limit = message_service.daily_quota(deps, tenant)
-    if items and deps.store.quota_used(tenant_id, day) + len(items) > limit:
-        # Checked before anything is cancelled; the plan's write re-checks it atomically.
-        raise message_service.over_quota(deps, tenant, now)
+    # Checked before anything is cancelled; the plan's write re-checks it atomically.
+    day, limit = message_service.check_quota(deps, tenant_id, tenant, now, len(items))
     stopping_names = {flow.name for flow in stopping}
     cancelled = _cancel_plans(deps, tenant_id, [p for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names], now) if stopping else []
     for flow in stopping:

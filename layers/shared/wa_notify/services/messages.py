@@ -103,6 +103,16 @@ def over_quota(deps: Deps, tenant: dict[str, Any], now: datetime) -> OverQuota:
     return OverQuota(f"the daily quota of {daily_quota(deps, tenant)} messages is used up; it resets at 00:00 UTC", retry)
 
 
+def check_quota(deps: Deps, tenant_id: str, tenant: dict[str, Any], now: datetime, need: int) -> tuple[str, int]:
+    """Refuse (429) a request that would take `need` sends over today's quota; returns (day, quota)
+    for the write, which re-checks it atomically."""
+    day, _ = quota_day(now)
+    limit = daily_quota(deps, tenant)
+    if need and deps.store.quota_used(tenant_id, day) + need > limit:
+        raise over_quota(deps, tenant, now)
+    return day, limit
+
+
 def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None, request_hash: str) -> tuple[dict[str, Any], bool]:
     problems = ProblemList()
     try:
