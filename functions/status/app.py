@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from wa_notify.batch import process_sqs_batch
 from wa_notify.jobs import WebhookChange
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import statuses
 from wa_notify.services.deps import get_deps
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> dict[str, int]:
@@ -23,4 +21,4 @@ def record_handler(record: SQSRecord) -> dict[str, int]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_sqs_batch(event, record_handler, context)

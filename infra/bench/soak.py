@@ -10,11 +10,15 @@ clock that the sender's short waits advance):
   racing the workers;
 - status webhooks (sent, delivered, read per message) arrive reordered, 30% duplicated,
   in batches of 1-50, and 10% of posts fail inside our handler (answered 500) and are
-  posted again later, as Meta does.
+  posted again later, as Meta does;
+- poison records (not JSON, or JSON that is no job) are put on every send lane and the
+  events and callback queues; the queues' visibility timeout is cut to 1 s so that SQS redelivers them,
+  and also redelivers any batch a slow worker still holds, to another worker.
 
 Invariants: every accepted message ends terminal (lost = 0), no message is sent twice
 (duplicate_sends = 0), no status goes down (downgrades = 0), no lease is left expired
-(orphans = 0), and a message whose cancel was answered 200 is never sent.
+(orphans = 0), a message whose cancel was answered 200 is never sent, and every poison
+record ends in its queue's DLQ after maxReceiveCount (poison_in_dlq = poison_injected).
 """
 
 from __future__ import annotations
@@ -123,6 +127,26 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
 
     deps.queues.send_many = duplicating_send_many
 
+    # ---- poison: each must reach its DLQ after 5 receives, and nothing else may stall on it ----
+    refs = stack.provisioned.refs
+    poison_queues = ["SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue", "CallbackQueue"]
+    poison_bodies = ["not json", '{"message_id": 42}']
+    for queue in poison_queues:
+        stack.sqs.set_queue_attributes(QueueUrl=refs[queue], Attributes={"VisibilityTimeout": "1"})
+        for poison in poison_bodies:
+            stack.sqs.send_message(QueueUrl=refs[queue], MessageBody=poison)
+
+    def poison_in_dlqs() -> int:
+        found = 0
+        for queue in poison_queues:
+            while True:
+                got = stack.sqs.receive_message(QueueUrl=refs[f"{queue}DLQ"], MaxNumberOfMessages=10, VisibilityTimeout=600)
+                bodies = [m["Body"] for m in got.get("Messages", [])]
+                if not bodies:
+                    break
+                found += sum(1 for b in bodies if b in poison_bodies)
+        return found
+
     # ---- intake ----------------------------------------------------------------------------
     body = json.loads((ROOT / "events/api/create_message.json").read_text())
     accepted: list[str] = []
@@ -207,6 +231,16 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
         if all(s in TERMINAL for s in stages):
             break
 
+    def in_queue(queue: str) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = stack.sqs.get_queue_attributes(QueueUrl=refs[queue], AttributeNames=names)["Attributes"]
+        return sum(int(attributes[name]) for name in names)
+
+    poison_deadline = time.monotonic() + 30
+    while time.monotonic() < poison_deadline and any(in_queue(q) for q in poison_queues):
+        time.sleep(1.1)  # the 1 s visibility timeout lapses; each drain is one more receive
+        stack.drain()
+
     # ---- invariants ------------------------------------------------------------------------
     tenant = stack.dev_tenant["tenant_id"]
     rows = {m: deps.store.get_message(tenant, m) for m in accepted}
@@ -232,6 +266,9 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
         "injected_faults": dict(injected), "senders_killed": len(crashed),
         "webhook_posts": {str(k): v for k, v in webhook_posts.items()},
         "provider_accepted_sends": len(stack.sandbox.messages),
+        "poison_injected": len(poison_queues) * len(poison_bodies),
+        "poison_left": {q: in_queue(q) for q in poison_queues},
+        "poison_in_dlq": poison_in_dlqs(),
     }
     stack.stop()
     return report
@@ -245,6 +282,8 @@ def main(argv: list[str]) -> int:
     (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     bad = {k: report[k] for k in ("lost", "duplicate_sends", "downgrades", "orphans", "cancelled_but_sent") if report[k]}
+    if report["poison_in_dlq"] != report["poison_injected"]:
+        bad["poison_in_dlq"] = report["poison_in_dlq"]
     if bad:
         print(f"invariants broken: {bad}")
         return 1

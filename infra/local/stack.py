@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import os
@@ -23,6 +24,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +54,26 @@ def _serialize_moto() -> None:
             return original(self, request)
 
     locked._wa_locked = True  # type: ignore[attr-defined]
+    locked._wa_original = original  # type: ignore[attr-defined]
     BotocoreStubber.process_request = locked  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def unserialized_moto() -> Iterator[None]:
+    """Lift the lock for a test that must show what goes wrong without it (moto is then not
+    atomic: a conditional update's check and write can interleave with another thread's)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    locked = BotocoreStubber.process_request
+    original = getattr(locked, "_wa_original", None)
+    if original is None:
+        yield
+        return
+    BotocoreStubber.process_request = original  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = locked  # type: ignore[method-assign]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The chaos suite at a CI-friendly size (`make soak N=...` runs it bigger): provider errors and
 lost answers, duplicated SQS deliveries to concurrent workers, killed senders, double
-dispatcher fires, cancels racing sends, and reordered, duplicated, batched, refused webhooks."""
+dispatcher fires, cancels racing sends, reordered, duplicated, batched, refused webhooks, and
+poison records on every queue."""
 
 import json
 from pathlib import Path
@@ -19,5 +20,7 @@ def test_chaos_loses_nothing_sends_nothing_twice_and_never_goes_backwards():
     assert report["accepted"] == 150 and report["terminal"] == 150 and report["lost"] == 0, report
     assert report["duplicate_sends"] == 0 and report["downgrades"] == 0 and report["orphans"] == 0, report
     assert report["cancelled_but_sent"] == 0, report
+    # AND every poison record ended in its queue's DLQ after maxReceiveCount, and nothing else stalled on it
+    assert report["poison_in_dlq"] == report["poison_injected"] > 0, report
     # AND the faults really happened
     assert sum(report["injected_faults"].values()) >= 20, report

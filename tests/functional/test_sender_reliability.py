@@ -1,4 +1,5 @@
 import json
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -6,6 +7,7 @@ from datetime import timedelta
 from wa_notify.domain.ratelimit import Rate
 from wa_notify.services import sending
 
+from infra.local.stack import unserialized_moto
 from tests.functional.conftest import load_event
 from tests.functional.test_messages_api import queue_depth
 
@@ -163,25 +165,50 @@ def test_a_poison_job_reaches_the_dlq_after_five_receives(stack):
     assert queue_depth(stack, "SendQueueBulkDLQ") == 1
 
 
-def test_token_bucket_never_over_grants_under_contention(stack):
-    # GIVEN 16 senders hitting one 80/s bucket at the same instant
-    rate = Rate.per_second(80, 80)
-    now_us = 1_000_000_000
+def grants_under_contention(stack, scope, rate, now_us, acquirers=16, tries=10):
+    """16 senders (threads, like Lambda containers) taking tokens from one bucket at one instant."""
     granted = []
 
-    def worker():
-        for _ in range(10):
-            granted.append(stack.deps.store.take_token("PNID#contended", rate, now_us) == 0)
+    def acquirer():
+        for _ in range(tries):
+            granted.append(stack.deps.store.take_token(scope, rate, now_us) == 0)
 
-    threads = [threading.Thread(target=worker) for _ in range(16)]
+    threads = [threading.Thread(target=acquirer) for _ in range(acquirers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return granted.count(True)
+
+
+def test_token_bucket_never_over_grants_under_contention(stack):
+    # GIVEN 16 senders hitting one 80/s bucket at the same instant, 160 attempts in all
+    rate = Rate.per_second(80, 80)
+    now_us = 1_000_000_000
+    # WHEN they race
+    granted = grants_under_contention(stack, "PNID#contended", rate, now_us)
     # THEN exactly the burst is granted, and one interval later exactly one more
-    assert granted.count(True) == 80
+    assert granted == 80
     assert stack.deps.store.take_token("PNID#contended", rate, now_us) > 0
     assert stack.deps.store.take_token("PNID#contended", rate, now_us + rate.interval_us) == 0
+
+
+def test_the_contention_test_catches_an_unserialized_moto(stack):
+    # GIVEN moto without the stack's lock (its check-then-write is not atomic across threads),
+    # and a tiny thread switch interval so the interleaving shows on every run
+    rate = Rate.per_second(80, 80)
+    over = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with unserialized_moto():
+            # WHEN the same 16 acquirers race (a few rounds, each on a fresh bucket)
+            for round_ in range(3):
+                over.append(grants_under_contention(stack, f"PNID#unserialized{round_}", rate, 1_000_000_000) - 80)
+    finally:
+        sys.setswitchinterval(interval)
+    # THEN the bucket over-grants, which the contention test above would fail on
+    assert max(over) > 0, over
 
 
 def test_sender_throttles_itself_before_whatsapp_does(api, stack, message_body):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
@@ -16,17 +16,19 @@ from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, epoch_ms, iso
 
 
-@dataclass
-class Pacer:
+class Pacer(threading.local):
     """Number tokens for one invocation's batch, taken in one write for the whole batch.
 
     The first record of a batch of ten takes (up to) ten tokens for its lane; the next
     records use them. Unused ones (a redelivered job, a cancelled message) are simply lost,
-    which only ever errs on the slow side of WhatsApp's limit.
+    which only ever errs on the slow side of WhatsApp's limit. Per thread, like the batch
+    processor (`wa_notify.batch`): locally several sender containers are threads of one
+    process, and a shared reserve would let two of them spend one token.
     """
 
-    pending: int = 1
-    reserve: dict[str, int] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.pending = 1
+        self.reserve: dict[str, int] = {}
 
     def begin(self, records: int) -> None:
         self.pending = max(1, records)

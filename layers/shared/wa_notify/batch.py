@@ -1,0 +1,27 @@
+"""Powertools batch processing with one BatchProcessor per thread.
+
+A BatchProcessor keeps the current batch's successes and failures on itself. Lambda runs
+one invocation per container at a time, so a module-level processor is safe there. The local
+stack and the bench run several containers of one function as threads of one process (a
+poller per send lane, several sender workers), and there a shared processor mixes up the
+batches' failure reports: the soak caught a poison record of one batch being answered as a
+success and deleted instead of reaching its DLQ.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+_local = threading.local()
+
+
+def process_sqs_batch(event: dict[str, Any], record_handler: Callable[..., Any], context: Any) -> dict[str, Any]:
+    """`process_partial_response` for an SQS event: only the failed records are reported."""
+    processor = getattr(_local, "processor", None)
+    if processor is None:
+        processor = _local.processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
