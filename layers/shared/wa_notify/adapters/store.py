@@ -486,11 +486,13 @@ class Store:
         )
         return False
 
-    def callback_delivered(self, tenant_id: str, message_id: str, rank: int) -> bool:
-        """Remember the highest status delivered to the platform for a message; False if a higher one was."""
+    def claim_callback(self, tenant_id: str, message_id: str, rank: int) -> bool:
+        """Claim a status callback before posting it, in one conditional write with no read:
+        False when a higher status was already claimed (this one is stale). The same rank may
+        claim again, so a retry of a failed post goes through."""
         return self._update_message(
             tenant_id, message_id, "SET callback_rank = :r",
-            condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank < :r)", values={":r": rank},
+            condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank <= :r)", values={":r": rank},
         )
 
     def record_reply(self, tenant_id: str, message_id: str, reply: dict[str, Any]) -> None:

@@ -2,8 +2,8 @@
 
 Delivered from the callback queue. A failed delivery is re-queued with a 4^n s delay (SQS
 delays do not count as receives) and parked in the DLQ after `callback_max_attempts`. Status
-callbacks of one message never go backwards: a retried `sent` is dropped once `read` was
-delivered (the message keeps the highest status rank delivered).
+callbacks of one message never go backwards: each claims its rank on the message before it
+is posted (one conditional write), so a retried `sent` is dropped once `read` was claimed.
 """
 
 from __future__ import annotations
@@ -53,18 +53,14 @@ def deliver(deps: Deps, job: dict[str, Any]) -> str:
         return "no_url"
     data = payload.get("data") or {}
     rank = st.RANK.get(data.get("status", ""), 0) if payload.get("type") == "message.status" else 0
-    if rank:
-        message = deps.store.get_message(tenant_id, data["message_id"]) or {}
-        if int(message.get("callback_rank", 0)) >= rank:
-            metrics.add_metric(name="CallbackStaleDropped", unit="Count", value=1)
-            return "stale"
+    if rank and not deps.store.claim_callback(tenant_id, data["message_id"], rank):
+        metrics.add_metric(name="CallbackStaleDropped", unit="Count", value=1)
+        return "stale"
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-Signature-256": signatures.sign(secret, body),
                "X-WaNotify-Event": payload["type"], "X-WaNotify-Event-Id": payload["id"], "X-WaNotify-Attempt": str(attempt)}
     outcome = _post(deps, url, body, headers)
     if outcome is None:
-        if rank:
-            deps.store.callback_delivered(tenant_id, data["message_id"], rank)
         metrics.add_metric(name="CallbackDelivered", unit="Count", value=1)
         return "delivered"
     if attempt >= deps.settings.callback_max_attempts:
