@@ -266,3 +266,16 @@ def test_a_refused_connection_is_retried_because_nothing_was_sent(api, stack, me
     stack.drain()
     # THEN the retry delivers it, once
     assert api.message(message_id)["status"] == "read" and provider_calls(stack) == 1
+
+
+def test_an_accepted_message_keeps_no_rendered_request(api, stack, message_body):
+    # GIVEN a queued message, whose row carries the rendered Cloud API request for the sender
+    message_id = queued_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    assert "request" in stack.deps.store.get_message(tenant, message_id)
+    # WHEN WhatsApp accepts it
+    stack.drain()
+    # THEN the request is gone from the row (nothing sends it again; every later write is cheaper)
+    row = stack.deps.store.get_message(tenant, message_id)
+    assert row["wamid"] and "request" not in row
+    assert provider_calls(stack) == 1
