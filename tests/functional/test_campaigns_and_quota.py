@@ -139,7 +139,7 @@ def test_over_the_daily_quota_is_429_with_retry_after_and_nothing_is_written(api
     assert settings["daily_quota"] == 2 and settings["quota_used_today"] == 2
 
 
-def test_a_campaign_that_meets_the_quota_pauses_instead_of_overspending(api, stack, monkeypatch):
+def test_a_campaign_uses_the_quota_to_the_last_message_then_pauses(api, stack, monkeypatch):
     # GIVEN a quota of 3 and a campaign to 5 contacts, planned in pages of 2
     monkeypatch.setattr(campaigns, "PAGE_SIZE", 2)
     stack.deps.settings = stack.deps.settings.model_copy(update={"default_daily_quota": 3})
@@ -149,9 +149,10 @@ def test_a_campaign_that_meets_the_quota_pauses_instead_of_overspending(api, sta
     assert status == 202
     # WHEN it plans
     stack.drain()
-    # THEN 2 went (the next page of 2 would go over), and the campaign says why it waits
+    # THEN exactly the quota went (the second page shrank to the 1 left), and the campaign says why it waits
     view = api.get(f"/v1/campaigns/{created['id']}")[1]
-    assert len(stack.sandbox.messages) == 2 and view["status"] == "paused_quota" and view["reason"]
+    assert len(stack.sandbox.messages) == 3 and view["progress"]["planned"] == 3
+    assert view["status"] == "paused_quota" and view["reason"]
 
 
 def test_throughput_setting_paces_the_number(api, stack, message_body):

@@ -164,31 +164,32 @@ def run_job(deps: Deps, job: dict[str, Any]) -> str:
     raise ValueError(f"unknown job kind {job['kind']!r}")
 
 
-def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None, int]:
+def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any], size: int) -> tuple[list[dict[str, Any]], str | None, int]:
     """The next page of recipients: (contacts to send to, the next cursor or None, excluded)."""
     cursor = campaign.get("cursor") or ""
     segment = campaign["segment"]
     if "contacts" in segment:
         start = int(cursor or 0)
-        phones = segment["contacts"][start : start + PAGE_SIZE]
+        phones = segment["contacts"][start : start + size]
         found = {c["phone"]: c for c in deps.store.get_contacts(tenant_id, phones)}
         contacts = [found.get(p, {"phone": p}) for p in phones]
-        nxt = str(start + PAGE_SIZE) if start + PAGE_SIZE < len(segment["contacts"]) else None
+        nxt = str(start + size) if start + size < len(segment["contacts"]) else None
     else:
-        contacts, nxt = deps.store.contacts_page(tenant_id, after=cursor or None, limit=PAGE_SIZE)
+        contacts, nxt = deps.store.contacts_page(tenant_id, after=cursor or None, limit=size)
         contacts = [c for c in contacts if segment["tag"] in (c.get("tags") or [])]
     eligible = [c for c in contacts if not c.get("opted_out")]
     return eligible, nxt, len(contacts) - len(eligible)
 
 
-def plan_page(deps: Deps, tenant_id: str, campaign_id: str) -> str:
+def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = None) -> str:
+    """Plan the campaign's next page; `limit` shrinks it to what is left of today's quota."""
     campaign = deps.store.get_campaign(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in ("planning", "paused_quota"):
         return "skipped"
     now = deps.now()
     tenant = tenant_profile(deps, tenant_id)
     spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
-    contacts, nxt, excluded = _page(deps, tenant_id, campaign)
+    contacts, nxt, excluded = _page(deps, tenant_id, campaign, limit or PAGE_SIZE)
     window = campaign.get("send_window") or {}
     start = datetime.fromisoformat(window["start"]) if window.get("start") else None
     end_ms = epoch_ms(datetime.fromisoformat(window["end"])) if window.get("end") else None
@@ -205,10 +206,14 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str) -> str:
             request=rendered.request, priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
             phone_number_id=tenant["phone_number_id"], extra=extra))
     day, retry_s = message_service.quota_day(now)
+    quota = message_service.daily_quota(deps, tenant)
     outcome = deps.store.write_campaign_page(
-        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now),
-        quota=(day, message_service.daily_quota(deps, tenant)))
+        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now), quota=(day, quota))
     if outcome == "quota":
+        room = quota - deps.store.quota_used(tenant_id, day)
+        if 0 < room < len(items):
+            # Use the rest of today's quota first: a smaller page scans at most `room` contacts.
+            return plan_page(deps, tenant_id, campaign_id, limit=room)
         # Over today's quota: wait (re-checking every 15 min) and carry on tomorrow.
         deps.store.mark_campaign(tenant_id, campaign_id, "paused_quota", "the daily quota is used up; planning resumes at 00:00 UTC", iso(now))
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id},
