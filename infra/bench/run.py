@@ -40,11 +40,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "wa-notify")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "WaNotify")
+from infra.bench import quiet_local_env  # noqa: E402
+
+quiet_local_env("WARNING")
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".bench"

@@ -24,7 +24,6 @@ record ends in its queue's DLQ after maxReceiveCount (poison_in_dlq = poison_inj
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import threading
@@ -34,11 +33,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "wa-notify")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "WaNotify")
+from infra.bench import quiet_local_env  # noqa: E402
+
+quiet_local_env("ERROR")
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"sent", "delivered", "read", "failed", "cancelled"}
