@@ -178,6 +178,27 @@ def bench_throttle(n: int = 1_000, workers: int = 3, limit: int = 80) -> dict[st
             "provider_rate_limit_errors": refused.get(130429, 0) + refused.get(131056, 0)}
 
 
+def moto_table(name: str) -> Any:
+    """moto's own table object: item sizes and snapshots read from it cost no request."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["us-east-1"].get_table(name)
+
+
+def moto_item(table: Any, key: dict[str, Any]) -> Any:
+    """The stored item (or None) for a key in DynamoDB JSON, `{"pk": {"S": ...}, "sk": ...}`."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return table.get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
+
+
+def written_keys(op: str, params: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    """The keys a write request touches, each with whether it is part of a transaction."""
+    if op == "TransactWriteItems":
+        return [(inner.get("Key") or inner["Item"], True) for item in params.get("TransactItems", []) for inner in item.values()]
+    return [(params.get("Key") or params["Item"], False)]
+
+
 @contextlib.contextmanager
 def moto_transactions_without_table_copies() -> Any:
     """moto makes `TransactWriteItems` all-or-nothing by deep-copying the whole table once per
@@ -188,7 +209,6 @@ def moto_transactions_without_table_copies() -> Any:
     import copy
 
     import moto.dynamodb.models as ddb_models
-    from moto.dynamodb.models.dynamo_type import DynamoType
 
     backend_cls = ddb_models.DynamoDBBackend
     original = backend_cls.transact_write_items
@@ -199,18 +219,18 @@ def moto_transactions_without_table_copies() -> Any:
             return value if isinstance(value, ddb_models.Table) else copy.deepcopy(value, memo)
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        touched = []
-        for item in transact_items:
-            (_, op), = item.items()
-            table = self.tables[op["TableName"]]
-            key = op.get("Key") or {k: op["Item"][k] for k in ("pk", "sk")}
-            hash_key, range_key = DynamoType(key["pk"]), DynamoType(key["sk"])
-            touched.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        table_name = next(iter(transact_items[0].values()))["TableName"]  # one table here
+        table = self.tables[table_name]
+        touched = [(key, copy.deepcopy(moto_item(table, key)))
+                   for key, _ in written_keys("TransactWriteItems", {"TransactItems": transact_items})]
         real_copy, ddb_models.copy = ddb_models.copy, NoCopy  # moto's own rollback then keeps the same table
         try:
             original(self, transact_items)
         except Exception:
-            for table, hash_key, range_key, before in touched:
+            from moto.dynamodb.models.dynamo_type import DynamoType
+
+            for key, before in touched:
+                hash_key, range_key = DynamoType(key["pk"]), DynamoType(key["sk"])
                 if before is None:
                     table.items[hash_key].pop(range_key, None)
                 else:
@@ -310,24 +330,16 @@ def bench_requests(n: int = 50) -> dict[str, Any]:
     # A write costs one unit per started KB of the larger of the item before and after it, two
     # in a transaction. Sizes are read from moto's own table (its DynamoDB item-size rule), not
     # through the API, so they cost no request.
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(stack.deps.store.table.name)
+    table = moto_table(stack.deps.store.table.name)
     pending_writes = threading.local()
 
     def item_bytes(key: dict[str, Any]) -> int:
-        found = table.get_item(DynamoType(key["pk"]), DynamoType(key["sk"]))
+        found = moto_item(table, key)
         return found.size() if found else 0
 
-    def written_keys(op: str, params: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
-        if op == "TransactWriteItems":
-            return [(inner.get("Key") or inner["Item"], 2) for item in params.get("TransactItems", []) for inner in item.values()]
-        return [(params.get("Key") or params["Item"], 1)]
-
     def price_writes(**_: Any) -> None:
-        for key, factor, before in getattr(pending_writes, "keys", []):
-            units["wru"] += factor * max(1, -(-max(before, item_bytes(key)) // 1024))
+        for key, transactional, before in getattr(pending_writes, "keys", []):
+            units["wru"] += (2 if transactional else 1) * max(1, -(-max(before, item_bytes(key)) // 1024))
         pending_writes.keys = []
 
     def count(event_name: str, params: dict[str, Any], **_: Any) -> None:
@@ -335,7 +347,7 @@ def bench_requests(n: int = 50) -> dict[str, Any]:
         counts[f"{service}.{op}"] += 1
         if service == "dynamodb":
             if op in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
-                pending_writes.keys = [(key, factor, item_bytes(key)) for key, factor in written_keys(op, params)]
+                pending_writes.keys = [(key, transactional, item_bytes(key)) for key, transactional in written_keys(op, params)]
             elif op == "BatchWriteItem":
                 units["wru"] += sum(len(v) for v in params.get("RequestItems", {}).values())
             elif op == "GetItem":
