@@ -82,9 +82,18 @@ class Sandbox:
     synchronous_webhooks: bool = False  # tests: deliver inline instead of on a thread
 
     # ---- setup ------------------------------------------------------------------------------
-    def register_number(self, phone_number_id: str, waba_id: str, display: str = "15550000000") -> None:
+    def register_number(self, phone_number_id: str, waba_id: str, display: str = "15550000000", access_token: str | None = None) -> None:
+        """A business number; with `access_token`, Meta accepts only that token for it and its WABA
+        (a platform with its own system-user token), else the app's token."""
         with self._lock:
-            self.numbers[phone_number_id] = {"waba_id": waba_id, "display": display}
+            self.numbers[phone_number_id] = {"waba_id": waba_id, "display": display, **({"token": access_token} if access_token else {})}
+
+    def _expected_token(self, object_id: str) -> str:
+        with self._lock:
+            for pnid, number in self.numbers.items():
+                if object_id in (pnid, number["waba_id"]) and number.get("token"):
+                    return number["token"]
+        return self.access_token
 
     def configure(self, config: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -115,9 +124,10 @@ class Sandbox:
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """One Graph API call: (HTTP status, JSON body)."""
         lower = {k.lower(): v for k, v in headers.items()}
-        if lower.get("authorization") != f"Bearer {self.access_token}":
-            return 401, self._error(190, "Invalid OAuth access token - Cannot parse access token", None)
         match = re.fullmatch(r"/?v[0-9.]+/([0-9]+)/(messages|message_templates)", path)
+        expected = self._expected_token(match.group(1)) if match else self.access_token
+        if lower.get("authorization") != f"Bearer {expected}":
+            return 401, self._error(190, "Invalid OAuth access token - Cannot parse access token", None)
         if method != "POST" or not match:
             return 400, self._error(100, f"Unsupported {method} request.", None)
         try:

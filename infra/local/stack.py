@@ -227,6 +227,7 @@ class LocalStack:
         for spec in specs:
             env.update(spec.environment)
         env.pop("META_SECRET_ARN", None)
+        env.pop("TENANT_SECRET_PREFIX", None)  # locally one token for every tenant; tests enable the AWS path
         env.update({
             "GRAPH_API_BASE_URL": f"http://{self.host}:{self.port}{GRAPH_PREFIX}/v23.0",
             "META_ACCESS_TOKEN": self.access_token,
@@ -238,6 +239,7 @@ class LocalStack:
         })
         os.environ.update(env)
         os.environ.pop("META_SECRET_ARN", None)
+        os.environ.pop("TENANT_SECRET_PREFIX", None)
 
         self.sandbox = Sandbox(app_secret=self.app_secret, access_token=self.access_token,
                                deliver=self._deliver_webhook if serve else self._deliver_in_process,

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # In AWS the Meta credentials come from one Secrets Manager secret (JSON with
     # access_token, app_secret, verify_token); locally straight from the environment.
     meta_secret_arn: str | None = None
+    # Each tenant's WhatsApp credentials: a Secrets Manager secret named prefix + tenant id.
+    tenant_secret_prefix: str | None = None
     meta_access_token: SecretStr | None = None
     meta_app_secret: SecretStr | None = None
     meta_verify_token: SecretStr | None = None

@@ -60,28 +60,33 @@ def parse_error(response: httpx.Response) -> ProviderError:
     return ProviderError(code=code, title=message, details=details, http_status=response.status_code)
 
 
+def _auth(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
 class CloudApiClient:
     def __init__(
-        self, base_url: str, access_token: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
+        self, base_url: str, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         import httpx  # lazily: ~100 ms of a cold import, paid only by the functions that call WhatsApp
 
         self.http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"},
+            # The token is per tenant (each platform's own WhatsApp business), so it goes per call.
+            headers={"Content-Type": "application/json"},
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             follow_redirects=False,  # OWASP API10: never follow a redirect with our token
             transport=transport,
         )
         self.calls = 0
 
-    def send_message(self, phone_number_id: str, request: dict[str, Any]) -> SendOutcome:
+    def send_message(self, phone_number_id: str, request: dict[str, Any], access_token: str) -> SendOutcome:
         import httpx
 
         self.calls += 1
         try:
-            response = self.http.post(f"{phone_number_id}/messages", content=json.dumps(request).encode())
+            response = self.http.post(f"{phone_number_id}/messages", content=json.dumps(request).encode(), headers=_auth(access_token))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return NotSent(f"{type(exc).__name__}: the request did not reach WhatsApp")
         except httpx.TransportError as exc:
@@ -99,12 +104,12 @@ class CloudApiClient:
                 return Ambiguous("HTTP 200 without a message id")
         return Rejected(parse_error(response))
 
-    def create_template(self, waba_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def create_template(self, waba_id: str, payload: dict[str, Any], access_token: str) -> dict[str, Any]:
         """POST /{waba}/message_templates; raises ProviderError when Meta refuses or is unreachable."""
         import httpx
 
         try:
-            response = self.http.post(f"{waba_id}/message_templates", content=json.dumps(payload).encode())
+            response = self.http.post(f"{waba_id}/message_templates", content=json.dumps(payload).encode(), headers=_auth(access_token))
         except httpx.TransportError as exc:
             raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:

@@ -168,11 +168,24 @@ class Table:
         resp = self.client.query(**kwargs)
         return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
+    def scan(self, filter_expression: str, values: dict[str, Any], *, limit: int | None = None,
+             start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Scan page. Only for operators' tools (the admin CLI): a scan reads the whole table."""
+        kwargs: dict[str, Any] = {"TableName": self.name, "FilterExpression": filter_expression,
+                                  "ExpressionAttributeValues": {k: to_attr(v) for k, v in values.items()}}
+        if limit:
+            kwargs["Limit"] = limit
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        resp = self.client.scan(**kwargs)
+        return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
     def transact_put(self, puts: list[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None,
-                     updates: list[dict[str, Any]] | None = None) -> list[str] | None:
+                     updates: list[dict[str, Any]] | None = None, deletes: list[dict[str, Any]] | None = None) -> list[str] | None:
         """Put items atomically, each with its own condition (None: unconditional overwrite),
-        together with `updates` ({pk, sk, expression, condition, values}), all or nothing.
-        None on success, else the failure code of each item (puts first, then updates)."""
+        together with `updates` ({pk, sk, expression, condition, values}) and `deletes`
+        ({pk, sk, condition, values}), all or nothing.
+        None on success, else the failure code of each item (puts, updates, then deletes)."""
         transact: list[dict[str, Any]] = []
         for item, condition in puts:
             put: dict[str, Any] = {"TableName": self.name, "Item": to_item(item)}
@@ -191,6 +204,13 @@ class Table:
             if u.get("values"):
                 update["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in u["values"].items()}
             transact.append({"Update": update})
+        for d in deletes or []:
+            delete: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": d["pk"], "sk": d["sk"]})}
+            if d.get("condition"):
+                delete["ConditionExpression"] = d["condition"]
+            if d.get("values"):
+                delete["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in d["values"].items()}
+            transact.append({"Delete": delete})
         try:
             self.client.transact_write_items(TransactItems=transact)
             return None

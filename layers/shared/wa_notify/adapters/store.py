@@ -73,12 +73,31 @@ class Store:
     def create_tenant(self, tenant: dict[str, Any], api_key_hash: str) -> bool:
         tid = tenant["tenant_id"]
         items = [
-            {"pk": tenant_pk(tid), "sk": "PROFILE", **tenant},
+            # The key's hash on the profile lets `rotate_api_key` find and delete the old key.
+            {"pk": tenant_pk(tid), "sk": "PROFILE", **tenant, "api_key_hash": api_key_hash},
             {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "tenant_id": tid},
             {"pk": f"PNID#{tenant['phone_number_id']}", "sk": "PNID", "tenant_id": tid},
             {"pk": f"WABA#{tenant['waba_id']}", "sk": "WABA", "tenant_id": tid},
         ]
         return self.table.transact_put_new(items) is None
+
+    def rotate_api_key(self, tenant_id: str, new_hash: str) -> bool:
+        """Swap the tenant's API key atomically: the new key works and the old one is gone in
+        one transaction, or nothing changed (another rotation won the race)."""
+        profile = self.table.get(tenant_pk(tenant_id), "PROFILE", consistent=True)
+        if profile is None:
+            return False
+        old_hash = profile.get("api_key_hash")
+        update = {"pk": tenant_pk(tenant_id), "sk": "PROFILE", "expression": "SET api_key_hash = :new",
+                  "condition": "api_key_hash = :old" if old_hash else "attribute_not_exists(api_key_hash)",
+                  "values": {":new": new_hash, **({":old": old_hash} if old_hash else {})}}
+        deletes = [{"pk": f"APIKEY#{old_hash}", "sk": "APIKEY", "condition": "tenant_id = :t", "values": {":t": tenant_id}}] if old_hash else []
+        return self.table.transact_put([({"pk": f"APIKEY#{new_hash}", "sk": "APIKEY", "tenant_id": tenant_id}, "attribute_not_exists(pk)")],
+                                       updates=[update], deletes=deletes) is None
+
+    def list_tenants(self, *, limit: int = 100, start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        return self.table.scan("sk = :profile AND begins_with(pk, :tenant)", {":profile": "PROFILE", ":tenant": "TENANT#"},
+                               limit=limit, start_key=start_key)
 
     def tenant_for_key(self, api_key_hash: str) -> str | None:
         item = self.table.get(f"APIKEY#{api_key_hash}", "APIKEY")

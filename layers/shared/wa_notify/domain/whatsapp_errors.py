@@ -28,6 +28,12 @@ class ProviderError(Exception):  # noqa: N818 - it is WhatsApp's error, not ours
             return self.code in RETRYABLE_CODES
         return self.http_status is None or self.http_status >= 500 or self.http_status == 429
 
+    @property
+    def token_rejected(self) -> bool:
+        """Meta refused our token (190: expired or revoked; or HTTP 401): nothing was sent,
+        so one retry with a freshly fetched token is safe."""
+        return self.code == 190 or self.http_status == 401
+
     def __str__(self) -> str:
         return f"({self.code}) {self.title}"
 

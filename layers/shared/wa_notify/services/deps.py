@@ -40,7 +40,6 @@ class Deps:
     _store: Any = field(default=None, repr=False)
     _queues: Any = field(default=None, repr=False)
     _cloud_api: Any = field(default=None, repr=False)
-    _credentials: Any = field(default=None, repr=False)
     _callback_http: Any = field(default=None, repr=False)
     callback_transport: Any = None  # httpx transport override for callbacks (tests)
     sleeper: Callable[[float], None] | None = None
@@ -68,11 +67,17 @@ class Deps:
 
     @property
     def credentials(self):  # noqa: ANN201
-        if self._credentials is None:
-            from wa_notify.adapters.credentials import meta_credentials
+        # Not kept here: Powertools caches the secret for 5 minutes, so a rotation is picked up.
+        from wa_notify.adapters.credentials import meta_credentials
 
-            self._credentials = meta_credentials(self.settings)
-        return self._credentials
+        return meta_credentials(self.settings)
+
+    def whatsapp_token(self, tenant_id: str, *, force_fetch: bool = False) -> str:
+        """The tenant's WhatsApp access token (its own secret in AWS, cached 5 minutes);
+        `force_fetch` after Meta answers 401 picks up a rotated token at once."""
+        from wa_notify.adapters.credentials import tenant_access_token
+
+        return tenant_access_token(self.settings, tenant_id, force_fetch=force_fetch)
 
     @property
     def cloud_api(self):  # noqa: ANN201
@@ -82,7 +87,6 @@ class Deps:
             s = self.settings
             self._cloud_api = CloudApiClient(
                 s.graph_api_base_url,
-                self.credentials.access_token,
                 connect_timeout=s.http_connect_timeout,
                 read_timeout=s.http_read_timeout,
                 transport=self.http_transport,

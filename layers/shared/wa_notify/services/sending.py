@@ -122,7 +122,12 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
         return "throttled"
 
-    outcome = deps.cloud_api.send_message(pnid, message["request"])
+    outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id))
+    if isinstance(outcome, Rejected) and outcome.error.token_rejected:
+        # The token was rotated or revoked since it was cached: fetch it again and retry once.
+        # A refused token means nothing was sent, so this cannot duplicate.
+        metrics.add_metric(name="TokenRefetched", unit="Count", value=1)
+        outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, force_fetch=True))
     at = iso(deps.now())
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):

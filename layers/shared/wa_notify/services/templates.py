@@ -63,7 +63,13 @@ def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
         "components": spec.components,
     }
     try:
-        created = deps.cloud_api.create_template(tenant["waba_id"], meta_payload)
+        try:
+            created = deps.cloud_api.create_template(tenant["waba_id"], meta_payload, deps.whatsapp_token(tenant_id))
+        except ProviderError as exc:
+            if not exc.token_rejected:
+                raise
+            # A rotated token: fetch it again and try once more (a refused token created nothing).
+            created = deps.cloud_api.create_template(tenant["waba_id"], meta_payload, deps.whatsapp_token(tenant_id, force_fetch=True))
     except ProviderError as exc:
         store.delete_template(tenant_id, spec.name, spec.language)
         if exc.code is not None and exc.http_status and 400 <= exc.http_status < 500 and exc.code not in (4, 80007):

@@ -14,10 +14,11 @@ _profile_cache: dict[str, tuple[Any, float]] = {}
 
 
 def create_tenant(
-    deps: Deps, name: str, *, api_key: str | None = None, phone_number_id: str | None = None, waba_id: str | None = None
+    deps: Deps, name: str, *, api_key: str | None = None, phone_number_id: str | None = None, waba_id: str | None = None,
+    tenant_id: str | None = None,
 ) -> dict[str, Any]:
     """Onboard a platform: its profile, a hashed API key and its WhatsApp number mapping."""
-    tenant_id = new_id("ten")
+    tenant_id = tenant_id or new_id("ten")
     api_key = api_key or new_api_key()
     tenant = {
         "tenant_id": tenant_id,
@@ -29,6 +30,26 @@ def create_tenant(
     if not deps.store.create_tenant(tenant, hash_api_key(api_key)):
         raise ValueError("tenant, API key, phone number id or WABA id already registered")
     return {**tenant, "api_key": api_key}
+
+
+def rotate_api_key(deps: Deps, tenant_id: str) -> str:
+    """A new API key for the tenant; the old one stops working (warm containers may accept it
+    for up to `api_key_cache_seconds` more)."""
+    api_key = new_api_key()
+    if not deps.store.rotate_api_key(tenant_id, hash_api_key(api_key)):
+        raise LookupError(f"no tenant {tenant_id}, or another rotation happened at the same time")
+    return api_key
+
+
+def list_tenants(deps: Deps) -> list[dict[str, Any]]:
+    """Every tenant's public profile (no key hashes): for operators, not for the API."""
+    out: list[dict[str, Any]] = []
+    start = None
+    while True:
+        items, start = deps.store.list_tenants(start_key=start)
+        out += [{k: i.get(k) for k in ("tenant_id", "name", "phone_number_id", "waba_id", "created_at")} for i in items]
+        if not start:
+            return sorted(out, key=lambda t: (t["created_at"] or "", t["tenant_id"]))
 
 
 def authenticate(deps: Deps, authorization: str | None) -> str:

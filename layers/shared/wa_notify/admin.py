@@ -1,0 +1,126 @@
+"""Operators' CLI against a deployed stack (or any table): tenants and their keys.
+
+    python -m wa_notify.admin --stack wa-notify-prod tenants create --name "Acme Clinics" \\
+        --phone-number-id 1234567890 --waba-id 9876543210 --access-token-stdin < token.txt
+    python -m wa_notify.admin --stack wa-notify-prod tenants list
+    python -m wa_notify.admin --stack wa-notify-prod tenants rotate-key ten_...
+    python -m wa_notify.admin --stack wa-notify-prod tenants set-token ten_... --access-token-stdin < token.txt
+
+The API key is printed once and stored only as a hash. Access tokens are read from stdin,
+never from the command line (shell history, `ps`), and go to Secrets Manager only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+SHOWN_ONCE = "Store the api_key now: it is kept only as a hash and cannot be shown again."
+
+
+def stack_outputs(stack: str) -> dict[str, str]:
+    import boto3
+
+    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def resolve_targets(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The table and the tenant secret prefix: flags, else the stack's outputs, else the environment."""
+    outputs = stack_outputs(args.stack) if args.stack else {}
+    table = args.table or outputs.get("TableName") or os.environ.get("TABLE_NAME")
+    prefix = args.secret_prefix or outputs.get("TenantSecretPrefix") or os.environ.get("TENANT_SECRET_PREFIX")
+    if not table:
+        raise SystemExit("name the stack (--stack), the table (--table) or set TABLE_NAME")
+    return table, prefix
+
+
+def read_token(args: argparse.Namespace) -> str | None:
+    if not getattr(args, "access_token_stdin", False):
+        return None
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise SystemExit("--access-token-stdin: nothing on stdin")
+    return token
+
+
+def main(argv: list[str] | None = None, *, out: Any = None) -> int:
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(prog="python -m wa_notify.admin", description=__doc__.split("\n")[0])
+    parser.add_argument("--stack", help="CloudFormation stack whose outputs name the table and the secret prefix")
+    parser.add_argument("--table", help="DynamoDB table (instead of --stack)")
+    parser.add_argument("--secret-prefix", help="Secrets Manager name prefix of tenant credentials (instead of --stack)")
+    groups = parser.add_subparsers(dest="group", required=True)
+    tenants_cmd = groups.add_parser("tenants", help="platforms that call the API").add_subparsers(dest="command", required=True)
+    create = tenants_cmd.add_parser("create", help="onboard a platform and print its API key once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--phone-number-id", required=True, help="the platform's WhatsApp phone number id")
+    create.add_argument("--waba-id", required=True, help="its WhatsApp Business Account id")
+    create.add_argument("--access-token-stdin", action="store_true", help="read its own access token from stdin "
+                        "(without one it sends with the app's default token)")
+    tenants_cmd.add_parser("list", help="every tenant, without secrets")
+    rotate = tenants_cmd.add_parser("rotate-key", help="replace a tenant's API key and print the new one once")
+    rotate.add_argument("tenant_id")
+    token_cmd = tenants_cmd.add_parser("set-token", help="store a new WhatsApp access token for a tenant")
+    token_cmd.add_argument("tenant_id")
+    token_cmd.add_argument("--access-token-stdin", action="store_true", required=True)
+    args = parser.parse_args(argv)
+
+    from wa_notify.config import Settings
+    from wa_notify.domain.ids import new_id
+    from wa_notify.services import tenants
+    from wa_notify.services.deps import Deps
+
+    table, prefix = resolve_targets(args)
+    deps = Deps(Settings(table_name=table, tenant_secret_prefix=prefix))
+
+    def secrets():  # noqa: ANN202
+        if not prefix:
+            raise SystemExit("no tenant secret prefix: name the stack (--stack) or pass --secret-prefix")
+        from wa_notify.adapters.secrets import TenantSecrets
+
+        return TenantSecrets(prefix)
+
+    def emit(value: Any) -> None:
+        out.write(json.dumps(value, indent=2) + "\n")
+
+    if args.command == "create":
+        token = read_token(args)
+        tenant_id = new_id("ten")
+        store = secrets() if prefix or token else None
+        credentials = {"phone_number_id": args.phone_number_id, "waba_id": args.waba_id, **({"access_token": token} if token else {})}
+        secret_arn = store.put(tenant_id, credentials) if store else None
+        try:
+            tenant = tenants.create_tenant(deps, args.name, phone_number_id=args.phone_number_id, waba_id=args.waba_id, tenant_id=tenant_id)
+        except ValueError as exc:
+            if store:
+                store.delete(tenant_id)
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        emit({**tenant, "credentials_secret": secret_arn})
+        print(SHOWN_ONCE, file=sys.stderr)
+    elif args.command == "list":
+        emit(tenants.list_tenants(deps))
+    elif args.command == "rotate-key":
+        try:
+            emit({"tenant_id": args.tenant_id, "api_key": tenants.rotate_api_key(deps, args.tenant_id)})
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(SHOWN_ONCE + f" The old key stops working within {deps.settings.api_key_cache_seconds} s.", file=sys.stderr)
+    elif args.command == "set-token":
+        tenant = deps.store.get_tenant(args.tenant_id)
+        if tenant is None:
+            print(f"error: no tenant {args.tenant_id}", file=sys.stderr)
+            return 1
+        token = read_token(args)
+        arn = secrets().put(args.tenant_id, {"phone_number_id": tenant["phone_number_id"], "waba_id": tenant["waba_id"], "access_token": token})
+        emit({"tenant_id": args.tenant_id, "credentials_secret": arn})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
