@@ -23,7 +23,7 @@ from wa_notify.models import (
     SettingsRequest,
     problem_responses,
 )
-from wa_notify.observability import logger, metrics, tracer
+from wa_notify.observability import logger, metrics, record_outcome, tracer
 from wa_notify.services import contacts as contact_service
 from wa_notify.services import flows as flow_service
 from wa_notify.services import messages as message_service
@@ -33,7 +33,7 @@ from wa_notify.services.deps import get_deps
 from wa_notify.services.tenants import authenticate
 
 app = APIGatewayHttpResolver(enable_validation=True)
-PUBLIC_PATHS = ("/v1/health", "/v1/openapi", "/v1/openapi.json")
+PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json", "/docs", "/dashboard")
 MAX_BODY_BYTES = 256 * 1024
 
 
@@ -45,7 +45,7 @@ def enable_docs() -> None:
     Powertools' OpenAPI models costs ~150 ms, which no other request should pay."""
     global _docs_enabled
     if not _docs_enabled:
-        app.enable_swagger(path="/v1/openapi", title="wa-notify", version="1.0.0")
+        app.enable_swagger(path="/docs", title="wa-notify", version="1.0.0")
         _docs_enabled = True
 
 
@@ -53,7 +53,7 @@ def guard(event: dict[str, Any]) -> Response | None:
     """Authenticate and bound the body before routing, so request validation never runs for a
     caller without a key. The tenant comes from the key, never from the body or the path."""
     path = event.get("rawPath") or ""
-    if path.startswith("/v1/openapi"):
+    if path == "/docs":
         enable_docs()
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     if path not in PUBLIC_PATHS:
@@ -165,7 +165,10 @@ def create_message(
     payload = body.model_dump(exclude_none=True, mode="python")
     payload["send_at"] = body.send_at
     result, created = message_service.create(get_deps(), tenant(), payload, idempotency_key)
-    metrics.add_metric(name="MessagesAccepted" if created else "MessagesReplayed", unit="Count", value=1)
+    if created:
+        record_outcome(tenant(), body.template.name if body.template else None, "accepted")
+    else:
+        metrics.add_metric(name="MessagesReplayed", unit="Count", value=1)
     return Response(202, "application/json", body=result)
 
 
@@ -268,6 +271,51 @@ def put_settings(body: Annotated[SettingsRequest, Body()]) -> dict[str, Any]:
 @app.get("/v1/settings", responses={200: {"description": "The settings"}, **problem_responses(401)})
 def get_settings() -> dict[str, Any]:
     return settings_service.get(get_deps(), tenant())
+
+
+@app.get("/v1/analytics/templates", summary="Per template: sent, delivered, read, failed, replied, rates, median time to read",
+         responses={200: {"description": "One row per template over the UTC days [from, to]"}, **problem_responses(401, 422)})
+def analytics_templates(
+    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day, e.g. 2026-11-01 (default: 30 days ago)")] = None,
+    to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
+) -> dict[str, Any]:
+    from wa_notify.services import analytics
+
+    return analytics.templates_report(get_deps(), tenant(), from_, to)
+
+
+@app.get("/v1/analytics/activity", summary="Inbound messages by weekday x hour",
+         responses={200: {"description": "A 7 x 24 matrix of counts, Monday first"}, **problem_responses(401, 422)})
+def analytics_activity(
+    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day (default: 28 days ago)")] = None,
+    to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
+    timezone: Annotated[str | None, Query(max_length=64, description="IANA zone for weekday and hour (default UTC)")] = None,
+) -> dict[str, Any]:
+    from wa_notify.services import analytics
+
+    return analytics.activity_report(get_deps(), tenant(), from_, to, timezone)
+
+
+_openapi_json: str | None = None
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_document():  # noqa: ANN201 - a bare Response has no schema
+    """The OpenAPI 3 document, generated from these routes and models (docs/openapi.json is the same, committed)."""
+    global _openapi_json
+    if _openapi_json is None:
+        import json
+
+        _openapi_json = json.dumps(json.loads(app.get_openapi_json_schema(title="wa-notify", version="1.0.0")), indent=2, sort_keys=True)
+    return Response(200, "application/json", body=_openapi_json, headers={"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/dashboard", include_in_schema=False)
+def dashboard():  # noqa: ANN201
+    """The analytics page; it asks for the API key and calls the two routes above from the browser."""
+    from wa_notify.dashboard import HEADERS, PAGE
+
+    return Response(200, "text/html; charset=utf-8", body=PAGE, headers=HEADERS)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.batch import process_sqs_batch
 from wa_notify.jobs import CampaignJob, SendJob
 from wa_notify.observability import logger, metrics, tracer
-from wa_notify.services import sending
+from wa_notify.services import analytics, sending
 from wa_notify.services.deps import get_deps
 
 
@@ -28,4 +28,7 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sending.pacer.begin(len(event.get("Records") or []))
-    return process_sqs_batch(event, record_handler, context)
+    try:
+        return process_sqs_batch(event, record_handler, context)
+    finally:
+        analytics.flush(get_deps())  # one counter write per tenant, day and template for the whole batch

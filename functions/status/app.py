@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.batch import process_sqs_batch
 from wa_notify.jobs import WebhookChange
 from wa_notify.observability import logger, metrics, tracer
-from wa_notify.services import statuses
+from wa_notify.services import analytics, statuses
 from wa_notify.services.deps import get_deps
 
 
@@ -21,4 +21,7 @@ def record_handler(record: SQSRecord) -> dict[str, int]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_sqs_batch(event, record_handler, context)
+    try:
+        return process_sqs_batch(event, record_handler, context)
+    finally:
+        analytics.flush(get_deps())  # one counter write per tenant, day and template for the whole batch

@@ -57,3 +57,42 @@ class LazyTracer:
 
 
 tracer = LazyTracer(service="wa-notify")
+
+
+# ---- per tenant, template and outcome ---------------------------------------------------------
+# `metrics` above carries one dimension set per flush (service): the fleet-wide counts the
+# alarms use. These go out as one EMF line each, with their own dimensions, so a dashboard
+# can split by tenant and template. Cardinality (and CloudWatch's bill) is tenants x templates
+# x outcomes, plus error codes for failures: bounded by what platforms register.
+OUTCOMES = ("accepted", "sent", "delivered", "read", "failed", "fallback_sms")
+FLEET_METRIC = {"accepted": "MessagesAccepted", "sent": "MessagesSent", "delivered": "MessagesDelivered", "read": "MessagesRead",
+                "failed": "MessagesFailed", "fallback_sms": "MessagesFallbackSms"}
+
+
+def _emf_enabled() -> bool:
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    return not is_metrics_disabled()
+
+
+def record_outcome(tenant_id: str, template: str | None, outcome: str, *, code: int | None = None,
+                   latency_ms: float | None = None) -> None:
+    """Count one message outcome fleet-wide (for alarms) and per tenant/template/outcome
+    (for the dashboard); `latency_ms` is the time from acceptance to WhatsApp's yes."""
+    metrics.add_metric(name=FLEET_METRIC[outcome], unit="Count", value=1)
+    if latency_ms is not None:
+        metrics.add_metric(name="SendLatency", unit="Milliseconds", value=latency_ms)
+    if not _emf_enabled():
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    dimensions = {"service": "wa-notify", "tenant": tenant_id, "template": template or "free_form", "outcome": outcome}
+    if code is not None:
+        dimensions["error_code"] = str(code)
+    with single_metric(name="Messages", unit=MetricUnit.Count, value=1, namespace=metrics.namespace, default_dimensions=dimensions):
+        pass
+    if latency_ms is not None:
+        latency_dims = {k: v for k, v in dimensions.items() if k != "outcome"}
+        with single_metric(name="SendLatency", unit=MetricUnit.Milliseconds, value=latency_ms, namespace=metrics.namespace,
+                           default_dimensions=latency_dims):
+            pass

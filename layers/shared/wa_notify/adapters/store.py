@@ -466,8 +466,9 @@ class Store:
         wamid: str,
         pricing: dict[str, Any] | None,
         error: dict[str, Any] | None,
-    ) -> bool:
-        """Move forward to `new_status` if it outranks the current one; else only note when it happened."""
+    ) -> dict[str, Any] | None:
+        """Move forward to `new_status` if it outranks the current one and return the message as it
+        is now (free: ALL_NEW costs no extra capacity); else only note when it happened, and None."""
         pk = message_pk(tenant_id, message_id)
         below = st.statuses_below(new_status)
         values: dict[str, Any] = {":new": new_status, ":at": at, ":wamid": wamid}
@@ -482,16 +483,17 @@ class Store:
         names = {"#status": "status", "#new": new_status}
         if error:
             names["#error"] = "error"
-        ok, _ = self.table.update(
+        ok, now = self.table.update(
             pk,
             "MSG",
             "SET " + ", ".join(sets) + " REMOVE lease_token, lease_until, due_shard, due_at",
             condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))})",
             names=names,
             values=values,
+            return_new=True,
         )
         if ok:
-            return True
+            return now
         # Late or duplicate: the status does not change, but a late `delivered` still gets its
         # timestamp in the history, and pricing (sent with only one status) is kept.
         late_values: dict[str, Any] = {":at": at, ":cancelled": st.CANCELLED}
@@ -507,7 +509,27 @@ class Store:
             names={"#new": new_status, "#status": "status"},
             values=late_values,
         )
-        return False
+        return None
+
+    # ---- analytics counters: one item per tenant, UTC day and template (and one per day for inbound)
+    def add_counters(self, tenant_id: str, sk: str, counts: dict[str, int], attributes: dict[str, Any], expires_at: int) -> None:
+        """ADD each count (atomic, no read); `attributes` are set as they are (name, language, day)."""
+        names = {f"#c{i}": k for i, k in enumerate(counts)} | {f"#a{i}": k for i, k in enumerate(attributes)}
+        values: dict[str, Any] = {f":c{i}": v for i, v in enumerate(counts.values())}
+        values |= {f":a{i}": v for i, v in enumerate(attributes.values())} | {":exp": expires_at}
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+        sets = ", ".join([*(f"#a{i} = :a{i}" for i in range(len(attributes))), "expires_at = :exp"])
+        self.table.update(f"TENANT#{tenant_id}#STATS", sk, f"ADD {adds} SET {sets}", names=names, values=values)
+
+    def counter_rows(self, tenant_id: str, first_sk: str, last_sk: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        start = None
+        while True:
+            items, start = self.table.query("pk = :pk AND sk BETWEEN :a AND :b",
+                                            {":pk": f"TENANT#{tenant_id}#STATS", ":a": first_sk, ":b": last_sk}, start_key=start)
+            rows += items
+            if not start:
+                return rows
 
     def claim_callback(self, tenant_id: str, message_id: str, rank: int) -> bool:
         """Claim a status callback before posting it, in one conditional write with no read:

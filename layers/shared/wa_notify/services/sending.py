@@ -6,13 +6,15 @@ import math
 import random
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.whatsapp_errors import ProviderError, backoff_seconds
-from wa_notify.observability import logger, metrics
+from wa_notify.observability import logger, metrics, record_outcome
+from wa_notify.services import analytics
 from wa_notify.services.deps import Deps, epoch_ms, iso
 
 
@@ -63,6 +65,14 @@ def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: 
         pacer.reserve[key] = granted - 1
         return 0
     return wait
+
+
+def template_name(message: dict[str, Any]) -> str | None:
+    return (message.get("template") or {}).get("name")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def process(deps: Deps, job: dict[str, Any]) -> str:
@@ -132,7 +142,10 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):
         store.record_accepted(tenant_id, message_id, outcome.wamid, at)
-        metrics.add_metric(name="SendAccepted", unit="Count", value=1)
+        due = message.get("send_at") or message.get("created_at")
+        latency_ms = max(0.0, (deps.now() - parse_iso(due)).total_seconds() * 1000) if due else None
+        record_outcome(tenant_id, template_name(message), "sent", latency_ms=latency_ms)
+        analytics.count(tenant_id, at, message.get("template"), sent=1)
         logger.info("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
         return "accepted"
     if isinstance(outcome, Ambiguous):
@@ -149,6 +162,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         logger.info("send will be retried", extra={"message_id": message_id, "code": error.code, "delay_s": delay, "attempt": attempt})
         return "retry"
     store.record_failed(tenant_id, message_id, token, error.as_dict(), at)
-    metrics.add_metric(name="SendFailed", unit="Count", value=1)
+    record_outcome(tenant_id, template_name(message), "failed", code=error.code)
+    analytics.count(tenant_id, at, message.get("template"), failed=1, failed_unsent=1)
     logger.info("send failed", extra={"message_id": message_id, "code": error.code, "title": error.title})
     return "failed"

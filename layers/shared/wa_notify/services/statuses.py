@@ -20,8 +20,8 @@ from wa_notify.domain.conversation import (
     window_open,
 )
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
-from wa_notify.observability import logger, metrics
-from wa_notify.services import callbacks
+from wa_notify.observability import logger, metrics, record_outcome
+from wa_notify.services import analytics, callbacks
 from wa_notify.services.deps import Deps, iso
 
 _tenant_by_pnid: dict[str, str] = {}
@@ -91,6 +91,7 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                                                     {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
                 received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
                             "received_at": _at(raw.get("timestamp"), deps.now()), **summary}
+                analytics.count_inbound(tenant_id, received["received_at"])
                 outgoing += handle_reply(deps, tenant_id, received)
                 outgoing.append(callbacks.event("message.received", received, iso(deps.now())))
         # Only moves forward and new replies are reported: a late or repeated webhook is not.
@@ -122,6 +123,8 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[d
     stars = rating(received.get("payload"), received.get("text"))
     action = None if stars is not None else reply_action(received.get("payload"), received.get("text"),
                                                          deps.store.get_settings(tenant_id).get("reply_actions"))
+    if message.get("last_reply") is None:
+        analytics.count(tenant_id, received["received_at"], message.get("template"), replied=1)
     deps.store.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
                                                     "payload": received.get("payload"), "action": action, "rating": stars})
     if stars is not None:
@@ -174,11 +177,33 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
         first = (status.errors or [WhatsAppError()])[0]
         details = (first.error_data or {}).get("details")
         error = {"code": first.code, "title": first.title or first.message, "details": details}
-    moved = deps.store.apply_status(
-        tenant_id, message_id, new_status, at=_at(status.timestamp, deps.now()), wamid=wamid, pricing=status.pricing, error=error,
-    )
+    at = _at(status.timestamp, deps.now())
+    moved = deps.store.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
-    return moved
+    if moved:
+        count_moved(tenant_id, moved, new_status, at, error)
+    return moved is not None
+
+
+def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, at: str, error: dict[str, Any] | None) -> None:
+    """Metrics and analytics for a status that moved a message forward (each move happens once)."""
+    template = message.get("template")
+    name = (template or {}).get("name")
+    events = message.get("events") or {}
+    if new_status == st.SENT and st.ACCEPTED not in events:
+        # The sender's answer was lost (outcome unknown): this webhook is the first word that it went.
+        record_outcome(tenant_id, name, "sent")
+        analytics.count(tenant_id, at, template, sent=1)
+    elif new_status == st.DELIVERED:
+        record_outcome(tenant_id, name, "delivered")
+        analytics.count(tenant_id, at, template, delivered=1)
+    elif new_status == st.READ:
+        # Read outranks delivered: a read that came first also means it was delivered.
+        record_outcome(tenant_id, name, "read")
+        analytics.count_read(tenant_id, at, template, events.get(st.SENT) or events.get(st.ACCEPTED), delivered_too=st.DELIVERED not in events)
+    elif new_status == st.FAILED:
+        record_outcome(tenant_id, name, "failed", code=(error or {}).get("code"))
+        analytics.count(tenant_id, at, template, failed=1)
 
 
 def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
