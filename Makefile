@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test install unit functional infra e2e lint build validate clean openapi examples demo bench soak
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: browser dev test install unit functional infra e2e lint build validate clean openapi examples demo bench soak
 
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
@@ -22,8 +24,15 @@ install: $(VENV)/.installed
 dev: install  ## the local stack on 127.0.0.1:$(PORT), no AWS or Meta account
 	$(PY) -m infra.local --port $(PORT)
 
-test: install  ## every tier: unit, functional, infra, end-to-end
+test: install browser  ## every tier: unit, functional, infra, end-to-end
 	$(PY) -m pytest tests
+
+browser:  ## Debian's Chromium for the dashboard test (headless), installed once when apt-get can
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null; then :; \
+	 elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	   echo "installing Debian's chromium for the dashboard test"; \
+	   (apt-get install -y -qq chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
+	 else echo "no Chromium and no root apt-get: the dashboard browser test will be skipped (CI requires it)"; fi
 
 unit: install
 	$(PY) -m pytest tests/unit

@@ -25,7 +25,7 @@ PAGE = """<!doctype html>
   #status.error { color: var(--failed); font-weight: 600; }
   .legend { display: flex; gap: 14px; font-size: 12px; color: var(--muted); margin-bottom: 10px; }
   .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
-  .funnel { display: grid; grid-template-columns: 220px 1fr 260px; gap: 6px 14px; align-items: center; }
+  .funnel { display: grid; grid-template-columns: 220px 1fr 340px; gap: 6px 14px; align-items: center; }
   .funnel .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .funnel .name small { color: var(--muted); font-weight: 400; }
   .bars { display: grid; gap: 2px; }
@@ -70,7 +70,7 @@ const el = (tag, props = {}, ...children) => {
   return node;
 };
 const pct = (x) => (x === null || x === undefined) ? "-" : (100 * x).toFixed(1) + "%";
-const duration = (s) => s === null ? "-" : s < 90 ? s + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
+const duration = (s) => s === null ? "-" : s < 60 ? "< 1 min" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
 
 $("key").value = sessionStorage.getItem("wa-notify-key") || "";
 $("tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
