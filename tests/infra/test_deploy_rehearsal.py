@@ -3,6 +3,7 @@
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
@@ -11,6 +12,7 @@ from moto import mock_aws
 from infra.local.provision import load_template
 
 pytestmark = pytest.mark.infra
+ROOT = Path(__file__).parents[2]
 
 
 class NoManagedPolicies:
@@ -40,27 +42,36 @@ def translated():
     return transform(template, {}, NoManagedPolicies())
 
 
+STACK = "wa-notify-rehearsal"
+
+
+def deploy(cfn) -> dict[str, str]:
+    """Create the stack in moto's CloudFormation (inside mock_aws) with artifacts in S3; its outputs."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="wa-notify-artifacts")
+    s3.put_object(Bucket="wa-notify-artifacts", Key="code.zip", Body=zipped("app.py", "def lambda_handler(e, c):\n    return e\n"))
+    s3.put_object(Bucket="wa-notify-artifacts", Key="layer.zip", Body=zipped("python/wa_notify/__init__.py", ""))
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(cfn), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
 def test_template_translates_and_deploys_into_moto_cloudformation():
     # GIVEN the SAM template translated to CloudFormation, with artifacts in S3
     cfn = translated()
     types = {r["Type"] for r in cfn["Resources"].values()}
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::ApiGatewayV2::Api", "AWS::Scheduler::Schedule",
-            "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::LayerVersion"} <= types
+            "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::LayerVersion", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard"} <= types
     mappings = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="wa-notify-artifacts")
-        s3.put_object(Bucket="wa-notify-artifacts", Key="code.zip", Body=zipped("app.py", "def lambda_handler(e, c):\n    return e\n"))
-        s3.put_object(Bucket="wa-notify-artifacts", Key="layer.zip", Body=zipped("python/wa_notify/__init__.py", ""))
-        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         # WHEN the stack is created
-        cloudformation.create_stack(StackName="wa-notify-rehearsal", TemplateBody=json.dumps(cfn),
-                                    Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        deploy(cfn)
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         # THEN it and every resource reach CREATE_COMPLETE
-        stack = cloudformation.describe_stacks(StackName="wa-notify-rehearsal")["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-        resources = cloudformation.list_stack_resources(StackName="wa-notify-rehearsal")["StackResourceSummaries"]
+        resources = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
         incomplete = [(r["LogicalResourceId"], r["ResourceStatus"]) for r in resources if r["ResourceStatus"] != "CREATE_COMPLETE"]
         assert not incomplete
         assert len(resources) == len(cfn["Resources"])
@@ -72,7 +83,78 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         assert len(functions) == 6 and {f["Runtime"] for f in functions} == {"python3.13"}
         esms = lam.list_event_source_mappings()["EventSourceMappings"]
         assert len(esms) == 5 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in esms)
-        assert len(boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]) == 6
+        groups = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]
+        assert len(groups) == 7 and all(g["retentionInDays"] == 30 for g in groups)  # 6 functions and the API's access log
+        assert len(boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]) == 1
+        assert not boto3.client("sns", region_name="us-east-1").list_subscriptions()["Subscriptions"]  # no AlarmEmail, no subscription
+
+
+def http_event(method: str, path: str, key: str, body=None) -> dict:
+    event = json.loads((ROOT / "events/api/http_request.json").read_text())
+    event.update({"routeKey": f"{method} {path}", "rawPath": path, "body": json.dumps(body) if body is not None else None,
+                  "headers": {"content-type": "application/json", "authorization": f"Bearer {key}"}})
+    event["requestContext"]["http"].update({"method": method, "path": path})
+    return event
+
+
+def test_the_stacks_outputs_drive_a_smoke_test(monkeypatch):
+    """What the README's deploy section does after `sam deploy`, against the stack's own outputs:
+    the admin CLI finds the table and the secret prefix from the stack name alone, and the real
+    API handler, configured as the template configures it, serves the new tenant."""
+    from wa_notify import admin
+    from wa_notify.config import get_settings
+    from wa_notify.services import deps as deps_module
+    from wa_notify.services import tenants
+
+    from functions.api import app as api_app
+    from infra.local.stack import LambdaContext
+
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        outputs = deploy(translated())
+        # GIVEN the stack's outputs
+        # (MetaSecretArn too in AWS: moto only pretends to create the secret, so it drops that output)
+        assert {"ApiUrl", "WebhookUrl", "TableName", "TenantSecretPrefix", "AlarmTopicArn", "DashboardUrl",
+                "PlatformDashboardUrl"} <= set(outputs)
+        assert outputs["TenantSecretPrefix"] == "wa-notify/dev/tenants/"
+        assert outputs["WebhookUrl"] == outputs["ApiUrl"] + "/webhooks/whatsapp"
+        # WHEN an operator onboards a platform with the stack name only
+        monkeypatch.setattr("sys.stdin", io.StringIO("EAAG-smoke\n"))
+        printed = io.StringIO()
+        assert admin.main(["--stack", STACK, "tenants", "create", "--name", "Smoke clinic", "--phone-number-id", "100200300",
+                           "--waba-id", "400500600", "--access-token-stdin"], out=printed) == 0
+        tenant = json.loads(printed.getvalue())
+        # THEN the tenant is in the deployed table and its token in the secret under the stack's prefix
+        secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=outputs["TenantSecretPrefix"] + tenant["tenant_id"])
+        assert json.loads(secret["SecretString"])["access_token"] == "EAAG-smoke"
+        # AND the API function, configured from the stack, serves it
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in
+                    boto3.client("cloudformation", region_name="us-east-1").list_stack_resources(StackName=STACK)["StackResourceSummaries"]}
+        env = {"TABLE_NAME": outputs["TableName"], "TENANT_SECRET_PREFIX": outputs["TenantSecretPrefix"],
+               "SEND_QUEUE_HIGH_URL": physical["SendQueueHigh"], "SEND_QUEUE_NORMAL_URL": physical["SendQueueNormal"],
+               "SEND_QUEUE_BULK_URL": physical["SendQueueBulk"], "EVENTS_QUEUE_URL": physical["EventsQueue"],
+               "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        tenants.clear_key_cache()
+        deps_module.set_deps(deps_module.Deps(get_settings()))
+        try:
+            def call(method, path, body=None):
+                response = api_app.lambda_handler(http_event(method, path, tenant["api_key"], body), LambdaContext("ApiFunction", 10))
+                return response["statusCode"], json.loads(response["body"])
+
+            assert call("GET", "/v1/settings")[0] == 200
+            assert call("PUT", "/v1/contacts/+886912345678", {"name": "Ana", "locale": "zh_TW"})[0] == 200
+            assert call("GET", "/v1/contacts/+886912345678")[1]["name"] == "Ana"
+            status, problem = call("POST", "/v1/messages", {"to": "+886912345678", "template": {"name": "nope", "language": "en_US"}})
+            assert status == 422 and problem["errors"][0]["field"].startswith("template")
+            assert admin.main(["--stack", STACK, "tenants", "list"], out=(listed := io.StringIO())) == 0
+            assert [t["name"] for t in json.loads(listed.getvalue())] == ["Smoke clinic"]
+        finally:
+            deps_module.set_deps(None)
+            get_settings.cache_clear()
+            tenants.clear_key_cache()
 
 
 def test_what_moto_cloudformation_only_pretends_to_create_is_known():

@@ -34,3 +34,10 @@ def test_sam_build_succeeds(tmp_path):
     assert (layer / "wa_notify" / "__init__.py").exists()
     assert any(layer.glob("pydantic_core/*aarch64*.so")), "arm64 wheels expected for the arm64 functions"
     assert (tmp_path / "build" / "SenderFunction" / "app.py").exists()
+
+
+def test_cfn_lint_with_the_serverless_rules_is_clean():
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or pytest.fail("cfn-lint not installed")
+    result = subprocess.run([cfn_lint, "--append-rules", "cfn_lint_serverless.rules", "--", "template.yaml"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -55,7 +55,8 @@ def test_alert_lane_gets_more_pollers_than_bulk():
 
 def test_every_dlq_has_an_alarm():
     dlqs = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in QUEUES.values() if "RedrivePolicy" in q.get("Properties", {})}
-    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in resources_of(T, "AWS::CloudWatch::Alarm").values()}
+    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in resources_of(T, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"].get("Namespace") == "AWS/SQS"}
     assert dlqs <= alarmed
 
 
@@ -153,3 +154,72 @@ def test_samconfig_has_dev_and_prod():
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     assert "Stage=dev" in config["default"]["deploy"]["parameters"]["parameter_overrides"]
     assert "Stage=prod" in config["prod"]["deploy"]["parameters"]["parameter_overrides"]
+
+
+def test_samconfig_holds_no_account_ids_or_secrets():
+    text = (ROOT / "samconfig.toml").read_text()
+    assert not re.search(r"\b\d{12}\b", text), "an AWS account id"
+    assert "arn:aws" not in text and "s3_bucket" not in text  # resolve_s3 makes the artifact bucket per account
+    assert not re.search(r"(?i)(token|secret|password|key)\s*=", text)
+    config = tomllib.loads(text)
+    assert config["prod"]["deploy"]["parameters"]["stack_name"] != config["default"]["deploy"]["parameters"]["stack_name"]
+
+
+def test_every_alarm_notifies_the_alarm_topic():
+    alarms = resources_of(T, "AWS::CloudWatch::Alarm")
+    assert alarms and all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+    assert RES["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+
+
+def test_alarms_cover_dlqs_failure_rate_throttling_and_every_function():
+    alarms = resources_of(T, "AWS::CloudWatch::Alarm").values()
+    errors = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["Properties"].get("MetricName") == "Errors"}
+    assert errors == set(FUNCTIONS)
+    rate = RES["FailureRateAlarm"]["Properties"]
+    assert rate["Threshold"] == 0.1 and "100 * FILL(failed, 0)" in rate["Metrics"][2]["Expression"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m} == {"MessagesFailed", "MessagesSent"}
+    assert RES["WhatsAppThrottlingAlarm"]["Properties"]["MetricName"] == "WhatsAppThrottled"
+    assert RES["SenderThrottlesAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "SenderFunction"}
+
+
+def test_alarmed_custom_metrics_are_the_ones_the_code_emits():
+    code = "".join(p.read_text() for p in (ROOT / "layers/shared/wa_notify").rglob("*.py"))
+    for name in ("MessagesFailed", "MessagesSent", "WhatsAppThrottled", "SendLatency"):
+        assert f'"{name}"' in code, name
+    from wa_notify.observability import FLEET_METRIC
+
+    assert {"MessagesFailed", "MessagesSent"} <= set(FLEET_METRIC.values())
+
+
+def test_dashboard_is_valid_json_and_shows_every_queue_function_and_alarm():
+    import json
+
+    body = RES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    assert len(widgets) >= 10
+    for name in [*QUEUES, *FUNCTIONS]:
+        assert "${" + name in body, name
+    for name in resources_of(T, "AWS::CloudWatch::Alarm"):
+        assert ":alarm:${" + name + "}" in body, name  # Ref is the alarm's name; moto's CloudFormation has no GetAtt for alarms
+    assert "MetricName=\\\"Messages\\\"" in body  # per tenant, template and outcome
+
+
+def test_data_at_rest_is_encrypted_and_http_access_is_logged():
+    assert all(q["Properties"]["SqsManagedSseEnabled"] for q in QUEUES.values())
+    assert RES["Table"]["Properties"]["SSESpecification"]["SSEEnabled"]
+    access = RES["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert "$context.requestId" in access["Format"] and "querystring" not in access["Format"].lower()
+    assert RES["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_tenant_secrets_are_readable_only_under_the_stage_prefix():
+    def secret_resources(fname):
+        return [st["Resource"] for p in FUNCTIONS[fname]["Properties"].get("Policies", []) if isinstance(p, dict)
+                for st in p.get("Statement", []) if "secretsmanager:GetSecretValue" in st["Action"]]
+
+    for fname in ("ApiFunction", "SenderFunction"):
+        assert secret_resources(fname) == [{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wa-notify/${Stage}/tenants/*"}]
+    for fname in ("WebhookFunction", "StatusFunction", "CallbackFunction", "DispatcherFunction"):
+        assert secret_resources(fname) == [], fname
+    assert T["Globals"]["Function"]["Environment"]["Variables"]["TENANT_SECRET_PREFIX"] == {"Fn::Sub": "wa-notify/${Stage}/tenants/"}

@@ -12,7 +12,7 @@ from typing import Any
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
-from wa_notify.domain.whatsapp_errors import ProviderError, backoff_seconds
+from wa_notify.domain.whatsapp_errors import THROTTLE_CODES, ProviderError, backoff_seconds
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import analytics
 from wa_notify.services.deps import Deps, epoch_ms, iso
@@ -159,6 +159,9 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         store.record_retry(tenant_id, message_id, token, error.as_dict(), now_ms + (delay + s.stale_queue_seconds) * 1000, at)
         deps.queues.send(message["priority"], job, delay_seconds=delay)
         metrics.add_metric(name="SendRetried", unit="Count", value=1)
+        if error.code in THROTTLE_CODES:
+            # Our pacer should keep us under the number's tier: WhatsApp throttling us is alarmed on.
+            metrics.add_metric(name="WhatsAppThrottled", unit="Count", value=1)
         logger.info("send will be retried", extra={"message_id": message_id, "code": error.code, "delay_s": delay, "attempt": attempt})
         return "retry"
     store.record_failed(tenant_id, message_id, token, error.as_dict(), at)
