@@ -539,6 +539,14 @@ class LocalStack:
                 return 200, self.sandbox.configure(data)
             except (TypeError, ValueError) as exc:
                 return bad(str(exc))
+        if (method, path) == ("GET", "/_local/sms"):
+            # What the SMS fallback sent through (moto's) Amazon SNS, oldest first.
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.sns.models import sns_backends
+
+            to = params.get("to")
+            sent = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.items()]
+            return 200, {"messages": [m for m in sent if to is None or m["to"] == to]}
         if (method, path) == ("GET", "/_local/callbacks"):
             return 200, {"callbacks": self.callback_inbox[-200:]}
         if (method, path) == ("PUT", "/_local/callbacks/config"):

@@ -68,6 +68,9 @@ def test_least_privilege_no_wildcards_or_full_access():
             for statement in (policy.get("Statement", []) if isinstance(policy, dict) else []):
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert all("*" not in a for a in actions), fname
+                if "NotResource" in statement:  # only for direct SMS: every topic is excluded
+                    assert actions == ["sns:Publish"] and statement["NotResource"] == {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}, fname
+                    continue
                 assert statement["Resource"] != "*", fname
 
 
@@ -223,3 +226,11 @@ def test_tenant_secrets_are_readable_only_under_the_stage_prefix():
     for fname in ("WebhookFunction", "StatusFunction", "CallbackFunction", "DispatcherFunction"):
         assert secret_resources(fname) == [], fname
     assert T["Globals"]["Function"]["Environment"]["Variables"]["TENANT_SECRET_PREFIX"] == {"Fn::Sub": "wa-notify/${Stage}/tenants/"}
+
+
+def test_sms_fallback_may_publish_sms_but_no_topic_and_only_where_it_runs():
+    def publishers():
+        return {fname for fname, fn in FUNCTIONS.items() for p in fn["Properties"].get("Policies", []) if isinstance(p, dict)
+                for st in p.get("Statement", []) if "sns:Publish" in st["Action"]}
+
+    assert publishers() == {"SenderFunction", "StatusFunction", "DispatcherFunction"}

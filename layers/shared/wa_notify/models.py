@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StringConstraints
 
 from wa_notify.domain import jsonsafe
 
-ParamValue = str | int | float | dict[str, Any]
+Scalar = str | int | float | bool | None
+# A typed value ({"amount", "currency"}, {"date"}, {"datetime", "timezone"}) is one flat object:
+# anything nested is refused by validation, before any lookup.
+TypedValue = Annotated[dict[Annotated[str, StringConstraints(max_length=32)], Scalar], Field(max_length=8)]
+ParamValue = str | int | float | TypedValue
 
 
 class Strict(BaseModel):
@@ -100,6 +104,15 @@ class BusinessHours(Strict):
     days: list[Annotated[int, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday")
 
 
+class SmsFallback(Strict):
+    enabled: StrictBool = Field(default=False, description="send utility and authentication messages by SMS (Amazon SNS) when WhatsApp cannot deliver them")
+    unread_minutes: dict[Annotated[str, StringConstraints(min_length=1, max_length=512)], Annotated[int, Field(ge=1, le=10_080)]] = Field(
+        default_factory=dict, max_length=100,
+        description="template name -> minutes after sending: still unread then, the SMS goes too (e.g. a one-time code: 5)")
+    sender_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*$", max_length=11,
+                                  description="alphanumeric sender ID where the destination country allows one")
+
+
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: bool = False
@@ -109,6 +122,7 @@ class SettingsRequest(Strict):
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)
+    sms_fallback: SmsFallback | None = None
     throughput_per_second: int | None = Field(default=None, ge=1, le=1000, description=(
         "your number's WhatsApp throughput (80/s by default; 1,000/s once Meta upgraded it): all sends are paced to it"))
 

@@ -41,6 +41,7 @@ class Deps:
     _queues: Any = field(default=None, repr=False)
     _cloud_api: Any = field(default=None, repr=False)
     _callback_http: Any = field(default=None, repr=False)
+    _sms: Any = field(default=None, repr=False)
     callback_transport: Any = None  # httpx transport override for callbacks (tests)
     sleeper: Callable[[float], None] | None = None
 
@@ -92,6 +93,14 @@ class Deps:
                 transport=self.http_transport,
             )
         return self._cloud_api
+
+    @property
+    def sms(self):  # noqa: ANN201 - adapters.sms.Sms
+        if self._sms is None:
+            from wa_notify.adapters.sms import Sms
+
+            self._sms = Sms()
+        return self._sms
 
     @property
     def callback_http(self):  # noqa: ANN201 - httpx.Client

@@ -50,6 +50,11 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
                     counts["recovered"] += 1
             elif due_at > now_ms:
                 continue
+            elif status == "fallback_due":
+                # A tenant's unread deadline (its own item, see fallback.schedule_unread_deadline).
+                from wa_notify.services import fallback
+
+                counts["sms_fallback" if fallback.on_deadline(deps, tenant_id, message_id) else "fallback_not_needed"] += 1
             elif status == st.QUEUED:
                 # Its SQS job was lost or is overdue: enqueue again (the lease stops a double send).
                 if store.claim_stale_queued(tenant_id, message_id, due_at, next_due):

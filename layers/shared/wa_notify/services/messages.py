@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from wa_notify.domain import fallback as fallback_rules
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import body_hash, new_id
@@ -38,7 +39,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "stage": item["status"],
         "priority": item["priority"],
         "send_at": item.get("send_at"),
-        "history": st.history(item.get("events", {})),
+        "history": history(item),
         "error": item.get("error"),
         "last_error": item.get("last_error") if item["status"] not in (st.FAILED,) else None,
         "provider_message_id": item.get("wamid"),
@@ -51,7 +52,26 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "rating": item.get("rating"),
         "attempts": item.get("attempts", 0),
         "created_at": item["created_at"],
+        "fallback": fallback_view(item.get("fallback")),
     }
+
+
+def history(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Both channels, in order: WhatsApp's statuses, then the SMS fallback if one went."""
+    out: list[dict[str, Any]] = [{**entry, "channel": "whatsapp"} for entry in st.history(item.get("events", {}))]
+    fallback = item.get("fallback") or {}
+    if fallback.get("claimed_at"):
+        status = fallback.get("status", "sending")
+        out.append({"status": status, "at": fallback.get(f"{status}_at") or fallback["claimed_at"], "channel": "sms",
+                    "reason": fallback.get("reason")})
+    return out
+
+
+def fallback_view(fallback: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not fallback or not fallback.get("claimed_at"):
+        return None
+    return {"channel": "sms", "reason": fallback.get("reason"), "status": fallback.get("status"), "at": fallback["claimed_at"],
+            "provider_message_id": fallback.get("provider_message_id"), "error": fallback.get("error")}
 
 
 def send_job(item: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +170,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
         )
     message_id = new_id("msg")
     template_ref = None
+    sms = None
     if has_template:
         name, language = body["template"]["name"], body["template"].get("language")
         if language is None:
@@ -162,13 +183,19 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
         rendered = render(spec, body.get("params") or {}, body.get("button_params") or {}, to=to, callback_data=message_id)
         request = rendered.request
         template_ref = {"name": name, "language": language, "category": template_item["category"]}
+        if template_item["category"] in fallback_rules.ELIGIBLE_CATEGORIES:
+            from wa_notify.services.callbacks import tenant_settings
+
+            sms = fallback_rules.plan(tenant_settings(deps, tenant_id).get("sms_fallback"), template_item["category"], name,
+                                      rendered.header, rendered.body, rendered.footer)
     else:
         request = text_request(to, body["text"], callback_data=message_id)
 
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
                       priority=body.get("priority") or "normal", send_at=send_at, metadata=metadata, now=now,
                       phone_number_id=tenant["phone_number_id"], text=body.get("text"),
-                      extra={"billing": billing("text" if has_text else "template", template_ref and template_ref["category"], in_window)})
+                      extra={"billing": billing("text" if has_text else "template", template_ref and template_ref["category"], in_window),
+                             **({"fallback": sms} if sms else {})})
     status = item["status"]
     idempotency = None
     if idempotency_key is not None:

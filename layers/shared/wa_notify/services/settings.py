@@ -19,7 +19,8 @@ def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
             "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
-            "out_of_hours_reply": stored.get("out_of_hours_reply"), "updated_at": stored.get("updated_at")}
+            "out_of_hours_reply": stored.get("out_of_hours_reply"), "sms_fallback": stored.get("sms_fallback"),
+            "updated_at": stored.get("updated_at")}
 
 
 def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:

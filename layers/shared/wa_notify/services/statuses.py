@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wa_notify.domain import fallback as fallback_rules
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import (
     ESCALATE_BELOW,
@@ -181,11 +182,11 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     moved = deps.store.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
     if moved:
-        count_moved(tenant_id, moved, new_status, at, error)
+        count_moved(deps, tenant_id, moved, new_status, at, error)
     return moved is not None
 
 
-def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, at: str, error: dict[str, Any] | None) -> None:
+def count_moved(deps: Deps, tenant_id: str, message: dict[str, Any], new_status: str, at: str, error: dict[str, Any] | None) -> None:
     """Metrics and analytics for a status that moved a message forward (each move happens once)."""
     template = message.get("template")
     name = (template or {}).get("name")
@@ -204,6 +205,10 @@ def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, at: st
     elif new_status == st.FAILED:
         record_outcome(tenant_id, name, "failed", code=(error or {}).get("code"))
         analytics.count(tenant_id, at, template, failed=1)
+        if message.get("fallback") and fallback_rules.undeliverable(error):
+            from wa_notify.services import fallback
+
+            fallback.send(deps, tenant_id, message["id"], fallback.REASON_UNDELIVERABLE)
 
 
 def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
