@@ -98,3 +98,20 @@ def test_numbers_dynamodb_cannot_store_are_422_everywhere(api, stack):
     status, data, _ = api.post("/v1/templates", template)
     assert status == 422 and data["errors"][0]["field"] == "components[1].example.extra.n"
     assert api.call("PUT", "/v1/flows/f", {"trigger": "x", "steps": [{"template": "t", "at": "now"}], "weight": huge})[0] == 422
+
+
+def test_the_openapi_document_and_swagger_ui_are_served(api, stack):
+    import json as _json
+    from pathlib import Path
+
+    # GIVEN no key at all: the contract and its UI are public
+    status, _, raw = stack.request("GET", "/v1/openapi.json")
+    served = _json.loads(raw)
+    committed = _json.loads((Path(__file__).parents[2] / "docs/openapi.json").read_text())
+    # THEN the served document is the committed one, analytics included
+    assert status == 200 and served == committed
+    assert {"/v1/analytics/templates", "/v1/analytics/activity"} <= set(served["paths"])
+    errors = served["paths"]["/v1/analytics/templates"]["get"]["responses"]["422"]["content"]
+    assert list(errors) == ["application/problem+json"]
+    status, headers, raw = stack.request("GET", "/docs")
+    assert status == 200 and headers["content-type"].startswith("text/html") and b"swagger" in raw.lower()
