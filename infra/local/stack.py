@@ -252,9 +252,11 @@ class LocalStack:
                 self.routes.append((method, pattern, route, fn))
 
         from wa_notify.config import get_settings
+        from wa_notify.services import analytics
         from wa_notify.services.deps import Deps, set_deps
 
         get_settings.cache_clear()
+        analytics.reset()
         transport = None if serve else httpx.MockTransport(self._sandbox_transport)
         callback_transport = None if serve else httpx.MockTransport(self._callback_transport)
         deps = Deps(get_settings(), http_transport=transport, callback_transport=callback_transport)

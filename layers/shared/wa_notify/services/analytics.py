@@ -30,6 +30,11 @@ def _buffer() -> dict[tuple[str, str], dict[str, Any]]:
     return buffer
 
 
+def reset() -> None:
+    """Drop this thread's unflushed counts (a new local stack or test: nothing of the last one)."""
+    _local.buffer = {}
+
+
 def _day(at: str) -> str:
     return at[:10]
 
