@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from wa_notify.domain import analytics as domain
 from wa_notify.domain.problems import Invalid, Problem
 from wa_notify.observability import logger, metrics
-from wa_notify.services.deps import Deps
+from wa_notify.services.deps import Deps, parse_iso
 
 KEEP_DAYS = 400
 _local = threading.local()
@@ -56,14 +56,14 @@ def count(tenant_id: str, at: str, template: dict[str, Any] | None, **counts: in
 def count_read(tenant_id: str, at: str, template: dict[str, Any] | None, sent_at: str | None, *, delivered_too: bool) -> None:
     extra = {"delivered": 1} if delivered_too else {}
     if sent_at:
-        seconds = (_parse(at) - _parse(sent_at)).total_seconds()
+        seconds = (parse_iso(at) - parse_iso(sent_at)).total_seconds()
         extra[domain.read_time_bucket(seconds)] = 1
     count(tenant_id, at, template, read=1, **extra)
 
 
 def count_inbound(tenant_id: str, at: str) -> None:
     entry = _buffer().setdefault((tenant_id, f"ACT#{_day(at)}"), {"attributes": {"day": _day(at)}, "counts": defaultdict(int)})
-    entry["counts"][f"h{_parse(at).hour:02d}"] += 1
+    entry["counts"][f"h{parse_iso(at).hour:02d}"] += 1
 
 
 def flush(deps: Deps) -> int:
@@ -81,11 +81,6 @@ def flush(deps: Deps) -> int:
             logger.exception("analytics counters not written", extra={"sk": sk})
             metrics.add_metric(name="AnalyticsFlushFailed", unit="Count", value=1)
     return written
-
-
-def _parse(at: str) -> datetime:
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _range(deps: Deps, start: str | None, end: str | None, default_days: int) -> tuple[str, str]:

@@ -28,6 +28,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_iso(value: str) -> datetime:
+    """The inverse of `iso` (a naive timestamp is taken as UTC)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 

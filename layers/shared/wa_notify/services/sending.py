@@ -6,7 +6,6 @@ import math
 import random
 import threading
 import uuid
-from datetime import datetime
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
@@ -16,7 +15,7 @@ from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.whatsapp_errors import THROTTLE_CODES, ProviderError, backoff_seconds
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import analytics
-from wa_notify.services.deps import Deps, epoch_ms, iso
+from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 
 
 class Pacer(threading.local):
@@ -70,10 +69,6 @@ def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: 
 
 def template_name(message: dict[str, Any]) -> str | None:
     return (message.get("template") or {}).get("name")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def process(deps: Deps, job: dict[str, Any]) -> str:
