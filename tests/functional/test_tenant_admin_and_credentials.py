@@ -87,14 +87,19 @@ def test_rotate_key_replaces_the_key_atomically(stack, monkeypatch):
     assert run_admin(stack, monkeypatch, "tenants", "rotate-key", "ten_nope")[0] == 1
 
 
-def test_each_tenant_sends_with_its_own_token_cached_and_refetched_after_a_401(stack, monkeypatch):
-    # GIVEN the AWS path: tenant tokens in Secrets Manager, and a tenant whose number Meta
-    # accepts only with its own token
+def tenant_with_own_token(stack, monkeypatch, name, pnid, waba, *, stored, meta_accepts):
+    """The AWS path (tenant tokens in Secrets Manager): a tenant created with the admin CLI whose
+    secret holds `stored`, on a number for which Meta accepts only `meta_accepts`."""
     stack.deps.settings = stack.deps.settings.model_copy(update={"tenant_secret_prefix": PREFIX})
-    _, created = run_admin(stack, monkeypatch, "tenants", "create", "--name", "Bank", "--phone-number-id", "3003", "--waba-id", "4004",
-                           "--access-token-stdin", stdin="token-v1\n")
-    stack.sandbox.register_number("3003", "4004", access_token="token-v1")
-    bank = Api(stack, created["api_key"])
+    _, created = run_admin(stack, monkeypatch, "tenants", "create", "--name", name, "--phone-number-id", pnid, "--waba-id", waba,
+                           "--access-token-stdin", stdin=f"{stored}\n")
+    stack.sandbox.register_number(pnid, waba, access_token=meta_accepts)
+    return created, Api(stack, created["api_key"])
+
+
+def test_each_tenant_sends_with_its_own_token_cached_and_refetched_after_a_401(stack, monkeypatch):
+    # GIVEN a tenant whose number Meta accepts only with its own token
+    created, bank = tenant_with_own_token(stack, monkeypatch, "Bank", "3003", "4004", stored="token-v1", meta_accepts="token-v1")
     bank.approved_template()  # the template goes to Meta with the tenant's token too
     message = load_event("api/create_message.json")
 
@@ -119,13 +124,9 @@ def test_each_tenant_sends_with_its_own_token_cached_and_refetched_after_a_401(s
     assert secret_of(created["tenant_id"])["access_token"] == "token-v2"
 
 
-def test_a_revoked_token_fails_the_message_without_a_send(stack, monkeypatch):
+def test_a_revoked_token_refuses_the_template_and_stores_nothing(stack, monkeypatch):
     # GIVEN a tenant whose secret holds a token Meta refuses even after a refetch
-    stack.deps.settings = stack.deps.settings.model_copy(update={"tenant_secret_prefix": PREFIX})
-    _, created = run_admin(stack, monkeypatch, "tenants", "create", "--name", "Shop", "--phone-number-id", "5005", "--waba-id", "6006",
-                           "--access-token-stdin", stdin="revoked\n")
-    stack.sandbox.register_number("5005", "6006", access_token="the-real-one")
-    shop = Api(stack, created["api_key"])
+    _, shop = tenant_with_own_token(stack, monkeypatch, "Shop", "5005", "6006", stored="revoked", meta_accepts="the-real-one")
     # WHEN it registers a template
     status, body, _ = shop.post("/v1/templates", load_event("api/create_template.json"))
     # THEN the platform is told WhatsApp refused, and nothing was stored

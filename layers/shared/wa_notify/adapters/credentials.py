@@ -28,8 +28,6 @@ def meta_credentials(settings: Settings, *, force_fetch: bool = False) -> MetaCr
     if settings.meta_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
-        # 5 minutes instead of Powertools' 5 s default: one Secrets Manager call per
-        # container per 5 minutes, and force_fetch picks up a rotated token after a 401.
         secret = parameters.get_secret(settings.meta_secret_arn, transform="json", max_age=TOKEN_CACHE_SECONDS, force_fetch=force_fetch)
         return MetaCredentials(secret["access_token"], secret["app_secret"], secret["verify_token"])
 
@@ -37,7 +35,6 @@ def meta_credentials(settings: Settings, *, force_fetch: bool = False) -> MetaCr
         return v.get_secret_value() if v is not None else ""
 
     return MetaCredentials(value(settings.meta_access_token), value(settings.meta_app_secret), value(settings.meta_verify_token))
-
 
 
 def tenant_secret_name(prefix: str, tenant_id: str) -> str:
