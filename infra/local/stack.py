@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -37,6 +38,7 @@ from infra.local.provision import FunctionSpec, functions, load_template, provis
 from infra.local.sandbox import Sandbox
 
 GRAPH_PREFIX = "/_sandbox/graph"
+PUBLIC_ADDRESS = "93.184.215.14"  # what in-process DNS answers for any other callback host
 # Locally, EMF metrics are off; Powertools warns on every flush with nothing in it.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 _moto_lock = threading.RLock()
@@ -74,6 +76,11 @@ def unserialized_moto() -> Iterator[None]:
         yield
     finally:
         BotocoreStubber.process_request = locked  # type: ignore[method-assign]
+
+
+class DevServer(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: twenty clients connecting at once were reset.
+    request_queue_size = socket.SOMAXCONN
 
 
 @dataclass
@@ -186,6 +193,9 @@ class LocalStack:
         # the in-process callback transport in tests). `callback_status` makes it fail on purpose.
         self.callback_inbox: list[dict[str, Any]] = []
         self.callback_status = 200
+        # In-process DNS for callback hosts (no real lookups in tests): a name -> its addresses;
+        # other names resolve to a public address.
+        self.dns: dict[str, list[str]] = {}
         # Idle pollers sleep until something is sent to SQS (or 1 s passes, for delayed
         # messages and visibility timeouts): polling moto in a tight loop starves everything
         # else of its lock.
@@ -233,6 +243,7 @@ class LocalStack:
             "META_ACCESS_TOKEN": self.access_token,
             "META_APP_SECRET": self.app_secret,
             "META_VERIFY_TOKEN": self.verify_token,
+            "CALLBACK_ALLOW_LOCAL": "true",  # the developer's platform runs on this laptop: http and loopback
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
@@ -259,7 +270,8 @@ class LocalStack:
         analytics.reset()
         transport = None if serve else httpx.MockTransport(self._sandbox_transport)
         callback_transport = None if serve else httpx.MockTransport(self._callback_transport)
-        deps = Deps(get_settings(), http_transport=transport, callback_transport=callback_transport)
+        deps = Deps(get_settings(), http_transport=transport, callback_transport=callback_transport,
+                    callback_resolver=None if serve else self._resolve)
         # Build clients now, on one thread: boto3 client creation is not thread-safe.
         _ = deps.store, deps.queues, deps.cloud_api, deps.callback_http
         for operation in ("SendMessage", "SendMessageBatch"):
@@ -275,7 +287,7 @@ class LocalStack:
         if not serve:
             return self
 
-        self.server = ThreadingHTTPServer((self.host, self.port), self._request_handler())
+        self.server = DevServer((self.host, self.port), self._request_handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread(self.server.serve_forever)
@@ -387,6 +399,9 @@ class LocalStack:
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
         return httpx.Response(status, json=payload)
+
+    def _resolve(self, host: str, port: int) -> list[str]:
+        return self.dns.get(host, [PUBLIC_ADDRESS])
 
     def _callback_transport(self, request: httpx.Request) -> httpx.Response:
         return httpx.Response(self.receive_callback(str(request.url), dict(request.headers), request.content))

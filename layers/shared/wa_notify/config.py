@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     callback_dlq_url: str = ""
     callback_timeout: float = Field(default=5.0, gt=0)
     callback_max_attempts: int = Field(default=8, ge=1, le=20)
+    # The local stack alone: callback URLs may be http and loopback (the developer's platform
+    # runs on the same laptop). Never private, link-local or metadata addresses. Off in AWS.
+    callback_allow_local: bool = False
 
     graph_api_base_url: str = "https://graph.facebook.com/v23.0"
     # In AWS the Meta credentials come from one Secrets Manager secret (JSON with

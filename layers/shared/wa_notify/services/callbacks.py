@@ -1,7 +1,8 @@
 """Callbacks to the platform: every status change and reply, signed with the tenant's secret.
 
 Delivered from the callback queue. A failed delivery is re-queued with a 4^n s delay (SQS
-delays do not count as receives) and parked in the DLQ after `callback_max_attempts`. Status
+delays do not count as receives) and parked in the DLQ after `callback_max_attempts`; one
+whose URL resolves to an address we never post to (adapters/callback_http.py) is parked at once. Status
 callbacks of one message never go backwards: each claims its rank on the message before it
 is posted (one conditional write), so a retried `sent` is dropped once `read` was claimed.
 """
@@ -59,11 +60,14 @@ def deliver(deps: Deps, job: dict[str, Any]) -> str:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-Signature-256": signatures.sign(secret, body),
                "X-WaNotify-Event": payload["type"], "X-WaNotify-Event-Id": payload["id"], "X-WaNotify-Attempt": str(attempt)}
-    outcome = _post(deps, url, body, headers)
+    outcome, permanent = _post(deps, url, body, headers)
     if outcome is None:
         metrics.add_metric(name="CallbackDelivered", unit="Count", value=1)
         return "delivered"
-    if attempt >= deps.settings.callback_max_attempts:
+    if permanent:
+        # A refused address is parked at once: retrying would only knock on it again.
+        metrics.add_metric(name="CallbackRefused", unit="Count", value=1)
+    if permanent or attempt >= deps.settings.callback_max_attempts:
         deps.queues.send_many(deps.settings.callback_dlq_url, [{**job, "last_error": outcome, "parked_at": iso(deps.now())}])
         metrics.add_metric(name="CallbackParked", unit="Count", value=1)
         logger.warning("callback parked in the DLQ", extra={"tenant_id": tenant_id, "event_id": payload["id"], "error": outcome})
@@ -74,14 +78,19 @@ def deliver(deps: Deps, job: dict[str, Any]) -> str:
     return "retry"
 
 
-def _post(deps: Deps, url: str, body: bytes, headers: dict[str, str]) -> str | None:
-    """None on a 2xx, else why it failed."""
+def _post(deps: Deps, url: str, body: bytes, headers: dict[str, str]) -> tuple[str | None, bool]:
+    """(None, False) on a 2xx, else why it failed and whether that is permanent: a URL or
+    resolved address that is not the platform's (SSRF) is never posted to, nor retried."""
     import httpx
 
+    from wa_notify.adapters.callback_http import RefusedAddress
+
     try:
-        response = deps.callback_http.post(url, content=body, headers=headers)
+        response = deps.callback_http.post(url, content=body, headers=headers, allow_local=deps.settings.callback_allow_local)
+    except RefusedAddress as exc:
+        return f"refused: callback_url {exc}", True
     except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}"
+        return f"{type(exc).__name__}", False
     if 200 <= response.status_code < 300:
-        return None
-    return f"HTTP {response.status_code}"
+        return None, False
+    return f"HTTP {response.status_code}", False

@@ -49,6 +49,7 @@ class Deps:
     _callback_http: Any = field(default=None, repr=False)
     _sms: Any = field(default=None, repr=False)
     callback_transport: Any = None  # httpx transport override for callbacks (tests)
+    callback_resolver: Any = None  # (host, port) -> addresses, for callbacks; None = the system's (tests fake DNS)
     sleeper: Callable[[float], None] | None = None
 
     @property
@@ -109,13 +110,13 @@ class Deps:
         return self._sms
 
     @property
-    def callback_http(self):  # noqa: ANN201 - httpx.Client
+    def callback_http(self):  # noqa: ANN201 - adapters.callback_http.CallbackHttp
         if self._callback_http is None:
-            import httpx
+            from wa_notify.adapters.callback_http import CallbackHttp, system_resolver
 
-            # No redirects (OWASP API10), a short timeout: a slow platform is retried, not waited for.
-            self._callback_http = httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False,
-                                               transport=self.callback_transport)
+            # The resolver is looked up per call, so a test can swap `callback_resolver` later.
+            self._callback_http = CallbackHttp(timeout=self.settings.callback_timeout, transport=self.callback_transport,
+                                               resolver=lambda host, port: (self.callback_resolver or system_resolver)(host, port))
         return self._callback_http
 
     def now(self) -> datetime:

@@ -25,6 +25,8 @@ def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
 
 def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Merge the given fields; a callback secret is generated with the first callback URL (or on rotation)."""
+    if body.get("callback_url"):
+        _check_callback_url(deps, body["callback_url"])
     stored = {k: v for k, v in deps.store.get_settings(tenant_id).items() if k not in ("pk", "sk")}
     rotate = body.pop("rotate_callback_secret", False)
     stored.update(body)
@@ -36,3 +38,13 @@ def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
 
     _settings_cache.pop(tenant_id, None)  # this container sees its own change at once (others within 30 s)
     return get(deps, tenant_id)
+
+
+def _check_callback_url(deps: Deps, url: str) -> None:
+    """422 for a URL that is not the platform's: its scheme, its host as written and what that
+    resolves to now (posting checks the resolution again: DNS can change)."""
+    from wa_notify.domain.problems import Invalid, Problem
+
+    problem = deps.callback_http.problem(url, allow_local=deps.settings.callback_allow_local)
+    if problem:
+        raise Invalid([Problem("callback_url", problem)])
