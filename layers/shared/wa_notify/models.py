@@ -5,15 +5,54 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
-from wa_notify.domain import jsonsafe
+from wa_notify.domain import jsonsafe, moments
+from wa_notify.domain.flows import EVENT_TYPE_MAX
 
 Scalar = str | int | float | bool | None
 # A typed value ({"amount", "currency"}, {"date"}, {"datetime", "timezone"}) is one flat object:
 # anything nested is refused by validation, before any lookup.
 TypedValue = Annotated[dict[Annotated[str, StringConstraints(max_length=32)], Scalar], Field(max_length=8)]
-ParamValue = str | int | float | TypedValue
+
+
+def _not_bool(value: Any) -> Any:
+    """A JSON `true` is not the number 1 (pydantic's lax union would render it "1")."""
+    if isinstance(value, bool):
+        raise ValueError("must be a string, a number or a typed value, not a boolean")
+    return value
+
+
+# Refused before the union, so the problem names the parameter, not each member of the union.
+ParamValue = Annotated[str | int | float | TypedValue, BeforeValidator(_not_bool)]
+
+
+def _iso_text(value: Any) -> Any:
+    """Date-times come as ISO 8601 text: lax pydantic would take 123 as 1970-01-01T00:02:03Z."""
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an ISO 8601 date-time string such as 2026-11-24T09:00:00+08:00")
+    return value
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None and not moments.valid_zone(value):
+        raise ValueError(moments.ZONE_PROBLEM)
+    return value
+
+
+# Bounded so that converting it to UTC or storing it can never overflow (year 1 with an offset does).
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(moments.check_range)]
 
 
 class Strict(BaseModel):
@@ -33,7 +72,7 @@ class MessageRequest(Strict):
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     priority: Literal["high", "normal", "bulk"] = "normal"
-    send_at: datetime | None = None
+    send_at: IsoDateTime | None = None
     metadata: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any] | None, AfterValidator(jsonsafe.check)] = Field(
         default=None, max_length=50)
 
@@ -44,11 +83,12 @@ class MessageAccepted(BaseModel):
 
 
 class EventRequest(Strict):
-    type: str = Field(min_length=1, max_length=100, description="the business event, e.g. appointment.booked")
+    type: str = Field(min_length=1, max_length=EVENT_TYPE_MAX, description="the business event, e.g. appointment.booked")
     key: str = Field(min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
     to: str = Field(min_length=3, max_length=32)
     data: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
-    timezone: str | None = Field(default=None, max_length=64, description="the recipient's IANA time zone, for quiet hours")
+    timezone: Annotated[str | None, AfterValidator(_zone)] = Field(
+        default=None, max_length=moments.ZONE_MAX, description="the recipient's IANA time zone, for quiet hours")
 
 
 class PlannedMessage(BaseModel):
@@ -66,14 +106,6 @@ class EventAccepted(BaseModel):
     cancelled: list[str]
 
 
-def _zone(value: str | None) -> str | None:
-    from wa_notify.domain.flows import valid_zone
-
-    if value is not None and not valid_zone(value):
-        raise ValueError("is not an IANA time zone such as Asia/Taipei")
-    return value
-
-
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -83,12 +115,12 @@ class ContactRequest(Strict):
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
     attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
-    opted_out: bool | None = Field(default=None, description="marketing opt-out; false opts the contact back in")
+    opted_out: StrictBool | None = Field(default=None, description="marketing opt-out; false opts the contact back in")
 
 
 class ValueTier(Strict):
     tag: Tag
-    min_spend: Annotated[float, AfterValidator(jsonsafe.check)] = Field(ge=0, le=1e12)
+    min_spend: Annotated[StrictFloat, AfterValidator(jsonsafe.check)] = Field(ge=0, le=1e12)
 
 
 class AutoReplyRule(Strict):
@@ -101,12 +133,12 @@ class BusinessHours(Strict):
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday")
+    days: list[Annotated[StrictInt, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday")
 
 
 class SmsFallback(Strict):
     enabled: StrictBool = Field(default=False, description="send utility and authentication messages by SMS (Amazon SNS) when WhatsApp cannot deliver them")
-    unread_minutes: dict[Annotated[str, StringConstraints(min_length=1, max_length=512)], Annotated[int, Field(ge=1, le=10_080)]] = Field(
+    unread_minutes: dict[Annotated[str, StringConstraints(min_length=1, max_length=512)], Annotated[StrictInt, Field(ge=1, le=10_080)]] = Field(
         default_factory=dict, max_length=100,
         description="template name -> minutes after sending: still unread then, the SMS goes too (e.g. a one-time code: 5)")
     sender_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*$", max_length=11,
@@ -115,7 +147,7 @@ class SmsFallback(Strict):
 
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
-    rotate_callback_secret: bool = False
+    rotate_callback_secret: StrictBool = False
     value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
     reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers")
@@ -123,7 +155,7 @@ class SettingsRequest(Strict):
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None
-    throughput_per_second: int | None = Field(default=None, ge=1, le=1000, description=(
+    throughput_per_second: StrictInt | None = Field(default=None, ge=1, le=1000, description=(
         "your number's WhatsApp throughput (80/s by default; 1,000/s once Meta upgraded it): all sends are paced to it"))
 
 
@@ -134,8 +166,8 @@ class CampaignSegment(Strict):
 
 
 class SendWindow(Strict):
-    start: datetime | None = Field(default=None, description="not before (default: now)")
-    end: datetime | None = Field(default=None, description="what has not left by then is cancelled")
+    start: IsoDateTime | None = Field(default=None, description="not before (default: now)")
+    end: IsoDateTime | None = Field(default=None, description="what has not left by then is cancelled")
 
 
 class CampaignRequest(Strict):

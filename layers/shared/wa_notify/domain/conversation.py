@@ -140,9 +140,9 @@ def in_business_hours(moment: datetime, hours: dict[str, Any] | None) -> bool:
     """True without configured hours; else whether `moment` falls on an open day between start and end."""
     if not hours:
         return True
-    from zoneinfo import ZoneInfo
+    from wa_notify.domain.moments import zone_info
 
-    local = moment.astimezone(ZoneInfo(hours.get("timezone") or "UTC"))
+    local = moment.astimezone(zone_info(hours.get("timezone") or "UTC"))
     if local.isoweekday() not in hours.get("days", [1, 2, 3, 4, 5]):
         return False
     return hours["start"] <= local.strftime("%H:%M") < hours["end"]

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wa_notify.domain.moments import AHEAD_PROBLEM, MAX_AHEAD, valid_zone, zone_info
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.rendering import parse_datetime
 
@@ -29,6 +29,8 @@ DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<h
 CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_OFFSET = timedelta(days=366)
 STEP_WHEN = ("trigger", "reschedule", "always")
+EVENT_TYPE_MAX = 100  # an event's type, a flow's trigger and its cancel_on / reschedule_on entries
+EVENT_TYPES_MAX = 20  # entries in cancel_on or in reschedule_on
 FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "priority", "quiet_hours", "steps", "description"}
 STEP_FIELDS = {"template", "at", "urgent", "on", "priority", "params", "button_params", "description"}
 
@@ -130,11 +132,14 @@ def validate_flow(name: str, body: dict[str, Any], problems: ProblemList | None 
     trigger = body.get("trigger")
     if not isinstance(trigger, str) or not trigger.strip():
         problems.add("trigger", "is required: the event type that starts this flow")
+    elif len(trigger) > EVENT_TYPE_MAX:
+        problems.add("trigger", f"an event type is at most {EVENT_TYPE_MAX} characters")
     lists = {}
     for key in ("cancel_on", "reschedule_on"):
-        value = body.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            problems.add(key, "must be a list of event types")
+        value = [] if body.get(key) is None else body[key]
+        if not isinstance(value, list) or len(value) > EVENT_TYPES_MAX or not all(
+                isinstance(v, str) and v.strip() and len(v) <= EVENT_TYPE_MAX for v in value):
+            problems.add(key, f"must be a list of at most {EVENT_TYPES_MAX} event types of 1 to {EVENT_TYPE_MAX} characters")
             value = []
         if trigger in value:
             problems.add(key, f"cannot contain the trigger {trigger!r}")
@@ -222,14 +227,6 @@ def _quiet_hours(raw: Any, problems: ProblemList) -> QuietHours | None:
     return QuietHours(parsed["start"], parsed["end"], zone)
 
 
-def valid_zone(zone: Any) -> bool:
-    try:
-        ZoneInfo(zone)
-        return isinstance(zone, str)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return False
-
-
 def anchor_time(data: dict[str, Any], field_name: str, timezone: str | None) -> datetime:
     value = data.get(field_name)
     if value is None:
@@ -252,7 +249,7 @@ def recipient_zone(data: dict[str, Any], explicit: str | None, flow: Flow) -> st
 def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = False, timezone: str | None = None) -> list[Planned]:
     """When each step of the flow should go for this event; raises ValueError(field, reason) pairs via Invalid."""
     zone_name = recipient_zone(data, timezone, flow)
-    zone = ZoneInfo(zone_name)
+    zone = zone_info(zone_name)
     problems = ProblemList()
     out: list[Planned] = []
     this_minute = now.replace(second=0, microsecond=0)
@@ -287,6 +284,10 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
                     out.append(Planned(step, None, skipped="falls in quiet hours with no allowed time before it is due"))
                     continue
                 when = min(allowed, key=lambda c: abs(c - local)).astimezone(UTC)
+        if when > now + MAX_AHEAD:
+            # Messages are planned at most a year ahead (as send_at is): the rest of the event still runs.
+            out.append(Planned(step, None, skipped=f"its time {AHEAD_PROBLEM}: messages are planned at most {MAX_AHEAD.days} days ahead"))
+            continue
         send_at = None if when < this_minute + timedelta(minutes=1) else when.astimezone(UTC)
         out.append(Planned(step, send_at, moved_from=original.astimezone(UTC) if when != original else None))
     problems.raise_if_any()

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
+
+# One leading "+", then ASCII digits and the separators people write. phonenumbers itself is
+# lenient on purpose: it reads "++886...", "tel:+886...", "call +886... now", "+886... ext. 5" and
+# "+1 800 FLOWERS" as a number, dropping what it does not use; a message must go to exactly
+# the number the client wrote, so anything beyond a plain number is refused first.
+_PLAIN = re.compile(r"\+?\(?[0-9][0-9 ().\-/]*")
 
 
 def to_e164(raw: str, default_region: str | None = None) -> str:
@@ -15,6 +22,8 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
 
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("is required")
+    if not _PLAIN.fullmatch(raw.strip()):
+        raise ValueError("is not a phone number: use international format such as +886912345678 (one +, digits, spaces or -().)")
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:

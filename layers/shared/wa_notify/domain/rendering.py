@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, unquote
 
+from wa_notify.domain import moments
 from wa_notify.domain.problems import Invalid, Problem, ProblemList
 from wa_notify.domain.templates import PLACEHOLDER_RE, TemplateSpec
 
@@ -129,7 +130,6 @@ def _known_currencies() -> frozenset[str]:
 def parse_datetime(raw: Any, timezone: Any):  # noqa: ANN201 - datetime
     """An aware datetime from an ISO string, in `timezone` when given (naive strings are local to it)."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not isinstance(raw, str):
         raise ValueError("datetime must be an ISO 8601 string")
@@ -137,14 +137,14 @@ def parse_datetime(raw: Any, timezone: Any):  # noqa: ANN201 - datetime
         parsed = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise ValueError("datetime must be an ISO 8601 date-time such as 2024-09-07T18:30:00+08:00") from exc
+    if not moments.in_range(parsed):
+        raise ValueError(f"datetime {moments.RANGE_PROBLEM}")
     zone = None
     if timezone is not None:
         try:
-            zone = ZoneInfo(timezone) if isinstance(timezone, str) else None
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = None
-        if zone is None:
-            raise ValueError(f"timezone {timezone!r} is not an IANA time zone such as Asia/Taipei")
+            zone = moments.zone_info(timezone)
+        except ValueError as exc:
+            raise ValueError(f"timezone {str(timezone)[:64]!r} {moments.ZONE_PROBLEM}") from exc
     if parsed.tzinfo is None:
         if zone is None:
             raise ValueError("datetime needs an offset (2024-09-07T18:30:00+08:00) or a timezone")

@@ -104,12 +104,12 @@ def templates_report(deps: Deps, tenant_id: str, start: str | None, end: str | N
 
 def activity_report(deps: Deps, tenant_id: str, start: str | None, end: str | None, timezone: str | None) -> dict[str, Any]:
     """`GET /v1/analytics/activity`: inbound messages by weekday x hour in `timezone` (default UTC)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from wa_notify.domain.moments import zone_info
 
     zone_name = timezone or "UTC"
     try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        zone = zone_info(zone_name)
+    except ValueError as exc:
         raise Invalid([Problem("timezone", "an IANA time zone such as Asia/Taipei")]) from exc
     first, last = _range(deps, start, end, 28)
     rows = deps.store.counter_rows(tenant_id, f"ACT#{first}", f"ACT#{last}")

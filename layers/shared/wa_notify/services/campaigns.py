@@ -176,9 +176,17 @@ def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any], size: int) -> tu
         nxt = str(start + size) if start + size < len(segment["contacts"]) else None
     else:
         contacts, nxt = deps.store.contacts_page(tenant_id, after=cursor or None, limit=size)
-        contacts = [c for c in contacts if segment["tag"] in (c.get("tags") or [])]
+        # A malformed row (no phone, tags not a list) is left out, never a planning job that fails forever.
+        contacts = [c for c in contacts if isinstance(c.get("tags"), list) and segment["tag"] in c["tags"] and _has_phone(c)]
     eligible = [c for c in contacts if not c.get("opted_out")]
     return eligible, nxt, len(contacts) - len(eligible)
+
+
+def _has_phone(contact: dict[str, Any]) -> bool:
+    if isinstance(contact.get("phone"), str):
+        return True
+    logger.warning("stored contact skipped: it has no phone", extra={"pk": contact.get("pk")})
+    return False
 
 
 def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = None) -> str:

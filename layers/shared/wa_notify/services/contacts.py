@@ -6,9 +6,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from wa_notify.domain.conversation import computed_tags, window_open
-from wa_notify.domain.phone import to_e164
+from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Invalid, NotFound, Problem
-from wa_notify.services.deps import Deps, iso
+from wa_notify.services.deps import Deps, iso, readable
 
 PROFILE_FIELDS = ("name", "locale", "timezone", "tags", "attributes")
 
@@ -66,7 +66,7 @@ def list_by_tag(deps: Deps, tenant_id: str, tag: str | None, cursor: str | None,
         items, nxt = deps.store.list_contacts(tenant_id, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise Invalid([Problem("cursor", str(exc))]) from exc
-    views = [view(deps, i, tiers) for i in items]
+    views = readable(items, lambda i: view(deps, i, tiers), key=lambda sk: mask(str(sk)))
     if tag:
         views = [v for v in views if tag in v["tags"] or tag in v["computed_tags"]]
     return {"items": views, "next": nxt}

@@ -149,7 +149,26 @@ def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Cal
         items, nxt = fetch()
     except ValueError as exc:
         raise Invalid([Problem("cursor", str(exc))]) from exc
-    return {"items": [view(i) for i in items], "next": nxt}
+    return {"items": readable(items, view), "next": nxt}
+
+
+def readable(items: list[dict[str, Any]], view: Callable[[dict[str, Any]], Any], key: Callable[[Any], str] = str) -> list[Any]:
+    """The views of the rows that read; a row that does not (a field missing or of the wrong
+    type, written by hand or by an older version) is skipped with a warning, so one bad row
+    never fails a whole listing. `key` names the row in the log (a contact's phone is masked).
+    Invalid: a stored flow that a rule tightened since it was saved no longer accepts."""
+    from wa_notify.domain.problems import Invalid
+    from wa_notify.observability import logger
+
+    out = []
+    for item in items:
+        try:
+            out.append(view(item))
+        except (LookupError, TypeError, ValueError, AttributeError, Invalid) as exc:
+            # The error's type (and a missing key's name) only: a message could quote the row's data.
+            logger.warning("stored row skipped: it does not read", extra={
+                "pk": item.get("pk"), "sk": key(item.get("sk")), "error": repr(exc)[:100] if isinstance(exc, KeyError) else type(exc).__name__})
+    return out
 
 
 _deps: Deps | None = None

@@ -12,7 +12,7 @@ from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
-from wa_notify.services.deps import Deps, iso, page
+from wa_notify.services.deps import Deps, iso, page, readable
 from wa_notify.services.tenants import profile as tenant_profile
 
 EVENT_TTL_SECONDS = 7 * 86_400
@@ -87,8 +87,8 @@ def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
     flows, cursor = [], None
     while True:
         items, cursor = deps.store.list_flows(tenant_id, limit=100, cursor=cursor)
-        flows += [validate_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS})
-                  for i in items]
+        # A stored flow that no longer validates is skipped (logged), not every event of the tenant refused.
+        flows += readable(items, lambda i: validate_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS}))
         if not cursor:
             return flows
 

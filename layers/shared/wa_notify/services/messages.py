@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wa_notify.domain import fallback as fallback_rules
+from wa_notify.domain import moments
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import body_hash, new_id
@@ -154,8 +155,8 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     if send_at is not None and send_at.tzinfo is None:
         problems.add("send_at", "needs a time zone offset, e.g. 2026-11-24T09:00:00+08:00")
         send_at = None
-    if send_at is not None and send_at > now + timedelta(days=365):
-        problems.add("send_at", "can be at most a year ahead")
+    if send_at is not None and send_at > now + moments.MAX_AHEAD:
+        problems.add("send_at", f"{moments.AHEAD_PROBLEM}: messages are planned at most {moments.MAX_AHEAD.days} days ahead")
     problems.raise_if_any()
 
     tenant = tenant_profile(deps, tenant_id)

@@ -1,0 +1,83 @@
+"""The pure rules behind issue 12's value classes: one zone validator, bounded date-times, plain
+phone numbers, bounded flow event types and the one-year horizon shared by messages and flows."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from wa_notify.domain import moments
+from wa_notify.domain.flows import plan, validate_flow
+from wa_notify.domain.phone import to_e164
+from wa_notify.domain.problems import Invalid
+from wa_notify.domain.rendering import format_value, parse_datetime
+
+from tests.unit.test_flows import CLINIC, NOW
+
+
+@pytest.mark.parametrize("name", ["A" * 300, "America", "Asia", "zone.tab", "Mars/Base", "../etc/passwd", "/etc/localtime",
+                                  "Asia/Taipei/", "", "a\x00b", 5, None, ["UTC"]])
+def test_a_name_that_is_not_a_zone_is_one_value_error_whatever_zoneinfo_would_raise(name):
+    # GIVEN names zoneinfo answers with OSError, IsADirectoryError, ValueError or KeyError
+    # WHEN they are looked up THEN each is the same ValueError, and not valid
+    with pytest.raises(ValueError, match="IANA time zone"):
+        moments.zone_info(name)
+    assert not moments.valid_zone(name)
+
+
+def test_every_real_zone_is_valid():
+    from zoneinfo import available_timezones
+
+    assert [z for z in available_timezones() if not moments.valid_zone(z)] == []
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00", "1899-12-31T23:59:59+00:00"])
+def test_date_times_outside_the_supported_years_are_refused_before_any_conversion(raw):
+    with pytest.raises(ValueError, match="out of range"):
+        parse_datetime(raw, "UTC")
+    with pytest.raises(ValueError, match="out of range"):
+        format_value({"datetime": raw, "timezone": "Asia/Taipei"}, "en")
+
+
+def test_a_typed_datetime_with_a_hostile_zone_is_a_value_error():
+    with pytest.raises(ValueError, match="IANA time zone"):
+        format_value({"datetime": "2030-01-01T10:00", "timezone": "A" * 300}, "en")
+
+
+@pytest.mark.parametrize("raw", ["++886912345678", "+886912345678 ext. 5", "+886912345678;ext=5", "tel:+886912345678",
+                                 "call +886912345678", "+1 800 FLOWERS", "\uff0b\uff18\uff18\uff16\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"])
+def test_only_plain_phone_numbers_are_taken(raw):
+    # phonenumbers reads each of these as +886912345678 (or a vanity number), dropping the rest
+    with pytest.raises(ValueError, match="not a phone number"):
+        to_e164(raw)
+
+
+@pytest.mark.parametrize("raw", ["+886912345678", "+886 912 345 678", "+886-912-345-678", "+1 (415) 555-0100", "+(886)912345678", " +886.912.345.678 "])
+def test_plain_formats_still_parse(raw):
+    assert to_e164(raw) in ("+886912345678", "+14155550100")
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"trigger": "t" * 101}, "trigger"), ({"cancel_on": [""]}, "cancel_on"), ({"cancel_on": ["  "]}, "cancel_on"),
+    ({"cancel_on": ""}, "cancel_on"), ({"reschedule_on": {}}, "reschedule_on"), ({"reschedule_on": ["x" * 101]}, "reschedule_on"),
+    ({"cancel_on": [f"e{i}" for i in range(21)]}, "cancel_on"),
+])
+def test_flow_event_types_are_bounded_and_never_empty(change, field):
+    with pytest.raises(Invalid) as exc:
+        validate_flow("clinic", {**CLINIC, **change})
+    assert field in [p.field for p in exc.value.problems]
+
+
+def test_a_step_past_the_one_year_horizon_is_skipped_and_one_inside_it_is_planned():
+    # GIVEN the clinic's flow; the horizon is the one send_at obeys
+    flow = validate_flow("clinic", CLINIC)
+    horizon = NOW + moments.MAX_AHEAD
+    # WHEN the visit is exactly at the horizon (its 24 h reminder is inside, its survey 3 h after is outside)
+    out = {p.step.template: p for p in plan(flow, {"visit_at": horizon.isoformat()}, NOW, timezone="Asia/Taipei")}
+    # THEN the reminder is planned and the survey skipped with the rule as its reason
+    assert out["visit_reminder"].send_at == horizon - timedelta(hours=24) and out["visit_reminder"].skipped is None
+    assert out["survey"].send_at is None and "more than a year ahead" in out["survey"].skipped
+    assert out["booking_confirmed"].skipped is None
+
+
+def test_the_horizon_is_a_year():
+    assert moments.MAX_AHEAD == timedelta(days=365)
+    assert moments.in_range(datetime(2030, 1, 1, tzinfo=UTC)) and not moments.in_range(datetime(1, 1, 1, tzinfo=UTC))
