@@ -8,8 +8,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from wa_notify.adapters.dynamo import Table, dynamo_safe, from_item, to_attr, to_item
+from wa_notify.adapters.dynamo import Table, dynamo_safe, to_attr, to_item
 from wa_notify.domain import status as st
+from wa_notify.domain.flows import PlanWrite
 from wa_notify.domain.ratelimit import Rate, available, lane_limit_us, wait_us
 from wa_notify.domain.status import WATERMARK_AHEAD
 
@@ -273,12 +274,31 @@ class Store:
         items, _ = self.table.query("pk = :pk", {":pk": f"TENANT#{tenant_id}#PLAN#{key}"}, consistent=True)
         return items
 
+    def pending_of(self, tenant_id: str, message_ids: list[str]) -> list[str]:
+        """Which of these messages are still scheduled or queued (consistent reads, 100 a call)."""
+        rows = self.table.batch_get([{"pk": message_pk(tenant_id, m), "sk": "MSG"} for m in message_ids],
+                                    projection="id, #status", names={"#status": "status"})
+        pending = {r["id"] for r in rows if r.get("status") in (st.SCHEDULED, st.QUEUED)}
+        return [m for m in message_ids if m in pending]
+
+    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str) -> dict[str, Any]:
+        """The transaction part that cancels a message still scheduled or queued; its condition
+        fails (and with it the whole write) when the message left those states meanwhile."""
+        return {"pk": message_pk(tenant_id, message_id), "sk": "MSG",
+                "expression": "SET #status = :cancelled, events.#cancelled = :at, updated_at = :at, cancel_reason = :why "
+                              "REMOVE due_shard, due_at",
+                "condition": "#status IN (:scheduled, :queued)",
+                "names": {"#status": "status", "#cancelled": st.CANCELLED},
+                "values": {":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at, ":why": reason}}
+
     def write_plan(
         self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: list[dict[str, Any]],
         plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
-    ) -> bool | str:
-        """The event's messages, its per-flow plan records and the event record, all or nothing.
-        False when the same event was recorded meanwhile (a concurrent duplicate)."""
+        cancels: list[str] = (), at: str = "",
+    ) -> PlanWrite:
+        """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
+        plan records, the quota count and the cancels of the old plans' pending messages, all or
+        nothing. A reschedule that fails at any point leaves the old plan exactly as it was."""
         puts: list[tuple[dict[str, Any], str | None]] = [
             ({"pk": f"TENANT#{tenant_id}#EVENT#{event_hash}", "sk": "EVENT", **dynamo_safe(event_record)},
              "attribute_not_exists(pk) OR expires_at < :now"),
@@ -287,13 +307,27 @@ class Store:
             puts.append((self._message_item(item), "attribute_not_exists(pk)"))
         for flow_name, record in plans.items():
             puts.append(({"pk": f"TENANT#{tenant_id}#PLAN#{key}", "sk": flow_name, **dynamo_safe(record)}, None))
-        updates = [self.quota_update(tenant_id, quota[0], len(messages), quota[1])] if quota else None
+        updates = [self.quota_update(tenant_id, quota[0], len(messages), quota[1])] if quota else []
+        updates += [self.cancel_update(tenant_id, m, at, "rescheduled") for m in cancels]
         failed = self.table.transact_put(puts, {":now": now_s}, updates=updates)
         if failed is None:
-            return True
-        if updates and failed[-1] == "ConditionalCheckFailed":
-            return "quota"
-        return False
+            return PlanWrite.WRITTEN
+        if failed[0] == "ConditionalCheckFailed":
+            return PlanWrite.DUPLICATE
+        if quota and failed[len(puts)] == "ConditionalCheckFailed":
+            return PlanWrite.OVER_QUOTA
+        # A pending message left scheduled/queued meanwhile (sent, or cancelled by another
+        # request), or a conflicting transaction touched one of the items: read again and retry.
+        return PlanWrite.STALE
+
+    def cancel_many(self, tenant_id: str, message_ids: list[str], at: str, reason: str) -> bool:
+        """Cancel these pending messages together (one transaction per 100): False when one of
+        them left scheduled/queued meanwhile, and then none of that transaction's changed."""
+        for start in range(0, len(message_ids), 100):
+            chunk = message_ids[start : start + 100]
+            if self.table.transact_put([], updates=[self.cancel_update(tenant_id, m, at, reason) for m in chunk]) is not None:
+                return False
+        return True
 
     # ---- messages: intake ----------------------------------------------------------------
     def quota_update(self, tenant_id: str, day: str, n: int, limit: int) -> dict[str, Any]:
@@ -689,6 +723,11 @@ class Store:
     def put_campaign(self, tenant_id: str, item: dict[str, Any]) -> None:
         self.table.put_new({"pk": f"TENANT#{tenant_id}#CAMPAIGN#{item['id']}", "sk": "CAMPAIGN", **dynamo_safe(item)})
 
+    def drop_unplanned_campaign(self, tenant_id: str, campaign_id: str) -> bool:
+        """Delete a campaign nothing was planned for yet (its planning job could not be queued)."""
+        return self.table.delete(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN",
+                                 condition="planned = :zero", values={":zero": 0})
+
     def get_campaign(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
         return self.table.get(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN", consistent=True)
 
@@ -744,18 +783,7 @@ class Store:
                 return out
 
     def get_contacts(self, tenant_id: str, phones: list[str]) -> list[dict[str, Any]]:
-        """BatchGetItem, 100 keys a call, unprocessed keys retried."""
-        out: list[dict[str, Any]] = []
-        keys = [to_item({"pk": f"TENANT#{tenant_id}#CONTACT", "sk": p}) for p in phones]
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-            for _ in range(5):
-                resp = self.table.client.batch_get_item(RequestItems=request)
-                out += [from_item(i) for i in resp.get("Responses", {}).get(self.table.name, [])]
-                request = resp.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        return out
+        return self.table.batch_get([{"pk": f"TENANT#{tenant_id}#CONTACT", "sk": p} for p in phones])
 
     def contacts_page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         pk = f"TENANT#{tenant_id}#CONTACT"

@@ -16,6 +16,7 @@ Rules (docs/decisions.md):
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -33,6 +34,16 @@ EVENT_TYPE_MAX = 100  # an event's type, a flow's trigger and its cancel_on / re
 EVENT_TYPES_MAX = 20  # entries in cancel_on or in reschedule_on
 FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "priority", "quiet_hours", "steps", "description"}
 STEP_FIELDS = {"template", "at", "urgent", "on", "priority", "params", "button_params", "description"}
+
+
+class PlanWrite(enum.Enum):
+    """What became of an event's plan write (the store's answer, named here so the services that
+    read it need not import the store)."""
+
+    WRITTEN = "written"
+    DUPLICATE = "duplicate"  # the same event was recorded meanwhile
+    OVER_QUOTA = "over_quota"  # the daily quota would be exceeded
+    STALE = "stale"  # an old plan's message changed since it was read: read again and retry
 
 
 def parse_duration(text: Any) -> timedelta:

@@ -81,7 +81,13 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
     }
     deps.store.put_campaign(tenant_id, item)
-    deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
+    try:
+        deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
+    except Exception:
+        # Without its planning job the campaign would sit in "planning" forever: take it back, so
+        # the failed request leaves nothing behind and the platform's retry starts clean.
+        deps.store.drop_unplanned_campaign(tenant_id, campaign_id)
+        raise
     logger.info("campaign accepted", extra={"campaign_id": campaign_id, "template": name})
     return view(item, counts=None)
 

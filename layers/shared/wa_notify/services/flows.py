@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, plan, validate_flow
+from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
@@ -16,7 +16,9 @@ from wa_notify.services.deps import Deps, iso, page, readable
 from wa_notify.services.tenants import profile as tenant_profile
 
 EVENT_TTL_SECONDS = 7 * 86_400
-MAX_MESSAGES_PER_EVENT = 60  # one TransactWriteItems holds 100 items
+MAX_MESSAGES_PER_EVENT = 60
+MAX_ITEMS_PER_TRANSACTION = 100  # DynamoDB's TransactWriteItems limit
+PLAN_WRITE_ATTEMPTS = 3
 
 
 def _check_name(name: str) -> None:
@@ -141,30 +143,43 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     if len(items) > MAX_MESSAGES_PER_EVENT:
         raise Invalid([Problem("type", f"the event would plan {len(items)} messages; at most {MAX_MESSAGES_PER_EVENT}")])
 
-    # Checked before anything is cancelled; the plan's write re-checks it atomically.
     day, limit = message_service.check_quota(deps, tenant_id, tenant, now, len(items))
     stopping_names = {flow.name for flow in stopping}
-    cancelled = _cancel_plans(deps, tenant_id, [p for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names], now) if stopping else []
     for flow in stopping:
         plans.setdefault(flow.name, {"message_ids": [], "event_type": event_type, "updated_at": iso(now)})
+    old_ids = list(dict.fromkeys(m for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names
+                                 for m in p.get("message_ids", []))) if stopping else []
 
-    response = {
-        "messages": [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
-                      "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items],
-        "skipped": skipped,
-        "cancelled": cancelled,
-    }
-    record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
-              "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
-    written = deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
-                                    quota=(day, limit) if items else None)
-    if written == "quota":
+    # The old plans' pending messages are cancelled in the same transaction that writes the new
+    # plan: a reschedule leaves the old plan or the new one, never neither (issue 12). A message
+    # that leaves scheduled/queued between the read and the write (the sender took it) fails the
+    # transaction whole; read again and retry.
+    for _ in range(PLAN_WRITE_ATTEMPTS):
+        cancelled = deps.store.pending_of(tenant_id, old_ids) if old_ids else []
+        if 2 + len(items) + len(plans) + len(cancelled) > MAX_ITEMS_PER_TRANSACTION:
+            raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
+                                          f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
+        response = {
+            "messages": [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
+                          "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items],
+            "skipped": skipped,
+            "cancelled": cancelled,
+        }
+        record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
+                  "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
+        written = deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
+                                        quota=(day, limit) if items else None, cancels=cancelled, at=iso(now))
+        if written is not PlanWrite.STALE:
+            break
+    if written is PlanWrite.OVER_QUOTA:
         raise message_service.over_quota(deps, tenant, now)
-    if not written:
+    if written is PlanWrite.DUPLICATE:
         recorded = deps.store.get_event(tenant_id, event_hash)
         if recorded:
             return recorded["response"], False
         raise Conflict("the same event is being processed; retry")
+    if written is PlanWrite.STALE:
+        raise Conflict(f"the messages of key {key[:64]} kept changing while this event was applied; nothing changed, retry")
     message_service.enqueue(deps, items)
     logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
     return response, True
@@ -233,18 +248,11 @@ def _message_for(
 
 
 def cancel_key(deps: Deps, tenant_id: str, key: str) -> list[str]:
-    """Cancel what is still pending for a key in every flow (a customer tapped "Cancel")."""
-    return _cancel_plans(deps, tenant_id, deps.store.plans_for_key(tenant_id, key), deps.now())
-
-
-def _cancel_plans(deps: Deps, tenant_id: str, plan_items: list[dict[str, Any]], now: Any) -> list[str]:
-    """Cancel what is still pending in these plans. The cancel is conditional (scheduled/queued
-    only) and the sender's lease is conditional (queued only): whichever wins, a message reported
-    cancelled is never sent."""
-    cancelled = []
-    for plan_item in plan_items:
-        for message_id in plan_item.get("message_ids", []):
-            ok, _ = deps.store.cancel_message(tenant_id, message_id, iso(now))
-            if ok:
-                cancelled.append(message_id)
-    return cancelled
+    """Cancel what is still pending for a key in every flow (a customer tapped "Cancel"), together
+    (one transaction per 100 messages): a failure changes nothing, and a retry does it all."""
+    old_ids = list(dict.fromkeys(m for p in deps.store.plans_for_key(tenant_id, key) for m in p.get("message_ids", [])))
+    for _ in range(PLAN_WRITE_ATTEMPTS):
+        pending = deps.store.pending_of(tenant_id, old_ids) if old_ids else []
+        if deps.store.cancel_many(tenant_id, pending, iso(deps.now()), "customer"):
+            return pending
+    raise Conflict(f"the messages of key {key[:64]} kept changing; retry")
