@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, Malformed, OverQuota, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import (
@@ -32,9 +34,12 @@ from wa_notify.services import templates as template_service
 from wa_notify.services.deps import get_deps
 from wa_notify.services.tenants import authenticate
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Every JSON body is parsed by jsonbody.loads, once, whichever route reads it: nesting, integer
+# length, NaN and lone surrogates are refused there with the field named, before any model sees them.
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=jsonbody.loads)
 PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json", "/docs", "/dashboard")
 MAX_BODY_BYTES = 256 * 1024
+JSON_TYPE = re.compile(r"application/(?:[a-z0-9.!#$&^_-]+\+)?json")  # application/json and every application/*+json (RFC 6839)
 
 
 _docs_enabled = False
@@ -65,9 +70,14 @@ def guard(event: dict[str, Any]) -> Response | None:
         logger.append_keys(tenant_id=tenant_id)
     if len(event.get("body") or "") > MAX_BODY_BYTES:
         return problem(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower() if path not in PUBLIC_PATHS else ""
-    if event.get("body") and content_type and not (content_type == "application/json" or content_type.endswith("+json")):
-        return problem(415, "Unsupported media type", f"send the body as application/json, not {content_type}")
+    if event.get("body") and path not in PUBLIC_PATHS:
+        content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        if not JSON_TYPE.fullmatch(content_type):
+            return problem(415, "Unsupported media type", f"send the body as application/json, not {content_type}")
+        # Powertools parses only a lower-case `application/json...`: show it that, whatever casing or
+        # +json suffix the client used (the body is JSON either way), instead of its 500.
+        event["headers"] = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+        event["headers"]["content-type"] = "application/json"
     if event.get("isBase64Encoded") and event.get("body"):
         try:
             event["body"] = base64.b64decode(event["body"]).decode("utf-8")

@@ -436,7 +436,17 @@ class LocalStack:
                 for k, values in (result.get("multiValueHeaders") or {}).items():
                     resp_headers.setdefault(k.lower(), ", ".join(map(str, values)))
                 return int(result.get("statusCode", 200)), resp_headers, out_bytes
-        return 404, {"content-type": "application/problem+json"}, b'{"title": "Not found", "status": 404}'
+        status, headers, problem = self.no_route(method, url.path)
+        return status, {k.lower(): v for k, v in headers.items()}, json.dumps(problem).encode()
+
+    def no_route(self, method: str, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """404 for an unknown path; 405 with the `Allow` header (RFC 9110 §15.5.6) when the path
+        exists under other methods."""
+        allow = sorted({m for m, pattern, _, _ in self.routes if pattern.match(path)})
+        status = 405 if allow else 404
+        problem = {"type": "about:blank", "title": "Method not allowed" if allow else "Not found", "status": status,
+                   "detail": f"no route {method} {path}" + (f"; allowed: {', '.join(allow)}" if allow else ""), "errors": []}
+        return status, {"Content-Type": "application/problem+json", **({"Allow": ", ".join(allow)} if allow else {})}, problem
 
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
@@ -494,11 +504,8 @@ class LocalStack:
                                 resp_headers.setdefault(k, ", ".join(map(str, values)))
                             content_type = resp_headers.get("Content-Type") or resp_headers.get("content-type") or "application/json"
                             return self._respond(int(result.get("statusCode", 200)), out, content_type, resp_headers)
-                    allowed = any(p.match(url.path) for _, p, _, _ in stack.routes)
-                    status = 405 if allowed else 404
-                    problem = {"type": "about:blank", "title": "Not found" if status == 404 else "Method not allowed",
-                               "status": status, "detail": f"no route {self.command} {url.path}", "errors": []}
-                    return self._respond(status, json.dumps(problem), "application/problem+json")
+                    status, resp_headers, problem = stack.no_route(self.command, url.path)
+                    return self._respond(status, json.dumps(problem), "application/problem+json", resp_headers)
                 except Exception as exc:  # noqa: BLE001 - an API Gateway 500 for an unhandled Lambda error
                     print(f"[local] {self.command} {url.path}: {type(exc).__name__}: {exc}", flush=True)
                     return self._respond(500, json.dumps({"message": "Internal Server Error"}))

@@ -161,3 +161,95 @@ def test_api_keys_are_stored_only_as_hashes(stack):
     assert stack.dev_tenant["api_key"] not in json.dumps(items)
     from wa_notify.domain.ids import hash_api_key
     assert hash_api_key(stack.dev_tenant["api_key"]) in json.dumps(items)
+
+
+# ---- issue 12: strangers' bytes at the webhook ----------------------------------------------------------
+
+def test_a_non_ascii_verify_token_or_signature_is_refused_not_a_500(stack):
+    # GIVEN a verify token and signatures with characters compare_digest refuses in a str
+    for token in ("%C3%A9", "%E7%8E%8B" * 10, stack.verify_token + "%C3%A9"):
+        # WHEN the handshake is tried with it
+        status, headers, _ = stack.request("GET", f"/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token={token}")
+        # THEN it is the same 401 as any wrong token (it was an unauthenticated 500)
+        assert (status, headers["content-type"]) == (401, "application/problem+json")
+    body = json.dumps(load_event("webhook/status_batch.json")).encode()
+    for header in ("sha256=é", "sha256=" + "王" * 64, "sha256=" + signatures.sign(stack.app_secret, body)[7:-1] + "é"):
+        status, headers, _ = post_webhook(stack, None, raw=body, header=header)
+        assert (status, headers["content-type"]) == (401, "application/problem+json")
+    assert queue_depth(stack, "EventsQueue") == 0
+
+
+MALFORMED_SIGNED = {
+    "entry is a number": b'{"entry": 5}',
+    "entry is an object": b'{"entry": {"changes": []}}',
+    "wrong types inside": json.dumps({"entry": [5, "x", {"changes": 5}, {"changes": [5, {"field": 1, "value": {}},
+                                     {"field": "messages", "value": []}, {"field": "messages", "value": {"metadata": 5}}]}]}).encode(),
+    "a list": b"[1, 2]",
+    "not JSON": b"entry=5",
+    "not UTF-8": b'{"entry": "\xff"}',
+    "deeply nested": b'{"entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "a lone surrogate": b'{"entry": [{"id": "1", "changes": [{"field": "messages", "value": {"messages": [{"from": "\\ud800"}]}}]}]}',
+    "a huge integer": b'{"entry": [{"id": ' + b"9" * 5000 + b"}]}",
+    "NaN": b'{"entry": NaN}',
+}
+
+
+def test_signed_but_malformed_webhooks_are_acknowledged_and_dropped_with_a_log_line(stack, caplog):
+    for name, body in MALFORMED_SIGNED.items():
+        # WHEN Meta's signature is right but the body is not what Meta documents
+        status, _, _ = post_webhook(stack, None, raw=body)
+        # THEN it is acknowledged (a refusal would only bring the same bytes back, forever)
+        assert status == 200, name
+        # AND nothing is queued for the status function, and a warning says what was dropped
+        assert queue_depth(stack, "EventsQueue") == 0, name
+        assert any("dropped" in r.getMessage() for r in caplog.records), name
+        caplog.clear()
+
+
+def test_the_good_changes_of_a_partly_malformed_webhook_are_applied(api, stack, message_body):
+    # GIVEN a sent message, and a signed webhook whose first entries are malformed and whose last is its delivery
+    message_id, wamid = sent_message(api, stack, message_body)
+    good = status_event(stack, message_id, wamid, [{"status": "delivered", "timestamp": "1"}])
+    value = good["entry"][0]["changes"][0]["value"]
+    value["statuses"].insert(0, "not a status")
+    good["entry"][0]["changes"].insert(0, {"field": "messages", "value": {"metadata": value["metadata"], "statuses": {"id": 1}}})
+    good["entry"][:0] = [5, {"id": "1", "changes": 5}, {"id": "2", "changes": [{"field": "messages", "value": "x"}]}]
+    # WHEN it arrives and the status function runs
+    assert post_webhook(stack, good)[0] == 200
+    stack.drain()
+    # THEN the delivery is applied, and nothing is left failing in the queue
+    assert api.message(message_id)["status"] == "delivered"
+    assert not in_flight(stack, "EventsQueue")
+
+
+def in_flight(stack, logical):
+    attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.provisioned.refs[logical], AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_the_status_function_drops_malformed_records_instead_of_failing_the_batch(api, stack, message_body, caplog):
+    # GIVEN a sent message, and events-queue records no webhook function writes today (older ones, or a bug's)
+    message_id, wamid = sent_message(api, stack, message_body)
+    pnid, waba = stack.dev_tenant["phone_number_id"], stack.dev_tenant["waba_id"]
+    delivered = {"id": wamid, "status": "delivered", "timestamp": "1", "biz_opaque_callback_data": message_id}
+    records = [
+        '{"field": 5, "value": []}',
+        '{"field": "messages", "value": {"metadata": {"phone_number_id": "\\ud800"}}}',
+        json.dumps({"field": "messages", "value": {"metadata": "x", "statuses": [delivered]}}),
+        json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "statuses": 5, "messages": "x"}}),
+        json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "messages": [
+            {"from": "886912345678", "id": "wamid.in1", "type": "text", "text": "not an object"},
+            {"from": "886912345678", "id": "wamid.in2", "type": "interactive", "interactive": ["x"]}]}}),
+        json.dumps({"waba_id": waba, "field": "message_template_status_update",
+                    "value": {"event": "APPROVED", "message_template_name": "order_shipped", "message_template_language": "en_US", "reason": 1.5}}),
+        json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "statuses": ["x", delivered]}}),
+    ]
+    url = stack.provisioned.refs["EventsQueue"]
+    for body in records:
+        stack.sqs.send_message(QueueUrl=url, MessageBody=body)
+    # WHEN the status function takes them
+    stack.drain()
+    # THEN none is left to be retried into the DLQ, the good status is applied, and each drop is logged
+    assert not in_flight(stack, "EventsQueue")
+    assert api.message(message_id)["status"] == "delivered"
+    assert sum("malformed" in r.getMessage() for r in caplog.records) >= 5

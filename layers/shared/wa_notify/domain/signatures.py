@@ -17,4 +17,10 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     if not secret or not header or not header.startswith(PREFIX):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len(PREFIX) :].strip().lower())
+    return same_secret(header[len(PREFIX) :].strip().lower(), expected)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings as UTF-8 bytes: compare_digest refuses str with
+    non-ASCII characters (a TypeError, so a 500 anyone could cause), bytes never."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,14 +59,15 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
     value = change.value
     counts = {"applied": 0, "ignored": 0}
     if field == "messages":
-        pnid = str((value.get("metadata") or {}).get("phone_number_id", ""))
+        metadata = value.get("metadata")
+        pnid = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
         tenant_id = _tenant_for_pnid(deps, pnid)
         if tenant_id is None:
             logger.warning("webhook for an unknown phone number id", extra={"phone_number_id": pnid})
             metrics.add_metric(name="WebhookUnknownNumber", unit="Count", value=1)
             return counts
         outgoing: list[dict[str, Any]] = []
-        for raw in value.get("statuses") or []:
+        for raw in _objects(value, "statuses", counts):
             try:
                 status = StatusUpdate.model_validate(raw)
             except ValidationError:
@@ -72,36 +75,80 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 logger.warning("malformed status in webhook", extra={"phone_number_id": pnid})
                 counts["ignored"] += 1
                 continue
-            moved = apply_status(deps, tenant_id, status)
-            counts["applied" if moved else "ignored"] += 1
-            if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
-                # WhatsApp says the user stopped marketing messages: same as STOP.
-                phone = "+" + status.recipient_id.lstrip("+")
-                if deps.store.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
-                    outgoing.append(callbacks.event("contact.opted_out", {"phone": phone, "reason": "131050"}, iso(deps.now())))
-            if moved and status.biz_opaque_callback_data:
-                outgoing.append(status_callback(deps, status))
-        for raw in value.get("messages") or []:
-            if isinstance(raw, dict) and apply_inbound(deps, tenant_id, raw):
-                counts["applied"] += 1
-                metrics.add_metric(name="InboundReceived", unit="Count", value=1)
-                summary = inbound_summary(raw)
-                intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
-                if intent and deps.store.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
-                    outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
-                                                    {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
-                received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
-                            "received_at": _at(raw.get("timestamp"), deps.now()), **summary}
-                analytics.count_inbound(tenant_id, received["received_at"])
-                outgoing += handle_reply(deps, tenant_id, received)
-                outgoing.append(callbacks.event("message.received", received, iso(deps.now())))
+            with _malformed_part("status", counts):
+                _apply_one_status(deps, tenant_id, status, counts, outgoing)
+        for raw in _objects(value, "messages", counts):
+            with _malformed_part("inbound message", counts):
+                _apply_one_inbound(deps, tenant_id, raw, counts, outgoing)
         # Only moves forward and new replies are reported: a late or repeated webhook is not.
         callbacks.emit(deps, tenant_id, outgoing)
     elif field == "message_template_status_update":
-        counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
+        with _malformed_part("template status", counts):
+            counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
     else:
         counts["ignored"] += 1
     return counts
+
+
+def _objects(value: dict[str, Any], key: str, counts: dict[str, int]) -> list[dict[str, Any]]:
+    """value[key] as a list of objects (the webhook function already drops the rest; older queued
+    records may still carry it)."""
+    items = value.get(key) or []
+    if not isinstance(items, list):
+        logger.warning("malformed webhook part skipped", extra={"part": key, "error": "not a list"})
+        counts["ignored"] += 1
+        return []
+    return [item for item in items if isinstance(item, dict)]
+
+
+@contextmanager
+def _malformed_part(part: str, counts: dict[str, int]) -> Iterator[None]:
+    """Skip one status or message whose data our code or DynamoDB cannot take (a wrong type deep
+    inside, a float, a value DynamoDB refuses): the same data fails on every retry, so failing the
+    record would only park the whole batch in the DLQ. Outages (throttling, timeouts) still raise."""
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, KeyError, ValidationError) as exc:
+        _skip(part, exc, counts)
+    except Exception as exc:
+        response = getattr(exc, "response", None)  # botocore's ClientError, without importing botocore
+        if not isinstance(response, dict) or response.get("Error", {}).get("Code") != "ValidationException":
+            raise
+        _skip(part, exc, counts)
+
+
+def _skip(part: str, exc: Exception, counts: dict[str, int]) -> None:
+    logger.warning("malformed webhook part skipped", extra={"part": part, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    metrics.add_metric(name="WebhookPartsDropped", unit="Count", value=1)
+    counts["ignored"] += 1
+
+
+def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: dict[str, int], outgoing: list[dict[str, Any]]) -> None:
+    moved = apply_status(deps, tenant_id, status)
+    counts["applied" if moved else "ignored"] += 1
+    if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
+        # WhatsApp says the user stopped marketing messages: same as STOP.
+        phone = "+" + status.recipient_id.lstrip("+")
+        if deps.store.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
+            outgoing.append(callbacks.event("contact.opted_out", {"phone": phone, "reason": "131050"}, iso(deps.now())))
+    if moved and status.biz_opaque_callback_data:
+        outgoing.append(status_callback(deps, status))
+
+
+def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int], outgoing: list[dict[str, Any]]) -> None:
+    if apply_inbound(deps, tenant_id, raw):
+        counts["applied"] += 1
+        metrics.add_metric(name="InboundReceived", unit="Count", value=1)
+        summary = inbound_summary(raw)
+        intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
+        if intent and deps.store.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
+            outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
+                                            {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
+        received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
+                    "received_at": _at(raw.get("timestamp"), deps.now()), **summary}
+        analytics.count_inbound(tenant_id, received["received_at"])
+        outgoing.extend(handle_reply(deps, tenant_id, received))
+        outgoing.append(callbacks.event("message.received", received, iso(deps.now())))
 
 
 def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[dict[str, Any]]:

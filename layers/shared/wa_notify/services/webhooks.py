@@ -2,55 +2,103 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from wa_notify.domain import signatures
-from wa_notify.domain.problems import Malformed, Unauthorized
+from wa_notify.domain import jsonbody, signatures
+from wa_notify.domain.problems import DomainError, Unauthorized
+from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, iso
 
 STATUSES_PER_JOB = 100  # keeps each SQS message far below the 256 KB limit
 
 
 def verify_handshake(deps: Deps, mode: str | None, token: str | None, challenge: str | None) -> str:
-    import hmac
-
     expected = deps.credentials.verify_token
-    if mode != "subscribe" or not token or not expected or not hmac.compare_digest(token, expected) or challenge is None:
+    if mode != "subscribe" or not token or not expected or not signatures.same_secret(token, expected) or challenge is None:
         raise Unauthorized("verify token mismatch")
     return challenge
 
 
 def ingest(deps: Deps, raw_body: bytes, signature: str | None) -> int:
-    """Check X-Hub-Signature-256 over the raw bytes before anything else; queue every change."""
+    """Check X-Hub-Signature-256 over the raw bytes before anything else; queue every usable change.
+
+    What is signed is acknowledged: Meta delivers a refused webhook again and again, and the same
+    bytes would be refused each time. Parts that are not what Meta documents are dropped here with
+    a warning (the status function skips the rest), never queued to fail on every retry."""
     if not signatures.verify(deps.credentials.app_secret, raw_body, signature):
         raise Unauthorized("missing or wrong X-Hub-Signature-256")
     try:
-        payload = json.loads(raw_body)
-    except ValueError as exc:
-        raise Malformed("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise Malformed("body is not a JSON object")
+        payload = jsonbody.loads(raw_body.decode("utf-8"))
+    except DomainError as exc:  # too deep, too long an integer, NaN, lone surrogates
+        _dropped([f"{p.field or 'the body'}: {p.message}" for p in exc.problems] or [exc.detail])
+        return 0
+    except ValueError as exc:  # not UTF-8, not JSON
+        _dropped([f"the body: {exc.__class__.__name__}: {jsonbody.printable(str(exc))[:200]}"])
+        return 0
     received_at = iso(deps.now())
+    changes, dropped = usable_changes(payload)
     jobs: list[dict[str, Any]] = []
-    for entry in payload.get("entry") or []:
-        if not isinstance(entry, dict):
-            continue
-        for change in entry.get("changes") or []:
-            if not isinstance(change, dict):
-                continue
-            value = change.get("value") or {}
-            base = {"waba_id": str(entry.get("id", "")), "field": change.get("field"), "received_at": received_at}
-            statuses = value.get("statuses") or [] if isinstance(value, dict) else []
-            if len(statuses) > STATUSES_PER_JOB:
-                for start in range(0, len(statuses), STATUSES_PER_JOB):
-                    part = {**value, "statuses": statuses[start : start + STATUSES_PER_JOB]}
-                    if start:
-                        part.pop("messages", None)
-                    jobs.append({**base, "value": part})
-            else:
-                jobs.append({**base, "value": value})
+    for waba_id, field, value in changes:
+        base = {"waba_id": waba_id, "field": field, "received_at": received_at}
+        statuses = value.get("statuses") or []
+        if len(statuses) > STATUSES_PER_JOB:
+            for start in range(0, len(statuses), STATUSES_PER_JOB):
+                part = {**value, "statuses": statuses[start : start + STATUSES_PER_JOB]}
+                if start:
+                    part.pop("messages", None)
+                jobs.append({**base, "value": part})
+        else:
+            jobs.append({**base, "value": value})
+    if dropped:
+        _dropped(dropped)
     if jobs and deps.queues.send_events(jobs):
         # Not stored: answer non-200 so Meta delivers it again.
         raise RuntimeError("could not queue webhook changes")
     return len(jobs)
+
+
+def usable_changes(payload: Any) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
+    """`entry[].changes[]` as (waba id, field, value), keeping only the shapes Meta documents, and
+    a line for each part left out. Lists of statuses and messages keep their objects only."""
+    dropped: list[str] = []
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    if not isinstance(payload, dict):
+        return out, ["the body is not a JSON object"]
+    entries = payload.get("entry") or []
+    if not isinstance(entries, list):
+        return out, ["entry is not a list"]
+    for i, entry in enumerate(entries):
+        changes = entry.get("changes") or [] if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            dropped.append(f"entry[{i}]" + (" is not an object" if not isinstance(entry, dict) else ".changes is not a list"))
+            continue
+        waba_id = entry.get("id")
+        waba_id = str(waba_id) if isinstance(waba_id, (str, int)) and not isinstance(waba_id, bool) else ""
+        for j, change in enumerate(changes):
+            where = f"entry[{i}].changes[{j}]"
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict) or not isinstance(change.get("field"), str):
+                dropped.append(f"{where} is not an object with a string field and an object value")
+                continue
+            if not isinstance(value.get("metadata", {}), dict):
+                dropped.append(f"{where}.value.metadata is not an object")
+                continue
+            value = dict(value)
+            for key in ("statuses", "messages"):
+                if key not in value:
+                    continue
+                items = value[key] if isinstance(value[key], list) else None
+                if items is None:
+                    dropped.append(f"{where}.value.{key} is not a list")
+                    del value[key]
+                    continue
+                value[key] = [item for item in items if isinstance(item, dict)]
+                if len(value[key]) < len(items):
+                    dropped.append(f"{where}.value.{key}: {len(items) - len(value[key])} item(s) not objects")
+            out.append((waba_id, change["field"], value))
+    return out, dropped
+
+
+def _dropped(reasons: list[str]) -> None:
+    metrics.add_metric(name="WebhookPartsDropped", unit="Count", value=len(reasons))
+    logger.warning("signed webhook: malformed parts acknowledged and dropped", extra={"dropped": reasons[:20], "count": len(reasons)})
