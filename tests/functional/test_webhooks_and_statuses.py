@@ -227,14 +227,13 @@ def in_flight(stack, logical):
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_the_status_function_drops_malformed_records_instead_of_failing_the_batch(api, stack, message_body, caplog):
-    # GIVEN a sent message, and events-queue records no webhook function writes today (older ones, or a bug's)
+def test_the_status_function_skips_malformed_parts_instead_of_failing_the_record(api, stack, message_body, caplog):
+    # GIVEN a sent message, and events-queue records whose parts are not what Meta documents (queued
+    # before the webhook function dropped such parts)
     message_id, wamid = sent_message(api, stack, message_body)
     pnid, waba = stack.dev_tenant["phone_number_id"], stack.dev_tenant["waba_id"]
     delivered = {"id": wamid, "status": "delivered", "timestamp": "1", "biz_opaque_callback_data": message_id}
     records = [
-        '{"field": 5, "value": []}',
-        '{"field": "messages", "value": {"metadata": {"phone_number_id": "\\ud800"}}}',
         json.dumps({"field": "messages", "value": {"metadata": "x", "statuses": [delivered]}}),
         json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "statuses": 5, "messages": "x"}}),
         json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "messages": [
@@ -252,4 +251,4 @@ def test_the_status_function_drops_malformed_records_instead_of_failing_the_batc
     # THEN none is left to be retried into the DLQ, the good status is applied, and each drop is logged
     assert not in_flight(stack, "EventsQueue")
     assert api.message(message_id)["status"] == "delivered"
-    assert sum("malformed" in r.getMessage() for r in caplog.records) >= 5
+    assert sum("malformed" in r.getMessage() for r in caplog.records) >= 4
