@@ -112,6 +112,11 @@ def on_validation_error(exc: RequestValidationError) -> Response:
 def on_unexpected(exc: Exception) -> Response:
     # A bug or an AWS outage, never the client's input: say so in problem+json and log it.
     logger.exception("unhandled error")
+    if type(exc).__module__.startswith("botocore"):
+        # DynamoDB or SQS failed (an outage, a throttle): every change is all or nothing, so the
+        # same request again is safe. 503 with Retry-After tells the platform exactly that.
+        return problem(503, "Service unavailable", f"request {app.lambda_context.aws_request_id} could not reach our storage; "
+                       "retry (with the same Idempotency-Key, for messages)", headers={"Retry-After": "1"})
     return problem(500, "Internal error", f"request {app.lambda_context.aws_request_id} failed; it was logged")
 
 

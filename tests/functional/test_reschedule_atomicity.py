@@ -1,0 +1,159 @@
+"""A reschedule leaves the old plan or the new one, never neither (issue 12, part 1).
+
+The old plan's cancels and the new plan's writes are one DynamoDB transaction, so a failure at
+any AWS call of the path (a DynamoDB error, a throttle, SQS down) changes nothing or everything.
+"""
+
+import json
+from datetime import timedelta
+
+from botocore.exceptions import ClientError
+
+from tests.functional.test_flows_and_events import booking, clinic, tomorrow_at  # noqa: F401 - clinic is a fixture
+
+PENDING = ("scheduled", "queued")
+
+
+class FailAtCall:
+    """A botocore hook that fails the n-th AWS call (0-based) it sees, as AWS fails: a 500."""
+
+    def __init__(self, n: int):
+        self.n, self.seen, self.failed_op = n, 0, None
+
+    def __call__(self, model, **_):
+        index, self.seen = self.seen, self.seen + 1
+        if index == self.n:
+            self.failed_op = model.name
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, model.name)
+
+
+def clients(stack):
+    return [stack.deps.store.table.client, stack.deps.queues.client]
+
+
+def with_fault(stack, fault, call):
+    for client in clients(stack):
+        client.meta.events.register("before-call.*.*", fault, unique_id="fail-at-call")
+    try:
+        return call()
+    finally:
+        for client in clients(stack):
+            client.meta.events.unregister("before-call.*.*", unique_id="fail-at-call")
+
+
+def messages_of(stack, key):
+    """Every message row of this key, straight from the table: {id: status}."""
+    table = stack.deps.store.table
+    rows, start = [], None
+    while True:
+        kwargs = {"TableName": table.name, **({"ExclusiveStartKey": start} if start else {})}
+        page = table.client.scan(**kwargs)
+        rows += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    out = {}
+    for row in rows:
+        if row["sk"]["S"] == "MSG" and row.get("flow", {}).get("M", {}).get("key", {}).get("S") == key:
+            out[row["id"]["S"]] = row["status"]["S"]
+    return out
+
+
+def test_a_reschedule_failing_at_any_aws_call_keeps_the_old_plan_or_the_new_one(clinic, stack):  # noqa: F811
+    visit = tomorrow_at(10)
+    n = 0
+    while True:
+        key = f"booking-{n}"
+        # GIVEN a booked visit with its reminders pending
+        status, booked, _ = clinic.post("/v1/events", booking(visit, key=key))
+        assert status == 202, booked
+        old_pending = {i for i, s in messages_of(stack, key).items() if s in PENDING}
+        assert len(old_pending) == 4
+        # WHEN the reschedule's n-th AWS call fails
+        fault = FailAtCall(n)
+        moved = booking(visit + timedelta(days=1, hours=4), key=key, event_type="appointment.moved")
+        status, body, _ = with_fault(stack, fault, lambda moved=moved: clinic.post("/v1/events", moved))
+        # THEN the key holds exactly the old plan or exactly the new one
+        after = messages_of(stack, key)
+        still_pending = {i for i, s in after.items() if s in PENDING and i in old_pending}
+        new = {i: s for i, s in after.items() if i not in old_pending}
+        if status == 202:
+            assert still_pending == set() and len(new) == 4, (fault.failed_op, after)
+        else:
+            assert status == 503 and body["status"] == 503, (fault.failed_op, body)
+            assert still_pending == old_pending and new == {}, (fault.failed_op, after)
+            # AND the same call again completes the reschedule
+            status, body, _ = clinic.post("/v1/events", moved)
+            assert status == 202, body
+            assert sorted(body["cancelled"]) == sorted(old_pending)
+        after = messages_of(stack, key)
+        assert {i for i, s in after.items() if s in PENDING} == {m["id"] for m in body["messages"]}
+        if fault.failed_op is None:  # the path has fewer calls than n: every one was failed once
+            break
+        n += 1
+    assert n >= 4  # plans, pending reads, the transaction, the enqueue: all were tried
+
+
+def test_a_reschedule_with_bad_data_is_refused_and_the_old_plan_stays(clinic, stack):  # noqa: F811
+    # GIVEN a booked visit
+    visit = tomorrow_at(10)
+    clinic.post("/v1/events", booking(visit))
+    old = messages_of(stack, "booking-1")
+    # WHEN it is moved with data that cannot be stored (a lone surrogate), twice, as a client retries
+    moved = booking(visit + timedelta(days=1), event_type="appointment.moved")
+    raw = json.dumps(moved).replace('"3B"', '"3B\\ud800"')
+    answers = [clinic.post("/v1/events", raw)[:2] for _ in range(2)]
+    # THEN both answers are the same 422 naming the field, and the plan is untouched
+    for status, body in answers:
+        assert status == 422 and "data.room" in {e["field"] for e in body["errors"]}, body
+    assert messages_of(stack, "booking-1") == old
+
+
+def test_a_message_sent_between_the_read_and_the_write_is_not_reported_cancelled(clinic, stack):  # noqa: F811
+    # GIVEN a booked visit whose reminder the sender takes just after the reschedule read the plan
+    visit = tomorrow_at(10)
+    clinic.post("/v1/events", booking(visit))
+    pending = sorted(i for i, s in messages_of(stack, "booking-1").items() if s == "scheduled")
+    store = stack.deps.store
+    real_pending_of = store.pending_of
+    taken = []
+
+    def pending_then_sender_takes_one(tenant_id, ids):
+        found = real_pending_of(tenant_id, ids)
+        if not taken:  # the sender leases the first reminder right after this read
+            taken.append(pending[0])
+            store.table.update(f"TENANT#{tenant_id}#MSG#{pending[0]}", "MSG", "SET #s = :sending",
+                               names={"#s": "status"}, values={":sending": "sending"})
+        return found
+
+    store.pending_of = pending_then_sender_takes_one
+    try:
+        # WHEN the visit is moved
+        status, body, _ = clinic.post("/v1/events", booking(visit + timedelta(days=1), event_type="appointment.moved"))
+    finally:
+        store.pending_of = real_pending_of
+    # THEN the write saw the change, read again, and reports only what it really cancelled
+    assert status == 202, body
+    assert pending[0] not in body["cancelled"] and set(pending[1:]) <= set(body["cancelled"])
+    assert messages_of(stack, "booking-1")[pending[0]] == "sending"
+
+
+def test_a_campaign_whose_planning_job_cannot_be_queued_leaves_nothing_behind(api, stack):
+    from tests.functional.test_campaigns_and_quota import add_contacts, campaign_body
+
+    # GIVEN an approved template and a tagged contact
+    api.approved_template()
+    add_contacts(api, ["+14155550001"])
+    # WHEN SQS refuses the campaign's planning job
+    fault = FailAtCall(0)
+    stack.deps.queues.client.meta.events.register("before-call.sqs.SendMessage", fault, unique_id="fail-sqs")
+    try:
+        status, body, _ = api.post("/v1/campaigns", campaign_body())
+    finally:
+        stack.deps.queues.client.meta.events.unregister("before-call.sqs.SendMessage", unique_id="fail-sqs")
+    # THEN the platform is told to retry, and no campaign is left stuck in "planning"
+    assert status == 503 and fault.failed_op == "SendMessage", body
+    rows = stack.deps.store.table.client.scan(TableName=stack.deps.store.table.name)["Items"]
+    assert not [r for r in rows if r["sk"]["S"] == "CAMPAIGN"]
+    # AND the retry works
+    assert api.post("/v1/campaigns", campaign_body())[0] == 202
