@@ -333,7 +333,8 @@ def dashboard():  # noqa: ANN201
     return Response(200, "text/html; charset=utf-8", body=PAGE, headers=HEADERS)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# clear_state: the tenant appended for one request must not be logged with the next caller's.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

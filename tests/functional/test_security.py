@@ -211,3 +211,14 @@ def test_a_full_run_logs_no_phone_number_token_or_secret(api, stack, caplog, cap
     for secret in (api.key, stack.access_token, stack.app_secret, stack.verify_token, callback_secret):
         assert secret not in logs
     assert not re.search(r"Bearer\s+\S{8,}", logs)
+
+
+def test_a_tenant_appended_to_the_logs_is_gone_with_the_next_request(api, stack):
+    from wa_notify.observability import logger
+
+    # GIVEN a request that authenticated a tenant (its id is appended to every log line)
+    assert api.get("/v1/templates")[0] == 200
+    # WHEN the next request has no key at all
+    status, _, _ = api.call("GET", "/v1/health", key=None)
+    # THEN its log lines carry no tenant
+    assert status == 200 and "tenant_id" not in logger.get_current_keys()

@@ -1,7 +1,9 @@
 """Powertools Logger, Metrics and Tracer, shared by every function.
 
-Phone numbers never reach the logs: callers log `mask(e164)`. Metrics needs
-POWERTOOLS_METRICS_NAMESPACE (set in template.yaml and tests).
+Phone numbers never reach the logs: callers log `mask(e164)`. The service name and the
+metrics namespace are the template's POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE,
+read by Powertools itself when these objects are built (the library reads its own settings at
+construction; ours are read lazily in config.py); the defaults only serve a bare import.
 
 The Tracer is built on the first invocation, not at import: Powertools' Tracer imports the
 X-Ray SDK, which imports all of botocore (about 300 ms, as much as boto3 itself). Lazily,
@@ -18,8 +20,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger(service="wa-notify")
-metrics = Metrics(namespace="WaNotify", service="wa-notify")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "wa-notify"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WaNotify", service=SERVICE)
 
 
 class LazyTracer:
@@ -56,7 +59,7 @@ class LazyTracer:
         return decorate
 
 
-tracer = LazyTracer(service="wa-notify")
+tracer = LazyTracer(service=SERVICE)
 
 
 # ---- per tenant, template and outcome ---------------------------------------------------------
