@@ -19,10 +19,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The dev tenant's key, given to the stack as `make dev` users give theirs (LOCAL_API_KEY); tests
+# call with this constant, never with what the stack reports, so a stack ignoring it fails them.
+DEV_API_KEY = "wan_e2e_fixed_key"
+
+
+@pytest.fixture(scope="session")
+def dev_api_key():
+    return DEV_API_KEY
+
+
 @pytest.fixture(scope="session")
 def base_url():
     port = free_port()
-    env = {**os.environ, "LOCAL_API_KEY": "wan_e2e_fixed_key"}
+    env = {**os.environ, "LOCAL_API_KEY": DEV_API_KEY}
     proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

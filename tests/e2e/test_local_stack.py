@@ -20,12 +20,14 @@ def wait_for(fetch, predicate, timeout=15.0):
     return value
 
 
-def test_template_registration_and_send_reach_read_within_seconds(base_url):
-    # GIVEN the dev tenant of a freshly started stack
+def test_template_registration_and_send_reach_read_within_seconds(base_url, dev_api_key):
+    # GIVEN the dev tenant of a freshly started stack, called with the key it was started with
+    # (LOCAL_API_KEY), as a platform configured once would call it
     info = httpx.get(f"{base_url}/_local/info").json()
-    assert info["api_key"] == "wan_e2e_fixed_key"
     assert {"tenant_id", "phone_number_id", "app_secret", "verify_token"} <= set(info)
-    client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {info['api_key']}"}, timeout=10)
+    client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {dev_api_key}"}, timeout=10)
+    assert client.get("/v1/templates").status_code == 200
+    assert httpx.get(f"{base_url}/v1/templates", headers={"Authorization": "Bearer wan_e2e_other_key"}).status_code == 401
     template = json.loads((ROOT / "events/api/create_template.json").read_text())
     # WHEN a template is registered and a message sent
     created = client.post("/v1/templates", json=template)

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 
 from tests.functional.conftest import load_event
 
@@ -33,9 +34,25 @@ def test_api_function_with_the_sample_http_event(api, stack):
     assert response["statusCode"] == 202 and json.loads(response["body"])["status"] == "queued"
 
 
-def test_dispatcher_function_with_the_sample_scheduled_event(stack):
-    result = stack.functions["DispatcherFunction"].invoke(load_event("dispatcher/scheduled.json"))
-    assert isinstance(result, dict)
+def test_dispatcher_function_with_the_sample_scheduled_event(api, stack, message_body):
+    # GIVEN a message scheduled two hours ahead, and the sample EventBridge event
+    api.approved_template()
+    at = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    message_id = api.post("/v1/messages", {**message_body, "send_at": at.isoformat()})[1]["id"]
+    event = load_event("dispatcher/scheduled.json")
+
+    def fire(when):
+        event["time"] = when.isoformat().replace("+00:00", "Z")
+        return stack.functions["DispatcherFunction"].invoke(event)
+
+    # WHEN it fires the minute before the message is due, THEN nothing is released (the event's
+    # time, not the wall clock, is "now")
+    assert fire(at - timedelta(minutes=1)) == {}
+    # WHEN it fires at the message's minute, THEN exactly that message is released and its job sends it
+    assert fire(at) == {"promoted": 1}
+    stack.drain()
+    assert [m["to"] for m in stack.sandbox.received()] == ["886912345678"]
+    assert api.message(message_id)["status"] in {"sent", "delivered", "read"}
 
 
 def test_concurrent_requests_with_one_idempotency_key_make_one_message(api, stack, message_body):

@@ -20,9 +20,24 @@ def test_status_only_moves_forward(current, new, forward):
     assert st.is_forward(current, new) is forward
 
 
-def test_statuses_below_match_the_rank():
-    assert set(st.statuses_below("read")) == {s for s in st.RANK if s != "read"}
-    assert "cancelled" not in st.statuses_below("read")
+PENDING = {"scheduled", "queued", "sending", "unknown", "accepted"}
+
+
+@pytest.mark.parametrize(("new", "may_move_from"), [
+    # written out, not derived from st.RANK: the store's conditional update applies a webhook
+    # only to a message in one of these, so this is the status machine's forward order itself
+    ("sent", PENDING),
+    ("failed", PENDING | {"sent"}),
+    ("delivered", PENDING | {"sent", "failed"}),  # evidence it reached the phone beats a failure
+    ("read", PENDING | {"sent", "failed", "delivered"}),
+])
+def test_a_webhook_status_applies_only_to_the_statuses_below_it(new, may_move_from):
+    assert set(st.statuses_below(new)) == may_move_from
+    # a cancelled message is never revived, and no status moves onto itself
+    assert "cancelled" not in st.statuses_below(new) and new not in st.statuses_below(new)
+    # the store's condition and the in-process check agree
+    everything = PENDING | {"sent", "failed", "delivered", "read", "cancelled"}
+    assert {s for s in everything if st.is_forward(s, new)} == may_move_from
 
 
 def test_history_is_ordered_by_status_and_hides_internal_states():
