@@ -55,11 +55,17 @@ def test_empty_idempotency_key_is_refused_and_nothing_is_written(api, stack):
 
 
 def test_impossible_ids_never_reach_dynamodb(api, stack):
-    api.get("/v1/templates")  # the API key is looked up once, then cached
+    # GIVEN a caller whose API key is cached (it is looked up once), and every DynamoDB call recorded
+    api.get("/v1/templates")
     calls = []
     stack.deps.store.table.client.meta.events.register("before-call.dynamodb.*", lambda **kw: calls.append(kw["event_name"]))
-    api.get("/v1/messages/" + "x" * 3000)
-    api.get("/v1/templates/" + "a" * 3000)
+    # WHEN ids no message or template can have are asked for (over DynamoDB's 2 KB key limit)
+    for path in ("/v1/messages/" + "x" * 3000, "/v1/templates/" + "a" * 3000):
+        status, data, headers = api.get(path)
+        # THEN each is a plain 404 problem (there is no such thing), not a 5xx, the id not echoed whole
+        assert status == 404 and headers["content-type"] == "application/problem+json", (path[:20], status, data)
+        assert data["status"] == 404 and len(data["detail"]) < 100
+    # AND neither was looked up
     assert not [c for c in calls if "GetItem" in c or "Query" in c]
 
 
