@@ -40,9 +40,24 @@ def test_vertical_loads_and_its_demo_events_plan_messages(stack, vertical):
 
 
 def test_loading_twice_is_harmless(stack):
+    # GIVEN the clinic vertical loaded once
     call = in_process(stack, stack.dev_tenant["api_key"])
     load(call, "clinic", wait=stack.drain)
+    templates = call("GET", "/v1/templates", None)[1]["items"]
+    flows = call("GET", "/v1/flows", None)[1]["items"]
+    submitted = len(stack.sandbox.templates)
+    # WHEN it is loaded again
     assert load(call, "clinic", wait=stack.drain) == {"templates": 5, "flows": 1}
+    # THEN the stored templates are the very same (same Meta ids, still approved), none submitted to Meta again
+    assert len(templates) == 5 and {t["status"] for t in templates} == {"APPROVED"}
+    assert call("GET", "/v1/templates", None)[1]["items"] == templates
+    assert len(stack.sandbox.templates) == submitted
+    # AND the one flow is stored once with its definition unchanged (only its updated_at moves)
+    def definition(flow):
+        return {k: v for k, v in flow.items() if k != "updated_at"}
+
+    again = call("GET", "/v1/flows", None)[1]["items"]
+    assert len(flows) == 1 and [definition(f) for f in again] == [definition(f) for f in flows]
 
 
 def test_bank_alerts_go_on_the_high_lane(stack):
