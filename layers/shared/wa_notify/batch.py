@@ -6,6 +6,10 @@ stack and the bench run several containers of one function as threads of one pro
 poller per send lane, several sender workers), and there a shared processor mixes up the
 batches' failure reports: the soak caught a poison record of one batch being answered as a
 success and deleted instead of reaching its DLQ.
+
+With a `model`, Powertools parses each record into it before the handler runs: a record that
+does not parse is a failed record (a poison record: to the DLQ after its redrives), reported
+without calling the handler.
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from pydantic import BaseModel
 
 _local = threading.local()
 
 
-def process_sqs_batch(event: dict[str, Any], record_handler: Callable[..., Any], context: Any) -> dict[str, Any]:
-    """`process_partial_response` for an SQS event: only the failed records are reported."""
-    processor = getattr(_local, "processor", None)
+def process_sqs_batch(
+    event: dict[str, Any], record_handler: Callable[..., Any], context: Any, model: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """`process_partial_response` for an SQS event: only the failed records are reported. The
+    handler gets each record parsed into `model`, or Powertools' SQSRecord without one."""
+    processors = getattr(_local, "processors", None)
+    if processors is None:
+        processors = _local.processors = {}
+    processor = processors.get(model)
     if processor is None:
-        processor = _local.processor = BatchProcessor(event_type=EventType.SQS)
+        processor = processors[model] = BatchProcessor(event_type=EventType.SQS, model=model)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
