@@ -101,7 +101,7 @@ def bulk_rows(stack: Any, n: int, start: int = 0) -> list[dict[str, Any]]:
                                         phone_number_id=tenant["phone_number_id"]))
     client = deps.store.table.client
     for k in range(0, len(rows), 25):
-        client.batch_write_item(RequestItems={deps.store.table.name: [{"PutRequest": {"Item": to_item(deps.store._message_item(r))}} for r in rows[k : k + 25]]})
+        client.batch_write_item(RequestItems={deps.store.table.name: [{"PutRequest": {"Item": to_item(deps.store.messages.row(r))}} for r in rows[k : k + 25]]})
     return rows
 
 
@@ -451,7 +451,7 @@ def bench_dispatch(reminders: int = 10_000) -> dict[str, Any]:
         rows = [messages.build_item(deps, tenant["tenant_id"], message_id=new_id("msg"), to=f"+1417{i:07d}", template_ref={"name": "order_shipped", "language": "en_US", "category": "UTILITY"},
                                     request=request, priority="normal", send_at=at + timedelta(seconds=i % 60), metadata=None, now=deps.now(),
                                     phone_number_id=tenant["phone_number_id"]) for i in range(k, min(reminders, k + 25))]
-        client.batch_write_item(RequestItems={deps.store.table.name: [{"PutRequest": {"Item": to_item(deps.store._message_item(r))}} for r in rows]})
+        client.batch_write_item(RequestItems={deps.store.table.name: [{"PutRequest": {"Item": to_item(deps.store.messages.row(r))}} for r in rows]})
 
     class CountingLanes:
         """The send lanes as a counting stub (see the module docstring)."""

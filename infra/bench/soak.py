@@ -95,7 +95,7 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
 
     stack.sandbox._next_fault = chaos_fault
     crashed: set[str] = set()
-    original_accept = deps.store.record_accepted
+    original_accept = deps.store.leases.record_accepted
 
     def crashing_accept(tenant_id: str, message_id: str, wamid: str, at: str) -> bool:
         if rng.random() < 0.01 and message_id not in crashed:
@@ -103,7 +103,7 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
             raise SenderKilled("sender killed after WhatsApp accepted")
         return original_accept(tenant_id, message_id, wamid, at)
 
-    deps.store.record_accepted = crashing_accept
+    deps.store.leases.record_accepted = crashing_accept
     original_poll = stack.poll_once
 
     def surviving_poll(*args: Any) -> int:
@@ -224,7 +224,7 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
             r.join()
         stack.drain()
         post_webhooks()
-        stages = [deps.store.get_message(stack.dev_tenant["tenant_id"], m)["status"] for m in accepted]
+        stages = [deps.store.messages.get(stack.dev_tenant["tenant_id"], m)["status"] for m in accepted]
         if all(s in TERMINAL for s in stages):
             break
 
@@ -240,7 +240,7 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
 
     # ---- invariants ------------------------------------------------------------------------
     tenant = stack.dev_tenant["tenant_id"]
-    rows = {m: deps.store.get_message(tenant, m) for m in accepted}
+    rows = {m: deps.store.messages.get(tenant, m) for m in accepted}
     sends = Counter(r["request"].get("biz_opaque_callback_data") for r in stack.sandbox.messages)
     now_ms = epoch_ms(clock[0])
     final = Counter(r["status"] for r in rows.values())

@@ -98,15 +98,15 @@ def test_a_batch_of_sends_writes_one_counter_item(api, stack, monkeypatch):
     # GIVEN five messages of one template queued on the normal lane
     api.approved_template()
     writes = []
-    original = stack.deps.store.add_counters
-    monkeypatch.setattr(stack.deps.store, "add_counters", lambda *a, **k: (writes.append(a[1]), original(*a, **k))[1])
+    original = stack.deps.store.analytics.add_counters
+    monkeypatch.setattr(stack.deps.store.analytics, "add_counters", lambda *a, **k: (writes.append(a[1:3]), original(*a, **k))[1])
     stack.sandbox.configure({"auto_status": False})
     for i in range(5):
         assert api.post("/v1/messages", {**load_event("api/create_message.json"), "to": f"+88691200010{i}", "priority": "normal"})[0] == 202
     # WHEN the sender takes them in one batch
     stack.drain()
     # THEN the five `sent` counts went out in one write
-    assert writes == [f"DAY#{TODAY()}#TPL#order_shipped#en_US"]
+    assert writes == [(TODAY(), ("order_shipped", "en_US"))]
     assert api.get("/v1/analytics/templates")[1]["items"][0]["sent"] == 5
 
 

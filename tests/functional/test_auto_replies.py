@@ -44,17 +44,17 @@ def test_out_of_hours_reply_once_and_not_during_business_hours(api, stack):
     write(stack, "anyone?")
     assert replies(stack) == ["We are closed now; we answer from 9:00."]
     configure(api, business_hours={"timezone": "UTC", "start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]})
-    stack.deps.store.claim_auto_reply(stack.dev_tenant["tenant_id"], CUSTOMER, "out_of_hours", "another conversation")
+    stack.deps.store.contacts.claim_auto_reply(stack.dev_tenant["tenant_id"], CUSTOMER, "out_of_hours", "another conversation")
     write(stack, "still there?")
     assert len(replies(stack)) == 1  # open all day now: no out-of-hours reply
 
 
 def test_a_new_conversation_may_get_the_reply_again(stack):
     tenant = stack.dev_tenant["tenant_id"]
-    stack.deps.store.put_contact(tenant, CUSTOMER, {}, "2026-01-01T00:00:00Z")
-    assert stack.deps.store.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-1")
-    assert not stack.deps.store.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-1")
-    assert stack.deps.store.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-2")
+    stack.deps.store.contacts.put(tenant, CUSTOMER, {}, "2026-01-01T00:00:00Z")
+    assert stack.deps.store.contacts.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-1")
+    assert not stack.deps.store.contacts.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-1")
+    assert stack.deps.store.contacts.claim_auto_reply(tenant, CUSTOMER, "kw_shipping", "conversation-2")
 
 
 def test_stop_gets_no_auto_reply(api, stack):

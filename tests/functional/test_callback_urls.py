@@ -21,7 +21,7 @@ def in_aws(stack):
 
 
 def settings_row(stack):
-    return stack.deps.store.get_settings(stack.dev_tenant["tenant_id"])
+    return stack.deps.store.tenants.get_settings(stack.dev_tenant["tenant_id"])
 
 
 @pytest.mark.parametrize("url", [

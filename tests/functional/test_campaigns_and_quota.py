@@ -56,7 +56,7 @@ def test_planning_pages_and_a_redelivered_plan_job_plan_nothing_twice(api, stack
     tenant = stack.dev_tenant["tenant_id"]
     # WHEN the first plan job is delivered twice before the queues drain
     assert campaigns.plan_page(stack.deps, tenant, created["id"]) == "planned"
-    campaign = stack.deps.store.get_campaign(tenant, created["id"])
+    campaign = stack.deps.store.campaigns.get(tenant, created["id"])
     assert campaigns.plan_page(stack.deps, tenant, created["id"]) in ("planned", "done")
     stack.drain()
     # THEN every phone got one message, none two

@@ -36,7 +36,7 @@ def test_vertical_loads_and_its_demo_events_plan_messages(stack, vertical):
         stack.request("POST", "/_local/clock", body={"at": send_at})
         stack.drain()
     assert len(stack.sandbox.received()) == len(planned)
-    assert {stack.deps.store.get_message(stack.dev_tenant["tenant_id"], m["id"])["status"] for m in planned} == {"read"}
+    assert {stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], m["id"])["status"] for m in planned} == {"read"}
 
 
 def test_loading_twice_is_harmless(stack):
@@ -64,5 +64,5 @@ def test_bank_alerts_go_on_the_high_lane(stack):
     call = in_process(stack, stack.dev_tenant["api_key"])
     load(call, "bank", wait=stack.drain)
     status, body = call("POST", "/v1/events", demo_events("bank", datetime.now(UTC))[0])
-    message = stack.deps.store.get_message(stack.dev_tenant["tenant_id"], body["messages"][0]["id"])
+    message = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], body["messages"][0]["id"])
     assert message["priority"] == "high"

@@ -26,9 +26,9 @@ def test_inbound_text_is_stored_once_and_opens_the_window(api, stack):
     assert post_webhook(stack, stack.sandbox.webhook_log[-1]["payload"])[0] == 200
     stack.drain()
     # THEN the message is stored once, and the window is open
-    inbox = stack.deps.store.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)
+    inbox = stack.deps.store.contacts.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)
     assert [(m["type"], m["text"]) for m in inbox] == [("text", "Does shipping cost extra?")]
-    contact = stack.deps.store.get_contact(stack.dev_tenant["tenant_id"], CUSTOMER)
+    contact = stack.deps.store.contacts.get(stack.dev_tenant["tenant_id"], CUSTOMER)
     assert contact["window_expires_at"] > contact["last_inbound_at"]
     # AND free-form text is accepted, billed as free service
     status, body, _ = api.post("/v1/messages", {"to": CUSTOMER, "text": "No, shipping is free."})
@@ -49,9 +49,9 @@ def test_a_late_older_webhook_does_not_shorten_the_window(api, stack):
     post_webhook(stack, inbound_event(stack, [text("new", "wamid.new", now)]))
     post_webhook(stack, inbound_event(stack, [text("old", "wamid.old", now - 3600)]))
     stack.drain()
-    contact = stack.deps.store.get_contact(stack.dev_tenant["tenant_id"], CUSTOMER)
+    contact = stack.deps.store.contacts.get(stack.dev_tenant["tenant_id"], CUSTOMER)
     assert contact["last_inbound_at"].startswith(time.strftime("%Y-%m-%dT%H", time.gmtime(now)))
-    assert len(stack.deps.store.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)) == 2
+    assert len(stack.deps.store.contacts.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)) == 2
 
 
 def test_utility_inside_the_window_is_free_and_marketing_is_not(api, stack, message_body):
@@ -76,7 +76,7 @@ def test_every_inbound_kind_is_understood(stack):
     ]
     post_webhook(stack, inbound_event(stack, messages))
     stack.drain()
-    inbox = {m["type"]: m for m in stack.deps.store.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)}
+    inbox = {m["type"]: m for m in stack.deps.store.contacts.inbound_for(stack.dev_tenant["tenant_id"], CUSTOMER)}
     assert inbox["button"]["payload"] == "CONFIRM" and inbox["button"]["context_id"] == "wamid.tpl"
     assert inbox["interactive"]["payload"] == "slot-2" and inbox["interactive"]["reply_type"] == "list_reply"
     assert inbox["reaction"]["emoji"] == "\U0001F44D"

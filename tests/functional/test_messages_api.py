@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+from wa_notify.adapters.storage import keys
+
 
 def queue_depth(stack, logical):
     attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.provisioned.refs[logical], AttributeNames=["All"])["Attributes"]
@@ -147,7 +149,7 @@ def test_an_expired_idempotency_key_can_be_used_again_before_ttl_deletes_it(api,
     api.approved_template()
     first = api.post("/v1/messages", message_body, headers={"Idempotency-Key": "reused"})[1]["id"]
     table = stack.deps.store.table
-    table.update(f"TENANT#{stack.dev_tenant['tenant_id']}#IDEM#reused", "IDEM", "SET expires_at = :past", values={":past": 1})
+    table.update(*keys.idempotency(stack.dev_tenant["tenant_id"], "reused"), "SET expires_at = :past", values={":past": 1})
     # WHEN the key is used again with another body
     status, body, _ = api.post("/v1/messages", {**message_body, "priority": "bulk"}, headers={"Idempotency-Key": "reused"})
     # THEN it is a new message, not a conflict and not "being processed" forever

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 from botocore.exceptions import ClientError
+from wa_notify.adapters.storage import keys
 
 from tests.functional.test_flows_and_events import booking, clinic, tomorrow_at  # noqa: F401 - clinic is a fixture
 
@@ -115,23 +116,23 @@ def test_a_message_sent_between_the_read_and_the_write_is_not_reported_cancelled
     clinic.post("/v1/events", booking(visit))
     pending = sorted(i for i, s in messages_of(stack, "booking-1").items() if s == "scheduled")
     store = stack.deps.store
-    real_pending_of = store.pending_of
+    real_pending_of = store.messages.pending_of
     taken = []
 
     def pending_then_sender_takes_one(tenant_id, ids):
         found = real_pending_of(tenant_id, ids)
         if not taken:  # the sender leases the first reminder right after this read
             taken.append(pending[0])
-            store.table.update(f"TENANT#{tenant_id}#MSG#{pending[0]}", "MSG", "SET #s = :sending",
+            store.table.update(*keys.message(tenant_id, pending[0]), "SET #s = :sending",
                                names={"#s": "status"}, values={":sending": "sending"})
         return found
 
-    store.pending_of = pending_then_sender_takes_one
+    store.messages.pending_of = pending_then_sender_takes_one
     try:
         # WHEN the visit is moved
         status, body, _ = clinic.post("/v1/events", booking(visit + timedelta(days=1), event_type="appointment.moved"))
     finally:
-        store.pending_of = real_pending_of
+        store.messages.pending_of = real_pending_of
     # THEN the write saw the change, read again, and reports only what it really cancelled
     assert status == 202, body
     assert pending[0] not in body["cancelled"] and set(pending[1:]) <= set(body["cancelled"])

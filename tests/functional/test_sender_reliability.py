@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import timedelta
 
+from wa_notify.adapters.storage import keys
 from wa_notify.domain.ratelimit import Rate
 from wa_notify.services import sending
 
@@ -24,7 +25,7 @@ def queued_message(api, stack, message_body):
 
 
 def job_for(stack, message_id):
-    msg = stack.deps.store.get_message(stack.dev_tenant["tenant_id"], message_id)
+    msg = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], message_id)
     return {"tenant_id": msg["tenant_id"], "message_id": msg["id"], "phone_number_id": msg["phone_number_id"], "to": msg["to"], "lane": msg["priority"]}
 
 
@@ -126,7 +127,7 @@ def test_a_sender_that_dies_holding_the_lease_never_causes_a_resend(api, stack, 
     tenant = stack.dev_tenant["tenant_id"]
     now = stack.deps.now()
     from wa_notify.services.deps import epoch_ms, iso
-    assert stack.deps.store.lease(tenant, message_id, "dead-sender", epoch_ms(now) + 60_000, iso(now))
+    assert stack.deps.store.leases.take(tenant, message_id, "dead-sender", epoch_ms(now) + 60_000, iso(now))
     stack.drain()  # the SQS job finds it leased: skipped
     assert provider_calls(stack) == 0
     stack.request("POST", "/_local/clock", body={"at": (now + timedelta(minutes=2)).isoformat()})
@@ -171,7 +172,7 @@ def grants_under_contention(stack, scope, rate, now_us, acquirers=16, tries=10):
 
     def acquirer():
         for _ in range(tries):
-            granted.append(stack.deps.store.take_token(scope, rate, now_us) == 0)
+            granted.append(stack.deps.store.buckets.take_token(scope, rate, now_us) == 0)
 
     threads = [threading.Thread(target=acquirer) for _ in range(acquirers)]
     for t in threads:
@@ -186,11 +187,11 @@ def test_token_bucket_never_over_grants_under_contention(stack):
     rate = Rate.per_second(80, 80)
     now_us = 1_000_000_000
     # WHEN they race
-    granted = grants_under_contention(stack, "PNID#contended", rate, now_us)
+    granted = grants_under_contention(stack, keys.number_scope("contended"), rate, now_us)
     # THEN exactly the burst is granted, and one interval later exactly one more
     assert granted == 80
-    assert stack.deps.store.take_token("PNID#contended", rate, now_us) > 0
-    assert stack.deps.store.take_token("PNID#contended", rate, now_us + rate.interval_us) == 0
+    assert stack.deps.store.buckets.take_token(keys.number_scope("contended"), rate, now_us) > 0
+    assert stack.deps.store.buckets.take_token(keys.number_scope("contended"), rate, now_us + rate.interval_us) == 0
 
 
 def test_the_contention_test_catches_an_unserialized_moto(stack):
@@ -204,7 +205,7 @@ def test_the_contention_test_catches_an_unserialized_moto(stack):
         with unserialized_moto():
             # WHEN the same 16 acquirers race (a few rounds, each on a fresh bucket)
             for round_ in range(3):
-                over.append(grants_under_contention(stack, f"PNID#unserialized{round_}", rate, 1_000_000_000) - 80)
+                over.append(grants_under_contention(stack, keys.number_scope(f"unserialized{round_}"), rate, 1_000_000_000) - 80)
     finally:
         sys.setswitchinterval(interval)
     # THEN the bucket over-grants, which the contention test above would fail on
@@ -231,10 +232,10 @@ def test_a_slow_acceptance_after_the_lease_expired_still_counts(api, stack, mess
     tenant = stack.dev_tenant["tenant_id"]
     from wa_notify.services.deps import epoch_ms, iso
     now = stack.deps.now()
-    assert stack.deps.store.lease(tenant, message_id, "slow", epoch_ms(now), iso(now))
-    assert stack.deps.store.expire_lease(tenant, message_id, "slow", epoch_ms(now) + 900_000, iso(now))
+    assert stack.deps.store.leases.take(tenant, message_id, "slow", epoch_ms(now), iso(now))
+    assert stack.deps.store.leases.expire(tenant, message_id, "slow", epoch_ms(now) + 900_000, iso(now))
     # WHEN WhatsApp's 200 finally arrives
-    stack.deps.store.record_accepted(tenant, message_id, "wamid.slow", iso(now))
+    stack.deps.store.leases.record_accepted(tenant, message_id, "wamid.slow", iso(now))
     # THEN the message is accepted (not left to be given up as unknown)
     message = api.message(message_id)
     assert message["status"] == "accepted" and message["provider_message_id"] == "wamid.slow"
@@ -247,8 +248,8 @@ def test_a_busy_bucket_costs_one_write_per_grant(stack):
     rate = Rate.per_second(80, 80)
     now_us = 5_000_000_000
     # WHEN 80 sends take a token at the same instant (the whole burst), then one more
-    granted = [stack.deps.store.take_token("PNID#steady", rate, now_us) == 0 for _ in range(80)]
-    refused = stack.deps.store.take_token("PNID#steady", rate, now_us)
+    granted = [stack.deps.store.buckets.take_token(keys.number_scope("steady"), rate, now_us) == 0 for _ in range(80)]
+    refused = stack.deps.store.buckets.take_token(keys.number_scope("steady"), rate, now_us)
     # THEN the first grant costs at most two writes, every other grant and the refusal one each
     assert all(granted) and refused > 0
     assert len(calls) <= 82
@@ -272,10 +273,10 @@ def test_an_accepted_message_keeps_no_rendered_request(api, stack, message_body)
     # GIVEN a queued message, whose row carries the rendered Cloud API request for the sender
     message_id = queued_message(api, stack, message_body)
     tenant = stack.dev_tenant["tenant_id"]
-    assert "request" in stack.deps.store.get_message(tenant, message_id)
+    assert "request" in stack.deps.store.messages.get(tenant, message_id)
     # WHEN WhatsApp accepts it
     stack.drain()
     # THEN the request is gone from the row (nothing sends it again; every later write is cheaper)
-    row = stack.deps.store.get_message(tenant, message_id)
+    row = stack.deps.store.messages.get(tenant, message_id)
     assert row["wamid"] and "request" not in row
     assert provider_calls(stack) == 1

@@ -5,6 +5,7 @@ listing, a campaign or an event."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from wa_notify.adapters.storage import keys
 
 from tests.functional.test_flows_and_events import CLINIC_FLOW, CLINIC_TEMPLATES, TAIPEI, booking, tomorrow_at
 from tests.functional.test_hostile_values import CAMPAIGN, HOURS, MSG, PHONE
@@ -70,7 +71,7 @@ def test_one_malformed_contact_row_never_breaks_the_listing(api, stack, caplog):
     tenant = stack.dev_tenant["tenant_id"]
     for phone in ("+886912345678", "+886912345679"):
         assert api.call("PUT", f"/v1/contacts/{phone}", {"name": "Ana", "tags": ["vip"]})[0] == 200
-    put_raw(stack, {"pk": f"TENANT#{tenant}#CONTACT", "sk": "+886912345670", "name": "no phone", "tags": ["vip"]})
+    put_raw(stack, {**keys.contact(tenant, "+886912345670")._asdict(), "name": "no phone", "tags": ["vip"]})
     # WHEN the contacts are listed, with and without a tag
     status, body, _ = api.get("/v1/contacts")
     tagged = api.get("/v1/contacts?tag=vip")[1]
@@ -91,8 +92,8 @@ def test_malformed_template_and_flow_rows_never_break_their_listings_or_events(c
     # GIVEN the clinic's templates and flow, plus a template row without components and a stored
     # flow whose trigger no longer validates (saved before event types were bounded)
     tenant = stack.dev_tenant["tenant_id"]
-    put_raw(stack, {"pk": f"TENANT#{tenant}#TPL", "sk": "broken#en", "name": "broken", "language": "en", "status": "APPROVED"})
-    put_raw(stack, {"pk": f"TENANT#{tenant}#FLOW", "sk": "legacy", "name": "legacy", "trigger": "t" * 300,
+    put_raw(stack, {**keys.template(tenant, "broken", "en")._asdict(), "name": "broken", "language": "en", "status": "APPROVED"})
+    put_raw(stack, {**keys.flow(tenant, "legacy")._asdict(), "name": "legacy", "trigger": "t" * 300,
                     "steps": [{"template": "booking_confirmed", "language": "en", "at": "now"}]})
     # WHEN templates and flows are listed and a booking arrives
     templates = clinic.get("/v1/templates")

@@ -45,7 +45,7 @@ def test_create_prints_the_key_once_and_keeps_the_token_in_secrets_manager(stack
     assert "cannot be shown again" in capsys.readouterr().err
     status, settings, _ = Api(stack, created["api_key"]).get("/v1/settings")
     assert status == 200, settings
-    profile = stack.deps.store.get_tenant(created["tenant_id"])
+    profile = stack.deps.store.tenants.get(created["tenant_id"])
     assert created["api_key"] not in json.dumps(profile, default=str)
     # AND the token is in the tenant's secret, never in the table or the output
     assert secret_of(created["tenant_id"]) == {"phone_number_id": "106540352242922", "waba_id": "102290129340398",

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
             return 1
         print(SHOWN_ONCE + f" The old key stops working within {deps.settings.api_key_cache_seconds} s.", file=sys.stderr)
     elif args.command == "set-token":
-        tenant = deps.store.get_tenant(args.tenant_id)
+        tenant = deps.store.tenants.get(args.tenant_id)
         if tenant is None:
             print(f"error: no tenant {args.tenant_id}", file=sys.stderr)
             return 1

@@ -1,23 +1,7 @@
-"""DynamoDB: the one table, its key schema, and every conditional state transition.
+"""DynamoDB: the one table's client, with typed helpers and condition failures as False.
 
-Key schema (tenant-prefixed, see docs/decisions.md):
-
-| item | pk | sk |
-|---|---|---|
-| tenant profile | TENANT#<tid> | PROFILE |
-| API key (hashed) | APIKEY#<sha256> | APIKEY |
-| phone number id -> tenant | PNID#<pnid> | PNID |
-| WABA id -> tenant | WABA#<waba> | WABA |
-| template | TENANT#<tid>#TPL | <name>#<language> |
-| message | TENANT#<tid>#MSG#<mid> | MSG |
-| idempotency key | TENANT#<tid>#IDEM#<key> | IDEM |
-| rate bucket | RATE#<scope> | RATE |
-| daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> |
-| campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN |
-| dispatch watermark | DISPATCH#<shard> | DISPATCH |
-
-GSIs: `DueIndex` (due_shard, due_at) holds only messages that need an action at a time
-(scheduled, queued, leased, unknown); `WamidIndex` (wamid) finds a message from a status.
+The key schema (every item type, its keys, indexes and TTL) is `adapters/storage/keys.py` and
+docs/key-schema.md; the repositories over this table are in `adapters/storage/`.
 """
 
 from __future__ import annotations
@@ -83,6 +67,10 @@ class Table:
         resp = self.client.get_item(TableName=self.name, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent)
         return from_item(resp["Item"]) if "Item" in resp else None
 
+    def put(self, item: dict[str, Any]) -> None:
+        """Unconditional PutItem: the item replaces whatever had its key."""
+        self.client.put_item(TableName=self.name, Item=to_item(item))
+
     def put_new(self, item: dict[str, Any]) -> bool:
         try:
             self.client.put_item(TableName=self.name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
@@ -102,9 +90,12 @@ class Table:
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
         return_new: bool = False,
+        return_old: bool = False,
         return_old_on_failure: bool = False,
     ) -> tuple[bool, dict[str, Any] | None]:
-        """Run one UpdateItem; (False, old item or None) when the condition fails."""
+        """Run one UpdateItem: (True, the item after it with `return_new`, the updated attributes
+        as they were with `return_old`, else None); (False, old item or None) when the condition
+        fails (the old item only with `return_old_on_failure`)."""
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": pk, "sk": sk}), "UpdateExpression": expression}
         if condition:
             kwargs["ConditionExpression"] = condition
@@ -114,6 +105,8 @@ class Table:
             kwargs["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items()}
         if return_new:
             kwargs["ReturnValues"] = "ALL_NEW"
+        elif return_old:
+            kwargs["ReturnValues"] = "UPDATED_OLD"
         if return_old_on_failure:
             kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
@@ -123,7 +116,9 @@ class Table:
                 old = exc.response.get("Item")
                 return False, (from_item(old) if old else None)
             raise
-        return True, (from_item(resp["Attributes"]) if return_new and "Attributes" in resp else None)
+        if (return_new or return_old) and "Attributes" in resp:
+            return True, from_item(resp["Attributes"])
+        return True, ({} if return_old else None)
 
     def delete(self, pk: str, sk: str, *, condition: str | None = None, values: dict[str, Any] | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": to_item({"pk": pk, "sk": sk})}

@@ -67,6 +67,3 @@ def history(events: dict[str, str]) -> list[dict[str, str]]:
     return seen
 
 
-# What the store's dispatch claim answers when the shard's watermark is past the run's minute
-# (the clock was moved, e.g. by /_local/clock): that minute is released message by message.
-WATERMARK_AHEAD = -3

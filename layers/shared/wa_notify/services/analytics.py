@@ -23,7 +23,7 @@ KEEP_DAYS = 400
 _local = threading.local()
 
 
-def _buffer() -> dict[tuple[str, str], dict[str, Any]]:
+def _buffer() -> dict[tuple[str, str, tuple[str, str] | None], dict[str, Any]]:
     buffer = getattr(_local, "buffer", None)
     if buffer is None:
         buffer = _local.buffer = {}
@@ -47,8 +47,7 @@ def _template_key(template: dict[str, Any] | None) -> tuple[str, str]:
 def count(tenant_id: str, at: str, template: dict[str, Any] | None, **counts: int) -> None:
     """Add to a template's counters for the UTC day of `at` (an ISO timestamp)."""
     name, language = _template_key(template)
-    entry = _buffer().setdefault((tenant_id, f"DAY#{_day(at)}#TPL#{name}#{language}"),
-                                 {"attributes": {"day": _day(at), "name": name, "language": language}, "counts": defaultdict(int)})
+    entry = _buffer().setdefault((tenant_id, _day(at), (name, language)), {"counts": defaultdict(int)})
     for key, n in counts.items():
         entry["counts"][key] += n
 
@@ -62,7 +61,7 @@ def count_read(tenant_id: str, at: str, template: dict[str, Any] | None, sent_at
 
 
 def count_inbound(tenant_id: str, at: str) -> None:
-    entry = _buffer().setdefault((tenant_id, f"ACT#{_day(at)}"), {"attributes": {"day": _day(at)}, "counts": defaultdict(int)})
+    entry = _buffer().setdefault((tenant_id, _day(at), None), {"counts": defaultdict(int)})
     entry["counts"][f"h{parse_iso(at).hour:02d}"] += 1
 
 
@@ -73,12 +72,12 @@ def flush(deps: Deps) -> int:
     items, _local.buffer = list(buffer.items()), {}
     expires_at = int((deps.now() + timedelta(days=KEEP_DAYS)).timestamp())
     written = 0
-    for (tenant_id, sk), entry in items:
+    for (tenant_id, day, template), entry in items:
         try:
-            deps.store.add_counters(tenant_id, sk, dict(entry["counts"]), entry["attributes"], expires_at)
+            deps.store.analytics.add_counters(tenant_id, day, template, dict(entry["counts"]), expires_at)
             written += 1
         except Exception:  # noqa: BLE001 - analytics must never fail a batch whose messages were handled
-            logger.exception("analytics counters not written", extra={"sk": sk})
+            logger.exception("analytics counters not written", extra={"day": day, "template": template})
             metrics.add_metric(name="AnalyticsFlushFailed", unit="Count", value=1)
     return written
 
@@ -95,7 +94,7 @@ def _range(deps: Deps, start: str | None, end: str | None, default_days: int) ->
 def templates_report(deps: Deps, tenant_id: str, start: str | None, end: str | None) -> dict[str, Any]:
     """`GET /v1/analytics/templates`: per template over [from, to] (UTC days, inclusive)."""
     first, last = _range(deps, start, end, 30)
-    rows = deps.store.counter_rows(tenant_id, f"DAY#{first}", f"DAY#{last}#~")
+    rows = deps.store.analytics.template_rows(tenant_id, first, last)
     merged = domain.merge(rows)
     items = [domain.template_report({"name": name, "language": language}, counts)
              for (name, language), counts in sorted(merged.items())]
@@ -112,7 +111,7 @@ def activity_report(deps: Deps, tenant_id: str, start: str | None, end: str | No
     except ValueError as exc:
         raise Invalid([Problem("timezone", "an IANA time zone such as Asia/Taipei")]) from exc
     first, last = _range(deps, start, end, 28)
-    rows = deps.store.counter_rows(tenant_id, f"ACT#{first}", f"ACT#{last}")
+    rows = deps.store.analytics.activity_rows(tenant_id, first, last)
     matrix = domain.activity_matrix(rows, zone)
     return {"from": first, "to": last, "timezone": zone_name, "weekdays": list(domain.WEEKDAYS), "hours": list(range(24)),
             "counts": matrix, "total": sum(map(sum, matrix))}

@@ -24,7 +24,7 @@ SETTINGS_CACHE_SECONDS = 30
 
 
 def _settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
-    return ttl_cached(_settings_cache, tenant_id, SETTINGS_CACHE_SECONDS, lambda: deps.store.get_settings(tenant_id))
+    return ttl_cached(_settings_cache, tenant_id, SETTINGS_CACHE_SECONDS, lambda: deps.store.tenants.get_settings(tenant_id))
 
 
 def tenant_settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def deliver(deps: Deps, job: dict[str, Any]) -> str:
         return "no_url"
     data = payload.get("data") or {}
     rank = st.RANK.get(data.get("status", ""), 0) if payload.get("type") == "message.status" else 0
-    if rank and not deps.store.claim_callback(tenant_id, data["message_id"], rank):
+    if rank and not deps.store.messages.claim_callback(tenant_id, data["message_id"], rank):
         metrics.add_metric(name="CallbackStaleDropped", unit="Count", value=1)
         return "stale"
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

@@ -17,6 +17,7 @@ from typing import Any
 
 from wa_notify.domain import status as st
 from wa_notify.domain.ids import new_id
+from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, NotFound, ProblemList
 from wa_notify.domain.rendering import render
@@ -80,13 +81,13 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "send_window": {"start": iso(start) if start else None, "end": iso(end) if end else None},
         "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
     }
-    deps.store.put_campaign(tenant_id, item)
+    deps.store.campaigns.put(tenant_id, item)
     try:
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
     except Exception:
         # Without its planning job the campaign would sit in "planning" forever: take it back, so
         # the failed request leaves nothing behind and the platform's retry starts clean.
-        deps.store.drop_unplanned_campaign(tenant_id, campaign_id)
+        deps.store.campaigns.drop_unplanned(tenant_id, campaign_id)
         raise
     logger.info("campaign accepted", extra={"campaign_id": campaign_id, "template": name})
     return view(item, counts=None)
@@ -108,7 +109,7 @@ def view(item: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]:
 def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     """Cumulative funnel: `sent` counts everything WhatsApp took, `delivered` includes read."""
     counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled"), 0)
-    for _, status in deps.store.campaign_messages(tenant_id, campaign_id):
+    for _, status in deps.store.campaigns.messages_of(tenant_id, campaign_id):
         if status in (st.SCHEDULED, st.QUEUED, st.SENDING, st.UNKNOWN):
             counts["queued"] += 1
         elif status == st.FAILED:
@@ -125,7 +126,7 @@ def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
 def _load(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     if not campaign_id.startswith("cmp_") or len(campaign_id) > 40 or not set(campaign_id[4:]) <= set(CAMPAIGN_ID_CHARS):
         raise NotFound(f"no campaign {campaign_id[:40]}")
-    item = deps.store.get_campaign(tenant_id, campaign_id)
+    item = deps.store.campaigns.get(tenant_id, campaign_id)
     if item is None:
         raise NotFound(f"no campaign {campaign_id}")
     return item
@@ -141,7 +142,7 @@ def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     the high lane (not behind the campaign's own backlog), and the sender checks the
     campaign before each send in the meantime."""
     _load(deps, tenant_id, campaign_id)
-    item = deps.store.stop_campaign(tenant_id, campaign_id, iso(deps.now()))
+    item = deps.store.campaigns.stop(tenant_id, campaign_id, iso(deps.now()))
     if item is None:
         item = _load(deps, tenant_id, campaign_id)
         if item["status"] != "cancelled":
@@ -155,7 +156,7 @@ def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
 def is_cancelled(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
     """The sender's check before each campaign send (cached 2 s per container)."""
     def load() -> str:
-        item = deps.store.get_campaign(tenant_id, campaign_id)
+        item = deps.store.campaigns.get(tenant_id, campaign_id)
         return item["status"] if item else "missing"
 
     return ttl_cached(_status_cache, f"{tenant_id}#{campaign_id}", 2.0, load) in ("cancelled", "missing")
@@ -177,11 +178,11 @@ def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any], size: int) -> tu
     if "contacts" in segment:
         start = int(cursor or 0)
         phones = segment["contacts"][start : start + size]
-        found = {c["phone"]: c for c in deps.store.get_contacts(tenant_id, phones)}
+        found = {c["phone"]: c for c in deps.store.contacts.get_many(tenant_id, phones)}
         contacts = [found.get(p, {"phone": p}) for p in phones]
         nxt = str(start + size) if start + size < len(segment["contacts"]) else None
     else:
-        contacts, nxt = deps.store.contacts_page(tenant_id, after=cursor or None, limit=size)
+        contacts, nxt = deps.store.contacts.page(tenant_id, after=cursor or None, limit=size)
         # A malformed row (no phone, tags not a list) is left out, never a planning job that fails forever.
         contacts = [c for c in contacts if isinstance(c.get("tags"), list) and segment["tag"] in c["tags"] and _has_phone(c)]
     eligible = [c for c in contacts if not c.get("opted_out")]
@@ -197,7 +198,7 @@ def _has_phone(contact: dict[str, Any]) -> bool:
 
 def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = None) -> str:
     """Plan the campaign's next page; `limit` shrinks it to what is left of today's quota."""
-    campaign = deps.store.get_campaign(tenant_id, campaign_id)
+    campaign = deps.store.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in ("planning", "paused_quota"):
         return "skipped"
     now = deps.now()
@@ -211,7 +212,7 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
     for contact in contacts:
         message_id = campaign_message_id(campaign_id, contact["phone"])
         rendered = render(spec, campaign["params"], campaign.get("button_params") or {}, to=contact["phone"], callback_data=message_id)
-        extra: dict[str, Any] = {"campaign": campaign_id, "campaign_key": f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}",
+        extra: dict[str, Any] = {"campaign": campaign_id,
                                  "billing": {"category": campaign["template"]["category"].lower(), "billable": True}}
         if end_ms is not None:
             extra["not_after"] = end_ms
@@ -221,20 +222,20 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
             phone_number_id=tenant["phone_number_id"], extra=extra))
     day, retry_s = message_service.quota_day(now)
     quota = message_service.daily_quota(deps, tenant)
-    outcome = deps.store.write_campaign_page(
+    outcome = deps.store.campaigns.write_page(
         tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now), quota=(day, quota))
-    if outcome == "quota":
-        room = quota - deps.store.quota_used(tenant_id, day)
+    if outcome is CampaignPage.OVER_QUOTA:
+        room = quota - deps.store.quota.used(tenant_id, day)
         if 0 < room < len(items):
             # Use the rest of today's quota first: a smaller page scans at most `room` contacts.
             return plan_page(deps, tenant_id, campaign_id, limit=room)
         # Over today's quota: wait (re-checking every 15 min) and carry on tomorrow.
-        deps.store.mark_campaign(tenant_id, campaign_id, "paused_quota", "the daily quota is used up; planning resumes at 00:00 UTC", iso(now))
+        deps.store.campaigns.mark(tenant_id, campaign_id, "paused_quota", "the daily quota is used up; planning resumes at 00:00 UTC", iso(now))
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id},
                          delay_seconds=min(900, retry_s))
         metrics.add_metric(name="CampaignPausedQuota", unit="Count", value=1)
         return "paused"
-    if outcome != "ok":
+    if outcome is not CampaignPage.WRITTEN:
         return "skipped"  # a redelivered job whose page was written already, or a cancel won
     message_service.enqueue(deps, items)
     metrics.add_metric(name="CampaignPlanned", unit="Count", value=len(items))
@@ -247,9 +248,9 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
 def cancel_pending(deps: Deps, tenant_id: str, campaign_id: str) -> str:
     at = iso(deps.now())
     cancelled = 0
-    for message_id, status in deps.store.campaign_messages(tenant_id, campaign_id):
+    for message_id, status in deps.store.campaigns.messages_of(tenant_id, campaign_id):
         if status in (st.SCHEDULED, st.QUEUED):
-            ok, _ = deps.store.cancel_message(tenant_id, message_id, at)
+            ok, _ = deps.store.messages.cancel(tenant_id, message_id, at)
             cancelled += ok
     logger.info("campaign cancelled", extra={"campaign_id": campaign_id, "cancelled": cancelled})
     return "cancelled"

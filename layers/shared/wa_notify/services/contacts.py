@@ -46,24 +46,24 @@ def put(deps: Deps, tenant_id: str, raw_phone: str, body: dict[str, Any]) -> dic
     phone = phone_of(raw_phone, missing=Invalid)
     fields = {k: body[k] for k in PROFILE_FIELDS if k in body}
     if body.get("opted_out") is not None:
-        deps.store.set_opt_out(tenant_id, phone, bool(body["opted_out"]), iso(deps.now()), "set through the API")
-    item = deps.store.put_contact(tenant_id, phone, fields, iso(deps.now()))
-    return view(deps, item, deps.store.get_settings(tenant_id).get("value_tiers"))
+        deps.store.contacts.set_opt_out(tenant_id, phone, bool(body["opted_out"]), iso(deps.now()), "set through the API")
+    item = deps.store.contacts.put(tenant_id, phone, fields, iso(deps.now()))
+    return view(deps, item, deps.store.tenants.get_settings(tenant_id).get("value_tiers"))
 
 
 def get(deps: Deps, tenant_id: str, raw_phone: str) -> dict[str, Any]:
-    item = deps.store.get_contact(tenant_id, phone_of(raw_phone))
+    item = deps.store.contacts.get(tenant_id, phone_of(raw_phone))
     if item is None:
         raise NotFound(f"no contact {raw_phone[:32]}")
-    return view(deps, item, deps.store.get_settings(tenant_id).get("value_tiers"))
+    return view(deps, item, deps.store.tenants.get_settings(tenant_id).get("value_tiers"))
 
 
 def list_by_tag(deps: Deps, tenant_id: str, tag: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
     """Tags are matched on the platform's own tags and the computed ones; a page may hold fewer
     than `limit` items when filtering, `next` continues the scan."""
-    tiers = deps.store.get_settings(tenant_id).get("value_tiers")
+    tiers = deps.store.tenants.get_settings(tenant_id).get("value_tiers")
     try:
-        items, nxt = deps.store.list_contacts(tenant_id, limit=limit, cursor=cursor)
+        items, nxt = deps.store.contacts.list(tenant_id, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise Invalid([Problem("cursor", str(exc))]) from exc
     views = readable(items, lambda i: view(deps, i, tiers), key=lambda sk: mask(str(sk)))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from wa_notify.domain import status as st
-from wa_notify.domain.status import WATERMARK_AHEAD
+from wa_notify.domain.outcomes import Watermark
 from wa_notify.observability import logger
 from wa_notify.services.deps import Deps, epoch_ms, iso
 from wa_notify.services.messages import send_job
@@ -31,18 +31,19 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
     # leases and stale jobs are judged against the exact time.
     minute_end_ms = (now_ms // 60_000 + 1) * 60_000 - 1
     for shard in range(store.due_shards):
-        claimed_after = store.claim_due_range(shard, minute_end_ms)  # None: another run has this range
-        for item in store.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
+        claim = store.dispatch.claim_range(shard, minute_end_ms)
+        claimed = claim.outcome is Watermark.CLAIMED
+        for item in store.dispatch.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
             tenant_id, message_id, status, due_at = item["tenant_id"], item["id"], item["status"], int(item["due_at"])
             if status == st.SCHEDULED:
-                if claimed_after == WATERMARK_AHEAD:
-                    if store.promote_scheduled(tenant_id, message_id, next_due, at):
+                if claim.outcome is Watermark.AHEAD:
+                    if store.dispatch.promote_scheduled(tenant_id, message_id, next_due, at):
                         jobs[item["priority"]].append(send_job(item))
                         counts["promoted"] += 1
-                elif claimed_after is not None and due_at > claimed_after:
+                elif claimed and due_at > claim.after:
                     jobs[item["priority"]].append({**send_job(item), "due_by": minute_end_ms})
                     counts["promoted"] += 1
-                elif due_at <= stale_before and (claimed_after is None or due_at <= claimed_after) and store.promote_scheduled(
+                elif due_at <= stale_before and (not claimed or due_at <= claim.after) and store.dispatch.promote_scheduled(
                     tenant_id, message_id, next_due, at
                 ):
                     # Dispatched long ago and still not leased: its job was lost (or its run died).
@@ -57,11 +58,11 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
                 counts["sms_fallback" if fallback.on_deadline(deps, tenant_id, message_id) else "fallback_not_needed"] += 1
             elif status == st.QUEUED:
                 # Its SQS job was lost or is overdue: enqueue again (the lease stops a double send).
-                if store.claim_stale_queued(tenant_id, message_id, due_at, next_due):
+                if store.dispatch.claim_stale_queued(tenant_id, message_id, due_at, next_due):
                     jobs[item["priority"]].append(send_job(item))
                     counts["requeued"] += 1
             elif status == st.SENDING:
-                if int(item.get("lease_until", 0)) <= now_ms and store.expire_lease(
+                if int(item.get("lease_until", 0)) <= now_ms and store.leases.expire(
                     tenant_id, message_id, item.get("lease_token", ""), now_ms + s.unknown_reconcile_seconds * 1000, at
                 ):
                     counts["lease_expired"] += 1
@@ -71,7 +72,7 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
                     "title": "WhatsApp's answer to the send was lost and no status arrived",
                     "details": f"no status webhook within {s.unknown_reconcile_seconds} s; not re-sent to avoid a duplicate",
                 }
-                if store.give_up_unknown(tenant_id, message_id, error, at):
+                if store.dispatch.give_up_unknown(tenant_id, message_id, error, at):
                     counts["gave_up"] += 1
     for lane, lane_jobs in jobs.items():
         failed = deps.queues.send_lane_many(lane, lane_jobs)

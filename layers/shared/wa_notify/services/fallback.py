@@ -23,19 +23,19 @@ def schedule_unread_deadline(deps: Deps, tenant_id: str, message: dict[str, Any]
     if not minutes:
         return
     due = deps.now()
-    deps.store.put_fallback_deadline(tenant_id, message["id"], epoch_ms(due) + int(minutes) * 60_000,
+    deps.store.fallback.put_deadline(tenant_id, message["id"], epoch_ms(due) + int(minutes) * 60_000,
                                      int(due.timestamp()) + int(minutes) * 60 + 7 * 86_400)
 
 
 def send(deps: Deps, tenant_id: str, message_id: str, reason: str) -> str | None:
     """Claim and send the SMS; returns its status (sent, failed, unknown) or None if not claimed."""
     at = iso(deps.now())
-    message = deps.store.claim_fallback(tenant_id, message_id, reason, at, unread_only=reason == REASON_UNREAD)
+    message = deps.store.fallback.claim(tenant_id, message_id, reason, at, unread_only=reason == REASON_UNREAD)
     if message is None:
         return None
     fallback = message["fallback"]
     result = deps.sms.send(message["to"], fallback["text"], sender_id=fallback.get("sender_id"))
-    deps.store.record_fallback(tenant_id, message_id, result.status, iso(deps.now()), result.provider_message_id, result.error)
+    deps.store.fallback.record(tenant_id, message_id, result.status, iso(deps.now()), result.provider_message_id, result.error)
     metrics.add_metric(name=f"SmsFallback{result.status.capitalize()}", unit="Count", value=1)
     if result.status == "sent":
         record_outcome(tenant_id, (message.get("template") or {}).get("name"), "fallback_sms")
@@ -48,5 +48,5 @@ def send(deps: Deps, tenant_id: str, message_id: str, reason: str) -> str | None
 def on_deadline(deps: Deps, tenant_id: str, message_id: str) -> str | None:
     """The dispatcher found an unread deadline due: SMS if still unread, and the deadline goes."""
     status = send(deps, tenant_id, message_id, REASON_UNREAD)
-    deps.store.drop_fallback_deadline(tenant_id, message_id)
+    deps.store.fallback.drop_deadline(tenant_id, message_id)
     return status

@@ -9,7 +9,8 @@ from wa_notify.domain.ids import new_id
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
 from wa_notify.domain.rendering import render
-from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, spec_from_stored
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE
+from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
 from wa_notify.services.deps import Deps, iso, page, readable
@@ -30,11 +31,10 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
 
 
-def put(deps: Deps, tenant_id: str, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[str, Any], bool]:
     if len(name) > 128 or not NAME_RE.match(name):
         raise Invalid([Problem("name", "a flow name is 1-128 lowercase letters, digits and underscores")])
-    if not isinstance(body, dict):
-        raise Invalid([Problem("", "the body must be a JSON object")])
+    # The rules that relate the fields, then the templates the steps name: one 422 lists them all.
     problems = ProblemList()
     flow = validate_flow(name, body, problems)
     for step in flow.steps:
@@ -44,7 +44,7 @@ def put(deps: Deps, tenant_id: str, name: str, body: Any) -> tuple[dict[str, Any
         if len(step.template) > 512 or not NAME_RE.match(step.template) or not LANGUAGE_RE.match(step.language):
             problems.add(f"{path}.template", f"no template {step.template[:64]} in language {step.language[:16]}")
             continue
-        item = deps.store.get_template(tenant_id, step.template, step.language)
+        item = deps.store.templates.get(tenant_id, step.template, step.language)
         if item is None:
             problems.add(f"{path}.template", f"no template {step.template} in language {step.language}")
             continue
@@ -58,28 +58,28 @@ def put(deps: Deps, tenant_id: str, name: str, body: Any) -> tuple[dict[str, Any
             if index not in url_buttons:
                 problems.add(f"{path}.button_params.{index}", f"template {step.template} has no URL button {index} with a variable")
     problems.raise_if_any()
-    existing = deps.store.get_flow(tenant_id, name)
+    existing = deps.store.flows.get(tenant_id, name)
     now = iso(deps.now())
-    stored = {**body, "name": name, "created_at": existing["created_at"] if existing else now, "updated_at": now}
-    deps.store.put_flow(tenant_id, name, stored)
+    stored = {**body.model_dump(mode="json", exclude_unset=True), "name": name, "created_at": existing["created_at"] if existing else now, "updated_at": now}
+    deps.store.flows.put(tenant_id, name, stored)
     return stored, existing is None
 
 
 def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
     _check_name(name)
-    item = deps.store.get_flow(tenant_id, name)
+    item = deps.store.flows.get(tenant_id, name)
     if item is None:
         raise NotFound(f"no flow {name}")
     return view(item)
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    return page(lambda: deps.store.list_flows(tenant_id, limit=limit, cursor=cursor), view)
+    return page(lambda: deps.store.flows.list(tenant_id, limit=limit, cursor=cursor), view)
 
 
 def delete(deps: Deps, tenant_id: str, name: str) -> None:
     _check_name(name)
-    if not deps.store.delete_flow(tenant_id, name):
+    if not deps.store.flows.delete(tenant_id, name):
         raise NotFound(f"no flow {name}")
 
 
@@ -88,9 +88,9 @@ def delete(deps: Deps, tenant_id: str, name: str) -> None:
 def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
     flows, cursor = [], None
     while True:
-        items, cursor = deps.store.list_flows(tenant_id, limit=100, cursor=cursor)
+        items, cursor = deps.store.flows.list(tenant_id, limit=100, cursor=cursor)
         # A stored flow that no longer validates is skipped (logged), not every event of the tenant refused.
-        flows += readable(items, lambda i: validate_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS}))
+        flows += readable(items, lambda i: parse_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS}))
         if not cursor:
             return flows
 
@@ -98,7 +98,7 @@ def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
 def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Run every flow the event triggers, cancels or reschedules. Same event twice: same answer, planned once."""
     event_hash = message_service.canonical_hash(body)
-    recorded = deps.store.get_event(tenant_id, event_hash)
+    recorded = deps.store.flows.get_event(tenant_id, event_hash)
     now = deps.now()
     if recorded and recorded.get("expires_at", 0) >= int(now.timestamp()):
         return recorded["response"], False
@@ -113,7 +113,7 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
 
     # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
     tenant = tenant_profile(deps, tenant_id)
-    contact = deps.store.get_contact(tenant_id, to) or {}
+    contact = deps.store.contacts.get(tenant_id, to) or {}
     timezone = body.get("timezone") or contact.get("timezone")
     problems = ProblemList()
     items: list[dict[str, Any]] = []
@@ -147,7 +147,7 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     stopping_names = {flow.name for flow in stopping}
     for flow in stopping:
         plans.setdefault(flow.name, {"message_ids": [], "event_type": event_type, "updated_at": iso(now)})
-    old_ids = list(dict.fromkeys(m for p in deps.store.plans_for_key(tenant_id, key) if p["sk"] in stopping_names
+    old_ids = list(dict.fromkeys(m for p in deps.store.flows.plans_for_key(tenant_id, key) if p["sk"] in stopping_names
                                  for m in p.get("message_ids", []))) if stopping else []
 
     # The old plans' pending messages are cancelled in the same transaction that writes the new
@@ -155,7 +155,7 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     # that leaves scheduled/queued between the read and the write (the sender took it) fails the
     # transaction whole; read again and retry.
     for _ in range(PLAN_WRITE_ATTEMPTS):
-        cancelled = deps.store.pending_of(tenant_id, old_ids) if old_ids else []
+        cancelled = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
         if 2 + len(items) + len(plans) + len(cancelled) > MAX_ITEMS_PER_TRANSACTION:
             raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
                                           f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
@@ -167,14 +167,14 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
         }
         record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
                   "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
-        written = deps.store.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
+        written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
                                         quota=(day, limit) if items else None, cancels=cancelled, at=iso(now))
         if written is not PlanWrite.STALE:
             break
     if written is PlanWrite.OVER_QUOTA:
         raise message_service.over_quota(deps, tenant, now)
     if written is PlanWrite.DUPLICATE:
-        recorded = deps.store.get_event(tenant_id, event_hash)
+        recorded = deps.store.flows.get_event(tenant_id, event_hash)
         if recorded:
             return recorded["response"], False
         raise Conflict("the same event is being processed; retry")
@@ -189,7 +189,7 @@ def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, 
     """The step's template, read once per event however many steps and flows use it."""
     ref = (step.template, step.language)
     if ref not in templates:
-        item = deps.store.get_template(tenant_id, *ref)
+        item = deps.store.templates.get(tenant_id, *ref)
         if item is None:
             return None
         templates[ref] = item
@@ -250,9 +250,9 @@ def _message_for(
 def cancel_key(deps: Deps, tenant_id: str, key: str) -> list[str]:
     """Cancel what is still pending for a key in every flow (a customer tapped "Cancel"), together
     (one transaction per 100 messages): a failure changes nothing, and a retry does it all."""
-    old_ids = list(dict.fromkeys(m for p in deps.store.plans_for_key(tenant_id, key) for m in p.get("message_ids", [])))
+    old_ids = list(dict.fromkeys(m for p in deps.store.flows.plans_for_key(tenant_id, key) for m in p.get("message_ids", [])))
     for _ in range(PLAN_WRITE_ATTEMPTS):
-        pending = deps.store.pending_of(tenant_id, old_ids) if old_ids else []
-        if deps.store.cancel_many(tenant_id, pending, iso(deps.now()), "customer"):
+        pending = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
+        if deps.store.messages.cancel_many(tenant_id, pending, iso(deps.now()), "customer"):
             return pending
     raise Conflict(f"the messages of key {key[:64]} kept changing; retry")

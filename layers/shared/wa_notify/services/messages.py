@@ -12,6 +12,7 @@ from wa_notify.domain import moments
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import body_hash, new_id
+from wa_notify.domain.outcomes import MessageWrite
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, OverQuota, Problem, ProblemList
 from wa_notify.domain.rendering import render, text_request
@@ -129,7 +130,7 @@ def check_quota(deps: Deps, tenant_id: str, tenant: dict[str, Any], now: datetim
     for the write, which re-checks it atomically."""
     day, _ = quota_day(now)
     limit = daily_quota(deps, tenant)
-    if need and deps.store.quota_used(tenant_id, day) + need > limit:
+    if need and deps.store.quota.used(tenant_id, day) + need > limit:
         raise over_quota(deps, tenant, now)
     return day, limit
 
@@ -160,7 +161,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     problems.raise_if_any()
 
     tenant = tenant_profile(deps, tenant_id)
-    contact = deps.store.get_contact(tenant_id, to) or {}
+    contact = deps.store.contacts.get(tenant_id, to) or {}
     in_window = window_open(contact.get("window_expires_at"), now)
     if has_text and not in_window:
         last = contact.get("last_inbound_at")
@@ -209,16 +210,16 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
     day, _ = quota_day(now)
-    clash = deps.store.create_message(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)))
-    if clash == "quota":
+    written = deps.store.messages.create(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)))
+    if written is MessageWrite.OVER_QUOTA:
         raise over_quota(deps, tenant, now)
-    if clash == "idempotency":
+    if written is MessageWrite.DUPLICATE_KEY:
         # A concurrent request with the same key won the race.
         replay = _replay(deps, tenant_id, idempotency_key, request_hash)  # type: ignore[arg-type]
         if replay is not None:
             return replay, False
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
-    if clash == "message":  # pragma: no cover - 80 random bits
+    if written is MessageWrite.ID_CLASH:  # pragma: no cover - 80 random bits
         raise Conflict("message id clash; retry")
     enqueue(deps, [item])
     logger.info("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
@@ -276,12 +277,12 @@ def enqueue(deps: Deps, items: list[dict[str, Any]]) -> None:
 
 
 def _replay(deps: Deps, tenant_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
-    record = deps.store.get_idempotency(tenant_id, key)
+    record = deps.store.messages.get_idempotency(tenant_id, key)
     if record is None or record.get("expires_at", 0) < int(deps.now().timestamp()):
         return None
     if record["body_hash"] != request_hash:
         raise Conflict("this Idempotency-Key was used with a different body")
-    item = deps.store.get_message(tenant_id, record["message_id"])
+    item = deps.store.messages.get(tenant_id, record["message_id"])
     if item is None:  # pragma: no cover - written in the same transaction
         return None
     return {"id": item["id"], "status": st.public_status(item["status"])}
@@ -294,7 +295,7 @@ def _check_id(message_id: str) -> None:
 
 def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
     _check_id(message_id)
-    item = deps.store.get_message(tenant_id, message_id)
+    item = deps.store.messages.get(tenant_id, message_id)
     if item is None:
         raise NotFound(f"no message {message_id}")
     return view(item)
@@ -302,7 +303,7 @@ def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
 
 def cancel(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
     _check_id(message_id)
-    ok, item = deps.store.cancel_message(tenant_id, message_id, iso(deps.now()))
+    ok, item = deps.store.messages.cancel(tenant_id, message_id, iso(deps.now()))
     if ok:
         return view(item)
     if item is None:

@@ -59,8 +59,8 @@ def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: 
         pacer.reserve[key] -= 1
         return 0
     rate, shards = number_rate(deps, tenant_id)
-    scope = f"PNID#{pnid}" if shards == 1 else f"PNID#{pnid}#{random.randrange(shards)}"  # noqa: S311 - load spreading
-    granted, wait = deps.store.take_tokens(scope, rate, now_us, n=pacer.pending, lane=lane)
+    shard = None if shards == 1 else random.randrange(shards)  # noqa: S311 - load spreading
+    granted, wait = deps.store.buckets.take_number(pnid, shard, rate, now_us, n=pacer.pending, lane=lane)
     if granted:
         pacer.reserve[key] = granted - 1
         return 0
@@ -86,26 +86,26 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     now = deps.now()
     now_ms = epoch_ms(now)
     token = uuid.uuid4().hex
-    message = store.lease(tenant_id, message_id, token, now_ms + s.send_lease_seconds * 1000, iso(now), release_by_ms=job.get("due_by") or now_ms)
+    message = store.leases.take(tenant_id, message_id, token, now_ms + s.send_lease_seconds * 1000, iso(now), release_by_ms=job.get("due_by") or now_ms)
     if message is None:
         # Redelivered, cancelled or already sent: the lease makes a second send impossible.
         return "skipped"
     pnid, to = message["phone_number_id"], message["to"]
     if message.get("not_after") is not None and now_ms > int(message["not_after"]):
-        store.cancel_leased(tenant_id, message_id, token, "the campaign's send window closed before it could go", iso(now))
+        store.leases.cancel(tenant_id, message_id, token, "the campaign's send window closed before it could go", iso(now))
         metrics.add_metric(name="SendCancelledWindowClosed", unit="Count", value=1)
         return "cancelled"
     if message.get("campaign"):
         from wa_notify.services.campaigns import is_cancelled
 
         if is_cancelled(deps, tenant_id, message["campaign"]):
-            store.cancel_leased(tenant_id, message_id, token, "the campaign was cancelled", iso(now))
+            store.leases.cancel(tenant_id, message_id, token, "the campaign was cancelled", iso(now))
             return "cancelled"
     if (message.get("template") or {}).get("category") == "MARKETING":
         # The last gate before WhatsApp: a contact who opted out after this was planned gets nothing.
-        contact = store.get_contact(tenant_id, to) or {}
+        contact = store.contacts.get(tenant_id, to) or {}
         if contact.get("opted_out"):
-            store.cancel_leased(tenant_id, message_id, token, "the contact opted out of marketing", iso(now))
+            store.leases.cancel(tenant_id, message_id, token, "the contact opted out of marketing", iso(now))
             metrics.add_metric(name="SendCancelledOptOut", unit="Count", value=1)
             return "cancelled"
     now_us = now_ms * 1000
@@ -120,10 +120,10 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         now_us = epoch_ms(deps.now()) * 1000
         wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
     if not wait_us:
-        wait_us = store.take_token(f"PAIR#{pnid}#{to}", Rate.every(s.pair_interval_seconds, s.pair_burst), now_us, ttl_s=86_400)
+        wait_us = store.buckets.take_pair(pnid, to, Rate.every(s.pair_interval_seconds, s.pair_burst), now_us, ttl_s=86_400)
     if wait_us:
         delay = math.ceil(wait_us / 1_000_000)
-        store.release(tenant_id, message_id, token, now_ms + (delay + s.stale_queue_seconds) * 1000, iso(now))
+        store.leases.release(tenant_id, message_id, token, now_ms + (delay + s.stale_queue_seconds) * 1000, iso(now))
         deps.queues.send(lane, job, delay_seconds=delay)
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
         return "throttled"
@@ -137,7 +137,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     at = iso(deps.now())
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):
-        store.record_accepted(tenant_id, message_id, outcome.wamid, at)
+        store.leases.record_accepted(tenant_id, message_id, outcome.wamid, at)
         due = message.get("send_at") or message.get("created_at")
         latency_ms = max(0.0, (deps.now() - parse_iso(due)).total_seconds() * 1000) if due else None
         record_outcome(tenant_id, template_name(message), "sent", latency_ms=latency_ms)
@@ -149,14 +149,14 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         logger.info("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
         return "accepted"
     if isinstance(outcome, Ambiguous):
-        store.record_unknown(tenant_id, message_id, token, outcome.reason, now_ms + s.unknown_reconcile_seconds * 1000, at)
+        store.leases.record_unknown(tenant_id, message_id, token, outcome.reason, now_ms + s.unknown_reconcile_seconds * 1000, at)
         metrics.add_metric(name="SendOutcomeUnknown", unit="Count", value=1)
         logger.warning("send outcome unknown; waiting for a status webhook", extra={"message_id": message_id, "reason": outcome.reason})
         return "unknown"
     error = outcome.error if isinstance(outcome, Rejected) else ProviderError(code=None, title=outcome.reason)
     if (isinstance(outcome, NotSent) or error.retryable) and attempt < s.max_send_attempts:
         delay = backoff_seconds(attempt, error.code, jitter=random.random() * 0.25)  # noqa: S311 - jitter, not crypto
-        store.record_retry(tenant_id, message_id, token, error.as_dict(), now_ms + (delay + s.stale_queue_seconds) * 1000, at)
+        store.leases.record_retry(tenant_id, message_id, token, error.as_dict(), now_ms + (delay + s.stale_queue_seconds) * 1000, at)
         deps.queues.send(message["priority"], job, delay_seconds=delay)
         metrics.add_metric(name="SendRetried", unit="Count", value=1)
         if error.code in THROTTLE_CODES:
@@ -164,7 +164,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
             metrics.add_metric(name="WhatsAppThrottled", unit="Count", value=1)
         logger.info("send will be retried", extra={"message_id": message_id, "code": error.code, "delay_s": delay, "attempt": attempt})
         return "retry"
-    store.record_failed(tenant_id, message_id, token, error.as_dict(), at)
+    store.leases.record_failed(tenant_id, message_id, token, error.as_dict(), at)
     record_outcome(tenant_id, template_name(message), "failed", code=error.code)
     analytics.count(tenant_id, at, message.get("template"), failed=1, failed_unsent=1)
     if message.get("fallback") and error.code == UNDELIVERABLE:

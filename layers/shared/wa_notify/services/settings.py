@@ -12,10 +12,10 @@ def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
     from wa_notify.services.messages import daily_quota, quota_day
     from wa_notify.services.tenants import profile
 
-    stored = deps.store.get_settings(tenant_id)
+    stored = deps.store.tenants.get_settings(tenant_id)
     day, _ = quota_day(deps.now())
     return {"throughput_per_second": stored.get("throughput_per_second") or int(deps.settings.number_rate_per_second),
-            "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota_used(tenant_id, day),
+            "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota.used(tenant_id, day),
             "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
@@ -27,13 +27,13 @@ def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Merge the given fields; a callback secret is generated with the first callback URL (or on rotation)."""
     if body.get("callback_url"):
         _check_callback_url(deps, body["callback_url"])
-    stored = {k: v for k, v in deps.store.get_settings(tenant_id).items() if k not in ("pk", "sk")}
+    stored = {k: v for k, v in deps.store.tenants.get_settings(tenant_id).items() if k not in ("pk", "sk")}
     rotate = body.pop("rotate_callback_secret", False)
     stored.update(body)
     if stored.get("callback_url") and (rotate or not stored.get("callback_secret")):
         stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
     stored["updated_at"] = iso(deps.now())
-    deps.store.put_settings(tenant_id, stored)
+    deps.store.tenants.put_settings(tenant_id, stored)
     from wa_notify.services.callbacks import _settings_cache
 
     _settings_cache.pop(tenant_id, None)  # this container sees its own change at once (others within 30 s)

@@ -47,7 +47,7 @@ def _at(timestamp: Any, fallback: datetime) -> str:
 def _tenant_for_pnid(deps: Deps, pnid: str) -> str | None:
     # The mapping never changes once a number is onboarded: cache it per container.
     if pnid not in _tenant_by_pnid:
-        tenant_id = deps.store.tenant_for_phone_number(pnid)
+        tenant_id = deps.store.tenants.for_phone_number(pnid)
         if tenant_id is None:
             return None
         _tenant_by_pnid[pnid] = tenant_id
@@ -129,7 +129,7 @@ def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: 
     if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
         # WhatsApp says the user stopped marketing messages: same as STOP.
         phone = "+" + status.recipient_id.lstrip("+")
-        if deps.store.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
+        if deps.store.contacts.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
             outgoing.append(callbacks.event("contact.opted_out", {"phone": phone, "reason": "131050"}, iso(deps.now())))
     if moved and status.biz_opaque_callback_data:
         outgoing.append(status_callback(deps, status))
@@ -141,7 +141,7 @@ def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: 
         metrics.add_metric(name="InboundReceived", unit="Count", value=1)
         summary = inbound_summary(raw)
         intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
-        if intent and deps.store.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
+        if intent and deps.store.contacts.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
             outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
                                             {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
         received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
@@ -157,11 +157,11 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[d
     Adds `message_id`, `flow`, `action` and `rating` to `received` (it becomes the callback) and
     returns the extra callbacks (flow actions, rating, escalation)."""
     context_id = received.get("context_id")
-    found = deps.store.message_id_for_wamid(context_id) if context_id else None
+    found = deps.store.messages.id_for_wamid(context_id) if context_id else None
     if found is None or found[0] != tenant_id:
         return []
     message_id = found[1]
-    message = deps.store.get_message(tenant_id, message_id) or {}
+    message = deps.store.messages.get(tenant_id, message_id) or {}
     flow = message.get("flow") or {}
     received["message_id"] = message_id
     if flow:
@@ -170,10 +170,10 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[d
     out: list[dict[str, Any]] = []
     stars = rating(received.get("payload"), received.get("text"))
     action = None if stars is not None else reply_action(received.get("payload"), received.get("text"),
-                                                         deps.store.get_settings(tenant_id).get("reply_actions"))
+                                                         deps.store.tenants.get_settings(tenant_id).get("reply_actions"))
     if message.get("last_reply") is None:
         analytics.count(tenant_id, received["received_at"], message.get("template"), replied=1)
-    deps.store.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
+    deps.store.messages.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
                                                     "payload": received.get("payload"), "action": action, "rating": stars})
     if stars is not None:
         received["rating"] = stars
@@ -215,7 +215,7 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
         return False
     message_id = status.biz_opaque_callback_data
     if not message_id:
-        found = deps.store.message_id_for_wamid(wamid)
+        found = deps.store.messages.id_for_wamid(wamid)
         if found is None or found[0] != tenant_id:
             metrics.add_metric(name="StatusForUnknownMessage", unit="Count", value=1)
             return False
@@ -226,7 +226,7 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
         details = (first.error_data or {}).get("details")
         error = {"code": first.code, "title": first.title or first.message, "details": details}
     at = _at(status.timestamp, deps.now())
-    moved = deps.store.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
+    moved = deps.store.messages.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
     if moved:
         count_moved(deps, tenant_id, moved, new_status, at, error)
@@ -267,15 +267,15 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
     phone = "+" + sender
     moment = _moment(message.get("timestamp"), deps.now())
     summary = inbound_summary(message)
-    before = deps.store.get_contact(tenant_id, phone) or {}
-    stored = deps.store.record_inbound(
+    before = deps.store.contacts.get(tenant_id, phone) or {}
+    stored = deps.store.contacts.record_inbound(
         tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
         ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
     )
     # A message after the window closed (or a first one) starts a new conversation.
     new_conversation = not before or not window_open(before.get("window_expires_at"), moment)
     if stored and before and new_conversation:
-        deps.store.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
+        deps.store.contacts.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
     conversation = iso(moment) if new_conversation else (before.get("conversation_started_at") or iso(moment))
     if stored and summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
         auto_reply(deps, tenant_id, phone, summary.get("text"), moment, conversation)
@@ -293,7 +293,7 @@ def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment:
         replies.append(("out_of_hours", settings["out_of_hours_reply"]))
     sent = []
     for rule_id, reply in replies:
-        if deps.store.claim_auto_reply(tenant_id, phone, rule_id, conversation):
+        if deps.store.contacts.claim_auto_reply(tenant_id, phone, rule_id, conversation):
             sent.append(send_auto_reply(deps, tenant_id, phone, reply, rule_id))
     return sent
 
@@ -311,20 +311,20 @@ def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id:
         priority="high", send_at=None, metadata={"auto_reply": rule_id}, now=now, phone_number_id=profile(deps, tenant_id)["phone_number_id"],
         text=reply, extra={"billing": {"category": "service", "type": "free_customer_service", "billable": False}},
     )
-    deps.store.create_message(item, None)
+    deps.store.messages.create(item, None)
     message_service.enqueue(deps, [item])
     metrics.add_metric(name="AutoReplySent", unit="Count", value=1)
     return message_id
 
 
 def apply_template_status(deps: Deps, waba_id: str, value: dict[str, Any]) -> bool:
-    tenant_id = deps.store.tenant_for_waba(waba_id)
+    tenant_id = deps.store.tenants.for_waba(waba_id)
     event = str(value.get("event", "")).upper()
     if tenant_id is None or event not in TEMPLATE_EVENTS:
         return False
     # Meta's examples spell the language both en_US and en-US.
     language = str(value.get("message_template_language", "")).replace("-", "_")
-    return deps.store.set_template_status(
+    return deps.store.templates.set_status(
         tenant_id, str(value.get("message_template_name")), language, event, at=iso(deps.now()),
         reason=value.get("reason"), detail=value.get("rejection_info") or value.get("other_info"),
     )

@@ -8,8 +8,9 @@ from wa_notify.domain.jsonsafe import unsafe_numbers
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
 from wa_notify.domain.rendering import render
-from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec, spec_from_stored, validate_template
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec
 from wa_notify.domain.whatsapp_errors import ProviderError
+from wa_notify.models_templates import TemplateRequest, spec_from_stored
 from wa_notify.services.deps import Deps, iso, page
 from wa_notify.services.tenants import profile as tenant_profile
 
@@ -35,8 +36,8 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
-    spec = validate_template(payload)
+def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> dict[str, Any]:
+    spec = payload.spec  # Meta's rules ran when the body was validated
     if unsafe := unsafe_numbers(spec.components, "components"):
         raise Invalid(unsafe)
     store = deps.store
@@ -53,7 +54,7 @@ def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
         "created_at": iso(deps.now()),
     }
     # Stored before Meta is called, so a status webhook that arrives at once finds it.
-    if not store.put_template(tenant_id, item):
+    if not store.templates.put(tenant_id, item):
         raise Conflict(f"template {spec.name} in {spec.language} exists already; delete it first to replace it")
     meta_payload = {
         "name": spec.name,
@@ -71,22 +72,22 @@ def register(deps: Deps, tenant_id: str, payload: Any) -> dict[str, Any]:
             # A rotated token: fetch it again and try once more (a refused token created nothing).
             created = deps.cloud_api.create_template(tenant["waba_id"], meta_payload, deps.whatsapp_token(tenant_id, force_fetch=True))
     except ProviderError as exc:
-        store.delete_template(tenant_id, spec.name, spec.language)
+        store.templates.delete(tenant_id, spec.name, spec.language)
         if exc.code is not None and exc.http_status and 400 <= exc.http_status < 500 and exc.code not in (4, 80007):
             raise Invalid([Problem("", f"WhatsApp rejected the template: ({exc.code}) {exc.title} {exc.details or ''}".strip())]) from exc
         raise ProviderUnavailable(f"WhatsApp could not register the template: {exc}") from exc
-    store.set_template_meta(
+    store.templates.set_meta(
         tenant_id, spec.name, spec.language, str(created.get("id")), str(created.get("status", "PENDING")).upper(),
         str(created.get("category", spec.category)).upper(),
     )
-    return view(store.get_template(tenant_id, spec.name, spec.language))
+    return view(store.templates.get(tenant_id, spec.name, spec.language))
 
 
 def _reject_duplicate_wording(deps: Deps, tenant_id: str, spec: TemplateSpec) -> None:
     """Meta rejects a template whose body and footer match an existing one (not for AUTHENTICATION)."""
     cursor = None
     while True:
-        items, cursor = deps.store.list_templates(tenant_id, limit=100, cursor=cursor)
+        items, cursor = deps.store.templates.list(tenant_id, limit=100, cursor=cursor)
         for item in items:
             if item["name"] == spec.name or item.get("category") == "AUTHENTICATION":
                 continue
@@ -105,11 +106,11 @@ def _check_name(name: str, language: str | None) -> None:
 def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str, Any]:
     _check_name(name, language)
     if language:
-        item = deps.store.get_template(tenant_id, name, language)
+        item = deps.store.templates.get(tenant_id, name, language)
         if item is None:
             raise NotFound(f"no template {name} in language {language}")
         return view(item)
-    items, _ = deps.store.list_templates(tenant_id, name=name, limit=100)
+    items, _ = deps.store.templates.list(tenant_id, name=name, limit=100)
     if not items:
         raise NotFound(f"no template {name}")
     if len(items) > 1:
@@ -121,13 +122,13 @@ def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    return page(lambda: deps.store.list_templates(tenant_id, limit=limit, cursor=cursor), view)
+    return page(lambda: deps.store.templates.list(tenant_id, limit=limit, cursor=cursor), view)
 
 
 def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
     _check_name(name, language)
-    languages = [language] if language else [i["language"] for i in deps.store.list_templates(tenant_id, name=name, limit=100)[0]]
-    deleted = [lang for lang in languages if deps.store.delete_template(tenant_id, name, lang)]
+    languages = [language] if language else [i["language"] for i in deps.store.templates.list(tenant_id, name=name, limit=100)[0]]
+    deleted = [lang for lang in languages if deps.store.templates.delete(tenant_id, name, lang)]
     if not deleted:
         raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
 
@@ -136,7 +137,7 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> s
     """The translation for a customer: their locale, else one in the same base language, else the first."""
     if len(name) > NAME_MAX or not NAME_RE.match(name):
         raise Invalid([Problem("template.name", f"no template {name[:64]}")])
-    languages = [i["language"] for i in deps.store.list_templates(tenant_id, name=name, limit=100)[0]]
+    languages = [i["language"] for i in deps.store.templates.list(tenant_id, name=name, limit=100)[0]]
     if not languages:
         raise Invalid([Problem("template.name", f"no template {name}")])
     if locale in languages:
@@ -149,7 +150,7 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> s
 def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, dict[str, Any]]:
     if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
         raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
-    item = deps.store.get_template(tenant_id, name, language)
+    item = deps.store.templates.get(tenant_id, name, language)
     if item is None:
         raise Invalid([Problem(f"{field}.name", f"no template {name} in language {language}")])
     return spec_from_stored(item), item
@@ -158,7 +159,7 @@ def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: st
 def preview(deps: Deps, tenant_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     language = body["language"]
     _check_name(name, language)
-    item = deps.store.get_template(tenant_id, name, language)
+    item = deps.store.templates.get(tenant_id, name, language)
     if item is None:
         raise NotFound(f"no template {name} in language {language}")
     to = None

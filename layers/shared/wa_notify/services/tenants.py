@@ -27,7 +27,7 @@ def create_tenant(
         "waba_id": waba_id or str(10**14 + secrets.randbelow(9 * 10**14)),
         "created_at": iso(deps.now()),
     }
-    if not deps.store.create_tenant(tenant, hash_api_key(api_key)):
+    if not deps.store.tenants.create(tenant, hash_api_key(api_key)):
         raise ValueError("tenant, API key, phone number id or WABA id already registered")
     return {**tenant, "api_key": api_key}
 
@@ -36,7 +36,7 @@ def rotate_api_key(deps: Deps, tenant_id: str) -> str:
     """A new API key for the tenant; the old one stops working (warm containers may accept it
     for up to `api_key_cache_seconds` more)."""
     api_key = new_api_key()
-    if not deps.store.rotate_api_key(tenant_id, hash_api_key(api_key)):
+    if not deps.store.tenants.rotate_api_key(tenant_id, hash_api_key(api_key)):
         raise LookupError(f"no tenant {tenant_id}, or another rotation happened at the same time")
     return api_key
 
@@ -46,7 +46,7 @@ def list_tenants(deps: Deps) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     start = None
     while True:
-        items, start = deps.store.list_tenants(start_key=start)
+        items, start = deps.store.tenants.list(start_key=start)
         out += [{k: i.get(k) for k in ("tenant_id", "name", "phone_number_id", "waba_id", "created_at")} for i in items]
         if not start:
             return sorted(out, key=lambda t: (t["created_at"] or "", t["tenant_id"]))
@@ -64,7 +64,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
     if not key:
         raise Unauthorized("send Authorization: Bearer <api key>")
     digest = hash_api_key(key)
-    tenant_id = ttl_cached(_key_cache, digest, deps.settings.api_key_cache_seconds, lambda: deps.store.tenant_for_key(digest))
+    tenant_id = ttl_cached(_key_cache, digest, deps.settings.api_key_cache_seconds, lambda: deps.store.tenants.for_api_key(digest))
     if tenant_id is None:
         raise Unauthorized("unknown API key")
     return tenant_id
@@ -73,7 +73,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
 def profile(deps: Deps, tenant_id: str) -> dict[str, Any]:
     """The tenant's profile (its WhatsApp number and WABA), cached per container like keys:
     it changes only when a platform is re-onboarded, and it is read on every send."""
-    item = ttl_cached(_profile_cache, tenant_id, deps.settings.api_key_cache_seconds, lambda: deps.store.get_tenant(tenant_id))
+    item = ttl_cached(_profile_cache, tenant_id, deps.settings.api_key_cache_seconds, lambda: deps.store.tenants.get(tenant_id))
     if item is None:
         raise Unauthorized("the tenant of this API key no longer exists")
     return item

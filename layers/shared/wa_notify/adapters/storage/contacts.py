@@ -1,0 +1,93 @@
+"""Contacts (profile, 24 h window, opt-out, auto-reply claims) and their inbound messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.adapters.storage import keys
+from wa_notify.adapters.storage.paging import query_page
+
+# Every write that may create the contact row gives it these, so any write order leaves a whole row.
+_CREATE = "phone = :phone, updated_at = :at, created_at = if_not_exists(created_at, :at), auto_replied = if_not_exists(auto_replied, :empty)"
+
+
+@dataclass
+class ContactRepository:
+    table: Table
+
+    def get(self, tenant_id: str, phone: str) -> dict[str, Any] | None:
+        return self.table.get(*keys.contact(tenant_id, phone), consistent=True)
+
+    def get_many(self, tenant_id: str, phones: list[str]) -> list[dict[str, Any]]:
+        return self.table.batch_get([keys.contact(tenant_id, p)._asdict() for p in phones])
+
+    def put(self, tenant_id: str, phone: str, fields: dict[str, Any], at: str) -> dict[str, Any]:
+        """Set the profile fields given, keep the conversation state (window, opt-out, inbound times)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": dynamo_safe(v) for i, v in enumerate(fields.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
+        _, item = self.table.update(
+            *keys.contact(tenant_id, phone),
+            "SET " + ", ".join([*sets, _CREATE]),
+            names=names or None, values={**values, ":phone": phone, ":at": at, ":empty": {}}, return_new=True,
+        )
+        return item or {}
+
+    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str) -> bool:
+        """Opt a contact out of (or back into) marketing; False when it already was."""
+        ok, _ = self.table.update(
+            *keys.contact(tenant_id, phone),
+            "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, " + _CREATE,
+            condition="attribute_not_exists(opted_out) OR opted_out <> :o",
+            values={":o": opted_out, ":at": at, ":why": reason, ":phone": phone, ":empty": {}},
+        )
+        return ok
+
+    def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return query_page(self.table, keys.contacts_pk(tenant_id), limit=limit, cursor=cursor)
+
+    def page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Contacts after the phone `after`, and the phone to continue from (campaign planning)."""
+        pk = keys.contacts_pk(tenant_id)
+        start = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
+        items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=start, consistent=True)
+        return items, (last["sk"]["S"] if last else None)
+
+    def claim_auto_reply(self, tenant_id: str, phone: str, rule_id: str, conversation: str) -> bool:
+        """At most one auto-reply per rule per conversation: the first claim wins."""
+        ok, _ = self.table.update(
+            *keys.contact(tenant_id, phone), "SET auto_replied.#rule = :conv",
+            condition="attribute_exists(pk) AND (attribute_not_exists(auto_replied.#rule) OR auto_replied.#rule <> :conv)",
+            names={"#rule": rule_id}, values={":conv": conversation},
+        )
+        return ok
+
+    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any], ttl_s: int) -> bool:
+        """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
+        contact's window. False when this wamid was stored already."""
+        stored = self.table.put_new(keys.inbound(tenant_id, phone, at, wamid).item({"wamid": wamid, "expires_at": ttl_s}, dynamo_safe(item)))
+        if not stored:
+            return False
+        # Keep the latest time only: webhooks arrive in any order.
+        self.table.update(
+            *keys.contact(tenant_id, phone),
+            "SET last_inbound_at = :at, window_expires_at = :win, conversation_started_at = if_not_exists(conversation_started_at, :at), "
+            + _CREATE,
+            condition="attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
+            values={":at": at, ":win": window_expires_at, ":phone": phone, ":empty": {}},
+        )
+        return True
+
+    def start_conversation(self, tenant_id: str, phone: str, at: str, previous_window: str | None) -> None:
+        """A message after the window closed starts a new conversation (auto-replies may go again)."""
+        self.table.update(
+            *keys.contact(tenant_id, phone), "SET conversation_started_at = :at",
+            condition="attribute_exists(pk) AND (attribute_not_exists(conversation_started_at) OR :prev < :at)",
+            values={":at": at, ":prev": previous_window or ""},
+        )
+
+    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> list[dict[str, Any]]:
+        items, _ = self.table.query("pk = :pk", {":pk": keys.inbox_pk(tenant_id, phone)}, limit=limit, consistent=True)
+        return items

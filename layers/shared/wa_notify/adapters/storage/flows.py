@@ -1,0 +1,69 @@
+"""Flows, the events that trigger them (recorded once, with their answer) and each key's plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.adapters.storage import keys
+from wa_notify.adapters.storage.messages import MessageRepository
+from wa_notify.adapters.storage.paging import query_page
+from wa_notify.adapters.storage.quota import QuotaRepository
+from wa_notify.domain.flows import PlanWrite
+
+
+@dataclass
+class FlowRepository:
+    table: Table
+    messages: MessageRepository
+    quota: QuotaRepository
+
+    def put(self, tenant_id: str, name: str, item: dict[str, Any]) -> None:
+        """Create or replace the flow `name`."""
+        self.table.put(keys.flow(tenant_id, name).item(dynamo_safe(item)))
+
+    def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
+        return self.table.get(*keys.flow(tenant_id, name), consistent=True)
+
+    def delete(self, tenant_id: str, name: str) -> bool:
+        return self.table.delete(*keys.flow(tenant_id, name), condition="attribute_exists(pk)")
+
+    def list(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        return query_page(self.table, keys.flows_pk(tenant_id), limit=limit, cursor=cursor)
+
+    def get_event(self, tenant_id: str, event_hash: str) -> dict[str, Any] | None:
+        return self.table.get(*keys.event(tenant_id, event_hash), consistent=True)
+
+    def plans_for_key(self, tenant_id: str, key: str) -> list[dict[str, Any]]:
+        """The plan of each flow the key triggered (sk: the flow's name)."""
+        items, _ = self.table.query("pk = :pk", {":pk": keys.plans_pk(tenant_id, key)}, consistent=True)
+        return items
+
+    def write_plan(
+        self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: list[dict[str, Any]],
+        plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
+        cancels: list[str] = (), at: str = "",
+    ) -> PlanWrite:
+        """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
+        plan records, the quota count and the cancels of the old plans' pending messages, all or
+        nothing. A reschedule that fails at any point leaves the old plan exactly as it was."""
+        puts: list[tuple[dict[str, Any], str | None]] = [
+            (keys.event(tenant_id, event_hash).item(dynamo_safe(event_record)), "attribute_not_exists(pk) OR expires_at < :now"),
+        ]
+        for item in messages:
+            puts.append((self.messages.row(item), "attribute_not_exists(pk)"))
+        for flow_name, record in plans.items():
+            puts.append((keys.plan(tenant_id, key, flow_name).item(dynamo_safe(record)), None))
+        updates = [self.quota.update(tenant_id, quota[0], len(messages), quota[1])] if quota else []
+        updates += [self.messages.cancel_update(tenant_id, m, at, "rescheduled") for m in cancels]
+        failed = self.table.transact_put(puts, {":now": now_s}, updates=updates)
+        if failed is None:
+            return PlanWrite.WRITTEN
+        if failed[0] == "ConditionalCheckFailed":
+            return PlanWrite.DUPLICATE
+        if quota and failed[len(puts)] == "ConditionalCheckFailed":
+            return PlanWrite.OVER_QUOTA
+        # A pending message left scheduled/queued meanwhile (sent, or cancelled by another
+        # request), or a conflicting transaction touched one of the items: read again and retry.
+        return PlanWrite.STALE

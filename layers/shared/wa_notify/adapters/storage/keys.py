@@ -1,0 +1,206 @@
+"""Every key of the one table, built here and nowhere else (docs/key-schema.md is this table).
+
+One table, keys prefixed by tenant so that a tenant's rows never share a partition with
+another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
+
+| item type | pk | sk | GSI keys | TTL (`expires_at`) | repository |
+|---|---|---|---|---|---|
+| tenant profile | TENANT#<tid> | PROFILE | | | tenants |
+| tenant settings | TENANT#<tid> | SETTINGS | | | tenants |
+| API key (its SHA-256) -> tenant | APIKEY#<sha256> | APIKEY | | | tenants |
+| phone number id -> tenant | PNID#<pnid> | PNID | | | tenants |
+| WABA id -> tenant | WABA#<waba> | WABA | | | tenants |
+| template | TENANT#<tid>#TPL | <name>#<language> | | | templates |
+| contact (window, opt-out) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
+| auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
+| inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
+| flow | TENANT#<tid>#FLOW | <flow name> | | | flows |
+| event (dedup + answer) | TENANT#<tid>#EVENT#<sha256> | EVENT | | 7 d | flows |
+| plan of a key, per flow | TENANT#<tid>#PLAN#<key> | <flow name> | | | flows |
+| daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> | | its day + 3 d | quota |
+| idempotency key | TENANT#<tid>#IDEM#<key> | IDEM | | 24 h (IDEMPOTENCY_TTL_SECONDS) | messages |
+| message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key) | | messages, leases, dispatch |
+| callback claim | (the message's `callback_rank`: highest status claimed) | | | | messages |
+| SMS fallback deadline | TENANT#<tid>#MSG#<mid> | FALLBACK | DueIndex (DUE#<n>, due_at) until it is handled | deadline + 7 d | fallback |
+| analytics: template day | TENANT#<tid>#STATS | DAY#<yyyy-mm-dd>#TPL#<name>#<language> | | 400 d | analytics |
+| analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
+| dispatch watermark, per due shard | DISPATCH#<n> | DISPATCH | | | dispatch |
+| campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN | (its messages: CampaignIndex campaign_key = its pk) | | campaigns |
+| GCRA rate bucket | RATE#<scope> | RATE | | pair buckets (1 d) | buckets |
+
+Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s) and
+PAIR#<pnid>#<phone> (one recipient's pace).
+
+GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
+queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) finds a message
+from a status webhook; `CampaignIndex` (campaign_key) lists a campaign's messages.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+
+class Key(NamedTuple):
+    pk: str
+    sk: str
+
+    def item(self, *attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """The row: its keys, then the attributes (a later mapping wins over an earlier one)."""
+        row: dict[str, Any] = {"pk": self.pk, "sk": self.sk}
+        for part in attributes:
+            row.update(part)
+        return row
+
+
+# ---- tenants ----------------------------------------------------------------------------------
+TENANT_PREFIX = "TENANT#"  # every tenant-owned partition starts with it (the admin CLI's scan)
+PROFILE = "PROFILE"
+
+
+def tenant(tenant_id: str) -> Key:
+    return Key(f"TENANT#{tenant_id}", PROFILE)
+
+
+def settings(tenant_id: str) -> Key:
+    return Key(f"TENANT#{tenant_id}", "SETTINGS")
+
+
+def api_key(key_hash: str) -> Key:
+    return Key(f"APIKEY#{key_hash}", "APIKEY")
+
+
+def phone_number(phone_number_id: str) -> Key:
+    return Key(f"PNID#{phone_number_id}", "PNID")
+
+
+def waba(waba_id: str) -> Key:
+    return Key(f"WABA#{waba_id}", "WABA")
+
+
+# ---- templates ----------------------------------------------------------------------------------
+def templates_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#TPL"
+
+
+def template(tenant_id: str, name: str, language: str) -> Key:
+    return Key(templates_pk(tenant_id), f"{name}#{language}")
+
+
+def template_name_prefix(name: str) -> str:
+    """Every language of one template name."""
+    return f"{name}#"
+
+
+# ---- contacts and inbound ----------------------------------------------------------------------
+def contacts_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#CONTACT"
+
+
+def contact(tenant_id: str, phone: str) -> Key:
+    return Key(contacts_pk(tenant_id), phone)
+
+
+def inbox_pk(tenant_id: str, phone: str) -> str:
+    return f"TENANT#{tenant_id}#INBOX#{phone}"
+
+
+def inbound(tenant_id: str, phone: str, at: str, wamid: str) -> Key:
+    """Sorted by time within a contact's inbox; the wamid keeps a repeat of one message one row."""
+    return Key(inbox_pk(tenant_id, phone), f"{at}#{wamid}")
+
+
+# ---- flows, events, plans ------------------------------------------------------------------------
+def flows_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#FLOW"
+
+
+def flow(tenant_id: str, name: str) -> Key:
+    return Key(flows_pk(tenant_id), name)
+
+
+def event(tenant_id: str, event_hash: str) -> Key:
+    return Key(f"TENANT#{tenant_id}#EVENT#{event_hash}", "EVENT")
+
+
+def plans_pk(tenant_id: str, key: str) -> str:
+    return f"TENANT#{tenant_id}#PLAN#{key}"
+
+
+def plan(tenant_id: str, key: str, flow_name: str) -> Key:
+    return Key(plans_pk(tenant_id, key), flow_name)
+
+
+# ---- quota and idempotency -----------------------------------------------------------------------
+def quota(tenant_id: str, day: str) -> Key:
+    return Key(f"TENANT#{tenant_id}#QUOTA", day)
+
+
+def idempotency(tenant_id: str, key: str) -> Key:
+    return Key(f"TENANT#{tenant_id}#IDEM#{key}", "IDEM")
+
+
+# ---- messages ----------------------------------------------------------------------------------
+MESSAGE_SK = "MSG"
+
+
+def message(tenant_id: str, message_id: str) -> Key:
+    return Key(f"TENANT#{tenant_id}#MSG#{message_id}", MESSAGE_SK)
+
+
+def fallback_deadline(tenant_id: str, message_id: str) -> Key:
+    """Beside its message (same pk), so that status moves of the message never disturb it."""
+    return Key(f"TENANT#{tenant_id}#MSG#{message_id}", "FALLBACK")
+
+
+def due_shard(message_id: str, shards: int) -> str:
+    """The DueIndex partition of a message: spread over `shards` by a stable hash of its id."""
+    return due_shard_of(zlib.crc32(message_id.encode()) % shards)
+
+
+def due_shard_of(shard: int) -> str:
+    return f"DUE#{shard}"
+
+
+def dispatch_watermark(shard: int) -> Key:
+    return Key(f"DISPATCH#{shard}", "DISPATCH")
+
+
+# ---- analytics -------------------------------------------------------------------------------------
+def stats_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#STATS"
+
+
+def template_counters_sk(day: str, name: str = "", language: str = "") -> str:
+    """A template's counters for a UTC day; without a name, where a day's rows start."""
+    return f"DAY#{day}#TPL#{name}#{language}" if name else f"DAY#{day}"
+
+
+TEMPLATE_COUNTERS_DAY_END = "#~"  # after every template's row of a day ("~" sorts after names)
+
+
+def activity_counters_sk(day: str) -> str:
+    return f"ACT#{day}"
+
+
+# ---- campaigns -----------------------------------------------------------------------------------
+def campaign(tenant_id: str, campaign_id: str) -> Key:
+    """Its pk is also its messages' `campaign_key` (CampaignIndex)."""
+    return Key(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN")
+
+
+# ---- GCRA rate buckets ------------------------------------------------------------------------------
+def bucket(scope: str) -> Key:
+    return Key(f"RATE#{scope}", "RATE")
+
+
+def number_scope(phone_number_id: str, shard: int | None = None) -> str:
+    """A phone number's pace; above one bucket's throughput it is split over shards."""
+    return f"PNID#{phone_number_id}" if shard is None else f"PNID#{phone_number_id}#{shard}"
+
+
+def pair_scope(phone_number_id: str, to: str) -> str:
+    """One recipient's pace from one of our numbers."""
+    return f"PAIR#{phone_number_id}#{to}"

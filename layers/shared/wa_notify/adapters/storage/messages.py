@@ -1,0 +1,171 @@
+"""Messages: intake (with idempotency and quota), reads, cancels, statuses from WhatsApp,
+replies and callback claims. The sender's lease is `leases`, the due index `dispatch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.adapters.storage import keys
+from wa_notify.adapters.storage.quota import QuotaRepository
+from wa_notify.domain import status as st
+from wa_notify.domain.outcomes import MessageWrite
+
+# A message leaves the due index (and its GSI partition) when nothing is due for it any more.
+OUT_OF_DUE_INDEX = "due_shard, due_at"
+
+
+@dataclass
+class MessageRepository:
+    table: Table
+    quota: QuotaRepository
+    due_shards: int = 4
+
+    def row(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A message row: its keys, and its due-index shard when it has a due time."""
+        row = keys.message(item["tenant_id"], item["id"]).item(dynamo_safe(item))
+        if item.get("due_at") is not None:
+            row["due_shard"] = keys.due_shard(item["id"], self.due_shards)
+        return row
+
+    def update(self, tenant_id: str, message_id: str, expression: str, **kwargs: Any) -> bool:
+        """One conditional transition of a message; False when its condition does not hold."""
+        ok, _ = self.table.update(*keys.message(tenant_id, message_id), expression, **kwargs)
+        return ok
+
+    # ---- intake ------------------------------------------------------------------------------
+    def create(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0,
+               quota: tuple[str, int] | None = None) -> MessageWrite:
+        """Write the message (its idempotency record, its count against the daily quota) atomically."""
+        items = [self.row(item)]
+        if idempotency:
+            items.append(keys.idempotency(item["tenant_id"], idempotency["key"]).item(idempotency))
+        updates = [self.quota.update(item["tenant_id"], quota[0], 1, quota[1])] if quota else None
+        # Message ids are new, so only an expired idempotency record can ever be replaced.
+        if updates is None and idempotency is None:
+            return MessageWrite.WRITTEN if self.table.put_new(items[0]) else MessageWrite.ID_CLASH
+        failed = self.table.transact_put_new(items, replace_expired_before=now_s, updates=updates)
+        if failed is None:
+            return MessageWrite.WRITTEN
+        if idempotency and len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
+            return MessageWrite.DUPLICATE_KEY
+        if updates and failed[-1] == "ConditionalCheckFailed":
+            return MessageWrite.OVER_QUOTA
+        return MessageWrite.ID_CLASH
+
+    def get_idempotency(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        return self.table.get(*keys.idempotency(tenant_id, key), consistent=True)
+
+    def get(self, tenant_id: str, message_id: str) -> dict[str, Any] | None:
+        return self.table.get(*keys.message(tenant_id, message_id), consistent=True)
+
+    def id_for_wamid(self, wamid: str) -> tuple[str, str] | None:
+        """(tenant id, message id) of the message WhatsApp calls `wamid`."""
+        items, _ = self.table.query("wamid = :w", {":w": wamid}, index="WamidIndex", limit=1)
+        if not items:
+            return None
+        return items[0]["tenant_id"], items[0]["id"]
+
+    # ---- cancels -------------------------------------------------------------------------------
+    def cancel(self, tenant_id: str, message_id: str, at: str) -> tuple[bool, dict[str, Any] | None]:
+        """scheduled/queued -> cancelled: (True, the message now) or (False, the message as it is)."""
+        return self.table.update(
+            *keys.message(tenant_id, message_id),
+            f"SET #status = :cancelled, events.#cancelled = :at, updated_at = :at REMOVE {OUT_OF_DUE_INDEX}",
+            condition="#status IN (:scheduled, :queued)",
+            names={"#status": "status", "#cancelled": st.CANCELLED},
+            values={":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at},
+            return_new=True,
+            return_old_on_failure=True,
+        )
+
+    def pending_of(self, tenant_id: str, message_ids: list[str]) -> list[str]:
+        """Which of these messages are still scheduled or queued (consistent reads, 100 a call)."""
+        rows = self.table.batch_get([keys.message(tenant_id, m)._asdict() for m in message_ids],
+                                    projection="id, #status", names={"#status": "status"})
+        pending = {r["id"] for r in rows if r.get("status") in (st.SCHEDULED, st.QUEUED)}
+        return [m for m in message_ids if m in pending]
+
+    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str) -> dict[str, Any]:
+        """The transaction part that cancels a message still scheduled or queued; its condition
+        fails (and with it the whole write) when the message left those states meanwhile."""
+        key = keys.message(tenant_id, message_id)
+        return {"pk": key.pk, "sk": key.sk,
+                "expression": f"SET #status = :cancelled, events.#cancelled = :at, updated_at = :at, cancel_reason = :why "
+                              f"REMOVE {OUT_OF_DUE_INDEX}",
+                "condition": "#status IN (:scheduled, :queued)",
+                "names": {"#status": "status", "#cancelled": st.CANCELLED},
+                "values": {":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at, ":why": reason}}
+
+    def cancel_many(self, tenant_id: str, message_ids: list[str], at: str, reason: str) -> bool:
+        """Cancel these pending messages together (one transaction per 100): False when one of
+        them left scheduled/queued meanwhile, and then none of that transaction's changed."""
+        for start in range(0, len(message_ids), 100):
+            chunk = message_ids[start : start + 100]
+            if self.table.transact_put([], updates=[self.cancel_update(tenant_id, m, at, reason) for m in chunk]) is not None:
+                return False
+        return True
+
+    # ---- statuses from WhatsApp, replies, callback claims --------------------------------------
+    def apply_status(self, tenant_id: str, message_id: str, new_status: str, *, at: str, wamid: str,
+                     pricing: dict[str, Any] | None, error: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Move forward to `new_status` if it outranks the current one and return the message as it
+        is now (free: ALL_NEW costs no extra capacity); else only note when it happened, and None."""
+        key = keys.message(tenant_id, message_id)
+        below = st.statuses_below(new_status)
+        values: dict[str, Any] = {":new": new_status, ":at": at, ":wamid": wamid}
+        values.update({f":b{i}": s for i, s in enumerate(below)})
+        sets = ["#status = :new", "events.#new = if_not_exists(events.#new, :at)", "wamid = if_not_exists(wamid, :wamid)", "updated_at = :at"]
+        if pricing:
+            sets.append("pricing = :pricing")
+            values[":pricing"] = dynamo_safe(pricing)
+        if error:
+            sets.append("#error = :error")
+            values[":error"] = dynamo_safe(error)
+        names = {"#status": "status", "#new": new_status}
+        if error:
+            names["#error"] = "error"
+        ok, now = self.table.update(
+            *key,
+            "SET " + ", ".join(sets) + f" REMOVE lease_token, lease_until, {OUT_OF_DUE_INDEX}",
+            condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))})",
+            names=names,
+            values=values,
+            return_new=True,
+        )
+        if ok:
+            return now
+        # Late or duplicate: the status does not change, but a late `delivered` still gets its
+        # timestamp in the history, and pricing (sent with only one status) is kept.
+        late_values: dict[str, Any] = {":at": at, ":cancelled": st.CANCELLED}
+        late_sets = ["events.#new = :at"]
+        if pricing:
+            late_sets.append("pricing = if_not_exists(pricing, :pricing)")
+            late_values[":pricing"] = dynamo_safe(pricing)
+        self.table.update(
+            *key,
+            "SET " + ", ".join(late_sets),
+            condition="attribute_exists(pk) AND attribute_not_exists(events.#new) AND #status <> :cancelled",
+            names={"#new": new_status, "#status": "status"},
+            values=late_values,
+        )
+        return None
+
+    def record_reply(self, tenant_id: str, message_id: str, reply: dict[str, Any]) -> None:
+        """What the customer answered to a message (its latest reply, and a rating if it was one)."""
+        sets = ["last_reply = :reply"]
+        values: dict[str, Any] = {":reply": dynamo_safe(reply)}
+        if reply.get("rating") is not None:
+            sets.append("rating = :rating")
+            values[":rating"] = reply["rating"]
+        self.update(tenant_id, message_id, "SET " + ", ".join(sets), condition="attribute_exists(pk)", values=values)
+
+    def claim_callback(self, tenant_id: str, message_id: str, rank: int) -> bool:
+        """Claim a status callback before posting it, in one conditional write with no read:
+        False when a higher status was already claimed (this one is stale). The same rank may
+        claim again, so a retry of a failed post goes through."""
+        return self.update(
+            tenant_id, message_id, "SET callback_rank = :r",
+            condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank <= :r)", values={":r": rank},
+        )
