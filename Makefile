@@ -8,23 +8,33 @@ export SAM_CLI_TELEMETRY := 0
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: browser dev test install unit functional infra e2e lint build validate clean openapi examples demo bench soak
+.PHONY: browser dev test install lock unit functional infra e2e lint build validate clean openapi examples demo bench soak
 
-$(VENV)/.installed: pyproject.toml
+# What CI installs is requirements-dev.lock (every package, pinned with its hashes), then the
+# project itself without dependencies; a changed lock (or pyproject) installs again.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
 	 if [ -z "$$PYBIN" ]; then echo "Python $(PYTHON_VERSION) not found: install it with pyenv"; exit 1; fi; \
 	 echo "using $$PYBIN ($$($$PYBIN --version))"; \
 	 [ -x $(PY) ] || $$PYBIN -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 install: $(VENV)/.installed
 
+# `make lock` after changing a dependency in pyproject.toml (or layers/shared/requirements.in);
+# versions already pinned are kept unless UPGRADE=1. The layer's requirements.txt is compiled
+# with the dev lock as constraints, so SAM builds the layer at exactly the versions tested.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version $(basename $(PYTHON_VERSION)) $(if $(UPGRADE),--upgrade,)
+lock: install  ## regenerate requirements-dev.lock and layers/shared/requirements.txt (UPGRADE=1: newest allowed versions)
+	$(UV_COMPILE) pyproject.toml --extra dev --generate-hashes -o requirements-dev.lock
+	$(UV_COMPILE) layers/shared/requirements.in -c requirements-dev.lock --annotation-style line -o layers/shared/requirements.txt
+
 dev: install  ## the local stack on 127.0.0.1:$(PORT), no AWS or Meta account
 	$(PY) -m infra.local --port $(PORT)
 
-test: install browser  ## every tier: unit, functional, infra, end-to-end
+test: lint browser  ## make lint, then every tier: unit, functional, infra, end-to-end
 	$(PY) -m pytest tests
 
 browser:  ## Debian's Chromium for the dashboard test (headless), installed once when apt-get can
@@ -46,8 +56,9 @@ infra: install
 e2e: install
 	$(PY) -m pytest tests/e2e
 
-lint: install
+lint: install  ## ruff, mypy ([tool.mypy] in pyproject.toml: strict for the domain) and the SAM template's lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/sam validate --lint
 
 build: install  ## sam build (needs python3.13 on PATH: pyenv with .python-version gives it)

@@ -113,15 +113,6 @@ def test_layer_is_built_by_sam_for_the_runtime():
     assert (ROOT / ".python-version").read_text().startswith("3.13")
 
 
-def test_layer_requirements_match_pyproject():
-    def names(lines):
-        return {re.split(r"[<>=\[ ]", line.strip(), maxsplit=1)[0].lower() for line in lines if line.strip() and not line.startswith("#")}
-
-    declared = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
-    layer = names((ROOT / "layers/shared/requirements.txt").read_text().splitlines())
-    assert declared - {"boto3"} == layer
-
-
 def test_table_key_schema_indexes_ttl_and_protection():
     props = RES["Table"]["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]

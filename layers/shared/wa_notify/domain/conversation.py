@@ -145,4 +145,4 @@ def in_business_hours(moment: datetime, hours: dict[str, Any] | None) -> bool:
     local = moment.astimezone(zone_info(hours.get("timezone") or "UTC"))
     if local.isoweekday() not in hours.get("days", [1, 2, 3, 4, 5]):
         return False
-    return hours["start"] <= local.strftime("%H:%M") < hours["end"]
+    return bool(hours["start"] <= local.strftime("%H:%M") < hours["end"])

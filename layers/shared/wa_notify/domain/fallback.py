@@ -35,4 +35,4 @@ def plan(settings: dict[str, Any] | None, category: str | None, template_name: s
 
 
 def undeliverable(error: dict[str, Any] | None) -> bool:
-    return bool(error) and error.get("code") == UNDELIVERABLE
+    return error is not None and error.get("code") == UNDELIVERABLE

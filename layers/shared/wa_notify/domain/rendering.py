@@ -14,10 +14,15 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote
 
 from wa_notify.domain import moments
+
+if TYPE_CHECKING:  # imported where used, lazily (see above)
+    from datetime import datetime
+
+    from babel import Locale
 from wa_notify.domain.problems import Invalid, Problem, ProblemList
 from wa_notify.domain.templates import PLACEHOLDER_RE, TemplateSpec
 
@@ -26,7 +31,8 @@ BODY_PARAM_MAX = 1024
 BUTTON_PARAM_MAX = 2000
 BODY_RENDERED_MAX = 1024
 TEXT_MESSAGE_MAX = 4096
-DATE_STYLES = ("short", "medium", "long", "full")
+DateStyle = Literal["short", "medium", "long", "full"]
+DATE_STYLES: tuple[DateStyle, ...] = ("short", "medium", "long", "full")
 # Meta rejects parameter text with a newline, a tab or more than 4 consecutive spaces (132018).
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -45,7 +51,7 @@ class Rendered:
         return {"header": self.header, "body": self.body, "footer": self.footer, "buttons": self.buttons, "request": self.request}
 
 
-def babel_locale(language: str):  # noqa: ANN201 - babel.Locale, imported lazily
+def babel_locale(language: str) -> Locale:
     """Babel locale for a WhatsApp language code, falling back to the base language, then English."""
     from babel import Locale, UnknownLocaleError
 
@@ -76,9 +82,10 @@ def format_value(value: Any, language: str) -> str:
     if not isinstance(value, dict):
         raise ValueError("must be a string or a typed value such as {amount, currency}, {date} or {datetime, timezone}")
     locale = babel_locale(language)
-    style = value.get("format", "long" if ("date" in value or "datetime" in value) else None)
-    if style is not None and style not in DATE_STYLES:
+    given = value.get("format")
+    if given is not None and given not in DATE_STYLES:
         raise ValueError(f"format must be one of {', '.join(DATE_STYLES)}")
+    style: DateStyle = given or "long"  # for dates and date-times; refused above for the other kinds
     keys = set(value) - {"format"}
     if keys == {"amount", "currency"}:
         from babel.numbers import UnknownCurrencyError, format_currency, get_currency_name
@@ -127,7 +134,7 @@ def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
-def parse_datetime(raw: Any, timezone: Any):  # noqa: ANN201 - datetime
+def parse_datetime(raw: Any, timezone: Any) -> datetime:
     """An aware datetime from an ISO string, in `timezone` when given (naive strings are local to it)."""
     from datetime import datetime
 
@@ -152,11 +159,11 @@ def parse_datetime(raw: Any, timezone: Any):  # noqa: ANN201 - datetime
     return parsed.astimezone(zone) if zone else parsed
 
 
-def _format_datetime(raw: Any, timezone: Any, style: str, locale: Any) -> str:
+def _format_datetime(raw: Any, timezone: Any, style: DateStyle, locale: Locale) -> str:
     from babel.dates import format_date, format_time, get_datetime_format
 
     moment = parse_datetime(raw, timezone)
-    pattern = get_datetime_format(style, locale=locale)
+    pattern = str(get_datetime_format(style, locale=locale))  # "{1}, {0}": Babel's stub says DateTimePattern
     time_text = format_time(moment, format="short", tzinfo=moment.tzinfo, locale=locale)
     date_text = format_date(moment.date(), format=style, locale=locale)
     return pattern.replace("{1}", date_text).replace("{0}", time_text).replace("'", "")
