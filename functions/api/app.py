@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain import jsonbody
-from wa_notify.domain.problems import DomainError, Malformed, OverQuota, Unauthorized
+from wa_notify.domain.problems import DomainError, OverQuota, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import (
     CampaignRequest,
@@ -25,6 +25,7 @@ from wa_notify.models import (
     SettingsRequest,
     problem_responses,
 )
+from wa_notify.models_templates import FlowRequest, TemplateRequest
 from wa_notify.observability import logger, metrics, record_outcome, tracer
 from wa_notify.services import contacts as contact_service
 from wa_notify.services import flows as flow_service
@@ -104,6 +105,9 @@ def on_validation_error(exc: RequestValidationError) -> Response:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "Malformed request", "the body is not valid JSON")
+    if [(e.get("type"), tuple(e.get("loc", ()))) for e in errors] == [("missing", ("body",))]:
+        # No body, or JSON `null`: nothing to validate (400, as before the bodies were models).
+        return problem(400, "Malformed request", "a JSON body is required")
     listed = [{"field": field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
     return problem(422, "Unprocessable request", f"{len(listed)} problem(s) with the request", listed)
 
@@ -125,16 +129,6 @@ def on_not_found(exc: Exception) -> Response:
     return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}")
 
 
-def _json_object() -> dict[str, Any]:
-    try:
-        body = app.current_event.json_body
-    except ValueError as exc:
-        raise Malformed("the body is not valid JSON") from exc
-    if body is None:
-        raise Malformed("a JSON body is required")
-    return body
-
-
 @app.get("/v1/health")
 def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -142,8 +136,8 @@ def health() -> dict[str, str]:
 
 @app.post("/v1/templates", summary="Register a template (Meta's template-creation JSON)", responses={
     201: {"description": "Registered; PENDING until Meta's decision arrives"}, **problem_responses(400, 401, 409, 413, 415, 422, 502)})
-def create_template() -> Response[dict[str, Any]]:
-    created = template_service.register(get_deps(), tenant(), _json_object())
+def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[dict[str, Any]]:
+    created = template_service.register(get_deps(), tenant(), body)
     return Response(201, "application/json", body=created)
 
 
@@ -227,8 +221,8 @@ def cancel_campaign(campaign_id: str) -> dict[str, Any]:
 
 @app.put("/v1/flows/<name>", summary="Create or replace a flow: trigger, cancel_on, reschedule_on, steps",
          responses={200: {"description": "Replaced"}, 201: {"description": "Created"}, **problem_responses(400, 401, 413, 415, 422)})
-def put_flow(name: str) -> Response[dict[str, Any]]:
-    stored, created = flow_service.put(get_deps(), tenant(), name, _json_object())
+def put_flow(name: str, body: Annotated[FlowRequest, Body()]) -> Response[dict[str, Any]]:
+    stored, created = flow_service.put(get_deps(), tenant(), name, body)
     return Response(201 if created else 200, "application/json", body=stored)
 
 

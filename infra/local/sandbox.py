@@ -25,7 +25,8 @@ from typing import Any
 from wa_notify.domain import signatures
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.ratelimit import Rate, decide
-from wa_notify.domain.templates import PLACEHOLDER_RE, spec_from_stored, validate_template
+from wa_notify.domain.templates import PLACEHOLDER_RE
+from wa_notify.models_templates import spec_from_stored, validate_template
 
 Deliver = Callable[[bytes, dict[str, str]], int]
 

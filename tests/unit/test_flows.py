@@ -1,8 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from wa_notify.domain.flows import parse_duration, plan, validate_flow
+from wa_notify.domain.flows import parse_duration, plan
 from wa_notify.domain.problems import Invalid
+from wa_notify.models_templates import parse_flow
 
 CLINIC = {
     "trigger": "appointment.booked",
@@ -22,7 +23,7 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Taipei
 
 
 def planned(data, now=NOW, **kw):
-    flow = validate_flow("clinic", CLINIC)
+    flow = parse_flow("clinic", CLINIC)
     return {p.step.template: (p.send_at, p.skipped) for p in plan(flow, data, now, **kw)}
 
 
@@ -73,7 +74,7 @@ def test_quiet_hours_move_a_reminder_before_its_anchor_in_the_recipients_zone():
 def test_quiet_hours_skip_when_no_allowed_time_is_left_before_the_anchor():
     # 23:00 Taipei now; visit at 07:00 tomorrow: -2 h... the 24 h reminder is past, and a
     # non-urgent -1 h step would be 06:00 (quiet), 20:59 is past and 08:00 is after the visit.
-    flow = validate_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT1H"}}]})
+    flow = parse_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT1H"}}]})
     now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
     result = plan(flow, {"visit_at": "2026-11-24T07:00:00+08:00", "timezone": "Asia/Taipei"}, now)
     assert result[0].skipped == "falls in quiet hours with no allowed time before it is due"
@@ -103,15 +104,40 @@ def test_missing_or_bad_anchor_names_the_field():
 
 def test_flow_validation_lists_every_problem():
     with pytest.raises(Invalid) as caught:
-        validate_flow("x", {"trigger": "", "cancel_on": "nope", "quiet_hours": {"start": "25:00", "end": "8"},
+        parse_flow("x", {"trigger": "", "cancel_on": "nope", "quiet_hours": {"start": "25:00", "end": "8"},
                             "steps": [{"at": {"before": "when", "offset": "24h"}}, {"template": "t", "at": "later", "on": "sometimes"}]})
     fields = {p.field for p in caught.value.problems}
-    assert {"trigger", "cancel_on", "quiet_hours.start", "steps[0].template", "steps[0].at.offset", "steps[1].at", "steps[1].on"} <= fields
+    assert {"trigger", "cancel_on", "quiet_hours.start", "steps[0].template", "steps[1].at", "steps[1].on"} <= fields
+    # a flow of the right shape lists every rule that relates its fields at once (the service adds
+    # the missing templates to the same list: test_flows_and_events.test_flow_crud_and_validation)
+    with pytest.raises(Invalid) as caught:
+        parse_flow("x", {"trigger": "a", "cancel_on": ["a"], "steps": [
+            {"template": "t", "at": {"before": "when", "offset": "24h"}},
+            {"template": {"name": "t", "language": "en"}, "at": {"before": "1x"}, "on": "reschedule"}]})
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("cancel_on", "cannot contain the trigger 'a'"),
+        ("steps[0].template", "needs a language: give {name, language} or the flow's language"),
+        ("steps[0].at.offset", "must be an ISO 8601 duration such as PT24H, PT2H30M or P3D"),
+        ("steps[1].at", "must name the data field holding the date-time"),
+        ("steps[1].on", "a reschedule step needs reschedule_on event types"),
+    ]
 
 
 def test_quiet_hours_use_the_evening_before_when_the_morning_is_too_late():
     # a -30 min reminder for a 07:45 visit (07:15, quiet): 08:00 is after the visit, so 20:59 the evening before
-    flow = validate_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT30M"}}]})
+    flow = parse_flow("f", {**CLINIC, "steps": [{"template": "t", "at": {"before": "visit_at", "offset": "PT30M"}}]})
     result = plan(flow, {"visit_at": "2026-11-25T07:45:00+08:00", "timezone": "Asia/Taipei"}, NOW)
     assert result[0].send_at == datetime(2026, 11, 24, 12, 59, tzinfo=UTC)
     assert result[0].moved_from == datetime(2026, 11, 24, 23, 15, tzinfo=UTC)
+
+
+def test_shape_problems_are_worded_as_the_flow_rules_always_were():
+    # GIVEN a flow with an unknown key, a step with an unknown key and a missing template
+    with pytest.raises(Invalid) as caught:
+        parse_flow("x", {**CLINIC, "weight": 1, "steps": [{"at": "now", "colour": "red"}]})
+    # THEN each is named in our words, not pydantic's ("Extra inputs are not permitted", "Field required")
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("steps[0].template", "is required: a template name or {name, language}"),
+        ("steps[0].colour", "is not a step field"),
+        ("weight", "is not a flow field"),
+    ]

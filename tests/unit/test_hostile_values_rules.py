@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from wa_notify.domain import moments
-from wa_notify.domain.flows import plan, validate_flow
+from wa_notify.domain.flows import plan
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.rendering import format_value, parse_datetime
+from wa_notify.models_templates import parse_flow
 
 from tests.unit.test_flows import CLINIC, NOW
 
@@ -62,13 +63,13 @@ def test_plain_formats_still_parse(raw):
 ])
 def test_flow_event_types_are_bounded_and_never_empty(change, field):
     with pytest.raises(Invalid) as exc:
-        validate_flow("clinic", {**CLINIC, **change})
+        parse_flow("clinic", {**CLINIC, **change})
     assert field in [p.field for p in exc.value.problems]
 
 
 def test_a_step_past_the_one_year_horizon_is_skipped_and_one_inside_it_is_planned():
     # GIVEN the clinic's flow; the horizon is the one send_at obeys
-    flow = validate_flow("clinic", CLINIC)
+    flow = parse_flow("clinic", CLINIC)
     horizon = NOW + moments.MAX_AHEAD
     # WHEN the visit is exactly at the horizon (its 24 h reminder is inside, its survey 3 h after is outside)
     out = {p.step.template: p for p in plan(flow, {"visit_at": horizon.isoformat()}, NOW, timezone="Asia/Taipei")}

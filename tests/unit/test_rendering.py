@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.rendering import format_value, render, text_request
-from wa_notify.domain.templates import validate_template
+from wa_notify.models_templates import validate_template
 
 SPEC = validate_template(json.loads((Path(__file__).parents[2] / "events/api/create_template.json").read_text()))
 PARAMS = {"order_id": "A-1001", "first_name": "Ana", "total": {"amount": 1580, "currency": "TWD"}, "eta": {"date": "2024-09-07"}}

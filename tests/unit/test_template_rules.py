@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from wa_notify.domain.problems import Invalid
-from wa_notify.domain.templates import validate_template
+from wa_notify.models_templates import validate_template
 
 VALID = json.loads((Path(__file__).parents[2] / "events/api/create_template.json").read_text())
 
@@ -52,6 +52,10 @@ def test_lowercase_types_are_accepted_and_normalized():
 
 
 CASES = [
+    ("name missing", lambda p: p.pop("name"), "name", "is required"),
+    ("name not text", lambda p: p.update(name=5), "name", "is required"),
+    ("button type", lambda p: p["components"][3]["buttons"][0].update(type="LINK"), "components[3].buttons[0].type", "QUICK_REPLY, URL"),
+    ("component not an object", lambda p: p["components"].append("FOOTER"), "components[4]", "must be an object"),
     ("name format", lambda p: p.update(name="Order Shipped!"), "name", "lowercase"),
     ("name length", lambda p: p.update(name="a" * 513), "name", "512"),
     ("language code", lambda p: p.update(language="en-US"), "language", "language code"),

@@ -20,11 +20,14 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wa_notify.domain.moments import AHEAD_PROBLEM, MAX_AHEAD, valid_zone, zone_info
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.rendering import parse_datetime
+
+if TYPE_CHECKING:
+    from wa_notify.models_templates import FlowRequest
 
 DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$")
 CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -33,7 +36,7 @@ STEP_WHEN = ("trigger", "reschedule", "always")
 EVENT_TYPE_MAX = 100  # an event's type, a flow's trigger and its cancel_on / reschedule_on entries
 EVENT_TYPES_MAX = 20  # entries in cancel_on or in reschedule_on
 FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "priority", "quiet_hours", "steps", "description"}
-STEP_FIELDS = {"template", "at", "urgent", "on", "priority", "params", "button_params", "description"}
+AT_SHAPE = 'must be "now", {"before": "<data field>", "offset": "PT24H"} or {"after": ..., "offset": ...}'
 
 
 class PlanWrite(enum.Enum):
@@ -130,63 +133,37 @@ class Planned:
     moved_from: datetime | None = None
 
 
-def validate_flow(name: str, body: dict[str, Any], problems: ProblemList | None = None) -> Flow:
-    """Structure and durations; template existence is checked by the caller (it needs the store).
-    With `problems` given, problems are collected there (the caller raises) instead of raised here."""
+def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = None) -> Flow:
+    """The rules that relate a flow's fields (its shape is the model's: models_templates.FlowRequest);
+    template existence is checked by the caller (it needs the store). With `problems` given,
+    problems are collected there (the caller raises) instead of raised here."""
     collecting = problems is not None
     problems = problems if problems is not None else ProblemList()
-    for unknown in sorted(set(body) - FLOW_FIELDS):
-        problems.add(unknown, "is not a flow field")
-    for i, raw in enumerate(body.get("steps") if isinstance(body.get("steps"), list) else []):
-        for unknown in sorted(set(raw) - STEP_FIELDS if isinstance(raw, dict) else []):
-            problems.add(f"steps[{i}].{unknown}", "is not a step field")
-    trigger = body.get("trigger")
-    if not isinstance(trigger, str) or not trigger.strip():
-        problems.add("trigger", "is required: the event type that starts this flow")
-    elif len(trigger) > EVENT_TYPE_MAX:
-        problems.add("trigger", f"an event type is at most {EVENT_TYPE_MAX} characters")
-    lists = {}
-    for key in ("cancel_on", "reschedule_on"):
-        value = [] if body.get(key) is None else body[key]
-        if not isinstance(value, list) or len(value) > EVENT_TYPES_MAX or not all(
-                isinstance(v, str) and v.strip() and len(v) <= EVENT_TYPE_MAX for v in value):
-            problems.add(key, f"must be a list of at most {EVENT_TYPES_MAX} event types of 1 to {EVENT_TYPE_MAX} characters")
-            value = []
+    trigger = body.trigger
+    lists = {"cancel_on": body.cancel_on or [], "reschedule_on": body.reschedule_on or []}
+    for key, value in lists.items():
         if trigger in value:
             problems.add(key, f"cannot contain the trigger {trigger!r}")
-        lists[key] = value
     if set(lists["cancel_on"]) & set(lists["reschedule_on"]):
         problems.add("reschedule_on", "an event type cannot both cancel and reschedule")
-    default_language = body.get("language")
-    priority = body.get("priority") or "normal"
-    if priority not in ("high", "normal", "bulk"):
-        problems.add("priority", "must be high, normal or bulk")
     quiet = None
-    if body.get("quiet_hours") is not None:
-        quiet = _quiet_hours(body["quiet_hours"], problems)
-    raw_steps = body.get("steps")
+    if body.quiet_hours is not None:
+        q = body.quiet_hours
+        quiet = QuietHours(_clock(q.start), _clock(q.end), q.timezone)
     steps: list[Step] = []
-    if not isinstance(raw_steps, list) or not raw_steps:
-        problems.add("steps", "is required: at least one step")
-        raw_steps = []
-    if len(raw_steps) > 20:
-        problems.add("steps", "at most 20 steps")
-    for i, raw in enumerate(raw_steps):
+    for i, raw in enumerate(body.steps):
         path = f"steps[{i}]"
-        if not isinstance(raw, dict):
-            problems.add(path, "must be an object")
-            continue
-        template, language = raw.get("template"), default_language
-        if isinstance(template, dict):
-            template, language = template.get("name"), template.get("language", default_language)
-        if not isinstance(template, str) or not template:
-            problems.add(f"{path}.template", "is required: a template name or {name, language}")
-        if not isinstance(language, str) or not language:
+        if isinstance(raw.template, str):
+            template, language = raw.template, body.language
+        else:
+            template, language = raw.template.name, raw.template.language or body.language
+        if not language:
             problems.add(f"{path}.template", "needs a language: give {name, language} or the flow's language")
-        at = raw.get("at", "now")
-        if at != "now":
-            if not isinstance(at, dict) or len({"before", "after"} & set(at)) != 1 or set(at) - {"before", "after", "offset"}:
-                problems.add(f"{path}.at", 'must be "now", {"before": "<data field>", "offset": "PT24H"} or {"after": ..., "offset": ...}')
+        at: str | dict[str, Any] = "now"
+        if raw.at != "now":
+            at = raw.at.model_dump(exclude_none=True)  # type: ignore[union-attr]
+            if len({"before", "after"} & set(at)) != 1 or set(at) - {"before", "after", "offset"}:
+                problems.add(f"{path}.at", AT_SHAPE)
             else:
                 anchor = at.get("before") or at.get("after")
                 if not isinstance(anchor, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", anchor):
@@ -195,47 +172,19 @@ def validate_flow(name: str, body: dict[str, Any], problems: ProblemList | None 
                     parse_duration(at.get("offset", "PT0S"))
                 except ValueError as exc:
                     problems.add(f"{path}.at.offset", str(exc))
-        when = raw.get("on", "trigger")
-        if when not in STEP_WHEN:
-            problems.add(f"{path}.on", "must be trigger, reschedule or always")
-        if when != "trigger" and not lists["reschedule_on"]:
+        if raw.on != "trigger" and not lists["reschedule_on"]:
             problems.add(f"{path}.on", "a reschedule step needs reschedule_on event types")
-        step_priority = raw.get("priority")
-        if step_priority is not None and step_priority not in ("high", "normal", "bulk"):
-            problems.add(f"{path}.priority", "must be high, normal or bulk")
-        mappings = {}
-        for key in ("params", "button_params"):
-            value = raw.get(key) or {}
-            if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
-                problems.add(f"{path}.{key}", "maps template variables (or button indexes) to data field names")
-                value = {}
-            mappings[key] = {str(k): v for k, v in value.items()}
-        if not isinstance(raw.get("urgent", False), bool):
-            problems.add(f"{path}.urgent", "must be true or false")
-        steps.append(Step(index=i, template=template if isinstance(template, str) else "", language=language if isinstance(language, str) else "",
-                          at=at, urgent=bool(raw.get("urgent", False)), when=when if when in STEP_WHEN else "trigger",
-                          priority=step_priority, params=mappings["params"], button_params=mappings["button_params"]))
+        steps.append(Step(index=i, template=template, language=language or "", at=at, urgent=raw.urgent, when=raw.on,
+                          priority=raw.priority, params=dict(raw.params or {}), button_params=dict(raw.button_params or {})))
     if not collecting:
         problems.raise_if_any()
     return Flow(name=name, trigger=trigger, cancel_on=lists["cancel_on"], reschedule_on=lists["reschedule_on"],
-                steps=steps, priority=priority, quiet_hours=quiet)
+                steps=steps, priority=body.priority, quiet_hours=quiet)
 
 
-def _quiet_hours(raw: Any, problems: ProblemList) -> QuietHours | None:
-    if not isinstance(raw, dict):
-        problems.add("quiet_hours", 'must be {"start": "21:00", "end": "08:00", "timezone"?}')
-        return None
-    parsed = {}
-    for key in ("start", "end"):
-        match = CLOCK_RE.match(str(raw.get(key, "")))
-        if not match:
-            problems.add(f"quiet_hours.{key}", "must be HH:MM (24 h)")
-            return None
-        parsed[key] = time(int(match.group(1)), int(match.group(2)))
-    zone = raw.get("timezone")
-    if zone is not None and not valid_zone(zone):
-        problems.add("quiet_hours.timezone", f"{zone!r} is not an IANA time zone such as Asia/Taipei")
-    return QuietHours(parsed["start"], parsed["end"], zone)
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
 
 
 def anchor_time(data: dict[str, Any], field_name: str, timezone: str | None) -> datetime:

@@ -1,0 +1,377 @@
+"""pydantic models of the two bodies that used to be validated by hand: a template (Meta's own
+template-creation JSON, POST /v1/templates) and a flow (PUT /v1/flows/{name}).
+
+The models give the shape (JSON types, enums, lengths) and its OpenAPI schema; the rules that
+relate the parts stay pure in the domain (domain/templates.py, domain/flows.py). Every problem
+keeps the message and the field path its 422 always had: each model names, per field, what a
+wrong or missing value means (`_says`), instead of pydantic's generic wording.
+
+Templates are judged whole inside the model (the component rules run as the `components`
+validator, beside the other fields' errors), so one 422 lists every problem. A flow's rules
+run after the model, in the service, because they are listed together with the template
+references it checks in the store (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from wa_notify.domain import flows as flow_rules
+from wa_notify.domain import moments
+from wa_notify.domain import templates as rules
+from wa_notify.domain.problems import Invalid, Problem, ProblemList
+from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
+from wa_notify.domain.template_text import NESTED_ARRAY
+
+Message = str | Callable[[Any], str]  # a message, or one made from the offending value
+RULE = "rule"  # the error type of our own problems: kept as they are by every model above
+
+
+@dataclass(frozen=True)
+class Says:
+    """What the 422 says about one field: `default` for any problem of its own, `by_type` for
+    particular pydantic error types (string_too_long...), `item` for a wrong list item (at
+    `field[i]`). Problems deeper inside are reported at the field itself, in these words."""
+
+    default: Message
+    by_type: dict[str, Message] = field(default_factory=dict)
+    item: Message | None = None
+
+
+def _words(message: Message, value: Any) -> str:
+    return message(value) if callable(message) else message
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    """A problem's path as a pydantic location: "components[1].text" -> ("components", 1, "text")."""
+    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"\[\d+\]|[^.\[\]]+", path))
+
+
+def path_of(loc: tuple[str | int, ...]) -> str:
+    """A pydantic location as our field path (the inverse of `_loc`)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def problems_error(title: str, problems: list[Problem], strip: tuple[str | int, ...] = ()) -> ValidationError:
+    """Domain problems as one ValidationError (pydantic keeps each location and message when a
+    validator raises it); `strip` removes the part of each path the caller's location already has."""
+    details = []
+    for p in problems:
+        loc = _loc(p.field)
+        details.append(InitErrorDetails(type=PydanticCustomError(RULE, p.message), loc=loc[len(strip):] if loc[: len(strip)] == strip else loc,
+                                        input=None))
+    return ValidationError.from_exception_data(title, details)
+
+
+def invalid(exc: ValidationError) -> Invalid:
+    """A model's errors as the domain's Invalid (for callers outside a route: stored rows, the sandbox)."""
+    return Invalid([Problem(path_of(tuple(e["loc"])), e["msg"]) for e in exc.errors()])
+
+
+class Worded(BaseModel):
+    """A model whose errors are worded by `_says`: {field: Says}, "" for the body itself and
+    "*extra" for an unknown key."""
+
+    _says: ClassVar[dict[str, Says]] = {}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_our_words(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            details: list[InitErrorDetails] = []
+            seen: set[tuple[Any, ...]] = set()
+            for e in exc.errors():
+                loc, message = cls._reworded(e)
+                if message is None:  # not ours to word: left as pydantic said it, for the model around this one
+                    details.append(InitErrorDetails(type=e["type"], loc=loc, input=e.get("input"), ctx=e.get("ctx", {})))
+                elif (loc, message) not in seen:
+                    seen.add((loc, message))
+                    details.append(InitErrorDetails(type=PydanticCustomError(RULE, message), loc=loc, input=e.get("input")))
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
+
+    @classmethod
+    def _reworded(cls, e: Any) -> tuple[tuple[str | int, ...], str | None]:
+        loc, kind, value = tuple(e["loc"]), e["type"], e.get("input")
+        if kind == RULE:
+            return loc, e["msg"]  # a nested model's own words
+        if kind == "extra_forbidden" and "*extra" in cls._says:
+            return loc[:1], _words(cls._says["*extra"].default, value)
+        says = cls._says.get(str(loc[0]) if loc else "")
+        if says is None:
+            return loc, None
+        if not loc:
+            return (), _words(says.default, value)
+        if says.item is not None and len(loc) > 1 and isinstance(loc[1], int):
+            return loc[:2], _words(says.item, value)
+        if len(loc) == 1 and kind in says.by_type:
+            return loc[:1], _words(says.by_type[kind], value)
+        return loc[:1], _words(says.by_type.get(kind, says.default), value)
+
+
+def _upper(value: Any) -> Any:
+    """Meta takes its enums in any casing (`utility`, `body`); they are stored upper-case."""
+    return value.upper() if isinstance(value, str) else value
+
+
+def _upper_or_none(value: Any) -> Any:
+    return _upper(value) or None
+
+
+Upper = BeforeValidator(_upper)
+
+
+# ---- templates -------------------------------------------------------------------------------------
+
+class NamedExample(Worded):
+    model_config = ConfigDict(extra="allow")
+
+    param_name: str
+    example: str
+
+
+NAMED_ITEM = "must be {param_name, example} with string values"
+
+
+class ComponentExample(Worded):
+    """`example` of a HEADER or BODY: values for its variables, or a media header's handle."""
+
+    model_config = ConfigDict(extra="allow")
+    _says = {
+        "header_text": Says("an example string is required for each variable"),
+        "body_text": Says("an example string is required for each variable", {"list_type": NESTED_ARRAY}),
+        "header_text_named_params": Says("a {param_name, example} entry is required for each variable", item=NAMED_ITEM),
+        "body_text_named_params": Says("a {param_name, example} entry is required for each variable", item=NAMED_ITEM),
+        "header_handle": Says("a media handle is required: a list of handle strings"),
+    }
+
+    header_text: list[str] | None = Field(default=None, description="POSITIONAL header: one example value")
+    body_text: list[list[str]] | None = Field(default=None, description='POSITIONAL body: [["value1", "value2"]]')
+    header_text_named_params: list[NamedExample] | None = None
+    body_text_named_params: list[NamedExample] | None = None
+    header_handle: list[str] | None = Field(default=None, description="media headers: the handle of an uploaded sample")
+
+
+class TemplateButton(Worded):
+    """One button of a BUTTONS component; other keys Meta defines (otp_type, flow_id...) are passed on."""
+
+    model_config = ConfigDict(extra="allow")
+    _says = {
+        "type": Says(f"must be one of {', '.join(KNOWN_BUTTON_TYPES)}"),
+        "text": Says("a button label is required"),
+        "url": Says("is required"),
+        "phone_number": Says("is required"),
+        "example": Says("an example is required: a string or a list of strings"),
+    }
+
+    type: Annotated[Literal[KNOWN_BUTTON_TYPES], Upper]  # type: ignore[valid-type]
+    text: str | None = None
+    url: str | None = Field(default=None, description="URL buttons; may end with one variable")
+    phone_number: str | None = None
+    example: str | list[str] | None = Field(default=None, description="a URL variable's example, or a COPY_CODE code")
+
+
+class TemplateComponent(Worded):
+    """One of HEADER, BODY, FOOTER, BUTTONS (Meta's component object); unknown keys are passed on."""
+
+    model_config = ConfigDict(extra="allow")
+    _says = {
+        "type": Says("must be HEADER, BODY, FOOTER or BUTTONS"),
+        "format": Says(f"must be one of {', '.join(rules.HEADER_FORMATS)}"),
+        "text": Says("is required"),
+        "example": Says("an example is required for every variable"),
+        "buttons": Says("is required: a list of 1 to 10 buttons", item="must be an object"),
+    }
+
+    type: Annotated[Literal[rules.COMPONENT_TYPES], Upper]  # type: ignore[valid-type]
+    format: Annotated[Literal[rules.HEADER_FORMATS] | None, BeforeValidator(_upper_or_none)] = Field(  # type: ignore[valid-type]
+        default=None, description="HEADER only (default TEXT)")
+    text: str | None = None
+    example: ComponentExample | None = None
+    buttons: list[TemplateButton] | None = None
+
+
+class TemplateRequest(Worded):
+    """Meta's template-creation JSON, as Meta takes it (POST /v1/templates). Other top-level
+    keys are ignored: only these five are stored and sent to Meta."""
+
+    _says = {
+        "": Says("the body must be a JSON object (Meta's template-creation JSON)"),
+        "name": Says("is required", {"string_too_long": lambda v: f"is {len(v)} characters; at most {rules.NAME_MAX} allowed",
+                                     "string_pattern_mismatch": "may contain only lowercase letters, digits and underscores"}),
+        "language": Says("is required", {
+            "string_pattern_mismatch": lambda v: f"{v!r} is not a WhatsApp language code such as en, en_US or pt_BR"}),
+        "category": Says(f"must be one of {', '.join(rules.CATEGORIES)}"),
+        "parameter_format": Says("must be NAMED or POSITIONAL"),
+        "components": Says("is required: a list with at least a BODY component", item="must be an object"),
+    }
+
+    name: str = Field(min_length=1, max_length=rules.NAME_MAX, pattern=rules.NAME_RE.pattern)
+    language: str = Field(min_length=1, pattern=rules.LANGUAGE_RE.pattern, description="e.g. en, en_US, pt_BR, es_419")
+    category: Annotated[Literal[rules.CATEGORIES], Upper]  # type: ignore[valid-type]
+    # Checked before `components`, whose rules depend on it (a missing one is POSITIONAL, as at Meta).
+    parameter_format: Annotated[Literal[rules.PARAMETER_FORMATS], BeforeValidator(lambda v: _upper(v or "POSITIONAL"))] = "POSITIONAL"  # type: ignore[valid-type]
+    components: list[TemplateComponent] = Field(min_length=1)
+
+    _spec: rules.TemplateSpec | None = PrivateAttr(default=None)
+
+    @field_validator("components")
+    @classmethod
+    def _meta_rules(cls, components: list[TemplateComponent], info: ValidationInfo) -> list[TemplateComponent]:
+        # The fields above that passed are in info.data; a wrong category applies no category rule.
+        _, problems = rules.check_components(components, info.data.get("parameter_format", "POSITIONAL"), info.data.get("category"))
+        if problems:
+            raise problems_error(cls.__name__, problems.items, strip=("components",))
+        return components
+
+    @model_validator(mode="after")
+    def _normalized(self) -> TemplateRequest:
+        self._spec = rules.build_spec(self.name, self.language, self.category, self.parameter_format, self.components)
+        return self
+
+    @property
+    def spec(self) -> rules.TemplateSpec:
+        assert self._spec is not None  # set by validation
+        return self._spec
+
+
+def validate_template(payload: Any) -> rules.TemplateSpec:
+    """Meta's template-creation JSON -> its normalized spec, or Invalid listing every problem."""
+    try:
+        return TemplateRequest.model_validate(payload).spec
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+def spec_from_stored(item: dict[str, Any]) -> rules.TemplateSpec:
+    """Rebuild a spec from the stored registration JSON (it was valid when stored)."""
+    return validate_template({k: item[k] for k in ("name", "language", "category", "parameter_format", "components")})
+
+
+# ---- flows -----------------------------------------------------------------------------------------
+
+EventType = Annotated[str, Field(min_length=1, max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S")]
+EVENT_TYPES = f"must be a list of at most {flow_rules.EVENT_TYPES_MAX} event types of 1 to {flow_rules.EVENT_TYPE_MAX} characters"
+PRIORITY = "must be high, normal or bulk"
+Priority = Literal["high", "normal", "bulk"]
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None and not moments.valid_zone(value):
+        raise ValueError("unknown zone")
+    return value
+
+
+class QuietHoursRequest(Worded):
+    _says = {
+        "": Says('must be {"start": "21:00", "end": "08:00", "timezone"?}'),
+        "start": Says("must be HH:MM (24 h)"),
+        "end": Says("must be HH:MM (24 h)"),
+        "timezone": Says(lambda v: f"{v!r} is not an IANA time zone such as Asia/Taipei"),
+    }
+
+    start: str = Field(pattern=flow_rules.CLOCK_RE.pattern, description="local time the quiet period starts, e.g. 21:00")
+    end: str = Field(pattern=flow_rules.CLOCK_RE.pattern, description="local time it ends, e.g. 08:00")
+    timezone: Annotated[str | None, AfterValidator(_zone)] = Field(
+        default=None, max_length=moments.ZONE_MAX, description="the recipient's zone when the event gives none")
+
+
+class TemplateChoice(BaseModel):
+    name: str = Field(min_length=1)
+    language: str | None = Field(default=None, description="default: the flow's language")
+
+
+class StepTime(BaseModel):
+    """When a timed step goes: `before` or `after` a date-time of the event's data, by `offset`
+    (checked with the step, in domain/flows.py, so the 422 also names the missing templates)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    before: str | None = Field(default=None, description="the data field holding the date-time")
+    after: str | None = None
+    offset: str | None = Field(default=None, description="ISO 8601 duration with fixed units, e.g. PT24H, P3D (default PT0S)")
+
+
+class StepRequest(Worded):
+    model_config = ConfigDict(extra="forbid")
+    _says = {
+        "*extra": Says("is not a step field"),
+        "template": Says("is required: a template name or {name, language}"),
+        "at": Says(flow_rules.AT_SHAPE),
+        "on": Says("must be trigger, reschedule or always"),
+        "priority": Says(PRIORITY),
+        "params": Says("maps template variables (or button indexes) to data field names"),
+        "button_params": Says("maps template variables (or button indexes) to data field names"),
+        "urgent": Says("must be true or false"),
+        "description": Says("must be text"),
+    }
+
+    template: Annotated[str, Field(min_length=1)] | TemplateChoice
+    at: Literal["now"] | StepTime = "now"
+    urgent: StrictBool = Field(default=False, description="keeps its time in quiet hours")
+    on: Literal["trigger", "reschedule", "always"] = Field(default="trigger", description="reschedule: a change notice, sent only then")
+    priority: Priority | None = None
+    params: Annotated[dict[str, Annotated[str, Field(min_length=1)]] | None, BeforeValidator(lambda v: v or None)] = Field(
+        default=None, description="template variable -> data field")
+    button_params: Annotated[dict[str, Annotated[str, Field(min_length=1)]] | None, BeforeValidator(lambda v: v or None)] = Field(
+        default=None, description="URL button index -> data field")
+    description: str | None = None
+
+
+class FlowRequest(Worded):
+    """PUT /v1/flows/{name}: what an event starts, cancels or re-plans, and its steps."""
+
+    model_config = ConfigDict(extra="forbid")
+    _says = {
+        "": Says("the body must be a JSON object"),
+        "*extra": Says("is not a flow field"),
+        "trigger": Says("is required: the event type that starts this flow",
+                        {"string_too_long": f"an event type is at most {flow_rules.EVENT_TYPE_MAX} characters"}),
+        "cancel_on": Says(EVENT_TYPES),
+        "reschedule_on": Says(EVENT_TYPES),
+        "language": Says("must be a template language code such as en or pt_BR"),
+        "priority": Says(PRIORITY),
+        "quiet_hours": Says('must be {"start": "21:00", "end": "08:00", "timezone"?}'),
+        "steps": Says("is required: at least one step", {"too_long": "at most 20 steps"}, item="must be an object"),
+        "description": Says("must be text"),
+    }
+
+    trigger: str = Field(max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S", description="the event type that starts this flow")
+    cancel_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
+    reschedule_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
+    language: str | None = Field(default=None, description="the steps' template language, unless a step names its own")
+    priority: Annotated[Priority, BeforeValidator(lambda v: v or "normal")] = "normal"
+    quiet_hours: QuietHoursRequest | None = None
+    steps: list[StepRequest] = Field(min_length=1, max_length=20)
+    description: str | None = None
+
+
+def parse_flow(name: str, body: Any, problems: ProblemList | None = None) -> flow_rules.Flow:
+    """A flow's JSON -> the planned Flow, or Invalid listing every problem (stored flows, tests)."""
+    try:
+        model = FlowRequest.model_validate(body)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    return flow_rules.validate_flow(name, model, problems)
