@@ -60,6 +60,24 @@ def _serialize_moto() -> None:
     BotocoreStubber.process_request = locked  # type: ignore[method-assign]
 
 
+def _untrack_moto_models() -> None:
+    """moto appends every model object it ever creates (each Item, Table, SQS Message) to a
+    class-level list, for its server's dashboard, and frees them only at mock.stop(). Its
+    TransactWriteItems deep-copies the whole table per item, so each transaction left a full
+    table copy behind: memory grew as transactions x table size, N squared in the soak
+    (docs/decisions.md). Nothing of ours reads those lists; new objects are no longer added."""
+    from moto.core.common_models import BaseModel
+
+    if getattr(BaseModel.__new__, "_wa_untracked", False):
+        return
+
+    def untracked_new(cls, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202, ARG001
+        return super(BaseModel, cls).__new__(cls)
+
+    untracked_new._wa_untracked = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(untracked_new)  # type: ignore[method-assign, assignment]
+
+
 @contextlib.contextmanager
 def unserialized_moto() -> Iterator[None]:
     """Lift the lock for a test that must show what goes wrong without it (moto is then not
@@ -223,6 +241,7 @@ class LocalStack:
         self.mock = mock_aws()
         self.mock.start()
         _serialize_moto()
+        _untrack_moto_models()
         import boto3
 
         template = load_template()
