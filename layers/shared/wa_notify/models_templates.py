@@ -213,6 +213,15 @@ class TemplateComponent(Worded):
     buttons: list[TemplateButton] | None = None
 
 
+class CheckedComponents(list[TemplateComponent]):
+    """The components, with what the rules found in them: the spec is built from that, not by
+    running the rules again (they are most of a template's validation time)."""
+
+    def __init__(self, components: list[TemplateComponent], parts: rules.Components) -> None:
+        super().__init__(components)
+        self.parts = parts
+
+
 class TemplateRequest(Worded):
     """Meta's template-creation JSON, as Meta takes it (POST /v1/templates). Other top-level
     keys are ignored: only these five are stored and sent to Meta."""
@@ -241,14 +250,15 @@ class TemplateRequest(Worded):
     @classmethod
     def _meta_rules(cls, components: list[TemplateComponent], info: ValidationInfo) -> list[TemplateComponent]:
         # The fields above that passed are in info.data; a wrong category applies no category rule.
-        _, problems = rules.check_components(components, info.data.get("parameter_format", "POSITIONAL"), info.data.get("category"))
+        parts, problems = rules.check_components(components, info.data.get("parameter_format", "POSITIONAL"), info.data.get("category"))
         if problems:
             raise problems_error(cls.__name__, problems.items, strip=("components",))
-        return components
+        return CheckedComponents(components, parts)
 
     @model_validator(mode="after")
     def _normalized(self) -> TemplateRequest:
-        self._spec = rules.build_spec(self.name, self.language, self.category, self.parameter_format, self.components)
+        parts = self.components.parts if isinstance(self.components, CheckedComponents) else None
+        self._spec = rules.build_spec(self.name, self.language, self.category, self.parameter_format, self.components, parts)
         return self
 
     @property
