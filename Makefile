@@ -80,5 +80,5 @@ bench: install  ## throughput, priority, requests and cost per message, cold imp
 	$(PY) -m infra.bench.run $(if $(QUICK),--quick,)
 
 N ?= 1000
-soak: install  ## the chaos suite at N messages -> .bench/soak.json (make test runs it at 150)
-	$(PY) -m infra.bench.soak $(N)
+soak: install  ## the chaos suite at N messages (SEED=7) -> .bench/soak.json with seconds and max_rss_mb (make test: N=150, report in a temp dir)
+	$(PY) -m infra.bench.soak $(N) --seed $(or $(SEED),7)

@@ -38,3 +38,24 @@ def attribute_values_serialized_directly() -> Iterator[None]:
         yield
     finally:
         BaseJSONSerializer._serialize_type_structure = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def retention_read_directly() -> Iterator[None]:
+    """For each message it hands out, moto's ReceiveMessage checks the retention period through
+    GetQueueAttributes, which computes every attribute three times, each count a scan of the
+    whole queue: a receive cost 30 scans of the queue. The period is read from the queue."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+
+    def is_valid(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SQSBackend.is_message_valid_based_on_retention_period = original  # type: ignore[method-assign]
