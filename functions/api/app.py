@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -35,6 +35,9 @@ from wa_notify.services import templates as template_service
 from wa_notify.services.deps import get_deps
 from wa_notify.services.tenants import authenticate
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
 # Every JSON body is parsed by jsonbody.loads, once, whichever route reads it: nesting, integer
 # length, NaN and lone surrogates are refused there with the field named, before any model sees them.
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=jsonbody.loads)
@@ -46,7 +49,7 @@ JSON_TYPE = re.compile(r"application/(?:[a-z0-9.!#$&^_-]+\+)?json")  # applicati
 # A 204 has no body: an explicit empty `content`, or Powertools documents a JSON `null` body
 # from the handler's return type (the fuzzer, once it could create templates and flows, read
 # every DELETE's empty answer as invalid JSON).
-NO_CONTENT: dict[str, Any] = {"description": "Deleted", "content": {}}
+NO_CONTENT: OpenAPIResponse = {"description": "Deleted", "content": {}}
 _docs_enabled = False
 
 
@@ -182,7 +185,7 @@ def create_message(
         record_outcome(tenant(), body.template.name if body.template else None, "accepted")
     else:
         metrics.add_metric(name="MessagesReplayed", unit="Count", value=1)
-    return Response(202, "application/json", body=result)
+    return Response(202, "application/json", body=MessageAccepted.model_validate(result))
 
 
 @app.get("/v1/messages/<message_id>", responses={200: {"description": "The message and its status history"}, **problem_responses(401, 404, 422)})
@@ -252,7 +255,7 @@ def delete_flow(name: str) -> Response[None]:
 def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]:
     result, planned = flow_service.handle_event(get_deps(), tenant(), body.model_dump(exclude_none=True))
     metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)
-    return Response(202, "application/json", body=result)
+    return Response(202, "application/json", body=EventAccepted.model_validate(result))
 
 
 @app.put("/v1/contacts/<phone>", summary="Create or update a contact's profile",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.batch import process_sqs_batch
 from wa_notify.jobs import CampaignJob, LaneRecord
@@ -27,7 +28,7 @@ def record_handler(record: LaneRecord) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     sending.pacer.begin(len(event.get("Records") or []))
     try:
         return process_sqs_batch(event, record_handler, context, LaneRecord)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from pydantic import BaseModel
 
 _local = threading.local()
@@ -26,7 +27,7 @@ _local = threading.local()
 
 def process_sqs_batch(
     event: dict[str, Any], record_handler: Callable[..., Any], context: Any, model: type[BaseModel] | None = None
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     """`process_partial_response` for an SQS event: only the failed records are reported. The
     handler gets each record parsed into `model`, or Powertools' SQSRecord without one."""
     processors = getattr(_local, "processors", None)
@@ -34,5 +35,7 @@ def process_sqs_batch(
         processors = _local.processors = {}
     processor = processors.get(model)
     if processor is None:
-        processor = processors[model] = BatchProcessor(event_type=EventType.SQS, model=model)
+        # Powertools types `model` as its own SqsRecordModel subclasses but reads only messageId from
+        # the parsed record; ours are lighter models with that field (jobs.LaneRecord says why).
+        processor = processors[model] = BatchProcessor(event_type=EventType.SQS, model=model)  # type: ignore[arg-type]
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

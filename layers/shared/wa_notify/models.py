@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,9 @@ from pydantic import (
 
 from wa_notify.domain import jsonsafe, moments
 from wa_notify.domain.flows import EVENT_TYPE_MAX
+
+if TYPE_CHECKING:  # the type of the route decorators' responses= (only the type checker reads it)
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 Scalar = str | int | float | bool | None
 # A typed value ({"amount", "currency"}, {"date"}, {"datetime", "timezone"}) is one flat object:
@@ -202,7 +205,7 @@ class Problem(BaseModel):
     errors: list[ProblemField] = Field(default_factory=list)
 
 
-def problem_responses(*codes: int) -> dict[int, dict[str, Any]]:
+def problem_responses(*codes: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI entries for the error statuses a route can answer."""
     titles = {400: "Malformed request", 401: "No or unknown API key", 404: "Not found", 409: "Conflict (state or idempotency)",
               413: "Payload too large", 415: "The body is not application/json", 422: "Semantically invalid: every problem listed",

@@ -44,13 +44,13 @@ class _PinnedBackend(httpcore.SyncBackend):
         addresses = _pinned.get().get(_key(host))
         if not addresses:
             raise httpcore.ConnectError(f"{host} was not checked before connecting")
-        error: Exception | None = None
+        errors: list[Exception] = []
         for address in addresses:  # like socket.create_connection: the first that answers
             try:
                 return super().connect_tcp(address, port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error  # type: ignore[misc]
+                errors.append(exc)
+        raise errors[-1]  # addresses is not empty: every one of them failed
 
 
 class PinnedTransport(httpx.HTTPTransport):

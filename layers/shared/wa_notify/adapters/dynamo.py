@@ -7,6 +7,7 @@ docs/key-schema.md; the repositories over this table are in `adapters/storage/`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
-def to_attr(value: Any) -> dict[str, Any]:
+def to_attr(value: Any) -> Mapping[str, Any]:
     return _ser.serialize(value)
 
 
@@ -113,8 +114,9 @@ class Table:
             resp = self.client.update_item(**kwargs)
         except ClientError as exc:
             if _is_condition_failure(exc):
+                # botocore types the error response without the item ReturnValuesOnConditionCheckFailure adds
                 old = exc.response.get("Item")
-                return False, (from_item(old) if old else None)
+                return False, (from_item(old) if isinstance(old, dict) and old else None)
             raise
         if (return_new or return_old) and "Attributes" in resp:
             return True, from_item(resp["Attributes"])
@@ -195,7 +197,7 @@ class Table:
                     break
         return out
 
-    def transact_put(self, puts: list[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None,
+    def transact_put(self, puts: Sequence[tuple[dict[str, Any], str | None]], values: dict[str, Any] | None = None,
                      updates: list[dict[str, Any]] | None = None, deletes: list[dict[str, Any]] | None = None) -> list[str] | None:
         """Put items atomically, each with its own condition (None: unconditional overwrite),
         together with `updates` ({pk, sk, expression, condition, values}) and `deletes`

@@ -108,9 +108,14 @@ class Step:
         return self.at != "now"
 
     @property
+    def timing(self) -> dict[str, Any] | None:
+        """A timed step's {"before"|"after": field, "offset": duration}; None for "now"."""
+        return self.at if isinstance(self.at, dict) else None
+
+    @property
     def anchor_field(self) -> str | None:
-        if isinstance(self.at, dict):
-            return self.at.get("before") or self.at.get("after")
+        if self.timing is not None:
+            return self.timing.get("before") or self.timing.get("after")
         return None
 
 
@@ -161,7 +166,7 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
             problems.add(f"{path}.template", "needs a language: give {name, language} or the flow's language")
         at: str | dict[str, Any] = "now"
         if raw.at != "now":
-            at = raw.at.model_dump(exclude_none=True)  # type: ignore[union-attr]
+            at = raw.at.model_dump(exclude_none=True)
             if len({"before", "after"} & set(at)) != 1 or set(at) - {"before", "after", "offset"}:
                 problems.add(f"{path}.at", AT_SHAPE)
             else:
@@ -227,8 +232,9 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
         except ValueError as exc:
             problems.add(f"data.{step.anchor_field}", str(exc))
             continue
-        offset = parse_duration(step.at.get("offset", "PT0S"))  # type: ignore[union-attr]
-        before = "before" in step.at  # type: ignore[operator]
+        timing = step.timing or {}
+        offset = parse_duration(timing.get("offset", "PT0S"))
+        before = "before" in timing
         when = anchor - offset if before else anchor + offset
         original = when
         if when < this_minute:

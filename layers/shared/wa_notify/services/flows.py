@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
@@ -203,7 +204,7 @@ def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, 
 
 def _message_for(
     deps: Deps, tenant_id: str, tenant: dict[str, Any], flow: Flow, p: Planned, to: str, key: str, event_type: str,
-    data: dict[str, Any], templates: dict[tuple[str, str], dict[str, Any]], problems: ProblemList, now: Any,
+    data: dict[str, Any], templates: dict[tuple[str, str], dict[str, Any]], problems: ProblemList, now: datetime,
 ) -> dict[str, Any] | None:
     step = p.step
     template_item = _template(deps, tenant_id, step, templates)
@@ -235,8 +236,8 @@ def _message_for(
         rendered = render(spec, params, button_params, to=to, callback_data=message_id)
     except Invalid as exc:
         for problem in exc.problems:
-            var = problem.field.split(".", 1)[-1]
-            problems.add(f"data.{field_of.get(var, var)}", problem.message)
+            name = problem.field.split(".", 1)[-1]  # the template variable the problem names
+            problems.add(f"data.{field_of.get(name, name)}", problem.message)
         return None
     return message_service.build_item(
         deps, tenant_id, message_id=message_id, to=to, request=rendered.request,

@@ -159,6 +159,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     if send_at is not None and send_at > now + moments.MAX_AHEAD:
         problems.add("send_at", f"{moments.AHEAD_PROBLEM}: messages are planned at most {moments.MAX_AHEAD.days} days ahead")
     problems.raise_if_any()
+    assert to is not None  # a number that does not parse is one of the problems raised above
 
     tenant = tenant_profile(deps, tenant_id)
     contact = deps.store.contacts.get(tenant_id, to) or {}
@@ -196,7 +197,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
                       priority=body.get("priority") or "normal", send_at=send_at, metadata=metadata, now=now,
                       phone_number_id=tenant["phone_number_id"], text=body.get("text"),
-                      extra={"billing": billing("text" if has_text else "template", template_ref and template_ref["category"], in_window),
+                      extra={"billing": billing("text" if has_text else "template", template_ref["category"] if template_ref else None, in_window),
                              **({"fallback": sms} if sms else {})})
     status = item["status"]
     idempotency = None
@@ -215,7 +216,8 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
         raise over_quota(deps, tenant, now)
     if written is MessageWrite.DUPLICATE_KEY:
         # A concurrent request with the same key won the race.
-        replay = _replay(deps, tenant_id, idempotency_key, request_hash)  # type: ignore[arg-type]
+        assert idempotency_key is not None  # only a write carrying a key can clash on it
+        replay = _replay(deps, tenant_id, idempotency_key, request_hash)
         if replay is not None:
             return replay, False
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
@@ -236,9 +238,10 @@ def build_item(
     loses nothing."""
     # The schedule fires once a minute: a send_at in the current minute (or the past) goes now,
     # anything in a later minute waits for that minute's tick, never earlier.
-    scheduled = send_at is not None and minute_of(send_at) > minute_of(now)
-    status = st.SCHEDULED if scheduled else st.QUEUED
-    due_at = epoch_ms(send_at) if scheduled else epoch_ms(now) + deps.settings.stale_queue_seconds * 1000
+    if send_at is not None and minute_of(send_at) > minute_of(now):
+        status, due_at = st.SCHEDULED, epoch_ms(send_at)
+    else:
+        status, due_at = st.QUEUED, epoch_ms(now) + deps.settings.stale_queue_seconds * 1000
     return {
         "id": message_id,
         "tenant_id": tenant_id,

@@ -140,7 +140,7 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> s
     languages = [i["language"] for i in deps.store.templates.list(tenant_id, name=name, limit=100)[0]]
     if not languages:
         raise Invalid([Problem("template.name", f"no template {name}")])
-    if locale in languages:
+    if locale is not None and locale in languages:
         return locale
     base = (locale or "").split("_")[0]
     same_base = [lang for lang in languages if base and lang.split("_")[0] == base]

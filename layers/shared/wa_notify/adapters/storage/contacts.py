@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ class ContactRepository:
     def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return query_page(self.table, keys.contacts_pk(tenant_id), limit=limit, cursor=cursor)
 
-    def page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[builtins.list[dict[str, Any]], str | None]:
         """Contacts after the phone `after`, and the phone to continue from (campaign planning)."""
         pk = keys.contacts_pk(tenant_id)
         start = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
@@ -88,6 +89,6 @@ class ContactRepository:
             values={":at": at, ":prev": previous_window or ""},
         )
 
-    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> list[dict[str, Any]]:
+    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
         items, _ = self.table.query("pk = :pk", {":pk": keys.inbox_pk(tenant_id, phone)}, limit=limit, consistent=True)
         return items

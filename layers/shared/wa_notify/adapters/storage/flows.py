@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,20 +37,20 @@ class FlowRepository:
     def get_event(self, tenant_id: str, event_hash: str) -> dict[str, Any] | None:
         return self.table.get(*keys.event(tenant_id, event_hash), consistent=True)
 
-    def plans_for_key(self, tenant_id: str, key: str) -> list[dict[str, Any]]:
+    def plans_for_key(self, tenant_id: str, key: str) -> builtins.list[dict[str, Any]]:
         """The plan of each flow the key triggered (sk: the flow's name)."""
         items, _ = self.table.query("pk = :pk", {":pk": keys.plans_pk(tenant_id, key)}, consistent=True)
         return items
 
     def write_plan(
-        self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: list[dict[str, Any]],
+        self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: builtins.list[dict[str, Any]],
         plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
-        cancels: list[str] = (), at: str = "",
+        cancels: Sequence[str] = (), at: str = "",
     ) -> PlanWrite:
         """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
         plan records, the quota count and the cancels of the old plans' pending messages, all or
         nothing. A reschedule that fails at any point leaves the old plan exactly as it was."""
-        puts: list[tuple[dict[str, Any], str | None]] = [
+        puts: builtins.list[tuple[dict[str, Any], str | None]] = [
             (keys.event(tenant_id, event_hash).item(dynamo_safe(event_record)), "attribute_not_exists(pk) OR expires_at < :now"),
         ]
         for item in messages:
