@@ -29,15 +29,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from wa_notify.domain import jsonbody
+from wa_notify.domain.problems import DomainError, Invalid, Malformed, Problem
+from wa_notify.http import field_of
 
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
 
 GRAPH_PREFIX = "/_sandbox/graph"
+MAX_BODY_BYTES = 256 * 1024  # the API's own limit (functions/api/app.py): a larger body is refused unread
 PUBLIC_ADDRESS = "93.184.215.14"  # what in-process DNS answers for any other callback host
 # Locally, EMF metrics are off; Powertools warns on every flush with nothing in it.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -443,8 +448,9 @@ class LocalStack:
         if url.path == "/_local/callbacks/sink":
             return self.receive_callback(path_and_query, lower, data), {"content-type": "application/json"}, b"{}"
         if url.path.startswith("/_local/"):
-            status, payload = self.local_route(method, url.path, url.query, data)
-            return status, {"content-type": "application/json"}, json.dumps(payload).encode()
+            status, payload, extra = self.local_route(method, url.path, url.query, data)
+            content_type = "application/problem+json" if status >= 400 else "application/json"
+            return status, {"content-type": content_type, **{k.lower(): v for k, v in extra.items()}}, json.dumps(payload).encode()
         for route_method, pattern, route, fn in self.routes:
             match = pattern.match(url.path)
             if match and route_method == method:
@@ -491,9 +497,19 @@ class LocalStack:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
+            def _refuse(self, status: int, title: str, detail: str) -> None:
+                # The body was not read, so the connection cannot carry another request.
+                self.close_connection = True
+                self._respond(status, json.dumps(_local_problem(status, title, detail)), "application/problem+json", {"Connection": "close"})
+
             def _handle(self) -> None:
                 url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
+                raw_length = (self.headers.get("Content-Length") or "0").strip()
+                if not raw_length.isascii() or not raw_length.isdigit():  # RFC 9110 §8.6: 1*DIGIT, so no sign
+                    return self._refuse(400, "Malformed request", f"Content-Length {raw_length[:40]!r} is not a number of bytes")
+                length = int(raw_length) if len(raw_length) <= 18 else MAX_BODY_BYTES + 1  # int() refuses 4,300+ digits
+                if length > MAX_BODY_BYTES:
+                    return self._refuse(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
@@ -508,8 +524,8 @@ class LocalStack:
                     if url.path == "/_local/callbacks/sink":
                         return self._respond(stack.receive_callback(self.path, headers, body), "{}")
                     if url.path.startswith("/_local/"):
-                        status, payload = stack.local_route(self.command, url.path, url.query, body)
-                        return self._respond(status, json.dumps(payload), "application/problem+json" if status >= 400 else "application/json")
+                        status, payload, extra = stack.local_route(self.command, url.path, url.query, body)
+                        return self._respond(status, json.dumps(payload), "application/problem+json" if status >= 400 else "application/json", extra)
                     for method, pattern, route, fn in stack.routes:
                         match = pattern.match(url.path)
                         if match and method == self.command:
@@ -545,43 +561,45 @@ class LocalStack:
                 "app_secret": self.app_secret, "verify_token": self.verify_token,
                 "base_url": f"http://{self.host}:{self.port}"}
 
-    def local_route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        def bad(detail: str, field_name: str = "") -> tuple[int, dict[str, Any]]:
-            return 422, {"type": "about:blank", "title": "Unprocessable request", "status": 422, "detail": detail,
-                         "errors": [{"field": field_name, "message": detail}]}
-
+    def local_route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A `/_local/...` route: (status, JSON body, extra headers). Bodies are parsed and refused
+        by the API's rules (jsonbody, then a pydantic model): a stranger's input is a 4xx here too."""
+        allowed = LOCAL_ROUTES.get(path)
+        if allowed is None:
+            return 404, _local_problem(404, "Not found", f"no local route {method} {path}"), {}
+        if method not in allowed:
+            allow = ", ".join(sorted(allowed))
+            return 405, _local_problem(405, "Method not allowed", f"no route {method} {path}; allowed: {allow}"), {"Allow": allow}
+        model = LOCAL_BODIES.get((method, path))
         try:
-            data = json.loads(body) if body else {}
-        except ValueError:
-            return 400, {"type": "about:blank", "title": "Malformed request", "status": 400, "detail": "body is not JSON", "errors": []}
-        if not isinstance(data, dict):
-            return bad("body must be a JSON object")
-        params = dict(parse_qsl(query))
+            if model is None:
+                return self._local_route(method, path, dict(parse_qsl(query)), None)
+            try:
+                data = jsonbody.loads(body.decode("utf-8")) if body.strip() else {}
+            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+                raise Malformed("the body is not UTF-8 JSON") from exc
+            return self._local_route(method, path, dict(parse_qsl(query)), model.model_validate(data))
+        except DomainError as exc:
+            return exc.status, _local_problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems]), {}
+        except ValidationError as exc:
+            errors = [{"field": field_of(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+            return 422, _local_problem(422, "Unprocessable request", f"{len(errors)} problem(s) with the request", errors), {}
+
+    def _local_route(self, method: str, path: str, params: dict[str, str], data: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         if (method, path) == ("GET", "/_local/info"):
-            return 200, self.info()
+            return 200, self.info(), {}
         if (method, path) == ("POST", "/_local/tenants"):
-            name = data.get("name")
-            if not isinstance(name, str) or not name.strip():
-                return bad("name is required", "name")
-            tenant = self.create_tenant(name.strip())
-            return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}
+            tenant = self.create_tenant(data.name)
+            return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}, {}
         if (method, path) == ("GET", "/_local/sandbox/messages"):
             to = params.get("to")
             if to:
-                from wa_notify.domain.phone import to_e164
-
-                try:
-                    to = to_e164(to if to.startswith("+") else "+" + to)
-                except ValueError:
-                    return bad("to is not a phone number", "to")
-            return 200, {"messages": self.sandbox.received(to)}
-        if (method, path) in (("PUT", "/_local/sandbox/config"), ("POST", "/_local/sandbox/config")):
-            if "auto_status" in data and not isinstance(data["auto_status"], bool):
-                return bad("auto_status must be true or false", "auto_status")
-            try:
-                return 200, self.sandbox.configure(data)
-            except (TypeError, ValueError) as exc:
-                return bad(str(exc))
+                to = _phone(to, "to")
+            return 200, {"messages": self.sandbox.received(to)}, {}
+        if path == "/_local/sandbox/config" and method in ("PUT", "POST"):
+            return 200, self.sandbox.configure(data.model_dump(exclude_unset=True)), {}
+        if (method, path) == ("GET", "/_local/sandbox/config"):
+            return 200, self.sandbox.config(), {}
         if (method, path) == ("GET", "/_local/sms"):
             # What the SMS fallback sent through (moto's) Amazon SNS, oldest first.
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -589,33 +607,127 @@ class LocalStack:
 
             to = params.get("to")
             sent = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.items()]
-            return 200, {"messages": [m for m in sent if to is None or m["to"] == to]}
+            return 200, {"messages": [m for m in sent if to is None or m["to"] == to]}, {}
         if (method, path) == ("GET", "/_local/callbacks"):
-            return 200, {"callbacks": self.callback_inbox[-200:]}
+            return 200, {"callbacks": self.callback_inbox[-200:]}, {}
         if (method, path) == ("PUT", "/_local/callbacks/config"):
-            if not isinstance(data.get("status"), int) or not 100 <= data["status"] <= 599:
-                return bad("status must be an HTTP status code", "status")
-            self.callback_status = data["status"]
-            return 200, {"status": self.callback_status}
-        if (method, path) == ("GET", "/_local/sandbox/config"):
-            return 200, self.sandbox.config()
+            self.callback_status = data.status
+            return 200, {"status": self.callback_status}, {}
         if (method, path) == ("POST", "/_local/sandbox/inbound"):
-            sender = data.get("from")
-            if not isinstance(sender, str) or not sender:
-                return bad("from is required", "from")
-            if "text" not in data and "button" not in data:
-                return bad("give text or button", "text")
-            pnid = data.get("phone_number_id") or self.dev_tenant["phone_number_id"]
+            pnid = data.phone_number_id or self.dev_tenant["phone_number_id"]
             if pnid not in self.sandbox.numbers:
-                return bad("unknown phone_number_id", "phone_number_id")
-            return 202, self.sandbox.inbound(pnid, data)
-        if (method, path) == ("POST", "/_local/clock"):
-            raw = data.get("at")
-            try:
-                at = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else datetime.now(UTC)
-            except ValueError:
-                return bad("at must be an ISO 8601 date-time", "at")
-            if at.tzinfo is None:
-                at = at.replace(tzinfo=UTC)
-            return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}
-        return 404, {"type": "about:blank", "title": "Not found", "status": 404, "detail": f"no local route {method} {path}", "errors": []}
+                raise Invalid([Problem("phone_number_id", "unknown phone_number_id")])
+            return 202, self.sandbox.inbound(pnid, data.model_dump(by_alias=True, exclude_none=True)), {}
+        # POST /_local/clock
+        at = data.at or datetime.now(UTC)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}, {}
+
+
+def _local_problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": errors or []}
+
+
+def _phone(value: str, field_name: str) -> str:
+    from wa_notify.domain.phone import to_e164
+
+    try:
+        return to_e164(value if value.startswith("+") else "+" + value)
+    except ValueError:
+        raise Invalid([Problem(field_name, f"{field_name} is not a phone number")]) from None
+
+
+# ---- the bodies of the local routes: the same strictness as the API's models -----------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+
+class TenantBody(_Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FaultBody(_Body):
+    model_config = ConfigDict(strict=True, extra="forbid")  # a misspelt key would silently change the fault
+    code: int | None = None
+    http_status: Annotated[int, Field(ge=100, le=599)] = 400
+    mode: Literal["sync", "async", "refuse", "timeout_before", "timeout_after", "http_500"] = "sync"
+    count: Annotated[int, Field(ge=1)] = 1
+    to: str | None = None
+
+
+class SandboxConfigBody(_Body):
+    auto_status: bool | None = None
+    template_decision: Literal["APPROVED", "REJECTED", "PENDING", "approved", "rejected", "pending"] | None = None
+    throttle_http_status: Annotated[int, Field(ge=400, le=599)] | None = None
+    throughput_per_second: Annotated[float, Field(gt=0)] | None = None
+    faults: list[FaultBody] | None = None
+    clear_faults: bool | None = None
+
+
+class CallbacksConfigBody(_Body):
+    status: Annotated[int, Field(ge=100, le=599)]
+
+
+class ButtonBody(_Body):
+    payload: str | None = None
+    text: str | None = None
+
+
+class InboundBody(_Body):
+    model_config = ConfigDict(strict=True, populate_by_name=True)
+    sender: str = Field(alias="from")
+    text: str | None = None
+    button: ButtonBody | None = None
+    phone_number_id: str | None = None
+    context_message_id: str | None = None
+    name: str | None = None
+
+    @field_validator("sender")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        return _phone_or_value_error(value)
+
+    @model_validator(mode="after")
+    def _text_or_button(self) -> InboundBody:
+        if self.text is None and self.button is None:
+            raise ValueError("give text or button")
+        return self
+
+
+def _phone_or_value_error(value: str) -> str:
+    from wa_notify.domain.phone import to_e164
+
+    return to_e164(value if value.startswith("+") else "+" + value)  # its ValueError names the problem
+
+
+class ClockBody(_Body):
+    at: Annotated[datetime | None, Field(strict=False)] = None  # strict datetimes refuse even ISO strings
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _iso(cls, value: Any) -> Any:
+        # Strict mode takes a datetime only from a string, never a number of seconds.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("at must be an ISO 8601 date-time")
+        return value
+
+
+LOCAL_BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("POST", "/_local/tenants"): TenantBody,
+    ("PUT", "/_local/sandbox/config"): SandboxConfigBody,
+    ("POST", "/_local/sandbox/config"): SandboxConfigBody,
+    ("PUT", "/_local/callbacks/config"): CallbacksConfigBody,
+    ("POST", "/_local/sandbox/inbound"): InboundBody,
+    ("POST", "/_local/clock"): ClockBody,
+}
+# Every local path and its methods, for 405 + Allow (the sink takes any method: it is the platform's URL).
+LOCAL_ROUTES: dict[str, set[str]] = {
+    "/_local/info": {"GET"},
+    "/_local/sandbox/messages": {"GET"},
+    "/_local/sandbox/config": {"GET"},
+    "/_local/sms": {"GET"},
+    "/_local/callbacks": {"GET"},
+}
+for _method, _path in LOCAL_BODIES:
+    LOCAL_ROUTES.setdefault(_path, set()).add(_method)

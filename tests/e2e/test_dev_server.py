@@ -1,5 +1,6 @@
 """The dev server takes a burst of connections the way API Gateway would: none dropped or reset."""
 
+import json
 import socket
 import threading
 import time
@@ -45,3 +46,28 @@ def test_fifty_clients_connecting_at_once_all_get_answers(base_url):
     assert sorted({status for status, _ in results}) == ["HTTP/1.1 200 OK"], results
     assert len(results) == CLIENTS
     assert max(seconds for _, seconds in results) < SYN_RETRY_SECONDS, sorted(seconds for _, seconds in results)[-5:]
+
+
+def raw_request(base_url: str, head: bytes) -> bytes:
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(head)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("length", "status"), [("-5", 400), ("abc", 400), ("1e3", 400), ("99999999999", 413), (str(256 * 1024 + 1), 413), ("9" * 5000, 413)])
+@pytest.mark.parametrize("path", ["/_local/tenants", "/v1/messages"])
+def test_a_bad_or_huge_content_length_is_answered_not_dropped(base_url, path, length, status):
+    # GIVEN a request whose Content-Length is not a number of bytes, or is over the 256 KB limit
+    head = f"POST {path} HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+    # WHEN it reaches the dev server (no body follows: the server must not wait for one)
+    answer = raw_request(base_url, head)
+    # THEN it gets a problem+json answer with the status, and the connection is then closed
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split(b" ")[1] == str(status).encode(), answer[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in headers.lower()
+    assert json.loads(body)["status"] == status
