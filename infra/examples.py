@@ -144,7 +144,11 @@ def main() -> None:
         return
     import httpx
 
-    api_key = args.api_key or httpx.get(f"{args.url}/_local/info").json()["api_key"]
+    try:
+        api_key = args.api_key or httpx.get(f"{args.url}/_local/info").json()["api_key"]
+    except httpx.TransportError:
+        # Nothing listening is the usual case (no `make dev`, or it runs on another PORT): one line, not a traceback.
+        raise SystemExit(f"no local stack at {args.url}: start it with make dev") from None
     call = http_call(args.url, api_key)
     for vertical in args.verticals or VERTICALS:
         print(f"{vertical}: {load(call, vertical)}")

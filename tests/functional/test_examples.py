@@ -66,3 +66,21 @@ def test_bank_alerts_go_on_the_high_lane(stack):
     status, body = call("POST", "/v1/events", demo_events("bank", datetime.now(UTC))[0])
     message = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], body["messages"][0]["id"])
     assert message["priority"] == "high"
+
+
+def test_examples_load_with_no_stack_listening_says_so_in_one_line():
+    # GIVEN a port with nothing listening (make dev not started, or started on another PORT)
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # WHEN `make examples` runs against it
+    done = subprocess.run([sys.executable, "-m", "infra.examples", "load", "--url", f"http://127.0.0.1:{port}"],
+                          cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60)
+    # THEN it exits 1 with one line naming the URL and what to do, not an httpx traceback
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"no local stack at http://127.0.0.1:{port}: start it with make dev"
