@@ -158,3 +158,80 @@ def test_a_campaign_whose_planning_job_cannot_be_queued_leaves_nothing_behind(ap
     assert not [r for r in rows if r["sk"]["S"] == "CAMPAIGN"]
     # AND the retry works
     assert api.post("/v1/campaigns", campaign_body())[0] == 202
+
+
+def test_a_second_booking_under_the_same_key_is_409_and_sends_nothing_twice(clinic, stack):  # noqa: F811
+    # GIVEN a booked visit with its reminders pending
+    visit = tomorrow_at(10)
+    assert clinic.post("/v1/events", booking(visit))[0] == 202
+    before = messages_of(stack, "booking-1")
+    # WHEN another booking arrives under the same key, with a different room or another phone
+    for changed in ({**booking(visit), "data": {**booking(visit)["data"], "room": "9Z"}}, booking(visit, to="+886912000000")):
+        status, body, _ = clinic.post("/v1/events", changed)
+        # THEN it is refused, naming what to do, and nothing is planned twice
+        assert status == 409 and "reschedule_on" in body["detail"], body
+    assert messages_of(stack, "booking-1") == before
+    # AND once the visit is cancelled, the key can be booked again
+    assert clinic.post("/v1/events", booking(visit, event_type="appointment.cancelled"))[0] == 202
+    assert clinic.post("/v1/events", {**booking(visit), "data": {**booking(visit)["data"], "room": "9Z"}})[0] == 202
+
+
+def test_two_bookings_racing_under_one_key_plan_once(clinic, stack):  # noqa: F811
+    # GIVEN a first booking planned, and a second one whose first read of the key's plans is
+    # stale: it saw the key as it was before the first booking was written
+    visit = tomorrow_at(10)
+    assert clinic.post("/v1/events", booking(visit))[0] == 202
+    store = stack.deps.store.flows
+    real = store.plans_for_key
+    reads = []
+
+    def stale_first_read(tenant_id, key):
+        reads.append(key)
+        return [] if len(reads) == 1 else real(tenant_id, key)
+
+    store.plans_for_key = stale_first_read
+    try:
+        # WHEN the second booking writes from that stale view
+        status, body, _ = clinic.post("/v1/events", {**booking(visit), "data": {**booking(visit)["data"], "room": "9Z"}})
+    finally:
+        store.plans_for_key = real
+    # THEN its write fails on the changed plan record, it reads again and refuses: one plan only
+    assert status == 409 and len(reads) == 2, body
+    assert len([s for s in messages_of(stack, "booking-1").values() if s in PENDING]) == 4
+
+
+def test_a_move_to_an_absurd_date_is_422_and_the_plan_stays(clinic, stack):  # noqa: F811
+    # GIVEN a booked visit
+    visit = tomorrow_at(10)
+    clinic.post("/v1/events", booking(visit))
+    old = messages_of(stack, "booking-1")
+    for absurd in ("9998-12-31T23:59", "1900-01-01T00:00"):
+        # WHEN it is moved to a date no reminder could be planned from
+        moved = booking(visit, event_type="appointment.moved")
+        moved["data"]["visit_at"]["datetime"] = absurd
+        status, body, _ = clinic.post("/v1/events", moved)
+        # THEN the move is refused once, naming the field, and nothing was cancelled or sent
+        assert status == 422 and [e["field"] for e in body["errors"]] == ["data.visit_at"], body
+        assert messages_of(stack, "booking-1") == old
+
+
+def test_a_deleted_flows_reminders_are_still_cancelled_by_its_cancel_event(clinic, stack):  # noqa: F811
+    from tests.functional.test_flows_and_events import CLINIC_FLOW
+
+    # GIVEN a booked visit, and then its flow deleted
+    clinic.post("/v1/events", booking(tomorrow_at(10)))
+    pending = {i for i, s in messages_of(stack, "booking-1").items() if s in PENDING}
+    assert clinic.delete("/v1/flows/clinic_visit")[0] == 204
+    # THEN the flow is gone from reads and triggers nothing more
+    assert clinic.get("/v1/flows/clinic_visit")[0] == 404
+    assert clinic.get("/v1/flows")[1]["items"] == []
+    assert clinic.post("/v1/events", booking(tomorrow_at(10), key="booking-2"))[1]["messages"] == []
+    # WHEN the visit is cancelled
+    status, body, _ = clinic.post("/v1/events", booking(tomorrow_at(10), event_type="appointment.cancelled"))
+    # THEN the reminders the deleted flow planned are cancelled, not stranded
+    assert status == 202 and set(body["cancelled"]) == pending, body
+    assert not [s for s in messages_of(stack, "booking-1").values() if s in PENDING]
+    # AND the name can be used again
+    assert clinic.call("PUT", "/v1/flows/clinic_visit", CLINIC_FLOW)[0] == 201
+    assert clinic.delete("/v1/flows/clinic_visit")[0] == 204
+    assert clinic.delete("/v1/flows/clinic_visit")[0] == 404

@@ -227,10 +227,19 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
         if not step.timed:
             out.append(Planned(step, None))
             continue
+        field = f"data.{step.anchor_field}"
         try:
             anchor = anchor_time(data, step.anchor_field or "", zone_name)
         except ValueError as exc:
-            problems.add(f"data.{step.anchor_field}", str(exc))
+            if not any(p.field == field for p in problems.items):  # once per field, however many steps use it
+                problems.add(field, str(exc))
+            continue
+        if not now - MAX_OFFSET <= anchor <= now + MAX_AHEAD + MAX_OFFSET:
+            # No step of any flow could be planned from it (offsets are at most MAX_OFFSET): a typo
+            # such as year 9998 or 1900 is refused rather than cancelling a plan and planning nothing.
+            if not any(p.field == field for p in problems.items):
+                problems.add(field, f"is {anchor.date().isoformat()}: more than {MAX_OFFSET.days} days in the past or "
+                                    f"{(MAX_AHEAD + MAX_OFFSET).days} days ahead, so no reminder could be planned from it")
             continue
         timing = step.timing or {}
         offset = parse_duration(timing.get("offset", "PT0S"))

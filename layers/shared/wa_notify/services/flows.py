@@ -7,6 +7,7 @@ from typing import Any
 
 from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
 from wa_notify.domain.ids import new_id
+from wa_notify.domain.moments import MAX_AHEAD
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
 from wa_notify.domain.rendering import render
@@ -60,6 +61,8 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
                 problems.add(f"{path}.button_params.{index}", f"template {step.template} has no URL button {index} with a variable")
     problems.raise_if_any()
     existing = deps.store.flows.get(tenant_id, name)
+    if existing is not None and existing.get("deleted_at"):
+        existing = None  # a deleted flow's name is free again; its old plans stay cancellable by key
     now = iso(deps.now())
     stored = {**body.model_dump(mode="json", exclude_unset=True), "name": name, "created_at": existing["created_at"] if existing else now, "updated_at": now}
     deps.store.flows.put(tenant_id, name, stored)
@@ -69,31 +72,44 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
 def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
     _check_name(name)
     item = deps.store.flows.get(tenant_id, name)
-    if item is None:
+    if item is None or item.get("deleted_at"):
         raise NotFound(f"no flow {name}")
     return view(item)
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    return page(lambda: deps.store.flows.list(tenant_id, limit=limit, cursor=cursor), view)
+    def live() -> tuple[list[dict[str, Any]], str | None]:
+        items, nxt = deps.store.flows.list(tenant_id, limit=limit, cursor=cursor)
+        return [i for i in items if not i.get("deleted_at")], nxt
+
+    return page(live, view)
 
 
 def delete(deps: Deps, tenant_id: str, name: str) -> None:
+    """Deleting a flow stops it triggering; what it already planned is not silently stranded:
+    its cancel_on and reschedule_on events still cancel those messages by key."""
     _check_name(name)
-    if not deps.store.flows.delete(tenant_id, name):
+    now = deps.now()
+    # Nothing is planned more than MAX_AHEAD ahead, so after that no message of the flow is pending.
+    if not deps.store.flows.delete(tenant_id, name, iso(now), int((now + MAX_AHEAD).timestamp()) + 86_400):
         raise NotFound(f"no flow {name}")
 
 
 # ---- events ------------------------------------------------------------------------------------
 
-def _load_flows(deps: Deps, tenant_id: str) -> list[Flow]:
-    flows, cursor = [], None
+def _load_flows(deps: Deps, tenant_id: str) -> tuple[list[Flow], list[Flow]]:
+    """The live flows, and the deleted ones (whose cancel_on/reschedule_on still cancel by key)."""
+    live: list[Flow] = []
+    deleted: list[Flow] = []
+    cursor = None
     while True:
         items, cursor = deps.store.flows.list(tenant_id, limit=100, cursor=cursor)
-        # A stored flow that no longer validates is skipped (logged), not every event of the tenant refused.
-        flows += readable(items, lambda i: parse_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS}))
+        for item in items:
+            # A stored flow that no longer validates is skipped (logged), not every event of the tenant refused.
+            parsed = readable([item], lambda i: parse_flow(i["name"], {k: v for k, v in i.items() if k in FLOW_FIELDS}))
+            (deleted if item.get("deleted_at") else live).extend(parsed)
         if not cursor:
-            return flows
+            return live, deleted
 
 
 def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -108,9 +124,9 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     except ValueError as exc:
         raise Invalid([Problem("to", str(exc))]) from exc
     event_type, key, data = body["type"], body["key"], body.get("data") or {}
-    flows = _load_flows(deps, tenant_id)
+    flows, deleted = _load_flows(deps, tenant_id)
     triggered = [(f, False) for f in flows if f.trigger == event_type] + [(f, True) for f in flows if event_type in f.reschedule_on]
-    stopping = [f for f in flows if event_type in f.cancel_on or event_type in f.reschedule_on]
+    stopping = [f for f in [*flows, *deleted] if event_type in f.cancel_on or event_type in f.reschedule_on]
 
     # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
     tenant = tenant_profile(deps, tenant_id)
@@ -146,17 +162,21 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
 
     day, limit = message_service.check_quota(deps, tenant_id, tenant, now, len(items))
     stopping_names = {flow.name for flow in stopping}
+    starting_names = {flow.name for flow, reschedule in triggered if not reschedule} - stopping_names
     for flow in stopping:
         plans.setdefault(flow.name, {"message_ids": [], "event_type": event_type, "updated_at": iso(now)})
-    old_ids = list(dict.fromkeys(m for p in deps.store.flows.plans_for_key(tenant_id, key) if p["sk"] in stopping_names
-                                 for m in p.get("message_ids", []))) if stopping else []
 
     # The old plans' pending messages are cancelled in the same transaction that writes the new
     # plan: a reschedule leaves the old plan or the new one, never neither (issue 12). A message
-    # that leaves scheduled/queued between the read and the write (the sender took it) fails the
-    # transaction whole; read again and retry.
+    # that leaves scheduled/queued between the read and the write (the sender took it), or a plan
+    # record another event changed meanwhile, fails the transaction whole; read again and retry.
     for _ in range(PLAN_WRITE_ATTEMPTS):
-        cancelled = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
+        seen = {p["sk"]: p for p in deps.store.flows.plans_for_key(tenant_id, key)} if plans else {}
+        old_ids = list(dict.fromkeys(m for name, p in seen.items() if name in stopping_names | starting_names
+                                     for m in p.get("message_ids", [])))
+        pending = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
+        _refuse_a_second_plan(seen, starting_names, set(pending), key, event_type)
+        cancelled = [m for m in pending if any(m in seen[name].get("message_ids", []) for name in stopping_names if name in seen)]
         if 2 + len(items) + len(plans) + len(cancelled) > MAX_ITEMS_PER_TRANSACTION:
             raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
                                           f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
@@ -169,7 +189,8 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
         record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
                   "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
         written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
-                                        quota=(day, limit) if items else None, cancels=cancelled, at=iso(now))
+                                              quota=(day, limit) if items else None, cancels=cancelled, at=iso(now),
+                                              seen_plans=seen)
         if written is not PlanWrite.STALE:
             break
     if written is PlanWrite.OVER_QUOTA:
@@ -184,6 +205,18 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     message_service.enqueue(deps, items)
     logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
     return response, True
+
+
+def _refuse_a_second_plan(seen: dict[str, dict[str, Any]], starting: set[str], pending: set[str], key: str, event_type: str) -> None:
+    """A trigger for a key whose plan in that flow still has messages to send is another booking
+    under the same key, not a repeat (a repeat has the same body and is answered from the event
+    record): planning it too would send the customer everything twice."""
+    for name in sorted(starting):
+        waiting = [m for m in seen.get(name, {}).get("message_ids", []) if m in pending]
+        if waiting:
+            raise Conflict(f"key {key[:64]} already has {len(waiting)} message(s) waiting in flow {name}, planned by another "
+                           f"{event_type} event; send one of the flow's reschedule_on events to change them, or a cancel_on "
+                           "event first")
 
 
 def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:

@@ -28,8 +28,14 @@ class FlowRepository:
     def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
         return self.table.get(*keys.flow(tenant_id, name), consistent=True)
 
-    def delete(self, tenant_id: str, name: str) -> bool:
-        return self.table.delete(*keys.flow(tenant_id, name), condition="attribute_exists(pk)")
+    def delete(self, tenant_id: str, name: str, at: str, expires_at: int) -> bool:
+        """Mark the flow deleted (a tombstone): it triggers nothing more, but the plans it made
+        stay reachable by its cancel_on and reschedule_on events until `expires_at` (TTL), after
+        which none of them can still be pending. False when there is no live flow of that name."""
+        ok, _ = self.table.update(*keys.flow(tenant_id, name), "SET deleted_at = :at, expires_at = :exp",
+                                  condition="attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                                  values={":at": at, ":exp": expires_at})
+        return ok
 
     def list(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         return query_page(self.table, keys.flows_pk(tenant_id), limit=limit, cursor=cursor)
@@ -45,21 +51,35 @@ class FlowRepository:
     def write_plan(
         self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: builtins.list[dict[str, Any]],
         plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
-        cancels: Sequence[str] = (), at: str = "",
+        cancels: Sequence[str] = (), at: str = "", seen_plans: dict[str, dict[str, Any]] | None = None,
     ) -> PlanWrite:
         """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
         plan records, the quota count and the cancels of the old plans' pending messages, all or
-        nothing. A reschedule that fails at any point leaves the old plan exactly as it was."""
+        nothing. A reschedule that fails at any point leaves the old plan exactly as it was.
+
+        Each plan record is written only if it is still the one the caller read (`seen_plans`,
+        by flow; absent: there was none), so two different events for one key cannot both plan
+        from the same view: the second reads again (STALE)."""
+        values: dict[str, Any] = {":now": now_s}
         puts: builtins.list[tuple[dict[str, Any], str | None]] = [
             (keys.event(tenant_id, event_hash).item(dynamo_safe(event_record)), "attribute_not_exists(pk) OR expires_at < :now"),
         ]
         for item in messages:
             puts.append((self.messages.row(item), "attribute_not_exists(pk)"))
-        for flow_name, record in plans.items():
-            puts.append((keys.plan(tenant_id, key, flow_name).item(dynamo_safe(record)), None))
+        for n, (flow_name, record) in enumerate(plans.items()):
+            seen = (seen_plans or {}).get(flow_name)
+            if seen is None:
+                condition = "attribute_not_exists(pk)"
+            elif seen.get("event_hash"):
+                condition = f"event_hash = :plan{n}x"
+                values[f":plan{n}x"] = seen["event_hash"]
+            else:  # written before plans carried their event's hash
+                condition = f"attribute_not_exists(event_hash) AND updated_at = :plan{n}x"
+                values[f":plan{n}x"] = seen["updated_at"]
+            puts.append((keys.plan(tenant_id, key, flow_name).item(dynamo_safe({**record, "event_hash": event_hash})), condition))
         updates = [self.quota.update(tenant_id, quota[0], len(messages), quota[1])] if quota else []
         updates += [self.messages.cancel_update(tenant_id, m, at, "rescheduled") for m in cancels]
-        failed = self.table.transact_put(puts, {":now": now_s}, updates=updates)
+        failed = self.table.transact_put(puts, values, updates=updates)
         if failed is None:
             return PlanWrite.WRITTEN
         if failed[0] == "ConditionalCheckFailed":

@@ -14,7 +14,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | contact (window, opt-out) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
 | auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
 | inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
-| flow | TENANT#<tid>#FLOW | <flow name> | | | flows |
+| flow (tombstone when deleted) | TENANT#<tid>#FLOW | <flow name> | | 366 d after deletion | flows |
 | event (dedup + answer) | TENANT#<tid>#EVENT#<sha256> | EVENT | | 7 d | flows |
 | plan of a key, per flow | TENANT#<tid>#PLAN#<key> | <flow name> | | | flows |
 | daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> | | its day + 3 d | quota |
