@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain.problems import DomainError
-from wa_notify.http import PROBLEM_JSON
+from wa_notify.http import PROBLEM_JSON, problem_body
 from wa_notify.observability import logger, metrics, tracer
 from wa_notify.services import webhooks
 from wa_notify.services.deps import get_deps
@@ -20,9 +21,7 @@ def raw_body(event: dict[str, Any]) -> bytes:
 
 
 def _problem(exc: DomainError) -> dict[str, Any]:
-    import json
-
-    body = {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail, "errors": []}
+    body = problem_body(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems])
     return {"statusCode": exc.status, "headers": {"Content-Type": PROBLEM_JSON}, "body": json.dumps(body)}
 
 

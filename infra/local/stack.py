@@ -36,7 +36,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, Invalid, Malformed, Problem
-from wa_notify.http import field_of
+from wa_notify.http import PROBLEM_JSON, field_of, problem_body
 
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
@@ -449,7 +449,7 @@ class LocalStack:
             return self.receive_callback(path_and_query, lower, data), {"content-type": "application/json"}, b"{}"
         if url.path.startswith("/_local/"):
             status, payload, extra = self.local_route(method, url.path, url.query, data)
-            content_type = "application/problem+json" if status >= 400 else "application/json"
+            content_type = PROBLEM_JSON if status >= 400 else "application/json"
             return status, {"content-type": content_type, **{k.lower(): v for k, v in extra.items()}}, json.dumps(payload).encode()
         for route_method, pattern, route, fn in self.routes:
             match = pattern.match(url.path)
@@ -469,9 +469,9 @@ class LocalStack:
         exists under other methods."""
         allow = sorted({m for m, pattern, _, _ in self.routes if pattern.match(path)})
         status = 405 if allow else 404
-        problem = {"type": "about:blank", "title": "Method not allowed" if allow else "Not found", "status": status,
-                   "detail": f"no route {method} {path}" + (f"; allowed: {', '.join(allow)}" if allow else ""), "errors": []}
-        return status, {"Content-Type": "application/problem+json", **({"Allow": ", ".join(allow)} if allow else {})}, problem
+        problem = problem_body(status, "Method not allowed" if allow else "Not found",
+                               f"no route {method} {path}" + (f"; allowed: {', '.join(allow)}" if allow else ""))
+        return status, {"Content-Type": PROBLEM_JSON, **({"Allow": ", ".join(allow)} if allow else {})}, problem
 
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
@@ -500,7 +500,7 @@ class LocalStack:
             def _refuse(self, status: int, title: str, detail: str) -> None:
                 # The body was not read, so the connection cannot carry another request.
                 self.close_connection = True
-                self._respond(status, json.dumps(_local_problem(status, title, detail)), "application/problem+json", {"Connection": "close"})
+                self._respond(status, json.dumps(problem_body(status, title, detail)), PROBLEM_JSON, {"Connection": "close"})
 
             def _handle(self) -> None:
                 url = urlsplit(self.path)
@@ -525,7 +525,7 @@ class LocalStack:
                         return self._respond(stack.receive_callback(self.path, headers, body), "{}")
                     if url.path.startswith("/_local/"):
                         status, payload, extra = stack.local_route(self.command, url.path, url.query, body)
-                        return self._respond(status, json.dumps(payload), "application/problem+json" if status >= 400 else "application/json", extra)
+                        return self._respond(status, json.dumps(payload), PROBLEM_JSON if status >= 400 else "application/json", extra)
                     for method, pattern, route, fn in stack.routes:
                         match = pattern.match(url.path)
                         if match and method == self.command:
@@ -540,7 +540,7 @@ class LocalStack:
                             content_type = resp_headers.get("Content-Type") or resp_headers.get("content-type") or "application/json"
                             return self._respond(int(result.get("statusCode", 200)), out, content_type, resp_headers)
                     status, resp_headers, problem = stack.no_route(self.command, url.path)
-                    return self._respond(status, json.dumps(problem), "application/problem+json", resp_headers)
+                    return self._respond(status, json.dumps(problem), PROBLEM_JSON, resp_headers)
                 except Exception as exc:  # noqa: BLE001 - an API Gateway 500 for an unhandled Lambda error
                     print(f"[local] {self.command} {url.path}: {type(exc).__name__}: {exc}", flush=True)
                     return self._respond(500, json.dumps({"message": "Internal Server Error"}))
@@ -566,10 +566,10 @@ class LocalStack:
         by the API's rules (jsonbody, then a pydantic model): a stranger's input is a 4xx here too."""
         allowed = LOCAL_ROUTES.get(path)
         if allowed is None:
-            return 404, _local_problem(404, "Not found", f"no local route {method} {path}"), {}
+            return 404, problem_body(404, "Not found", f"no local route {method} {path}"), {}
         if method not in allowed:
             allow = ", ".join(sorted(allowed))
-            return 405, _local_problem(405, "Method not allowed", f"no route {method} {path}; allowed: {allow}"), {"Allow": allow}
+            return 405, problem_body(405, "Method not allowed", f"no route {method} {path}; allowed: {allow}"), {"Allow": allow}
         model = LOCAL_BODIES.get((method, path))
         try:
             if model is None:
@@ -580,10 +580,10 @@ class LocalStack:
                 raise Malformed("the body is not UTF-8 JSON") from exc
             return self._local_route(method, path, dict(parse_qsl(query)), model.model_validate(data))
         except DomainError as exc:
-            return exc.status, _local_problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems]), {}
+            return exc.status, problem_body(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems]), {}
         except ValidationError as exc:
             errors = [{"field": field_of(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-            return 422, _local_problem(422, "Unprocessable request", f"{len(errors)} problem(s) with the request", errors), {}
+            return 422, problem_body(422, "Unprocessable request", f"{len(errors)} problem(s) with the request", errors), {}
 
     def _local_route(self, method: str, path: str, params: dict[str, str], data: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         if (method, path) == ("GET", "/_local/info"):
@@ -623,10 +623,6 @@ class LocalStack:
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}, {}
-
-
-def _local_problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": errors or []}
 
 
 def _phone(value: str, field_name: str) -> str:
