@@ -224,12 +224,14 @@ class LocalStack:
         # else of its lock.
         self.wakeups: list[threading.Event] = []
         self.idle_wait = 1.0
+        self.environ_changed: dict[str, str | None] = {}  # what start() did to os.environ: the values before
 
     # ---- start-up -------------------------------------------------------------------------------
     def start(self, *, serve: bool = True) -> LocalStack:
         """Provision and wire everything; with serve=False nothing runs in the background
         (functional tests drive queues and the clock themselves, through the same routing)."""
         self.serving = serve
+        environ_before = dict(os.environ)
         if serve and self.port == 0:
             import socket
 
@@ -275,6 +277,10 @@ class LocalStack:
         os.environ.update(env)
         os.environ.pop("META_SECRET_ARN", None)
         os.environ.pop("TENANT_SECRET_PREFIX", None)
+        # Only what start() changed (moto's credentials included), so stop() gives back just that
+        # and leaves alone what others set while the stack ran.
+        self.environ_changed = {key: environ_before.get(key) for key in environ_before.keys() | os.environ.keys()
+                                if environ_before.get(key) != os.environ.get(key)}
 
         self.sandbox = Sandbox(app_secret=self.app_secret, access_token=self.access_token,
                                deliver=self._deliver_webhook if serve else self._deliver_in_process,
@@ -351,6 +357,12 @@ class LocalStack:
             self.server.shutdown()
             self.server.server_close()
         self.mock.stop()
+        for key, value in self.environ_changed.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.environ_changed = {}
 
     # ---- event sources ---------------------------------------------------------------------------
     def _wake_pollers(self, **_: Any) -> None:
