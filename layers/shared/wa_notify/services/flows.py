@@ -170,22 +170,20 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     # plan: a reschedule leaves the old plan or the new one, never neither (issue 12). A message
     # that leaves scheduled/queued between the read and the write (the sender took it), or a plan
     # record another event changed meanwhile, fails the transaction whole; read again and retry.
+    planned_view = [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
+                     "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items]
     for _ in range(PLAN_WRITE_ATTEMPTS):
         seen = {p["sk"]: p for p in deps.store.flows.plans_for_key(tenant_id, key)} if plans else {}
         old_ids = list(dict.fromkeys(m for name, p in seen.items() if name in stopping_names | starting_names
                                      for m in p.get("message_ids", [])))
         pending = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
         _refuse_a_second_plan(seen, starting_names, set(pending), key, event_type)
-        cancelled = [m for m in pending if any(m in seen[name].get("message_ids", []) for name in stopping_names if name in seen)]
+        stopping_ids = {m for name in stopping_names & seen.keys() for m in seen[name].get("message_ids", [])}
+        cancelled = [m for m in pending if m in stopping_ids]
         if 2 + len(items) + len(plans) + len(cancelled) > MAX_ITEMS_PER_TRANSACTION:
             raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
                                           f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
-        response = {
-            "messages": [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
-                          "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items],
-            "skipped": skipped,
-            "cancelled": cancelled,
-        }
+        response = {"messages": planned_view, "skipped": skipped, "cancelled": cancelled}
         record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
                   "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
         written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),

@@ -70,15 +70,9 @@ class MessageRepository:
     # ---- cancels -------------------------------------------------------------------------------
     def cancel(self, tenant_id: str, message_id: str, at: str) -> tuple[bool, dict[str, Any] | None]:
         """scheduled/queued -> cancelled: (True, the message now) or (False, the message as it is)."""
-        return self.table.update(
-            *keys.message(tenant_id, message_id),
-            f"SET #status = :cancelled, events.#cancelled = :at, updated_at = :at REMOVE {OUT_OF_DUE_INDEX}",
-            condition="#status IN (:scheduled, :queued)",
-            names={"#status": "status", "#cancelled": st.CANCELLED},
-            values={":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at},
-            return_new=True,
-            return_old_on_failure=True,
-        )
+        part = self.cancel_update(tenant_id, message_id, at)
+        return self.table.update(part["pk"], part["sk"], part["expression"], condition=part["condition"], names=part["names"],
+                                 values=part["values"], return_new=True, return_old_on_failure=True)
 
     def pending_of(self, tenant_id: str, message_ids: list[str]) -> list[str]:
         """Which of these messages are still scheduled or queued (consistent reads, 100 a call)."""
@@ -87,16 +81,19 @@ class MessageRepository:
         pending = {r["id"] for r in rows if r.get("status") in (st.SCHEDULED, st.QUEUED)}
         return [m for m in message_ids if m in pending]
 
-    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str) -> dict[str, Any]:
-        """The transaction part that cancels a message still scheduled or queued; its condition
-        fails (and with it the whole write) when the message left those states meanwhile."""
+    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str | None = None) -> dict[str, Any]:
+        """scheduled/queued -> cancelled, as an update for one UpdateItem (`cancel`) or a transaction
+        part (`cancel_many`, the plan swap); its condition fails (and with it the whole write) when
+        the message left those states meanwhile. `reason`, when given, is kept on the row."""
         key = keys.message(tenant_id, message_id)
-        return {"pk": key.pk, "sk": key.sk,
-                "expression": f"SET #status = :cancelled, events.#cancelled = :at, updated_at = :at, cancel_reason = :why "
-                              f"REMOVE {OUT_OF_DUE_INDEX}",
+        values: dict[str, Any] = {":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at}
+        sets = "SET #status = :cancelled, events.#cancelled = :at, updated_at = :at"
+        if reason is not None:
+            sets += ", cancel_reason = :why"
+            values[":why"] = reason
+        return {"pk": key.pk, "sk": key.sk, "expression": f"{sets} REMOVE {OUT_OF_DUE_INDEX}",
                 "condition": "#status IN (:scheduled, :queued)",
-                "names": {"#status": "status", "#cancelled": st.CANCELLED},
-                "values": {":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":queued": st.QUEUED, ":at": at, ":why": reason}}
+                "names": {"#status": "status", "#cancelled": st.CANCELLED}, "values": values}
 
     def cancel_many(self, tenant_id: str, message_ids: list[str], at: str, reason: str) -> bool:
         """Cancel these pending messages together (one transaction per 100): False when one of
