@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from wa_notify.domain.problems import path_of
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -29,7 +31,4 @@ def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
         source = parts.pop(0)
         if source != "body" and parts:
             return str(parts[-1])
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return path_of(parts)

@@ -37,7 +37,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from wa_notify.domain import flows as flow_rules
 from wa_notify.domain import moments
 from wa_notify.domain import templates as rules
-from wa_notify.domain.problems import Invalid, Problem, ProblemList
+from wa_notify.domain.problems import Invalid, Problem, ProblemList, path_of
 from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
 from wa_notify.domain.template_text import NESTED_ARRAY
 
@@ -63,14 +63,6 @@ def _words(message: Message, value: Any) -> str:
 def _loc(path: str) -> tuple[str | int, ...]:
     """A problem's path as a pydantic location: "components[1].text" -> ("components", 1, "text")."""
     return tuple(int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"\[\d+\]|[^.\[\]]+", path))
-
-
-def path_of(loc: tuple[str | int, ...]) -> str:
-    """A pydantic location as our field path (the inverse of `_loc`)."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def problems_error(title: str, problems: list[Problem], strip: tuple[str | int, ...] = ()) -> ValidationError:

@@ -70,6 +70,15 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
 
 
+def path_of(loc: tuple[str | int, ...] | list[str | int]) -> str:
+    """A location as our field path: ("steps", 0, "at") -> "steps[0].at" (pydantic's error
+    locations and the 422s' `field` use it alike)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 @dataclass
 class ProblemList:
     """Collects problems so a validator can report all of them, not just the first."""
