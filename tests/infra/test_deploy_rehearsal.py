@@ -1,5 +1,6 @@
 """A cheap deploy rehearsal: SAM-translate the template and create the stack in moto's CloudFormation."""
 
+import copy
 import io
 import json
 import zipfile
@@ -30,6 +31,7 @@ def zipped(name: str, source: str) -> bytes:
 
 
 def translated():
+    """The template as CloudFormation receives it from `sam deploy` (SAM's own translator)."""
     from samtranslator.translator.transform import transform
 
     template = load_template()
@@ -40,6 +42,22 @@ def translated():
         if resource["Type"] == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = "s3://wa-notify-artifacts/layer.zip"
     return transform(template, {}, NoManagedPolicies())
+
+
+def for_moto(cfn: dict, *, stream_mapping: bool = True) -> dict:
+    """What moto's CloudFormation can take. It skips AWS::Lambda::Url (warns, reports it created)
+    and crashes on an output that reads `<Fn>Url.FunctionUrl` (AttributeError inside create_stack),
+    so that output (WebhookUrl) is left out here; the translated template keeps it and
+    test_the_webhook_url_is_public_through_the_url_only checks it there.
+    Without `stream_mapping` the table's stream mapping is left out too: once one exists, moto
+    invokes the function (through Docker) on every table write and then empties the stream, so a
+    test that writes to the deployed table (or reads its stream) must not create it."""
+    cfn = copy.deepcopy(cfn)
+    cfn["Outputs"] = {k: v for k, v in cfn.get("Outputs", {}).items() if "Url.FunctionUrl" not in json.dumps(v)}
+    if not stream_mapping:
+        cfn["Resources"] = {k: v for k, v in cfn["Resources"].items() if not (
+            v["Type"] == "AWS::Lambda::EventSourceMapping" and "StreamArn" in json.dumps(v["Properties"]["EventSourceArn"]))}
+    return cfn
 
 
 STACK = "wa-notify-rehearsal"
@@ -63,10 +81,12 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
     cfn = translated()
     types = {r["Type"] for r in cfn["Resources"].values()}
     assert {"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::ApiGatewayV2::Api", "AWS::Scheduler::Schedule",
-            "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::LayerVersion", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard"} <= types
+            "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::LayerVersion", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard",
+            "AWS::Lambda::Url", "AWS::Lambda::Permission"} <= types
     mappings = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
-    with mock_aws():
+    cfn = for_moto(cfn)
+    with mock_aws():  # its own mock: nothing here writes to the table, so the stream mapping moto creates triggers nothing
         # WHEN the stack is created
         deploy(cfn)
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
@@ -77,14 +97,21 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         assert len(resources) == len(cfn["Resources"])
         # AND the resources moto really emulates exist in their services, as declared
         assert len(boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"]) == 1
-        assert len(boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]) == 10
+        table = boto3.client("dynamodb", region_name="us-east-1").describe_table(TableName=boto3.client(
+            "dynamodb", region_name="us-east-1").list_tables()["TableNames"][0])["Table"]
+        assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        # 3 lanes and their DLQs, the callback retry queue and its DLQ, the stream's failure queue
+        assert len(boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]) == 9
         lam = boto3.client("lambda", region_name="us-east-1")
         functions = lam.list_functions()["Functions"]
-        assert len(functions) == 6 and {f["Runtime"] for f in functions} == {"python3.13"}
+        assert len(functions) == 5 and {f["Runtime"] for f in functions} == {"python3.13"}
         esms = lam.list_event_source_mappings()["EventSourceMappings"]
         assert len(esms) == 5 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in esms)
+        stream = [m for m in esms if m["EventSourceArn"] == table["LatestStreamArn"]]
+        assert len(stream) == 1 and len(stream[0]["FilterCriteria"]["Filters"]) == 3
+        assert "StreamFailureQueue" in stream[0]["DestinationConfig"]["OnFailure"]["Destination"]
         groups = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]
-        assert len(groups) == 7 and all(g["retentionInDays"] == 30 for g in groups)  # 6 functions and the API's access log
+        assert len(groups) == 6 and all(g["retentionInDays"] == 30 for g in groups)  # 5 functions and the API's access log
         assert len(boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]) == 1
         assert not boto3.client("sns", region_name="us-east-1").list_subscriptions()["Subscriptions"]  # no AlarmEmail, no subscription
 
@@ -111,13 +138,14 @@ def test_the_stacks_outputs_drive_a_smoke_test(monkeypatch):
 
     with mock_aws():
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        outputs = deploy(translated())
+        # (no stream mapping: this test writes to the table, and moto would invoke the function on each write)
+        outputs = deploy(for_moto(translated(), stream_mapping=False))
         # GIVEN the stack's outputs
-        # (MetaSecretArn too in AWS: moto only pretends to create the secret, so it drops that output)
-        assert {"ApiUrl", "WebhookUrl", "TableName", "TenantSecretPrefix", "AlarmTopicArn", "DashboardUrl",
+        # (MetaSecretArn too in AWS: moto only pretends to create the secret, so it drops that output;
+        # WebhookUrl too: moto cannot create function URLs, see for_moto)
+        assert {"ApiUrl", "TableName", "TenantSecretPrefix", "AlarmTopicArn", "DashboardUrl",
                 "PlatformDashboardUrl"} <= set(outputs)
         assert outputs["TenantSecretPrefix"] == "wa-notify/dev/tenants/"
-        assert outputs["WebhookUrl"] == outputs["ApiUrl"] + "/webhooks/whatsapp"
         # WHEN an operator onboards a platform with the stack name only
         monkeypatch.setattr("sys.stdin", io.StringIO("EAAG-smoke\n"))
         printed = io.StringIO()
@@ -132,7 +160,8 @@ def test_the_stacks_outputs_drive_a_smoke_test(monkeypatch):
                     boto3.client("cloudformation", region_name="us-east-1").list_stack_resources(StackName=STACK)["StackResourceSummaries"]}
         env = {"TABLE_NAME": outputs["TableName"], "TENANT_SECRET_PREFIX": outputs["TenantSecretPrefix"],
                "SEND_QUEUE_HIGH_URL": physical["SendQueueHigh"], "SEND_QUEUE_NORMAL_URL": physical["SendQueueNormal"],
-               "SEND_QUEUE_BULK_URL": physical["SendQueueBulk"], "EVENTS_QUEUE_URL": physical["EventsQueue"],
+               "SEND_QUEUE_BULK_URL": physical["SendQueueBulk"], "CALLBACK_RETRY_QUEUE_URL": physical["CallbackRetryQueue"],
+               "CALLBACK_DLQ_URL": physical["CallbackDLQ"],
                "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -162,7 +191,7 @@ def test_what_moto_cloudformation_only_pretends_to_create_is_known():
     and cfn-lint are what check them. If moto learns one, this test says so."""
     import warnings
 
-    cfn = translated()
+    cfn = for_moto(translated())
     with mock_aws(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -173,4 +202,48 @@ def test_what_moto_cloudformation_only_pretends_to_create_is_known():
             StackName="s", TemplateBody=json.dumps(cfn), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     pretended = {str(w.message).split("parse ")[1].split(" but")[0] for w in caught if "not supported by moto" in str(w.message)}
     assert pretended == {"AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::ApiGatewayV2::Api",
-                         "AWS::ApiGatewayV2::Stage", "AWS::Scheduler::Schedule"}
+                         "AWS::ApiGatewayV2::Stage", "AWS::Scheduler::Schedule", "AWS::Lambda::Url"}
+
+
+def test_the_webhook_url_is_public_through_the_url_only():
+    """What SAM makes of `FunctionUrlConfig: {AuthType: NONE}` (the template as CloudFormation gets it):
+    the URL, InvokeFunctionUrl for anyone on a NONE-auth URL, and InvokeFunction for anyone only when
+    the call came through the URL. An unconditional public InvokeFunction would open the Invoke API."""
+    # GIVEN the translated template
+    resources = translated()["Resources"]
+    # WHEN its function URLs and resource policies are read
+    urls = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Lambda::Url"}
+    public = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "*"}
+    # THEN the webhook, and only it, has a URL, with no authentication (the function checks Meta's signature)
+    assert urls == {"WebhookFunctionUrl": {"TargetFunctionArn": {"Ref": "WebhookFunction"}, "AuthType": "NONE"}}
+    # AND every public grant is for the webhook and tied to its URL
+    assert public and all(p["FunctionName"] == {"Ref": "WebhookFunction"} for p in public.values())
+    assert {p["Action"] for p in public.values()} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for name, grant in public.items():
+        if grant["Action"] == "lambda:InvokeFunction":
+            assert grant.get("InvokedViaFunctionUrl") is True, name
+        else:
+            assert grant.get("FunctionUrlAuthType") == "NONE", name
+    # AND the webhook keeps its concurrency cap and gets no API Gateway permission
+    webhook = resources["WebhookFunction"]["Properties"]
+    assert webhook["ReservedConcurrentExecutions"] >= 1
+    assert not [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] != "*"
+                and r["Properties"]["FunctionName"] == {"Ref": "WebhookFunction"}]
+    assert translated()["Outputs"]["WebhookUrl"]["Value"] == {"Fn::Sub": "${WebhookFunctionUrl.FunctionUrl}webhooks/whatsapp"}
+
+
+def test_the_stream_mapping_reaches_cloudformation_with_its_failure_path():
+    # GIVEN the translated template
+    resources = translated()["Resources"]
+    # WHEN the callback function's stream mapping and role are read
+    mapping = resources["CallbackFunctionChanges"]["Properties"]
+    role = resources["CallbackFunctionRole"]["Properties"]
+    # THEN the mapping carries the filters, bisect, item failures and finite retries
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]} and len(mapping["FilterCriteria"]["Filters"]) == 3
+    assert mapping["BisectBatchOnFunctionError"] is True and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumRetryAttempts"] >= 0 and mapping["MaximumRecordAgeInSeconds"] > 0
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}}
+    # AND the role may read the stream (SAM's managed policy) and send to the failure queue (SAM's inline policy)
+    assert any("AWSLambdaDynamoDBExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
+    sqs_policy = next(p for p in role["Policies"] if p["PolicyName"] == "CallbackFunctionChangesSQSPolicy")
+    assert "sqs:SendMessage" in json.dumps(sqs_policy) and "StreamFailureQueue" in json.dumps(sqs_policy)

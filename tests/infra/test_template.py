@@ -24,9 +24,21 @@ def sqs_events():
                 yield fname, fn, ename, event["Properties"]
 
 
+def stream_events():
+    for fname, fn in FUNCTIONS.items():
+        for ename, event in (fn["Properties"].get("Events") or {}).items():
+            if event["Type"] == "DynamoDB":
+                yield fname, ename, event["Properties"]
+
+
+def failure_destinations():
+    """The queues stream mappings park a batch's metadata in once their retries are spent."""
+    return {props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] for _, _, props in stream_events()}
+
+
 def test_every_consumed_queue_has_a_dlq_with_at_least_five_receives():
     consumed = {props["Queue"]["Fn::GetAtt"][0] for _, _, _, props in sqs_events()}
-    assert consumed == {"SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue", "CallbackQueue"}
+    assert consumed == {"SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "CallbackRetryQueue"}
     for name in consumed:
         redrive = QUEUES[name]["Properties"]["RedrivePolicy"]
         assert redrive["maxReceiveCount"] >= 5, name
@@ -42,7 +54,7 @@ def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout():
 
 def test_sqs_events_report_batch_item_failures_and_cap_concurrency():
     events = list(sqs_events())
-    assert len(events) == 5
+    assert len(events) == 4
     for fname, _, ename, props in events:
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], (fname, ename)
         assert 2 <= props["ScalingConfig"]["MaximumConcurrency"] <= 1000
@@ -53,11 +65,93 @@ def test_alert_lane_gets_more_pollers_than_bulk():
     assert lanes["HighLane"] > lanes["NormalLane"] > lanes["BulkLane"]
 
 
-def test_every_dlq_has_an_alarm():
+def test_every_dlq_and_stream_failure_queue_has_an_alarm_on_any_message():
     dlqs = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in QUEUES.values() if "RedrivePolicy" in q.get("Properties", {})}
-    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in resources_of(T, "AWS::CloudWatch::Alarm").values()
+    parked = dlqs | failure_destinations()
+    assert parked == {"SendQueueHighDLQ", "SendQueueNormalDLQ", "SendQueueBulkDLQ", "CallbackDLQ", "StreamFailureQueue"}
+    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"] for a in resources_of(T, "AWS::CloudWatch::Alarm").values()
                if a["Properties"].get("Namespace") == "AWS/SQS"}
-    assert dlqs <= alarmed
+    assert parked <= set(alarmed)
+    for name in parked:
+        alarm = alarmed[name]
+        assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold"), name
+        props = QUEUES[name]["Properties"]
+        assert props["MessageRetentionPeriod"] == 14 * 86400 and "RedrivePolicy" not in props, name  # 14 days to look, no further hop
+
+
+def test_the_table_streams_both_images():
+    # What a change owes (a status moved, an opt-out flipped) is the difference of the two images.
+    assert RES["Table"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_stream_mapping_filters_reports_item_failures_bisects_and_gives_up_finitely():
+    streams = list(stream_events())
+    assert [(f, e) for f, e, _ in streams] == [("CallbackFunction", "Changes")]
+    props = streams[0][2]
+    assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]} and props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # resume at the first failed record, not the whole batch
+    assert props["BisectBatchOnFunctionError"] is True
+    # Finite (the defaults, -1, retry a poisoned record for the stream's whole 24 h and hold its shard)
+    assert 0 <= props["MaximumRetryAttempts"] <= 100 and 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
+    assert props["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}
+    assert "RedrivePolicy" not in QUEUES["StreamFailureQueue"]["Properties"]  # OnFailure takes a standard queue: no FIFO
+    assert props["ParallelizationFactor"] == 1 and props["BatchSize"] <= 1000
+    patterns = [f["Pattern"] for f in props["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        '{"dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}, "NewImage": {"status": {"S": [{"anything-but": ["scheduled", "queued", "sending"]}]}}}}',
+        '{"dynamodb": {"NewImage": {"handled_at": {"S": [{"exists": true}]}}}}',
+        '{"dynamodb": {"NewImage": {"opt_source": {"S": [{"exists": true}]}}}}',
+    ]  # tests/unit/test_stream_filters.py matches each against recorded-looking records
+
+
+def test_a_stream_batch_fits_the_callback_timeout():
+    # A batch posts callbacks with a 5 s timeout each (a failing tenant's breaker sends the rest to the
+    # retry queue), so the function needs room for several slow posts; the retry lane stays small.
+    callback = FUNCTIONS["CallbackFunction"]["Properties"]
+    assert callback["Timeout"] >= 60
+    retries = callback["Events"]["Retries"]["Properties"]
+    assert retries["Queue"] == {"Fn::GetAtt": ["CallbackRetryQueue", "Arn"]} and retries["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
+def test_the_webhook_is_a_public_function_url_capped_by_reserved_concurrency():
+    webhook = FUNCTIONS["WebhookFunction"]["Properties"]
+    # Meta cannot SigV4-sign: AuthType NONE, and the function checks X-Hub-Signature-256 itself
+    assert webhook["FunctionUrlConfig"]["AuthType"] == "NONE"
+    # An unauthenticated URL must have a cost ceiling that cannot starve the other functions (429s are retried by Meta)
+    assert 1 <= webhook["ReservedConcurrentExecutions"] <= 100
+    assert webhook["Timeout"] <= 15  # Meta wants a quick 200
+    # No API Gateway route any more: the function URL is the only way in
+    assert not webhook.get("Events")
+    assert T["Outputs"]["WebhookUrl"]["Value"] == {"Fn::Sub": "${WebhookFunctionUrl.FunctionUrl}webhooks/whatsapp"}
+    assert (ROOT / "functions/webhook/app.py").read_text().count("/webhooks/whatsapp") >= 1  # the only path the handler answers
+
+
+def test_the_webhook_may_do_what_applying_statuses_and_inbound_messages_needs():
+    statements = [st for p in FUNCTIONS["WebhookFunction"]["Properties"]["Policies"] if isinstance(p, dict) for st in p.get("Statement", [])]
+    on_table = {a for st in statements if st.get("Resource") == {"Fn::GetAtt": ["Table", "Arn"]} for a in st["Action"]}
+    # statuses (UpdateItem), inbound rows (PutItem), a "Cancel" tap: the plans Query, a BatchGetItem and Update transactions
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"} <= on_table
+    assert "dynamodb:DeleteItem" not in on_table and "dynamodb:Scan" not in on_table
+    assert any(st.get("Resource") == {"Fn::Sub": "${Table.Arn}/index/WamidIndex"} and st["Action"] == ["dynamodb:Query"] for st in statements)
+
+
+def test_the_events_queue_and_the_status_function_are_gone():
+    text = (ROOT / "template.yaml").read_text()
+    for name in ("EventsQueue", "StatusFunction", "StatusLogGroup", "EventsDLQ", "EVENTS_QUEUE_URL", "CALLBACK_QUEUE_URL", "CallbackQueue"):
+        assert name not in text, name
+    assert not (ROOT / "functions/status/app.py").exists()
+
+
+def test_every_queue_variable_is_a_setting_the_code_reads():
+    from wa_notify.config import Settings
+
+    env = T["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["CALLBACK_RETRY_QUEUE_URL"] == {"Ref": "CallbackRetryQueue"} and env["CALLBACK_DLQ_URL"] == {"Ref": "CallbackDLQ"}
+    for name in env:
+        if name.endswith("_URL"):
+            assert name.lower() in Settings.model_fields, name
+    queue_settings = {f for f in Settings.model_fields if f.endswith("_queue_url") or f.endswith("_dlq_url")}
+    assert {name.lower() for name in env} >= queue_settings
 
 
 def test_least_privilege_no_wildcards_or_full_access():
@@ -85,9 +179,12 @@ def test_write_and_send_permissions_are_least_privilege():
         return out
 
     assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("DispatcherFunction") | actions("CallbackFunction")
-    status_sends = {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS["StatusFunction"]["Properties"]["Policies"]
-                    if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
-    assert status_sends == {"CallbackQueue", "SendQueueHigh"}  # callbacks, and auto-replies on the high lane only
+    def sends(fname):
+        return {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS[fname]["Properties"]["Policies"]
+                if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
+
+    assert sends("WebhookFunction") == {"SendQueueHigh"}  # auto-replies on the high lane only
+    assert sends("CallbackFunction") == {"CallbackRetryQueue", "CallbackDLQ"}
 
 
 def test_every_function_has_a_log_group_with_retention():
@@ -127,7 +224,8 @@ def test_routes_are_the_contract_and_never_local():
               for e in (fn["Properties"].get("Events") or {}).values() if e["Type"] == "HttpApi"}
     assert {("POST", "/v1/templates"), ("GET", "/v1/templates"), ("GET", "/v1/templates/{name}"), ("DELETE", "/v1/templates/{name}"),
             ("POST", "/v1/templates/{name}/preview"), ("POST", "/v1/messages"), ("GET", "/v1/messages/{id}"),
-            ("DELETE", "/v1/messages/{id}"), ("GET", "/webhooks/whatsapp"), ("POST", "/webhooks/whatsapp"), ("GET", "/v1/health")} <= routes
+            ("DELETE", "/v1/messages/{id}"), ("GET", "/v1/health")} <= routes
+    assert not any(path.startswith("/webhooks") for _, path in routes)  # Meta posts to the webhook's function URL
     assert not any("_local" in path or "_sandbox" in path for _, path in routes)
 
 
@@ -176,6 +274,17 @@ def test_alarms_cover_dlqs_failure_rate_throttling_and_every_function():
     assert RES["SenderThrottlesAlarm"]["Properties"]["Dimensions"][0]["Value"] == {"Ref": "SenderFunction"}
 
 
+def test_alarms_watch_the_stream_lag_and_the_webhooks_that_failed_to_apply():
+    alarms = resources_of(T, "AWS::CloudWatch::Alarm").values()
+    lag = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "IteratorAge"]
+    assert len(lag) == 1 and lag[0]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CallbackFunction"}}]
+    assert lag[0]["Namespace"] == "AWS/Lambda" and lag[0]["Statistic"] == "Maximum" and 0 < lag[0]["Threshold"] <= 3_600_000
+    failed = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "WebhookFailed"]
+    assert len(failed) == 1 and failed[0]["Namespace"] == T["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert failed[0]["Dimensions"] == [{"Name": "service", "Value": "wa-notify"}] and failed[0]["Statistic"] == "Sum"
+    assert failed[0]["EvaluationPeriods"] == failed[0]["DatapointsToAlarm"] == 2 and failed[0]["Period"] == 300
+
+
 def test_dashboard_is_valid_json_and_shows_every_queue_function_and_alarm():
     import json
 
@@ -187,6 +296,13 @@ def test_dashboard_is_valid_json_and_shows_every_queue_function_and_alarm():
     for name in resources_of(T, "AWS::CloudWatch::Alarm"):
         assert ":alarm:${" + name + "}" in body, name  # Ref is the alarm's name; moto's CloudFormation has no GetAtt for alarms
     assert "MetricName=\\\"Messages\\\"" in body  # per tenant, template and outcome
+    # The new paths: how far the stream consumer lags, and what the webhook's URL answered Meta
+    metrics = {tuple(row[:4]) for w in json.loads(body)["widgets"] for row in w["properties"].get("metrics", []) if len(row) > 4}
+    assert {("AWS/Lambda", "IteratorAge", "FunctionName", "${CallbackFunction}"),
+            ("AWS/Lambda", "Url4xxCount", "FunctionName", "${WebhookFunction}"),
+            ("AWS/Lambda", "Url5xxCount", "FunctionName", "${WebhookFunction}"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${CallbackRetryQueue.QueueName}"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${StreamFailureQueue.QueueName}")} <= metrics
 
 
 def test_data_at_rest_is_encrypted_and_http_access_is_logged():
@@ -205,7 +321,7 @@ def test_tenant_secrets_are_readable_only_under_the_stage_prefix():
 
     for fname in ("ApiFunction", "SenderFunction"):
         assert secret_resources(fname) == [{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wa-notify/${Stage}/tenants/*"}]
-    for fname in ("WebhookFunction", "StatusFunction", "CallbackFunction", "DispatcherFunction"):
+    for fname in ("WebhookFunction", "CallbackFunction", "DispatcherFunction"):
         assert secret_resources(fname) == [], fname
     assert T["Globals"]["Function"]["Environment"]["Variables"]["TENANT_SECRET_PREFIX"] == {"Fn::Sub": "wa-notify/${Stage}/tenants/"}
 
@@ -215,4 +331,6 @@ def test_sms_fallback_may_publish_sms_but_no_topic_and_only_where_it_runs():
         return {fname for fname, fn in FUNCTIONS.items() for p in fn["Properties"].get("Policies", []) if isinstance(p, dict)
                 for st in p.get("Statement", []) if "sns:Publish" in st["Action"]}
 
-    assert publishers() == {"SenderFunction", "StatusFunction", "DispatcherFunction"}
+    # The stream sends an undeliverable message's SMS (CallbackFunction), the dispatcher an unread one's;
+    # the sender only changes its message.
+    assert publishers() == {"CallbackFunction", "DispatcherFunction"}
