@@ -106,37 +106,28 @@ def bulk_rows(stack: Any, n: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 class Worker(threading.Thread):
-    """One sender container: polls one lane and calls the real handler with the SQS event."""
+    """One sender container: the local stack's own poller (`LocalStack.poll_once`: receive from
+    the lane, call the handler, delete what is not in batchItemFailures, metrics cleared by each
+    invocation) on one lane, with a function of its own, so that workers run side by side like
+    containers (one `LocalFunction` runs one invocation at a time)."""
 
     def __init__(self, stack: Any, lane: str, stop: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.stack, self.stop, self.lane = stack, stop, lane
-        self.url = stack.deps.queues.lane_urls[lane]
-        from functions.sender import app
+        from infra.local.stack import LocalFunction
 
-        self.handler = app.lambda_handler
+        self.stack, self.stop, self.lane = stack, stop, lane
+        url = stack.deps.queues.lane_urls[lane]
+        self.queue_url, self.queue_arn, self.batch, sender = next(s for s in stack.queue_sources if s[0] == url)
+        self.container = LocalFunction(sender.spec)
 
     def run(self) -> None:
-        from infra.local.stack import LambdaContext, sqs_event
-
-        sqs = self.stack.sqs
         while not self.stop.is_set():
-            messages = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-            if not messages:
-                time.sleep(0.01)
-                continue
             try:
-                result = self.handler(sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:lane"), LambdaContext("sender", 30)) or {}
+                handled = self.stack.poll_once(self.queue_url, self.queue_arn, self.batch, self.container)
             except BaseException:  # noqa: BLE001, S112 - a dead container: its batch is not deleted, SQS redelivers it
                 continue
-            finally:
-                from wa_notify.observability import metrics
-
-                metrics.clear_metrics()
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            done = [m for m in messages if m["MessageId"] not in failed]
-            if done:
-                sqs.delete_message_batch(QueueUrl=self.url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            if not handled:
+                time.sleep(0.01)
 
 
 def bench_throttle(n: int = 1_000, workers: int = 3, limit: int = 80) -> dict[str, Any]:

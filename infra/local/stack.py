@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -449,32 +449,66 @@ class LocalStack:
 
     def request(self, method: str, path_and_query: str, *, body: bytes | str | dict | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        """One HTTP request through the template's routes to the real handler, without a socket."""
-        url = urlsplit(path_and_query)
+        """One HTTP request through `answer` (what the socket serves), without a socket. Like a
+        client, a dict body is sent as JSON and a body gets `content-type: application/json`
+        unless one is given; the answer's header names come back in lower case."""
         if isinstance(body, dict):
             body = json.dumps(body)
         data = body.encode() if isinstance(body, str) else (body or b"")
         lower = {k.lower(): v for k, v in (headers or {}).items()}
         if data:
             lower.setdefault("content-type", "application/json")
+        status, resp_headers, out = self.answer(method, path_and_query, lower, data)
+        return status, {k.lower(): v for k, v in resp_headers.items()}, out
+
+    def answer(self, method: str, path_and_query: str, headers: dict[str, str],
+               body: bytes | Callable[[int], bytes]) -> tuple[int, dict[str, str], bytes]:
+        """The one routing of an HTTP request, for the socket server and `request()` alike:
+        (status, headers, body). `body` is the bytes, or a reader given the Content-Length (the
+        socket's), called only once the length is known to be acceptable: a bad or oversized
+        Content-Length is refused unread (400/413, `Connection: close`). Then the sandbox's Graph
+        API, the callback sink, the `/_local` routes, the template's routes into their function
+        (an HTTP API event), and 404, or 405 with `Allow`. A Lambda error propagates (the socket
+        server answers it with API Gateway's 500); so do the sandbox's TimeoutError and
+        ConnectionRefusedError, a lost answer."""
+        url = urlsplit(path_and_query)
+        headers = {k.lower(): v for k, v in headers.items()}
+        data = body if isinstance(body, bytes) else b""
+        if "content-length" in headers or not isinstance(body, bytes):
+            raw_length = (headers.get("content-length") or "0").strip()
+            if not raw_length.isascii() or not raw_length.isdigit():  # RFC 9110 §8.6: 1*DIGIT, so no sign
+                return _refusal(400, "Malformed request", f"Content-Length {raw_length[:40]!r} is not a number of bytes")
+            length = int(raw_length) if len(raw_length) <= 18 else MAX_BODY_BYTES + 1  # int() refuses 4,300+ digits
+            if length > MAX_BODY_BYTES:
+                return _refusal(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+            if not isinstance(body, bytes) and length:
+                data = body(length)
+        if url.path.startswith(GRAPH_PREFIX):
+            status, payload = self.sandbox.handle(method, url.path[len(GRAPH_PREFIX):], headers, data)
+            return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
         if url.path == "/_local/callbacks/sink":
-            return self.receive_callback(path_and_query, lower, data), {"content-type": "application/json"}, b"{}"
+            return self.receive_callback(path_and_query, headers, data), {"Content-Type": "application/json"}, b"{}"
         if url.path.startswith("/_local/"):
             status, payload, extra = self.local_route(method, url.path, url.query, data)
-            content_type = PROBLEM_JSON if status >= 400 else "application/json"
-            return status, {"content-type": content_type, **{k.lower(): v for k, v in extra.items()}}, json.dumps(payload).encode()
+            return status, {"Content-Type": PROBLEM_JSON if status >= 400 else "application/json", **extra}, json.dumps(payload).encode()
         for route_method, pattern, route, fn in self.routes:
             match = pattern.match(url.path)
             if match and route_method == method:
-                result = fn.invoke(http_event(method, url.path, url.query, lower, data, route, match.groupdict()))
+                result = fn.invoke(http_event(method, url.path, url.query, headers, data, route, match.groupdict()))
                 out = result.get("body") or ""
                 out_bytes = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
-                resp_headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+                resp_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+                named = {k.lower() for k in resp_headers}
                 for k, values in (result.get("multiValueHeaders") or {}).items():
-                    resp_headers.setdefault(k.lower(), ", ".join(map(str, values)))
-                return int(result.get("statusCode", 200)), resp_headers, out_bytes
-        status, headers, problem = self.no_route(method, url.path)
-        return status, {k.lower(): v for k, v in headers.items()}, json.dumps(problem).encode()
+                    if k.lower() not in named:
+                        resp_headers[k] = ", ".join(map(str, values))
+                        named.add(k.lower())
+                # API Gateway's default when the function names no Content-Type
+                content_type = next((v for k, v in resp_headers.items() if k.lower() == "content-type"), "application/json")
+                rest = {k: v for k, v in resp_headers.items() if k.lower() != "content-type"}
+                return int(result.get("statusCode", 200)), {"Content-Type": content_type, **rest}, out_bytes
+        status, no_route_headers, problem = self.no_route(method, url.path)
+        return status, no_route_headers, json.dumps(problem).encode()
 
     def no_route(self, method: str, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
         """404 for an unknown path; 405 with the `Allow` header (RFC 9110 §15.5.6) when the path
@@ -487,6 +521,7 @@ class LocalStack:
 
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        """The socket's side only: read the request, hand it to `answer`, write what it returns."""
         stack = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -497,65 +532,28 @@ class LocalStack:
                 if os.environ.get("LOCAL_ACCESS_LOG"):
                     super().log_message(fmt, *args)
 
-            def _respond(self, status: int, body: bytes | str, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
-                data = body.encode() if isinstance(body, str) else body
+            def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    if k.lower() not in ("content-type", "content-length"):
-                        self.send_header(k, v)
+                for k, v in headers.items():
+                    if k.lower() != "content-length":
+                        self.send_header(k, v)  # `Connection: close` also closes this connection
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            def _refuse(self, status: int, title: str, detail: str) -> None:
-                # The body was not read, so the connection cannot carry another request.
-                self.close_connection = True
-                self._respond(status, json.dumps(problem_body(status, title, detail)), PROBLEM_JSON, {"Connection": "close"})
+                    self.wfile.write(body)
 
             def _handle(self) -> None:
-                url = urlsplit(self.path)
-                raw_length = (self.headers.get("Content-Length") or "0").strip()
-                if not raw_length.isascii() or not raw_length.isdigit():  # RFC 9110 §8.6: 1*DIGIT, so no sign
-                    return self._refuse(400, "Malformed request", f"Content-Length {raw_length[:40]!r} is not a number of bytes")
-                length = int(raw_length) if len(raw_length) <= 18 else MAX_BODY_BYTES + 1  # int() refuses 4,300+ digits
-                if length > MAX_BODY_BYTES:
-                    return self._refuse(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-                body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
-                    if url.path.startswith(GRAPH_PREFIX):
-                        try:
-                            status, payload = stack.sandbox.handle(self.command, url.path[len(GRAPH_PREFIX):], headers, body)
-                        except (TimeoutError, ConnectionRefusedError):
-                            # Over a real socket the request already arrived, so both read as a lost answer.
-                            self.close_connection = True
-                            return
-                        return self._respond(status, json.dumps(payload))
-                    if url.path == "/_local/callbacks/sink":
-                        return self._respond(stack.receive_callback(self.path, headers, body), "{}")
-                    if url.path.startswith("/_local/"):
-                        status, payload, extra = stack.local_route(self.command, url.path, url.query, body)
-                        return self._respond(status, json.dumps(payload), PROBLEM_JSON if status >= 400 else "application/json", extra)
-                    for method, pattern, route, fn in stack.routes:
-                        match = pattern.match(url.path)
-                        if match and method == self.command:
-                            event = http_event(self.command, url.path, url.query, headers, body, route, match.groupdict())
-                            result = fn.invoke(event)
-                            out = result.get("body") or ""
-                            if result.get("isBase64Encoded"):
-                                out = base64.b64decode(out)
-                            resp_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-                            for k, values in (result.get("multiValueHeaders") or {}).items():
-                                resp_headers.setdefault(k, ", ".join(map(str, values)))
-                            content_type = resp_headers.get("Content-Type") or resp_headers.get("content-type") or "application/json"
-                            return self._respond(int(result.get("statusCode", 200)), out, content_type, resp_headers)
-                    status, resp_headers, problem = stack.no_route(self.command, url.path)
-                    return self._respond(status, json.dumps(problem), PROBLEM_JSON, resp_headers)
+                    status, resp_headers, body = stack.answer(self.command, self.path, headers, self.rfile.read)
+                except (TimeoutError, ConnectionRefusedError):
+                    # The sandbox's: over a real socket the request already arrived, so both read as a lost answer.
+                    self.close_connection = True
+                    return
                 except Exception as exc:  # noqa: BLE001 - an API Gateway 500 for an unhandled Lambda error
-                    print(f"[local] {self.command} {url.path}: {type(exc).__name__}: {exc}", flush=True)
-                    return self._respond(500, json.dumps({"message": "Internal Server Error"}))
+                    print(f"[local] {self.command} {urlsplit(self.path).path}: {type(exc).__name__}: {exc}", flush=True)
+                    status, resp_headers, body = 500, {"Content-Type": "application/json"}, b'{"message": "Internal Server Error"}'
+                self._respond(status, resp_headers, body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _handle
 
@@ -635,6 +633,11 @@ class LocalStack:
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}, {}
+
+
+def _refusal(status: int, title: str, detail: str) -> tuple[int, dict[str, str], bytes]:
+    # The body was not read, so the connection cannot carry another request.
+    return status, {"Content-Type": PROBLEM_JSON, "Connection": "close"}, json.dumps(problem_body(status, title, detail)).encode()
 
 
 def _phone(value: str, field_name: str) -> str:
