@@ -15,14 +15,24 @@ from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, OverQuota, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import (
+    ActivityReport,
     CampaignRequest,
+    CampaignView,
     ContactRequest,
+    ContactView,
     EventAccepted,
     EventRequest,
+    FlowPage,
     MessageAccepted,
     MessageRequest,
+    MessageView,
+    Page,
     PreviewRequest,
+    PreviewView,
     SettingsRequest,
+    SettingsView,
+    TemplatesReport,
+    TemplateView,
     problem_responses,
 )
 from wa_notify.models_templates import FlowRequest, TemplateRequest
@@ -143,7 +153,7 @@ def health() -> dict[str, str]:
 
 @app.post("/v1/templates", summary="Register a template (Meta's template-creation JSON)", responses={
     201: {"description": "Registered; PENDING until Meta's decision arrives"}, **problem_responses(400, 401, 409, 413, 415, 422, 502)})
-def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[dict[str, Any]]:
+def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[TemplateView]:
     created = template_service.register(get_deps(), tenant(), body)
     return Response(201, "application/json", body=created)
 
@@ -151,12 +161,12 @@ def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[dict[s
 @app.get("/v1/templates", responses={200: {"description": "A page of templates"}, **problem_responses(401, 422)})
 def list_templates(
     cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50
-) -> dict[str, Any]:
+) -> Page[TemplateView]:
     return template_service.list_all(get_deps(), tenant(), cursor, limit)
 
 
 @app.get("/v1/templates/<name>", responses={200: {"description": "The template"}, **problem_responses(401, 404, 422)})
-def get_template(name: str, language: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def get_template(name: str, language: Annotated[str | None, Query()] = None) -> TemplateView:
     return template_service.get(get_deps(), tenant(), name, language)
 
 
@@ -168,8 +178,8 @@ def delete_template(name: str, language: Annotated[str | None, Query()] = None) 
 
 @app.post("/v1/templates/<name>/preview", responses={200: {"description": "Rendered template and the exact Cloud API request"},
                                                      **problem_responses(400, 401, 404, 413, 415, 422)})
-def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict[str, Any]:
-    return template_service.preview(get_deps(), tenant(), name, body.model_dump())
+def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> PreviewView:
+    return template_service.preview(get_deps(), tenant(), name, body)
 
 
 @app.post("/v1/messages", summary="Send a template message (or free-form text inside the 24 h window)", responses={
@@ -178,41 +188,36 @@ def create_message(
     body: Annotated[MessageRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
 ) -> Response[MessageAccepted]:
-    payload = body.model_dump(exclude_none=True, mode="python")
-    payload["send_at"] = body.send_at
-    result, created = message_service.create(get_deps(), tenant(), payload, idempotency_key)
+    result, created = message_service.create(get_deps(), tenant(), body, idempotency_key)
     if created:
         record_outcome(tenant(), body.template.name if body.template else None, "accepted")
     else:
         metrics.add_metric(name="MessagesReplayed", unit="Count", value=1)
-    return Response(202, "application/json", body=MessageAccepted.model_validate(result))
+    return Response(202, "application/json", body=result)
 
 
 @app.get("/v1/messages/<message_id>", responses={200: {"description": "The message and its status history"}, **problem_responses(401, 404, 422)})
-def get_message(message_id: str) -> dict[str, Any]:
+def get_message(message_id: str) -> MessageView:
     return message_service.get(get_deps(), tenant(), message_id)
 
 
 @app.delete("/v1/messages/<message_id>", responses={200: {"description": "Cancelled"}, **problem_responses(401, 404, 409, 422)})
-def cancel_message(message_id: str) -> dict[str, Any]:
+def cancel_message(message_id: str) -> MessageView:
     return message_service.cancel(get_deps(), tenant(), message_id)
 
 
 @app.post("/v1/campaigns", summary="Send one template to every opted-in contact of a segment, through the bulk lane",
           responses={202: {"description": "Accepted: planning"}, **problem_responses(400, 401, 409, 413, 415, 422, 429)})
-def create_campaign(body: Annotated[CampaignRequest, Body()]) -> Response[dict[str, Any]]:
+def create_campaign(body: Annotated[CampaignRequest, Body()]) -> Response[CampaignView]:
     from wa_notify.services import campaigns
 
-    payload = body.model_dump(exclude_none=True, mode="python")
-    payload["segment"] = body.segment.model_dump(exclude_none=True)
-    payload["send_window"] = body.send_window.model_dump() if body.send_window else None
-    result = campaigns.create(get_deps(), tenant(), payload)
+    result = campaigns.create(get_deps(), tenant(), body)
     metrics.add_metric(name="CampaignsAccepted", unit="Count", value=1)
     return Response(202, "application/json", body=result)
 
 
 @app.get("/v1/campaigns/<campaign_id>", responses={200: {"description": "The campaign and its progress"}, **problem_responses(401, 404)})
-def get_campaign(campaign_id: str) -> dict[str, Any]:
+def get_campaign(campaign_id: str) -> CampaignView:
     from wa_notify.services import campaigns
 
     return campaigns.get(get_deps(), tenant(), campaign_id)
@@ -220,7 +225,7 @@ def get_campaign(campaign_id: str) -> dict[str, Any]:
 
 @app.delete("/v1/campaigns/<campaign_id>", summary="Stop a campaign: what has not left WhatsApp's way is cancelled",
             responses={200: {"description": "Cancelled"}, **problem_responses(401, 404, 409)})
-def cancel_campaign(campaign_id: str) -> dict[str, Any]:
+def cancel_campaign(campaign_id: str) -> CampaignView:
     from wa_notify.services import campaigns
 
     return campaigns.cancel(get_deps(), tenant(), campaign_id)
@@ -234,7 +239,7 @@ def put_flow(name: str, body: Annotated[FlowRequest, Body()]) -> Response[dict[s
 
 
 @app.get("/v1/flows", responses={200: {"description": "A page of flows"}, **problem_responses(401, 422)})
-def list_flows(cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
+def list_flows(cursor: Annotated[str | None, Query()] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> FlowPage:
     return flow_service.list_all(get_deps(), tenant(), cursor, limit)
 
 
@@ -253,19 +258,19 @@ def delete_flow(name: str) -> Response[None]:
           responses={202: {"description": "Planned messages, skipped steps, cancelled messages"},
                      **problem_responses(400, 401, 409, 413, 415, 422, 429)})
 def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]:
-    result, planned = flow_service.handle_event(get_deps(), tenant(), body.model_dump(exclude_none=True))
+    result, planned = flow_service.handle_event(get_deps(), tenant(), body)
     metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)
-    return Response(202, "application/json", body=EventAccepted.model_validate(result))
+    return Response(202, "application/json", body=result)
 
 
 @app.put("/v1/contacts/<phone>", summary="Create or update a contact's profile",
          responses={200: {"description": "The contact"}, **problem_responses(400, 401, 413, 415, 422)})
-def put_contact(phone: str, body: Annotated[ContactRequest, Body()]) -> dict[str, Any]:
-    return contact_service.put(get_deps(), tenant(), phone, body.model_dump(exclude_unset=True))
+def put_contact(phone: str, body: Annotated[ContactRequest, Body()]) -> ContactView:
+    return contact_service.put(get_deps(), tenant(), phone, body)
 
 
 @app.get("/v1/contacts/<phone>", responses={200: {"description": "The contact"}, **problem_responses(401, 404)})
-def get_contact(phone: str) -> dict[str, Any]:
+def get_contact(phone: str) -> ContactView:
     return contact_service.get(get_deps(), tenant(), phone)
 
 
@@ -274,18 +279,18 @@ def list_contacts(
     tag: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> dict[str, Any]:
+) -> Page[ContactView]:
     return contact_service.list_by_tag(get_deps(), tenant(), tag, cursor, limit)
 
 
 @app.put("/v1/settings", summary="The tenant's own settings: callback URL (a secret is generated), value tiers",
          responses={200: {"description": "The settings, with the callback secret"}, **problem_responses(400, 401, 413, 415, 422)})
-def put_settings(body: Annotated[SettingsRequest, Body()]) -> dict[str, Any]:
-    return settings_service.put(get_deps(), tenant(), body.model_dump(mode="json", exclude_unset=True))
+def put_settings(body: Annotated[SettingsRequest, Body()]) -> SettingsView:
+    return settings_service.put(get_deps(), tenant(), body)
 
 
 @app.get("/v1/settings", responses={200: {"description": "The settings"}, **problem_responses(401)})
-def get_settings() -> dict[str, Any]:
+def get_settings() -> SettingsView:
     return settings_service.get(get_deps(), tenant())
 
 
@@ -294,7 +299,7 @@ def get_settings() -> dict[str, Any]:
 def analytics_templates(
     from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day, e.g. 2026-11-01 (default: 30 days ago)")] = None,
     to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
-) -> dict[str, Any]:
+) -> TemplatesReport:
     from wa_notify.services import analytics
 
     return analytics.templates_report(get_deps(), tenant(), from_, to)
@@ -306,7 +311,7 @@ def analytics_activity(
     from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day (default: 28 days ago)")] = None,
     to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
     timezone: Annotated[str | None, Query(max_length=64, description="IANA zone for weekday and hour (default UTC)")] = None,
-) -> dict[str, Any]:
+) -> ActivityReport:
     from wa_notify.services import analytics
 
     return analytics.activity_report(get_deps(), tenant(), from_, to, timezone)

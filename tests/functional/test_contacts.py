@@ -20,6 +20,17 @@ def test_put_and_get_a_contact_by_any_phone_format(api):
     assert body["name"] == "Ana Lin" and body["timezone"] == "Asia/Taipei" and body["attributes"] == {"annual_spend": 150000}
 
 
+def test_a_field_given_as_null_is_cleared_and_one_left_out_is_kept(api):
+    # GIVEN a contact with a name, a locale and tags
+    api.call("PUT", "/v1/contacts/+886912345678", {"name": "Ana", "locale": "zh_TW", "tags": ["vip"]})
+    # WHEN an update names the name as null and says nothing of the rest
+    status, body, _ = api.call("PUT", "/v1/contacts/+886912345678", {"name": None, "timezone": "Asia/Taipei"})
+    # THEN the name is cleared, the fields not named keep their values, and the null is still a key of the answer
+    assert status == 200 and body["name"] is None and "name" in body
+    assert body["locale"] == "zh_TW" and body["tags"] == ["vip"] and body["timezone"] == "Asia/Taipei"
+    assert api.get("/v1/contacts/+886912345678")[1] == body
+
+
 def test_contact_validation_and_isolation(api, stack):
     assert api.call("PUT", "/v1/contacts/12", {"name": "x"})[0] == 422
     assert api.call("PUT", "/v1/contacts/+886912345678", {"timezone": "Mars/Base"})[0] == 422
@@ -64,6 +75,21 @@ def test_the_contacts_timezone_sets_the_quiet_hours(api, stack):
     # THEN the -24 h reminder (07:30 New York, quiet) moved to 08:00 New York time
     local = datetime.fromisoformat(reminder["send_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("America/New_York"))
     assert local.strftime("%H:%M") == "08:00"
+
+
+def test_settings_change_only_what_the_request_names_down_into_nested_objects(api, stack):
+    # GIVEN settings with value tiers and business hours whose weekdays were left to their default
+    api.call("PUT", "/v1/settings", {"value_tiers": [{"tag": "gold", "min_spend": 1000.0}],
+                                     "business_hours": {"start": "09:00", "end": "17:00"}})
+    # WHEN an update names only the out-of-hours reply, then another clears the tiers with null
+    api.call("PUT", "/v1/settings", {"out_of_hours_reply": "We open at 9"})
+    kept = api.get("/v1/settings")[1]
+    status, cleared, _ = api.call("PUT", "/v1/settings", {"value_tiers": None})
+    # THEN the first keeps the tiers, the second clears them (the key stays, null)
+    assert kept["value_tiers"] == [{"tag": "gold", "min_spend": 1000}] and kept["out_of_hours_reply"] == "We open at 9"
+    assert status == 200 and cleared["value_tiers"] is None and cleared["out_of_hours_reply"] == "We open at 9"
+    # AND a default the caller did not write (business_hours.days) was not stored
+    assert cleared["business_hours"] == {"start": "09:00", "end": "17:00"}
 
 
 def test_settings_generate_a_callback_secret_once(api):

@@ -7,23 +7,56 @@ from datetime import UTC, datetime, timedelta
 from tests.functional.conftest import load_event
 
 
-def test_status_function_applies_a_change_and_ignores_unknown_fields(api, stack, message_body):
-    # GIVEN an accepted message and the status function's sample SQS event pointed at it
+def accepted_message(api, stack, message_body):
     api.approved_template()
     stack.sandbox.configure({"auto_status": False})
     message_id = api.post("/v1/messages", message_body)[1]["id"]
     stack.drain()
-    wamid = api.message(message_id)["provider_message_id"]
-    event = load_event("status/sqs_webhook_change.json")
-    change = json.loads(event["Records"][0]["body"])
-    change["value"]["metadata"]["phone_number_id"] = stack.dev_tenant["phone_number_id"]
-    change["value"]["statuses"][0].update(id=wamid, biz_opaque_callback_data=message_id)
-    event["Records"][0]["body"] = json.dumps(change)
+    return message_id, api.message(message_id)["provider_message_id"]
+
+
+def test_webhook_function_applies_the_sample_function_url_event_before_answering(api, stack, message_body):
+    from wa_notify.domain import signatures
+
+    # GIVEN an accepted message and the webhook function's sample function-URL event pointed at it, signed
+    message_id, wamid = accepted_message(api, stack, message_body)
+    event = load_event("webhook/function_url_status.json")
+    body = (event["body"].replace("<phone number id>", stack.dev_tenant["phone_number_id"])
+            .replace("<wamid>", wamid).replace("<message id>", message_id))
+    event["body"] = body
+    event["headers"]["x-hub-signature-256"] = signatures.sign(stack.app_secret, body.encode())
     # WHEN the function runs
-    result = stack.functions["StatusFunction"].invoke(event)
-    # THEN both records succeed and the message is delivered
-    assert result == {"batchItemFailures": []}
+    response = stack.functions["WebhookFunction"].invoke(event)
+    # THEN it answers 200 and the message is already delivered: nothing queued in between
+    assert response["statusCode"] == 200
     assert api.message(message_id)["status"] == "delivered"
+    # AND another path on the function's URL is 404, another method 405
+    assert stack.functions["WebhookFunction"].invoke({**event, "rawPath": "/admin"})["statusCode"] == 404
+    put = {**event, "requestContext": {**event["requestContext"], "http": {**event["requestContext"]["http"], "method": "PUT"}}}
+    assert stack.functions["WebhookFunction"].invoke(put)["statusCode"] == 405
+
+
+def test_callback_function_turns_the_sample_stream_record_into_a_signed_callback(api, stack, message_body):
+    from wa_notify.domain import signatures
+
+    # GIVEN a platform with a callback URL and the callback function's sample stream record (sent -> delivered)
+    status, settings, _ = api.call("PUT", "/v1/settings", {"callback_url": "https://platform.example.com/hooks/wa"})
+    assert status == 200, settings
+    tenant = stack.dev_tenant["tenant_id"]
+    raw = json.dumps(load_event("callback/stream_status_change.json")).replace("<tenant id>", tenant)
+    event = json.loads(raw.replace("<message id>", "msg_sample").replace("<wamid>", "wamid.sample"))
+    # WHEN the function runs
+    result = stack.functions["CallbackFunction"].invoke(event)
+    # THEN the record succeeds and the platform got one signed message.status callback for delivered
+    assert result == {"batchItemFailures": []}
+    (call,) = stack.callback_inbox
+    payload = json.loads(call["body"])
+    assert payload["type"] == "message.status" and payload["data"]["status"] == "delivered"
+    assert payload["data"]["message_id"] == "msg_sample" and payload["data"]["pricing"]["billable"] is True
+    assert signatures.verify(settings["callback_secret"], call["body"].encode(), call["headers"]["x-signature-256"])
+    # AND the same record delivered again posts the same event id (platforms dedupe on it)
+    stack.functions["CallbackFunction"].invoke(event)
+    assert json.loads(stack.callback_inbox[1]["body"])["id"] == payload["id"]
 
 
 def test_api_function_with_the_sample_http_event(api, stack):
@@ -67,10 +100,10 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_message(api, stac
     # the api function runs one invocation at a time locally, so race the use case directly too
     from wa_notify.models import MessageRequest
     from wa_notify.services import messages as message_service
-    payload = MessageRequest.model_validate(message_body).model_dump(exclude_none=True)
+    payload = MessageRequest.model_validate(message_body)
     results = []
     threads = [threading.Thread(target=lambda: results.append(
-        message_service.create(stack.deps, stack.dev_tenant["tenant_id"], payload, "race-direct")[0]["id"])) for _ in range(6)]
+        message_service.create(stack.deps, stack.dev_tenant["tenant_id"], payload, "race-direct")[0].id)) for _ in range(6)]
     threads += [threading.Thread(target=post) for _ in range(3)]
     for t in threads:
         t.start()

@@ -1,6 +1,8 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 from wa_notify.adapters.storage import keys
+from wa_notify.models import MessageView
 
 
 def queue_depth(stack, logical):
@@ -26,6 +28,20 @@ def test_send_reaches_read_with_history_pricing_and_our_id_echoed(api, stack, me
     assert message["provider_message_id"] == received[0]["id"]
     assert message["pricing"]["category"] == "utility"
     assert message["to"] == "+886912345678" and message["metadata"] == {"order": "A-1001"}
+
+
+def test_the_message_view_keeps_every_key_its_value_null_or_not(api, stack, message_body):
+    # GIVEN a queued template message (no text, no flow, no campaign, no reply yet)
+    api.approved_template()
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    # WHEN it is read as raw JSON (GET /v1/messages/{id} returns the MessageView model)
+    status, _, raw = stack.request("GET", f"/v1/messages/{message_id}", headers={"authorization": f"Bearer {api.key}"})
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    body = json.loads(text)
+    # THEN every key of the documented view is there in order, the empty ones as null, not left out
+    assert status == 200 and list(body) == list(MessageView.model_fields)
+    assert '"text":null' in text.replace(" ", "") and '"flow":null' in text.replace(" ", "")
+    assert body["text"] is None and body["campaign"] is None and body["fallback"] is None and body["attempts"] == 0
 
 
 def test_idempotency_key_same_body_same_message_different_body_409(api, stack, message_body):

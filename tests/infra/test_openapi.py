@@ -29,3 +29,23 @@ def test_template_and_flow_bodies_are_documented_models():
     assert set(schemas["TemplateRequest"]["required"]) == {"name", "language", "category", "components"}
     assert schemas["TemplateComponent"]["properties"]["type"]["enum"] == ["HEADER", "BODY", "FOOTER", "BUTTONS"]
     assert set(schemas["FlowRequest"]["required"]) == {"trigger", "steps"}
+
+
+def test_the_routes_document_their_response_models():
+    # GIVEN the generated document
+    document = json.loads(generate())
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    # THEN a message's answer is the MessageView schema, with its nullable keys required (always sent, maybe null)
+    answer = paths["/v1/messages/{message_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/MessageView"}
+    view = schemas["MessageView"]
+    assert {"text", "send_at", "error", "provider_message_id", "fallback"} <= set(view["required"])
+    assert {"type": "null"} in view["properties"]["text"]["anyOf"]
+    # AND the listings, contacts, settings, campaigns, previews and reports are documented models too
+    def schema(path, method="get", code="200"):
+        return paths[path][method]["responses"][code]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+
+    assert schema("/v1/templates") == "Page_TemplateView_" and schema("/v1/templates/{name}") == "TemplateView"
+    assert schema("/v1/contacts/{phone}") == "ContactView" and schema("/v1/settings", "put") == "SettingsView"
+    assert schema("/v1/campaigns", "post", "202") == "CampaignView" and schema("/v1/templates/{name}/preview", "post") == "PreviewView"
+    assert schema("/v1/analytics/templates") == "TemplatesReport" and "from" in schemas["TemplatesReport"]["required"]

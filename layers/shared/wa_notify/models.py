@@ -213,5 +213,22 @@ def problem_responses(*codes: int) -> dict[int, OpenAPIResponse]:
     return {code: {"description": titles[code], "content": {"application/problem+json": {"model": Problem}}} for code in codes}
 
 
-# ---- queue and webhook boundaries: in wa_notify.jobs (light, for the queue functions) -------------
+# ---- responses: in wa_notify.models_views; queue and webhook boundaries: in wa_notify.jobs ------------
 from wa_notify.jobs import SendJob, StatusUpdate, WebhookChange, WhatsAppError  # noqa: E402, F401
+from wa_notify.models_views import (  # noqa: E402, F401
+    ActivityReport,
+    CampaignProgress,
+    CampaignView,
+    ContactView,
+    FlowPage,
+    MessageFallbackView,
+    MessageView,
+    Page,
+    PreviewView,
+    Rejection,
+    SettingsView,
+    TemplateName,
+    TemplateReportRow,
+    TemplatesReport,
+    TemplateView,
+)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wa_notify.domain import analytics as domain
 from wa_notify.domain.problems import Invalid, Problem
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, parse_iso
+
+if TYPE_CHECKING:  # the reports are the api's; the sender and status functions only count
+    from wa_notify.models import ActivityReport, TemplatesReport
 
 KEEP_DAYS = 400
 _local = threading.local()
@@ -91,19 +94,22 @@ def _range(deps: Deps, start: str | None, end: str | None, default_days: int) ->
     return first.isoformat(), last.isoformat()
 
 
-def templates_report(deps: Deps, tenant_id: str, start: str | None, end: str | None) -> dict[str, Any]:
+def templates_report(deps: Deps, tenant_id: str, start: str | None, end: str | None) -> TemplatesReport:
     """`GET /v1/analytics/templates`: per template over [from, to] (UTC days, inclusive)."""
+    from wa_notify.models import TemplatesReport
+
     first, last = _range(deps, start, end, 30)
     rows = deps.store.analytics.template_rows(tenant_id, first, last)
     merged = domain.merge(rows)
     items = [domain.template_report({"name": name, "language": language}, counts)
              for (name, language), counts in sorted(merged.items())]
-    return {"from": first, "to": last, "items": items, "next": None}
+    return TemplatesReport.model_validate({"from": first, "to": last, "items": items, "next": None})
 
 
-def activity_report(deps: Deps, tenant_id: str, start: str | None, end: str | None, timezone: str | None) -> dict[str, Any]:
+def activity_report(deps: Deps, tenant_id: str, start: str | None, end: str | None, timezone: str | None) -> ActivityReport:
     """`GET /v1/analytics/activity`: inbound messages by weekday x hour in `timezone` (default UTC)."""
     from wa_notify.domain.moments import zone_info
+    from wa_notify.models import ActivityReport
 
     zone_name = timezone or "UTC"
     try:
@@ -113,5 +119,5 @@ def activity_report(deps: Deps, tenant_id: str, start: str | None, end: str | No
     first, last = _range(deps, start, end, 28)
     rows = deps.store.analytics.activity_rows(tenant_id, first, last)
     matrix = domain.activity_matrix(rows, zone)
-    return {"from": first, "to": last, "timezone": zone_name, "weekdays": list(domain.WEEKDAYS), "hours": list(range(24)),
-            "counts": matrix, "total": sum(map(sum, matrix))}
+    return ActivityReport.model_validate({"from": first, "to": last, "timezone": zone_name, "weekdays": list(domain.WEEKDAYS),
+                                          "hours": list(range(24)), "counts": matrix, "total": sum(map(sum, matrix))})

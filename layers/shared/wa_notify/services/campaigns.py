@@ -21,6 +21,7 @@ from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, NotFound, ProblemList
 from wa_notify.domain.rendering import render
+from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics
 from wa_notify.services import messages as message_service
 from wa_notify.services import templates as template_service
@@ -38,21 +39,20 @@ def campaign_message_id(campaign_id: str, phone: str) -> str:
     return "msg_" + base64.b32encode(digest).decode().lower()[:26]
 
 
-def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     now = deps.now()
     problems = ProblemList()
-    segment = body["segment"]
+    segment = body.segment
     phones: list[str] = []
-    if (segment.get("tag") is None) == (segment.get("contacts") is None):
+    if (segment.tag is None) == (segment.contacts is None):
         problems.add("segment", "give either tag (every contact with it) or contacts (a list of phone numbers)")
-    for i, raw in enumerate(segment.get("contacts") or []):
+    for i, raw in enumerate(segment.contacts or []):
         try:
             phones.append(to_e164(raw))
         except ValueError as exc:
             if len(problems.items) < 50:
                 problems.add(f"segment.contacts[{i}]", str(exc))
-    window = body.get("send_window") or {}
-    start, end = window.get("start"), window.get("end")
+    start, end = (body.send_window.start, body.send_window.end) if body.send_window else (None, None)
     for name, moment in (("start", start), ("end", end)):
         if moment is not None and moment.tzinfo is None:
             problems.add(f"send_window.{name}", "needs a time zone offset, e.g. 2026-11-24T09:00:00+08:00")
@@ -63,21 +63,21 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
             problems.add("send_window.end", "must be after the start (and in the future)")
     problems.raise_if_any()
 
-    name, language = body["template"], body["language"]
+    name, language = body.template, body.language
     spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
     if template_item["status"] != "APPROVED":
         raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
     # Render once now: a parameter problem is the caller's 422, not 100,000 failed messages.
-    render(spec, body.get("params") or {}, body.get("button_params") or {}, to="+14155550100", callback_data="msg_check")
+    render(spec, body.params, body.button_params, to="+14155550100", callback_data="msg_check")
 
     tenant = tenant_profile(deps, tenant_id)
     message_service.check_quota(deps, tenant_id, tenant, now, len(set(phones)) if phones else 1)
     campaign_id = new_id("cmp")
     item = {
-        "id": campaign_id, "tenant_id": tenant_id, "name": body.get("name") or name,
+        "id": campaign_id, "tenant_id": tenant_id, "name": body.name or name,
         "template": {"name": name, "language": language, "category": template_item["category"]},
-        "params": body.get("params") or {}, "button_params": body.get("button_params") or {},
-        "segment": {"tag": segment["tag"]} if segment.get("tag") is not None else {"contacts": sorted(set(phones))},
+        "params": body.params, "button_params": body.button_params,
+        "segment": {"tag": segment.tag} if segment.tag is not None else {"contacts": sorted(set(phones))},
         "send_window": {"start": iso(start) if start else None, "end": iso(end) if end else None},
         "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
     }
@@ -93,17 +93,17 @@ def create(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return view(item, counts=None)
 
 
-def view(item: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]:
+def view(item: dict[str, Any], counts: dict[str, int] | None) -> CampaignView:
     progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
     if counts:
         progress.update({k: v for k, v in counts.items() if k in progress})
-    return {
+    return CampaignView.model_validate({
         "id": item["id"], "name": item.get("name"), "template": {"name": item["template"]["name"], "language": item["template"]["language"]},
         "segment": ({"tag": item["segment"]["tag"]} if "tag" in item["segment"] else {"contacts": len(item["segment"]["contacts"])}),
         "send_window": item.get("send_window"), "status": item["status"], "progress": progress,
         "excluded_opted_out": int(item.get("excluded", 0)), "reason": item.get("reason"),
         "created_at": item["created_at"], "updated_at": item.get("updated_at"),
-    }
+    })
 
 
 def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
@@ -132,12 +132,12 @@ def _load(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
     return item
 
 
-def get(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+def get(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
     item = _load(deps, tenant_id, campaign_id)
     return view(item, _counts(deps, tenant_id, campaign_id))
 
 
-def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
     """Stop what has not left: planning stops at once, queued messages are cancelled by a job on
     the high lane (not behind the campaign's own backlog), and the sender checks the
     campaign before each send in the meantime."""

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from wa_notify.domain.conversation import computed_tags, window_open
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Invalid, NotFound, Problem
+from wa_notify.models import ContactRequest, ContactView, Page
 from wa_notify.services.deps import Deps, iso, readable
 
 PROFILE_FIELDS = ("name", "locale", "timezone", "tags", "attributes")
@@ -23,9 +24,9 @@ def phone_of(raw: str, *, missing: type[Exception] = NotFound) -> str:
         raise Invalid([Problem("phone", str(exc))]) from exc
 
 
-def view(deps: Deps, item: dict[str, Any], value_tiers: list[dict[str, Any]] | None) -> dict[str, Any]:
+def view(deps: Deps, item: dict[str, Any], value_tiers: list[dict[str, Any]] | None) -> ContactView:
     now = deps.now()
-    return {
+    return ContactView.model_validate({
         "phone": item["phone"],
         "name": item.get("name"),
         "locale": item.get("locale"),
@@ -39,26 +40,27 @@ def view(deps: Deps, item: dict[str, Any], value_tiers: list[dict[str, Any]] | N
         "opted_out": bool(item.get("opted_out")),
         "created_at": item.get("created_at"),
         "updated_at": item.get("updated_at"),
-    }
+    })
 
 
-def put(deps: Deps, tenant_id: str, raw_phone: str, body: dict[str, Any]) -> dict[str, Any]:
+def put(deps: Deps, tenant_id: str, raw_phone: str, body: ContactRequest) -> ContactView:
+    """Only the fields the request names change; one given as null is cleared."""
     phone = phone_of(raw_phone, missing=Invalid)
-    fields = {k: body[k] for k in PROFILE_FIELDS if k in body}
-    if body.get("opted_out") is not None:
-        deps.store.contacts.set_opt_out(tenant_id, phone, bool(body["opted_out"]), iso(deps.now()), "set through the API")
+    fields = {k: getattr(body, k) for k in PROFILE_FIELDS if k in body.model_fields_set}
+    if body.opted_out is not None:
+        deps.store.contacts.set_opt_out(tenant_id, phone, body.opted_out, iso(deps.now()), "set through the API", source="api")
     item = deps.store.contacts.put(tenant_id, phone, fields, iso(deps.now()))
     return view(deps, item, deps.store.tenants.get_settings(tenant_id).get("value_tiers"))
 
 
-def get(deps: Deps, tenant_id: str, raw_phone: str) -> dict[str, Any]:
+def get(deps: Deps, tenant_id: str, raw_phone: str) -> ContactView:
     item = deps.store.contacts.get(tenant_id, phone_of(raw_phone))
     if item is None:
         raise NotFound(f"no contact {raw_phone[:32]}")
     return view(deps, item, deps.store.tenants.get_settings(tenant_id).get("value_tiers"))
 
 
-def list_by_tag(deps: Deps, tenant_id: str, tag: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+def list_by_tag(deps: Deps, tenant_id: str, tag: str | None, cursor: str | None, limit: int) -> Page[ContactView]:
     """Tags are matched on the platform's own tags and the computed ones; a page may hold fewer
     than `limit` items when filtering, `next` continues the scan."""
     tiers = deps.store.tenants.get_settings(tenant_id).get("value_tiers")
@@ -68,5 +70,5 @@ def list_by_tag(deps: Deps, tenant_id: str, tag: str | None, cursor: str | None,
         raise Invalid([Problem("cursor", str(exc))]) from exc
     views = readable(items, lambda i: view(deps, i, tiers), key=lambda sk: mask(str(sk)))
     if tag:
-        views = [v for v in views if tag in v["tags"] or tag in v["computed_tags"]]
-    return {"items": views, "next": nxt}
+        views = [v for v in views if tag in v.tags or tag in v.computed_tags]
+    return Page[ContactView](items=views, next=nxt)

@@ -67,10 +67,7 @@ class Deps:
             from wa_notify.adapters.queues import Queues
 
             s = self.settings
-            self._queues = Queues(
-                {"high": s.send_queue_high_url, "normal": s.send_queue_normal_url, "bulk": s.send_queue_bulk_url},
-                events_url=s.events_queue_url,
-            )
+            self._queues = Queues({"high": s.send_queue_high_url, "normal": s.send_queue_normal_url, "bulk": s.send_queue_bulk_url})
         return self._queues
 
     @property
@@ -141,7 +138,7 @@ def ttl_cached(cache: dict[str, tuple[Any, float]], key: str, ttl: float, load: 
     return value
 
 
-def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
     """`{items, next}` from a store listing; a forged or stale cursor is the client's 422."""
     from wa_notify.domain.problems import Invalid, Problem
 

@@ -12,6 +12,7 @@ from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
 from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE
+from wa_notify.models import EventAccepted, EventRequest, FlowPage
 from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
@@ -77,12 +78,12 @@ def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
     return view(item)
 
 
-def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> FlowPage:
     def live() -> tuple[list[dict[str, Any]], str | None]:
         items, nxt = deps.store.flows.list(tenant_id, limit=limit, cursor=cursor)
         return [i for i in items if not i.get("deleted_at")], nxt
 
-    return page(live, view)
+    return FlowPage.model_validate(page(live, view))
 
 
 def delete(deps: Deps, tenant_id: str, name: str) -> None:
@@ -112,18 +113,23 @@ def _load_flows(deps: Deps, tenant_id: str) -> tuple[list[Flow], list[Flow]]:
             return live, deleted
 
 
-def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def event_hash_of(body: EventRequest) -> str:
+    """The event record's key: the hash of the request without its null fields (as stored since events were recorded)."""
+    return message_service.canonical_hash(body.model_dump(exclude_none=True))
+
+
+def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventAccepted, bool]:
     """Run every flow the event triggers, cancels or reschedules. Same event twice: same answer, planned once."""
-    event_hash = message_service.canonical_hash(body)
+    event_hash = event_hash_of(body)
     recorded = deps.store.flows.get_event(tenant_id, event_hash)
     now = deps.now()
     if recorded and recorded.get("expires_at", 0) >= int(now.timestamp()):
-        return recorded["response"], False
+        return EventAccepted.model_validate(recorded["response"]), False
     try:
-        to = to_e164(body["to"])
+        to = to_e164(body.to)
     except ValueError as exc:
         raise Invalid([Problem("to", str(exc))]) from exc
-    event_type, key, data = body["type"], body["key"], body.get("data") or {}
+    event_type, key, data = body.type, body.key, body.data
     flows, deleted = _load_flows(deps, tenant_id)
     triggered = [(f, False) for f in flows if f.trigger == event_type] + [(f, True) for f in flows if event_type in f.reschedule_on]
     stopping = [f for f in [*flows, *deleted] if event_type in f.cancel_on or event_type in f.reschedule_on]
@@ -131,7 +137,7 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
     tenant = tenant_profile(deps, tenant_id)
     contact = deps.store.contacts.get(tenant_id, to) or {}
-    timezone = body.get("timezone") or contact.get("timezone")
+    timezone = body.timezone or contact.get("timezone")
     problems = ProblemList()
     items: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -196,13 +202,13 @@ def handle_event(deps: Deps, tenant_id: str, body: dict[str, Any]) -> tuple[dict
     if written is PlanWrite.DUPLICATE:
         recorded = deps.store.flows.get_event(tenant_id, event_hash)
         if recorded:
-            return recorded["response"], False
+            return EventAccepted.model_validate(recorded["response"]), False
         raise Conflict("the same event is being processed; retry")
     if written is PlanWrite.STALE:
         raise Conflict(f"the messages of key {key[:64]} kept changing while this event was applied; nothing changed, retry")
     message_service.enqueue(deps, items)
     logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
-    return response, True
+    return EventAccepted.model_validate(response), True
 
 
 def _refuse_a_second_plan(seen: dict[str, dict[str, Any]], starting: set[str], pending: set[str], key: str, event_type: str) -> None:
@@ -279,12 +285,17 @@ def _message_for(
     )
 
 
-def cancel_key(deps: Deps, tenant_id: str, key: str) -> list[str]:
+def cancel_key(deps: Deps, tenant_id: str, key: str, cause: str | None = None, *, resumed: bool = False) -> list[str]:
     """Cancel what is still pending for a key in every flow (a customer tapped "Cancel"), together
-    (one transaction per 100 messages): a failure changes nothing, and a retry does it all."""
+    (one transaction per 100 messages): a failure changes nothing, and a retry does it all.
+    `cause` (the reply's wamid) is kept on each message, so a webhook `resumed` after a failure
+    past this point reports the messages its first delivery cancelled too."""
     old_ids = list(dict.fromkeys(m for p in deps.store.flows.plans_for_key(tenant_id, key) for m in p.get("message_ids", [])))
     for _ in range(PLAN_WRITE_ATTEMPTS):
         pending = deps.store.messages.pending_of(tenant_id, old_ids) if old_ids else []
-        if deps.store.messages.cancel_many(tenant_id, pending, iso(deps.now()), "customer"):
+        if deps.store.messages.cancel_many(tenant_id, pending, iso(deps.now()), "customer", cause):
+            if resumed and cause and old_ids:
+                earlier = deps.store.messages.cancelled_by(tenant_id, [m for m in old_ids if m not in pending], cause)
+                return [m for m in old_ids if m in set(pending) | set(earlier)]
             return pending
     raise Conflict(f"the messages of key {key[:64]} kept changing; retry")

@@ -16,6 +16,7 @@ from wa_notify.domain.outcomes import MessageWrite
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, OverQuota, Problem, ProblemList
 from wa_notify.domain.rendering import render, text_request
+from wa_notify.models import MessageAccepted, MessageRequest, MessageView
 from wa_notify.observability import logger
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso
@@ -30,9 +31,9 @@ def minute_of(moment: datetime) -> int:
     return epoch_ms(moment) // 60_000
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+def view(item: dict[str, Any]) -> MessageView:
     template = item.get("template")
-    return {
+    return MessageView.model_validate({
         "id": item["id"],
         "to": item["to"],
         "template": {"name": template["name"], "language": template["language"]} if template else None,
@@ -55,7 +56,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "attempts": item.get("attempts", 0),
         "created_at": item["created_at"],
         "fallback": fallback_view(item.get("fallback")),
-    }
+    })
 
 
 def history(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,19 +92,26 @@ def canonical_hash(body: dict[str, Any]) -> str:
     return body_hash(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode())
 
 
-def create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
+def request_hash(body: MessageRequest) -> str:
+    """What an Idempotency-Key's record holds of the request. The dict hashed is the one the api
+    handed to `create` before it took the model (None fields left out, `send_at` always there, a
+    datetime as str()): a record stored before still matches the same request replayed."""
+    return canonical_hash({**body.model_dump(exclude_none=True, mode="python"), "send_at": body.send_at})
+
+
+def create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None) -> tuple[MessageAccepted, bool]:
     """Accept a message; returns (response, created). Replays of an idempotent request return the original.
 
     A replay is found by the write itself (the idempotency record is put with the message,
     only if absent), so the normal path reads nothing first; a request refused before the
     write is checked against an earlier accepted one, so a replay still answers the original
     even if the template or the contact changed since."""
-    request_hash = canonical_hash(body)
+    fingerprint = request_hash(body)
     try:
-        return _create(deps, tenant_id, body, idempotency_key, request_hash)
+        return _create(deps, tenant_id, body, idempotency_key, fingerprint)
     except DomainError:
         if idempotency_key is not None:
-            replay = _replay(deps, tenant_id, idempotency_key, request_hash)
+            replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
             if replay is not None:
                 return replay, False
         raise
@@ -135,24 +143,24 @@ def check_quota(deps: Deps, tenant_id: str, tenant: dict[str, Any], now: datetim
     return day, limit
 
 
-def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: str | None, request_hash: str) -> tuple[dict[str, Any], bool]:
+def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None, fingerprint: str) -> tuple[MessageAccepted, bool]:
     problems = ProblemList()
     try:
-        to = to_e164(body["to"])
+        to = to_e164(body.to)
     except ValueError as exc:
         problems.add("to", str(exc))
         to = None
-    has_template = body.get("template") is not None
-    has_text = body.get("text") is not None
+    has_template = body.template is not None
+    has_text = body.text is not None
     if has_template == has_text:
         problems.add("template", "give either template (a template message) or text (free-form, inside the 24 h window), not both")
-    if has_text and (body.get("params") or body.get("button_params")):
+    if has_text and (body.params or body.button_params):
         problems.add("params", "params are for template messages")
-    metadata = body.get("metadata")
+    metadata = body.metadata
     if metadata is not None and len(json.dumps(metadata)) > METADATA_MAX_BYTES:
         problems.add("metadata", f"is larger than {METADATA_MAX_BYTES} bytes")
     now = deps.now()
-    send_at: datetime | None = body.get("send_at")
+    send_at: datetime | None = body.send_at
     if send_at is not None and send_at.tzinfo is None:
         problems.add("send_at", "needs a time zone offset, e.g. 2026-11-24T09:00:00+08:00")
         send_at = None
@@ -174,8 +182,8 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     message_id = new_id("msg")
     template_ref = None
     sms = None
-    if has_template:
-        name, language = body["template"]["name"], body["template"].get("language")
+    if body.template is not None:
+        name, language = body.template.name, body.template.language
         if language is None:
             language = template_service.language_for(deps, tenant_id, name, contact.get("locale"))
         spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
@@ -183,7 +191,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
             raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
         if template_item["category"] == "MARKETING" and contact.get("opted_out"):
             raise Conflict(f"{to} opted out of marketing messages at {contact.get('opt_changed_at')}; only utility and authentication templates go")
-        rendered = render(spec, body.get("params") or {}, body.get("button_params") or {}, to=to, callback_data=message_id)
+        rendered = render(spec, body.params, body.button_params, to=to, callback_data=message_id)
         request = rendered.request
         template_ref = {"name": name, "language": language, "category": template_item["category"]}
         if template_item["category"] in fallback_rules.ELIGIBLE_CATEGORIES:
@@ -192,11 +200,12 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
             sms = fallback_rules.plan(tenant_settings(deps, tenant_id).get("sms_fallback"), template_item["category"], name,
                                       rendered.header, rendered.body, rendered.footer)
     else:
-        request = text_request(to, body["text"], callback_data=message_id)
+        assert body.text is not None  # neither or both is one of the problems raised above
+        request = text_request(to, body.text, callback_data=message_id)
 
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
-                      priority=body.get("priority") or "normal", send_at=send_at, metadata=metadata, now=now,
-                      phone_number_id=tenant["phone_number_id"], text=body.get("text"),
+                      priority=body.priority, send_at=send_at, metadata=metadata, now=now,
+                      phone_number_id=tenant["phone_number_id"], text=body.text,
                       extra={"billing": billing("text" if has_text else "template", template_ref["category"] if template_ref else None, in_window),
                              **({"fallback": sms} if sms else {})})
     status = item["status"]
@@ -206,7 +215,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
             "key": idempotency_key,
             "tenant_id": tenant_id,
             "message_id": message_id,
-            "body_hash": request_hash,
+            "body_hash": fingerprint,
             "created_at": iso(now),
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
@@ -217,7 +226,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
     if written is MessageWrite.DUPLICATE_KEY:
         # A concurrent request with the same key won the race.
         assert idempotency_key is not None  # only a write carrying a key can clash on it
-        replay = _replay(deps, tenant_id, idempotency_key, request_hash)
+        replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
@@ -225,7 +234,7 @@ def _create(deps: Deps, tenant_id: str, body: dict[str, Any], idempotency_key: s
         raise Conflict("message id clash; retry")
     enqueue(deps, [item])
     logger.info("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
-    return {"id": message_id, "status": status}, True
+    return MessageAccepted(id=message_id, status=status), True
 
 
 def build_item(
@@ -279,16 +288,16 @@ def enqueue(deps: Deps, items: list[dict[str, Any]]) -> None:
             logger.exception("enqueue failed; the dispatcher will pick the messages up", extra={"lane": lane, "count": len(jobs)})
 
 
-def _replay(deps: Deps, tenant_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str) -> MessageAccepted | None:
     record = deps.store.messages.get_idempotency(tenant_id, key)
     if record is None or record.get("expires_at", 0) < int(deps.now().timestamp()):
         return None
-    if record["body_hash"] != request_hash:
+    if record["body_hash"] != fingerprint:
         raise Conflict("this Idempotency-Key was used with a different body")
     item = deps.store.messages.get(tenant_id, record["message_id"])
     if item is None:  # pragma: no cover - written in the same transaction
         return None
-    return {"id": item["id"], "status": st.public_status(item["status"])}
+    return MessageAccepted.model_validate({"id": item["id"], "status": st.public_status(item["status"])})
 
 
 def _check_id(message_id: str) -> None:
@@ -296,7 +305,7 @@ def _check_id(message_id: str) -> None:
         raise NotFound(f"no message {message_id[:64]}")
 
 
-def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+def get(deps: Deps, tenant_id: str, message_id: str) -> MessageView:
     _check_id(message_id)
     item = deps.store.messages.get(tenant_id, message_id)
     if item is None:
@@ -304,7 +313,7 @@ def get(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
     return view(item)
 
 
-def cancel(deps: Deps, tenant_id: str, message_id: str) -> dict[str, Any]:
+def cancel(deps: Deps, tenant_id: str, message_id: str) -> MessageView:
     _check_id(message_id)
     ok, item = deps.store.messages.cancel(tenant_id, message_id, iso(deps.now()))
     if ok:

@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
+from wa_notify.models import SettingsRequest, SettingsView
 from wa_notify.services.deps import Deps, iso
 
 
-def get(deps: Deps, tenant_id: str) -> dict[str, Any]:
+def get(deps: Deps, tenant_id: str) -> SettingsView:
     from wa_notify.services.messages import daily_quota, quota_day
     from wa_notify.services.tenants import profile
 
     stored = deps.store.tenants.get_settings(tenant_id)
     day, _ = quota_day(deps.now())
-    return {"throughput_per_second": stored.get("throughput_per_second") or int(deps.settings.number_rate_per_second),
+    return SettingsView.model_validate({"throughput_per_second": stored.get("throughput_per_second") or int(deps.settings.number_rate_per_second),
             "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota.used(tenant_id, day),
             "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
             "out_of_hours_reply": stored.get("out_of_hours_reply"), "sms_fallback": stored.get("sms_fallback"),
-            "updated_at": stored.get("updated_at")}
+            "updated_at": stored.get("updated_at")})
 
 
-def put(deps: Deps, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Merge the given fields; a callback secret is generated with the first callback URL (or on rotation)."""
-    if body.get("callback_url"):
-        _check_callback_url(deps, body["callback_url"])
+def put(deps: Deps, tenant_id: str, body: SettingsRequest) -> SettingsView:
+    """Merge the given fields; a callback secret is generated with the first callback URL (or on rotation).
+
+    Only what the request names changes, down into nested objects (exclude_unset): a field given
+    as null is cleared, one left out keeps its stored value, and a default the caller did not
+    write (business_hours.days) is not stored."""
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if changes.get("callback_url"):
+        _check_callback_url(deps, changes["callback_url"])
     stored = {k: v for k, v in deps.store.tenants.get_settings(tenant_id).items() if k not in ("pk", "sk")}
-    rotate = body.pop("rotate_callback_secret", False)
-    stored.update(body)
+    rotate = changes.pop("rotate_callback_secret", False)
+    stored.update(changes)
     if stored.get("callback_url") and (rotate or not stored.get("callback_secret")):
         stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
     stored["updated_at"] = iso(deps.now())

@@ -10,6 +10,7 @@ from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, 
 from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec
 from wa_notify.domain.whatsapp_errors import ProviderError
+from wa_notify.models import Page, PreviewRequest, PreviewView, TemplateView
 from wa_notify.models_templates import TemplateRequest, spec_from_stored
 from wa_notify.services.deps import Deps, iso, page
 from wa_notify.services.tenants import profile as tenant_profile
@@ -20,9 +21,9 @@ class ProviderUnavailable(DomainError):
     title = "WhatsApp did not accept the request"
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+def view(item: dict[str, Any], languages: list[str] | None = None) -> TemplateView:
     spec = spec_from_stored(item)
-    return {
+    return TemplateView.model_validate({
         "name": item["name"],
         "language": item["language"],
         "category": item["category"],
@@ -33,10 +34,11 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "parameters": [v.as_dict() for v in spec.variables],
         "components": item["components"],
         "created_at": item.get("created_at"),
-    }
+        "languages": languages,
+    })
 
 
-def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> dict[str, Any]:
+def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateView:
     spec = payload.spec  # Meta's rules ran when the body was validated
     if unsafe := unsafe_numbers(spec.components, "components"):
         raise Invalid(unsafe)
@@ -103,7 +105,7 @@ def _check_name(name: str, language: str | None) -> None:
         raise NotFound(f"no template {name[:64]}" + (f" in language {language[:16]}" if language else ""))
 
 
-def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str, Any]:
+def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> TemplateView:
     _check_name(name, language)
     if language:
         item = deps.store.templates.get(tenant_id, name, language)
@@ -115,14 +117,12 @@ def get(deps: Deps, tenant_id: str, name: str, language: str | None) -> dict[str
         raise NotFound(f"no template {name}")
     if len(items) > 1:
         # Several translations: answer the first and list the others (clients pass ?language=).
-        first = view(items[0])
-        first["languages"] = [i["language"] for i in items]
-        return first
+        return view(items[0], languages=[i["language"] for i in items])
     return view(items[0])
 
 
-def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-    return page(lambda: deps.store.templates.list(tenant_id, limit=limit, cursor=cursor), view)
+def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> Page[TemplateView]:
+    return Page[TemplateView].model_validate(page(lambda: deps.store.templates.list(tenant_id, limit=limit, cursor=cursor), view))
 
 
 def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
@@ -156,17 +156,17 @@ def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: st
     return spec_from_stored(item), item
 
 
-def preview(deps: Deps, tenant_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    language = body["language"]
+def preview(deps: Deps, tenant_id: str, name: str, body: PreviewRequest) -> PreviewView:
+    language = body.language
     _check_name(name, language)
     item = deps.store.templates.get(tenant_id, name, language)
     if item is None:
         raise NotFound(f"no template {name} in language {language}")
     to = None
-    if body.get("to") is not None:
+    if body.to is not None:
         try:
-            to = to_e164(body["to"])
+            to = to_e164(body.to)
         except ValueError as exc:
             raise Invalid([Problem("to", str(exc))]) from exc
-    rendered = render(spec_from_stored(item), body.get("params") or {}, body.get("button_params") or {}, to=to)
-    return rendered.as_dict()
+    rendered = render(spec_from_stored(item), body.params, body.button_params, to=to)
+    return PreviewView.model_validate(rendered.as_dict())

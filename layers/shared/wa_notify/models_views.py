@@ -1,0 +1,188 @@
+"""pydantic models of the HTTP API's answers (the requests are in wa_notify.models).
+
+The services build them from stored rows and the routes return them, so the OpenAPI document
+has a response schema for each. Every field is always serialized, null included (Powertools
+dumps without exclude_none), exactly as the dicts these replaced: a client that reads a key
+whose value is null keeps finding it. Values read back from DynamoDB are loose (an integral
+float comes back an int): numbers and stored free-form data stay `Any`, so that validating a
+view never turns 1000 into 1000.0. Meta's template components and a flow as it was PUT are
+free-form JSON: their containers are typed, their contents `dict[str, Any]`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateName(View):
+    name: str
+    language: str
+
+
+class MessageFallbackView(View):
+    channel: Literal["sms"]
+    reason: str | None
+    status: str | None
+    at: str
+    provider_message_id: str | None
+    error: Any
+
+
+class MessageView(View):
+    """GET/DELETE /v1/messages/{message_id}."""
+
+    id: str
+    to: str
+    template: TemplateName | None
+    text: str | None
+    status: str = Field(description="the public status")
+    stage: str = Field(description="the internal stage (sending, unknown, ...)")
+    priority: str
+    send_at: str | None
+    history: list[dict[str, Any]] = Field(description="{status, at, channel} in order; an SMS fallback adds its reason")
+    error: Any
+    last_error: Any
+    provider_message_id: str | None
+    pricing: Any
+    billing: Any
+    metadata: Any
+    flow: Any
+    campaign: str | None
+    reply: Any
+    rating: Any
+    attempts: int
+    created_at: str
+    fallback: MessageFallbackView | None
+
+
+class ContactView(View):
+    phone: str
+    name: str | None
+    locale: str | None
+    timezone: str | None
+    tags: list[str]
+    computed_tags: list[str]
+    attributes: dict[str, Any]
+    last_inbound_at: str | None
+    window_open: bool
+    window_expires_at: str | None
+    opted_out: bool
+    created_at: str | None
+    updated_at: str | None
+
+
+class SettingsView(View):
+    throughput_per_second: int
+    daily_quota: int
+    quota_used_today: int
+    callback_url: str | None
+    callback_secret: str | None
+    value_tiers: list[dict[str, Any]] | None
+    reply_actions: dict[str, str] | None
+    auto_replies: list[dict[str, Any]] | None
+    business_hours: dict[str, Any] | None
+    out_of_hours_reply: str | None
+    sms_fallback: dict[str, Any] | None
+    updated_at: str | None
+
+
+class CampaignProgress(View):
+    planned: int
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    cancelled: int
+
+
+class CampaignView(View):
+    id: str
+    name: str | None
+    template: TemplateName
+    segment: dict[str, Any] = Field(description="{tag} or {contacts: how many}")
+    send_window: dict[str, Any] | None
+    status: str
+    progress: CampaignProgress
+    excluded_opted_out: int
+    reason: str | None
+    created_at: str
+    updated_at: str | None
+
+
+class Rejection(View):
+    reason: Any
+    detail: Any
+
+
+class TemplateView(View):
+    name: str
+    language: str
+    category: str
+    parameter_format: str
+    status: str
+    id: str | None
+    rejection: Rejection | None
+    parameters: list[dict[str, Any]]
+    components: list[dict[str, Any]] = Field(description="Meta's components, as registered")
+    created_at: str | None
+    # Only when the template has several translations and none was asked for: absent otherwise.
+    languages: list[str] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class Page[T](View):
+    items: list[T]
+    next: str | None
+
+
+class FlowPage(Page[dict[str, Any]]):
+    """A page of flows, each as it was PUT (its fields, name, created_at, updated_at): free-form."""
+
+
+class PreviewView(View):
+    header: str | None
+    body: str
+    footer: str | None
+    buttons: list[dict[str, Any]]
+    request: dict[str, Any] = Field(description="the exact Cloud API request")
+
+
+class TemplateReportRow(View):
+    template: TemplateName
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+    replied: int
+    delivery_rate: float | None
+    read_rate: float | None
+    failure_rate: float | None
+    reply_rate: float | None
+    median_time_to_read_seconds: int | None
+
+
+class TemplatesReport(View):
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    items: list[TemplateReportRow]
+    next: str | None
+
+
+class ActivityReport(View):
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str
+    weekdays: list[str]
+    hours: list[int]
+    counts: list[list[int]]
+    total: int
