@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.batch import process_sqs_batch
 from wa_notify.jobs import CampaignJob, LaneRecord
 from wa_notify.observability import logger, metrics, tracer
-from wa_notify.services import analytics, sending
+from wa_notify.services import sending
 from wa_notify.services.deps import get_deps
 
 
@@ -30,7 +30,5 @@ def record_handler(record: LaneRecord) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     sending.pacer.begin(len(event.get("Records") or []))
-    try:
-        return process_sqs_batch(event, record_handler, context, LaneRecord)
-    finally:
-        analytics.flush(get_deps())  # one counter write per tenant, day and template for the whole batch
+    # Analytics counters follow the stored changes (services/changes.py), not the send.
+    return process_sqs_batch(event, record_handler, context, LaneRecord)

@@ -11,10 +11,10 @@ clock that the sender's short waits advance):
 - the dispatcher is fired twice, overlapping, every round; 5% of messages get a cancel
   racing the workers;
 - status webhooks (sent, delivered, read per message) arrive reordered, 30% duplicated,
-  in batches of 1-50, and 10% of posts fail inside our handler (answered 500) and are
-  posted again later, as Meta does;
+  in batches of 1-50, and 10% of posts fail inside our handler (DynamoDB throttles a status
+  write half-way: answered 503) and are posted again later, as Meta does;
 - poison records (not JSON, or JSON that is no job) are put on every send lane and the
-  events and callback queues; the queues' visibility timeout is cut to 1 s so that SQS redelivers them,
+  callback retry queue; the queues' visibility timeout is cut to 1 s so that SQS redelivers them,
   and also redelivers any batch a slow worker still holds, to another worker.
 Messages arrive in waves of 1,000, each followed by a round, as traffic does: moto scans a
 whole queue on every receive and delete, so 25,000 jobs queued at once would time moto.
@@ -51,6 +51,21 @@ RANK = {"sent": 1, "delivered": 2, "read": 3}
 
 class SenderKilled(BaseException):
     """A Lambda container dying mid-invocation: not an Exception, so no handler code catches it."""
+
+
+class ThrottleOnce:
+    """A store write that passes `after` times, then raises DynamoDB's throttling error once."""
+
+    def __init__(self, real: Any, after: int) -> None:
+        self.real, self.left = real, after
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.left -= 1
+        if self.left == -1:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "chaos"}}, "UpdateItem")
+        return self.real(*args, **kwargs)
 
 
 WAVE = 1_000  # messages per wave of intake (see the module docstring)
@@ -159,7 +174,8 @@ def _run(n: int, seed: int) -> dict[str, Any]:
 
     # ---- poison: each must reach its DLQ after 5 receives, and nothing else may stall on it ----
     refs = stack.provisioned.refs
-    poison_queues = ["SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "EventsQueue", "CallbackQueue"]
+    poison_queues = ["SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "CallbackRetryQueue"]
+    dlq_of = {"CallbackRetryQueue": "CallbackDLQ"}
     poison_bodies = ["not json", '{"message_id": 42}']
     for queue in poison_queues:
         stack.sqs.set_queue_attributes(QueueUrl=refs[queue], Attributes={"VisibilityTimeout": "1"})
@@ -170,7 +186,7 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         found = 0
         for queue in poison_queues:
             while True:
-                got = stack.sqs.receive_message(QueueUrl=refs[f"{queue}DLQ"], MaxNumberOfMessages=10, VisibilityTimeout=600)
+                got = stack.sqs.receive_message(QueueUrl=refs[dlq_of.get(queue, f"{queue}DLQ")], MaxNumberOfMessages=10, VisibilityTimeout=600)
                 bodies = [m["Body"] for m in got.get("Messages", [])]
                 if not bodies:
                     break
@@ -244,22 +260,22 @@ def _run(n: int, seed: int) -> dict[str, Any]:
             pending.append(items[:size])
             items = items[size:]
         pnid = stack.dev_tenant["phone_number_id"]
-        real_send_events = deps.queues.send_events
+        real_apply_status = deps.store.messages.apply_status
         while pending:
             batch = pending.pop(0)
             payload = {"object": "whatsapp_business_account", "entry": [{"id": stack.dev_tenant["waba_id"], "changes": [{"field": "messages", "value": {
                 "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": pnid}, "statuses": batch}}]}]}
             raw = json.dumps(payload).encode()
-            fail = rng.random() < 0.10
-            if fail:
-                deps.queues.send_events = lambda bodies: list(range(len(bodies)))  # SQS refuses: our handler answers 500
+            if rng.random() < 0.10:
+                # DynamoDB throttles one status write part-way through the batch: our handler answers 503
+                deps.store.messages.apply_status = ThrottleOnce(real_apply_status, after=rng.randint(0, len(batch) - 1))
             try:
                 status, _, _ = stack.request("POST", "/webhooks/whatsapp", body=raw, headers={
                     "content-type": "application/json", "x-hub-signature-256": signatures.sign(stack.app_secret, raw)})
             except RuntimeError:
                 status = 500  # the function raised: API Gateway answers 500 and Meta retries
             finally:
-                deps.queues.send_events = real_send_events
+                deps.store.messages.apply_status = real_apply_status
             webhook_posts[status] += 1
             if status != 200:
                 pending.insert(rng.randint(0, len(pending)), batch)  # Meta retries later, in any order

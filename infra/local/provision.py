@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from infra.local.streams import StreamSource
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -100,7 +102,12 @@ def provision(template: dict[str, Any], dynamodb: Any, sqs: Any, *, prefix: str 
         }
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**kwargs)
+        stream = props.get("StreamSpecification")
+        if stream:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        created = dynamodb.create_table(**kwargs)["TableDescription"]
+        if stream:
+            out.attrs[(logical, "StreamArn")] = created["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
@@ -134,28 +141,62 @@ class FunctionSpec:
     http_routes: list[tuple[str, str]]  # (METHOD, /path/{param})
     sqs_sources: list[tuple[str, int]]  # (queue logical id, batch size)
     scheduled: bool
+    stream_sources: list[StreamSource] = field(default_factory=list)  # DynamoDB stream mappings
+
+
+def _retries(value: Any) -> int:
+    """MaximumRetryAttempts; -1 (the default) is Lambda's "until the record expires"."""
+    return int(value) if int(value) >= 0 else 1_000_000
+
+
+def function_url_paths(template: dict[str, Any]) -> dict[str, str]:
+    """Function logical id -> the path its URL is given out with, from the outputs
+    (`!Sub "${WebhookFunctionUrl.FunctionUrl}webhooks/whatsapp"` -> /webhooks/whatsapp)."""
+    paths = {}
+    for output in (template.get("Outputs") or {}).values():
+        value = output.get("Value")
+        text = value.get("Fn::Sub") if isinstance(value, dict) else None
+        match = re.fullmatch(r"\$\{(\w+)Url\.FunctionUrl\}(\S*)", text) if isinstance(text, str) else None
+        if match:
+            paths[match.group(1)] = "/" + match.group(2)
+    return paths
 
 
 def functions(template: dict[str, Any], provisioned: Provisioned) -> list[FunctionSpec]:
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = ((globals_fn.get("Environment") or {}).get("Variables")) or {}
     specs = []
+    url_paths = function_url_paths(template)
     for logical, res in resources_of(template, "AWS::Serverless::Function").items():
         props = res["Properties"]
         env_raw = {**global_env, **(((props.get("Environment") or {}).get("Variables")) or {})}
         env = {k: str(v) for k, v in ((k, provisioned.resolve(v)) for k, v in env_raw.items()) if v is not None}
         module_file, handler = props["Handler"].rsplit(".", 1)
         folder = props["CodeUri"].strip("/").replace("/", ".")
-        routes, sources, scheduled = [], [], False
+        routes, sources, streams, scheduled = [], [], [], False
+        if props.get("FunctionUrlConfig"):
+            # A function URL sends every method and path to the function: it answers 404 and 405 itself.
+            routes.append(("ANY", url_paths.get(logical, "/")))
         for event in (props.get("Events") or {}).values():
             eprops = event.get("Properties") or {}
             if event["Type"] == "HttpApi":
                 routes.append((eprops["Method"].upper(), eprops["Path"]))
+            elif event["Type"] == "DynamoDB":
+                on_failure = ((eprops.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+                failure_queue = on_failure["Fn::GetAtt"][0] if isinstance(on_failure, dict) and "Fn::GetAtt" in on_failure else None
+                streams.append(StreamSource(
+                    stream_arn=str(provisioned.resolve(eprops["Stream"])),
+                    batch_size=int(eprops.get("BatchSize", 100)),
+                    filters=[f["Pattern"] for f in ((eprops.get("FilterCriteria") or {}).get("Filters") or [])],
+                    max_retries=_retries(eprops.get("MaximumRetryAttempts", -1)),
+                    bisect=bool(eprops.get("BisectBatchOnFunctionError", False)),
+                    on_failure_queue_url=provisioned.refs.get(failure_queue) if failure_queue else None,
+                ))
             elif event["Type"] == "SQS":
                 queue = eprops["Queue"]["Fn::GetAtt"][0]
                 sources.append((queue, int(eprops.get("BatchSize", 10))))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 scheduled = True
         specs.append(FunctionSpec(logical, f"{folder}.{module_file}", handler, int(props.get("Timeout", globals_fn.get("Timeout", 3))),
-                                  env, routes, sources, scheduled))
+                                  env, routes, sources, scheduled, streams))
     return specs

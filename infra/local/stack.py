@@ -40,6 +40,7 @@ from wa_notify.http import PROBLEM_JSON, field_of, problem_body
 
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
+from infra.local.streams import StreamPoller
 
 GRAPH_PREFIX = "/_sandbox/graph"
 MAX_BODY_BYTES = 256 * 1024  # the API's own limit (functions/api/app.py): a larger body is refused unread
@@ -293,11 +294,12 @@ class LocalStack:
                 self.routes.append((method, pattern, route, fn))
 
         from wa_notify.config import get_settings
-        from wa_notify.services import analytics
+        from wa_notify.services import analytics, callbacks
         from wa_notify.services.deps import Deps, set_deps
 
         get_settings.cache_clear()
         analytics.reset()
+        callbacks.reset()
         transport = None if serve else httpx.MockTransport(self._sandbox_transport)
         callback_transport = None if serve else httpx.MockTransport(self._callback_transport)
         deps = Deps(get_settings(), http_transport=transport, callback_transport=callback_transport,
@@ -306,6 +308,8 @@ class LocalStack:
         _ = deps.store, deps.queues, deps.cloud_api, deps.callback_http
         for operation in ("SendMessage", "SendMessageBatch"):
             deps.queues.client.meta.events.register(f"after-call.sqs.{operation}", self._wake_pollers)
+        for operation in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"):
+            deps.store.table.client.meta.events.register(f"after-call.dynamodb.{operation}", self._wake_pollers)
         set_deps(deps)
         self.deps = deps
 
@@ -314,6 +318,9 @@ class LocalStack:
             (self.provisioned.refs[q], self.provisioned.attrs[(q, "Arn")], batch, self.functions[spec.logical_id])
             for spec in specs for q, batch in spec.sqs_sources
         ]
+        # The table's stream into its function, as Lambda's poller would (infra/local/streams.py).
+        self.stream_pollers = [StreamPoller(source, self.functions[spec.logical_id].invoke, self.sqs, _moto_lock)
+                               for spec in specs for source in spec.stream_sources]
         if not serve:
             return self
 
@@ -323,6 +330,8 @@ class LocalStack:
         self._thread(self.server.serve_forever)
         for source in self.queue_sources:
             self._thread(self._poll, *source)
+        for poller in self.stream_pollers:
+            self._thread(self._poll_stream, poller)
         for spec in specs:
             if spec.scheduled:
                 self._thread(self._every_minute, self.functions[spec.logical_id])
@@ -341,10 +350,12 @@ class LocalStack:
         return tenant
 
     def drain(self, max_rounds: int = 50) -> int:
-        """Poll every queue into its function until none has a visible message (in-process mode)."""
+        """Poll every queue and the table's stream into their functions until none has anything
+        new (in-process mode)."""
         total = 0
         for _ in range(max_rounds):
             handled = sum(self.poll_once(*source) for source in self.queue_sources)
+            handled += sum(self.poll_stream_once(poller) for poller in self.stream_pollers)
             total += handled
             if not handled:
                 break
@@ -398,6 +409,28 @@ class LocalStack:
         if done:
             self.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
         return len(messages)
+
+    def _poll_stream(self, poller: StreamPoller) -> None:
+        wake = threading.Event()
+        self.wakeups.append(wake)
+        while not self.stop_event.is_set():
+            wake.clear()
+            try:
+                read = self.poll_stream_once(poller)
+            except Exception as exc:  # noqa: BLE001 - a poller never dies; it says why and goes on
+                print(f"[local] stream poller: {type(exc).__name__}: {exc}", flush=True)
+                read = 0
+            if not read:
+                wake.wait(self.idle_wait)
+
+    def poll_stream_once(self, poller: StreamPoller) -> int:
+        """Every record the stream has now, batch by batch; returns how many were read."""
+        total = 0
+        while True:
+            read = poller.poll_once()
+            total += read
+            if not read:
+                return total
 
     def _every_minute(self, fn: LocalFunction) -> None:
         while not self.stop_event.wait(60 - time.time() % 60):
@@ -493,7 +526,7 @@ class LocalStack:
             return status, {"Content-Type": PROBLEM_JSON if status >= 400 else "application/json", **extra}, json.dumps(payload).encode()
         for route_method, pattern, route, fn in self.routes:
             match = pattern.match(url.path)
-            if match and route_method == method:
+            if match and route_method in (method, "ANY"):  # ANY: a function URL takes every method
                 result = fn.invoke(http_event(method, url.path, url.query, headers, data, route, match.groupdict()))
                 out = result.get("body") or ""
                 out_bytes = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
@@ -513,7 +546,7 @@ class LocalStack:
     def no_route(self, method: str, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
         """404 for an unknown path; 405 with the `Allow` header (RFC 9110 §15.5.6) when the path
         exists under other methods."""
-        allow = sorted({m for m, pattern, _, _ in self.routes if pattern.match(path)})
+        allow = sorted({m for m, pattern, _, _ in self.routes if pattern.match(path) and m != "ANY"})
         status = 405 if allow else 404
         problem = problem_body(status, "Method not allowed" if allow else "Not found",
                                f"no route {method} {path}" + (f"; allowed: {', '.join(allow)}" if allow else ""))
@@ -569,7 +602,10 @@ class LocalStack:
         return {"tenant_id": self.dev_tenant["tenant_id"], "api_key": self.dev_tenant["api_key"],
                 "phone_number_id": self.dev_tenant["phone_number_id"], "waba_id": self.dev_tenant["waba_id"],
                 "app_secret": self.app_secret, "verify_token": self.verify_token,
-                "base_url": f"http://{self.host}:{self.port}"}
+                "base_url": f"http://{self.host}:{self.port}",
+                # How far the stream's reader is: records still unread, batches handed over, records filtered out.
+                "stream": [{"behind": p.backlog(), "invocations": p.invocations, "filtered_out": p.filtered_out}
+                           for p in getattr(self, "stream_pollers", [])]}
 
     def local_route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         """A `/_local/...` route: (status, JSON body, extra headers). Bodies are parsed and refused

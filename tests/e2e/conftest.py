@@ -30,11 +30,15 @@ def dev_api_key():
 
 
 @pytest.fixture(scope="session")
-def base_url():
+def base_url(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "LOCAL_API_KEY": DEV_API_KEY}
+    # The stack's output goes to a file, not a pipe: nobody reads a pipe during the session, and
+    # once its 64 KB buffer is full every thread that logs (a poller, a handler) blocks for good.
+    log_path = tmp_path_factory.mktemp("local-stack") / "output.log"
+    log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -44,12 +48,13 @@ def base_url():
         except httpx.TransportError:
             time.sleep(0.2)
         if proc.poll() is not None:
-            pytest.fail("local stack exited: " + proc.stdout.read())
+            pytest.fail("local stack exited: " + log_path.read_text())
     else:
         proc.kill()
         pytest.fail("local stack did not start within 60 s")
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+    log.close()
 
 

@@ -30,7 +30,7 @@ def test_reply_opens_the_window_and_reaches_the_callback_url(base_url):
     while time.monotonic() < deadline and not mine:
         mine = [c for c in httpx.get(f"{base_url}/_local/callbacks").json()["callbacks"] if "Qual o frete?" in c["body"]]
         time.sleep(0.1)
-    assert mine, "no callback arrived"
+    assert mine, f"no callback arrived; the stream reader: {httpx.get(f'{base_url}/_local/info').json()['stream']}"
     assert is_from_wa_notify(mine[0]["body"].encode(), mine[0]["headers"]["x-signature-256"], secret)
     assert json.loads(mine[0]["body"])["type"] == "message.received"
     assert client.post("/v1/messages", json={"to": "+5511912345678", "text": "Frete grátis acima de R$200."}).status_code == 202

@@ -83,11 +83,11 @@ def test_a_name_that_resolves_into_our_network_at_post_time_is_not_posted_nor_re
     in_aws.drain()
     # THEN nothing is posted, and each callback is parked at once with why, not retried
     assert in_aws.callback_inbox == []
-    dlq = in_aws.sqs.receive_message(QueueUrl=in_aws.provisioned.refs["CallbackQueueDLQ"], MaxNumberOfMessages=10)["Messages"]
+    dlq = in_aws.sqs.receive_message(QueueUrl=in_aws.provisioned.refs["CallbackDLQ"], MaxNumberOfMessages=10)["Messages"]
     parked = [json.loads(m["Body"]) for m in dlq]
     assert sorted(p["event"]["data"]["status"] for p in parked) == ["delivered", "read", "sent"]
     assert all(p["attempt"] == 1 and "169.254.169.254" in p["last_error"] and "metadata" in p["last_error"] for p in parked), parked
-    queued = in_aws.sqs.get_queue_attributes(QueueUrl=in_aws.provisioned.refs["CallbackQueue"], AttributeNames=["All"])["Attributes"]
+    queued = in_aws.sqs.get_queue_attributes(QueueUrl=in_aws.provisioned.refs["CallbackRetryQueue"], AttributeNames=["All"])["Attributes"]
     assert queued["ApproximateNumberOfMessages"] == queued["ApproximateNumberOfMessagesDelayed"] == "0"
 
 

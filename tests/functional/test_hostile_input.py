@@ -132,7 +132,7 @@ def test_the_openapi_document_and_swagger_ui_are_served(api, stack):
 def stored(stack):
     """Every item of the table and every queued message: what a refused request must leave as it was."""
     items = stack.deps.store.table.client.scan(TableName=stack.deps.store.table.name)["Items"]
-    depths = {name: queue_depth(stack, name) for name in ("EventsQueue", "SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "CallbackQueue")}
+    depths = {name: queue_depth(stack, name) for name in ("SendQueueHigh", "SendQueueNormal", "SendQueueBulk", "CallbackRetryQueue")}
     return sorted(json.dumps(item, sort_keys=True) for item in items), depths
 
 

@@ -48,6 +48,12 @@ def emitted(lines: list[str]) -> set[tuple[str, str, tuple]]:
     return found
 
 
+def _throttled(*args, **kwargs):
+    from botocore.exceptions import ClientError
+
+    raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem")
+
+
 def test_every_watched_custom_metric_is_emitted_as_watched(api, stack, monkeypatch, capsys):
     # GIVEN metrics switched on as in Lambda, with the template's namespace and service name
     env = T["Globals"]["Function"]["Environment"]["Variables"]
@@ -73,6 +79,15 @@ def test_every_watched_custom_metric_is_emitted_as_watched(api, stack, monkeypat
     for i in range(3):
         api.post("/v1/messages", {**message, "to": f"+88691200050{i}"})
     stack.drain(max_rounds=1)
+    # AND a status webhook that our storage fails to apply (answered 503, for Meta to retry)
+    real = stack.deps.store.messages.apply_status
+    stack.deps.store.messages.apply_status = _throttled
+    try:
+        from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
+
+        assert post_webhook(stack, status_event(stack, "msg_aaaaaaaaaaaaaaaaaaaaaaaaaa", "wamid.x", [{"status": "read", "timestamp": "1"}]))[0] == 503
+    finally:
+        stack.deps.store.messages.apply_status = real
     # THEN every metric an alarm or the dashboard watches was written, under the namespace and
     # with exactly the dimensions (names and values) it is watched with
     out = emitted(capsys.readouterr().out.splitlines())

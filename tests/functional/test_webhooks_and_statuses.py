@@ -3,7 +3,18 @@ import json
 from wa_notify.domain import signatures
 
 from tests.functional.conftest import load_event
-from tests.functional.test_messages_api import queue_depth
+
+
+def table_items(stack):
+    """Every item in the table (a refused webhook must leave it as it was)."""
+    client, name = stack.deps.store.table.client, stack.deps.store.table.name
+    items, start = [], {}
+    while True:
+        page = client.scan(TableName=name, **start)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def post_webhook(stack, payload, *, secret=None, raw=None, base64_body=False, header=None):
@@ -40,23 +51,23 @@ def test_handshake(stack):
 
 
 def test_unsigned_or_wrongly_signed_webhooks_get_401_and_nothing_is_stored(stack):
+    before = table_items(stack)
     payload = load_event("webhook/status_batch.json")
     body = json.dumps(payload).encode()
     for kwargs in ({"header": ""}, {"secret": "not-the-secret"}, {"header": "sha1=" + signatures.sign(stack.app_secret, body)[7:]},
                    {"raw": json.dumps(payload, indent=2).encode(), "header": signatures.sign(stack.app_secret, body)}):
         status, headers, _ = post_webhook(stack, payload, **kwargs)
         assert status == 401 and headers["content-type"] == "application/problem+json"
-    assert queue_depth(stack, "EventsQueue") == 0
+    assert table_items(stack) == before
 
 
-def test_signed_webhooks_are_queued_even_base64_and_non_ascii(stack):
+def test_signed_webhooks_are_accepted_even_base64_and_non_ascii(stack):
     payload = load_event("webhook/status_batch.json")
     payload["entry"][0]["changes"][0]["value"]["contacts"] = [{"profile": {"name": "Zoë Ñúñez 王"}}]
     body = json.dumps(payload, ensure_ascii=True).encode()
     assert b"\\u00eb" in body  # Meta signs the ASCII-escaped form
     assert post_webhook(stack, None, raw=body)[0] == 200
     assert post_webhook(stack, None, raw=body, base64_body=True)[0] == 200
-    assert queue_depth(stack, "EventsQueue") == 2
 
 
 def test_out_of_order_and_duplicate_statuses_end_at_read(api, stack, message_body):
@@ -106,11 +117,14 @@ def test_another_tenants_number_cannot_touch_a_message(api, stack, message_body)
     assert api.message(message_id)["status"] == "accepted"
 
 
-def test_a_large_batch_is_split_into_jobs(api, stack, message_body):
+def test_a_large_batch_is_applied_whole_before_the_200(api, stack, message_body):
+    # GIVEN 250 statuses in one webhook, the last a delivered
     message_id, wamid = sent_message(api, stack, message_body)
-    event = status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1"}] * 250)
+    event = status_event(stack, message_id, wamid, [{"status": "sent", "timestamp": "1"}] * 249 + [{"status": "delivered", "timestamp": "2"}])
+    # WHEN it arrives
     assert post_webhook(stack, event)[0] == 200
-    assert queue_depth(stack, "EventsQueue") == 3
+    # THEN the message is delivered before anything else runs (no queue in between)
+    assert api.message(message_id)["status"] == "delivered"
 
 
 def test_any_order_with_duplicates_ends_at_the_highest_status(api, stack, message_body):
@@ -166,6 +180,7 @@ def test_api_keys_are_stored_only_as_hashes(stack):
 # ---- issue 12: strangers' bytes at the webhook ----------------------------------------------------------
 
 def test_a_non_ascii_verify_token_or_signature_is_refused_not_a_500(stack):
+    before = table_items(stack)
     # GIVEN a verify token and signatures with characters compare_digest refuses in a str
     for token in ("%C3%A9", "%E7%8E%8B" * 10, stack.verify_token + "%C3%A9"):
         # WHEN the handshake is tried with it
@@ -176,7 +191,7 @@ def test_a_non_ascii_verify_token_or_signature_is_refused_not_a_500(stack):
     for header in ("sha256=é", "sha256=" + "王" * 64, "sha256=" + signatures.sign(stack.app_secret, body)[7:-1] + "é"):
         status, headers, _ = post_webhook(stack, None, raw=body, header=header)
         assert (status, headers["content-type"]) == (401, "application/problem+json")
-    assert queue_depth(stack, "EventsQueue") == 0
+    assert table_items(stack) == before
 
 
 MALFORMED_SIGNED = {
@@ -195,13 +210,14 @@ MALFORMED_SIGNED = {
 
 
 def test_signed_but_malformed_webhooks_are_acknowledged_and_dropped_with_a_log_line(stack, caplog):
+    before = table_items(stack)
     for name, body in MALFORMED_SIGNED.items():
         # WHEN Meta's signature is right but the body is not what Meta documents
         status, _, _ = post_webhook(stack, None, raw=body)
         # THEN it is acknowledged (a refusal would only bring the same bytes back, forever)
         assert status == 200, name
-        # AND nothing is queued for the status function, and a warning says what was dropped
-        assert queue_depth(stack, "EventsQueue") == 0, name
+        # AND nothing is stored, and a warning says what was dropped
+        assert table_items(stack) == before, name
         assert any("dropped" in r.getMessage() for r in caplog.records), name
         caplog.clear()
 
@@ -214,22 +230,15 @@ def test_the_good_changes_of_a_partly_malformed_webhook_are_applied(api, stack, 
     value["statuses"].insert(0, "not a status")
     good["entry"][0]["changes"].insert(0, {"field": "messages", "value": {"metadata": value["metadata"], "statuses": {"id": 1}}})
     good["entry"][:0] = [5, {"id": "1", "changes": 5}, {"id": "2", "changes": [{"field": "messages", "value": "x"}]}]
-    # WHEN it arrives and the status function runs
+    # WHEN it arrives
     assert post_webhook(stack, good)[0] == 200
-    stack.drain()
-    # THEN the delivery is applied, and nothing is left failing in the queue
+    # THEN the delivery is applied
     assert api.message(message_id)["status"] == "delivered"
-    assert not in_flight(stack, "EventsQueue")
 
 
-def in_flight(stack, logical):
-    attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.provisioned.refs[logical], AttributeNames=["All"])["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
-def test_the_status_function_skips_malformed_parts_instead_of_failing_the_record(api, stack, message_body, caplog):
-    # GIVEN a sent message, and events-queue records whose parts are not what Meta documents (queued
-    # before the webhook function dropped such parts)
+def test_applying_a_change_skips_malformed_parts_instead_of_failing_the_webhook(api, stack, message_body, caplog):
+    # GIVEN a sent message, and changes whose parts are not what Meta documents, past what the
+    # webhook's first look drops (a wrong type deep inside)
     message_id, wamid = sent_message(api, stack, message_body)
     pnid, waba = stack.dev_tenant["phone_number_id"], stack.dev_tenant["waba_id"]
     delivered = {"id": wamid, "status": "delivered", "timestamp": "1", "biz_opaque_callback_data": message_id}
@@ -243,12 +252,13 @@ def test_the_status_function_skips_malformed_parts_instead_of_failing_the_record
                     "value": {"event": "APPROVED", "message_template_name": "order_shipped", "message_template_language": "en_US", "reason": 1.5}}),
         json.dumps({"field": "messages", "value": {"metadata": {"phone_number_id": pnid}, "statuses": ["x", delivered]}}),
     ]
-    url = stack.provisioned.refs["EventsQueue"]
+    # WHEN each is applied as the webhook function applies a change
+    from wa_notify.jobs import WebhookChange
+    from wa_notify.services import statuses
+
     for body in records:
-        stack.sqs.send_message(QueueUrl=url, MessageBody=body)
-    # WHEN the status function takes them
-    stack.drain()
-    # THEN none is left to be retried into the DLQ, the good status is applied, and each drop is logged
-    assert not in_flight(stack, "EventsQueue")
+        statuses.apply_change(stack.deps, WebhookChange.model_validate_json(body))
+    # THEN none raised (a raise would answer Meta 5xx and bring the same bytes back, forever), the
+    # good status is applied, and each drop is logged
     assert api.message(message_id)["status"] == "delivered"
     assert sum("malformed" in r.getMessage() for r in caplog.records) >= 4

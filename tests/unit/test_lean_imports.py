@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAZY = ("aws_xray_sdk", "boto3", "httpx", "aws_lambda_powertools.event_handler.openapi.swagger_ui", "phonenumbers", "babel")
 
 
-@pytest.mark.parametrize("function", ["api", "webhook", "sender", "status", "callback", "dispatcher"])
+@pytest.mark.parametrize("function", ["api", "webhook", "sender", "callback", "dispatcher"])
 def test_importing_a_handler_loads_none_of_the_lazy_libraries(function):
     # GIVEN a fresh interpreter, as in a Lambda cold start
     code = f"import sys, json, functions.{function}.app; print(json.dumps([m for m in {LAZY!r} if m in sys.modules]))"

@@ -11,7 +11,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from moto.events.models import EventPattern
-from wa_notify.domain import changes
+from wa_notify.adapters.storage import keys
+from wa_notify.services.changes import StreamChange, effects_of
 
 from infra.local.provision import load_template
 
@@ -46,19 +47,19 @@ def passes(rec: dict[str, Any]) -> bool:
 def owes_something(rec: dict[str, Any]) -> bool:
     data = rec["dynamodb"]
     image = {k: {n: _from_ddb.deserialize(v) for n, v in data[k].items()} if k in data else None for k in ("Keys", "OldImage", "NewImage")}
-    return bool(changes.of(image["Keys"], image["OldImage"], image["NewImage"]))
+    return bool(effects_of(StreamChange("1", image["Keys"], image["OldImage"], image["NewImage"])))
 
 
-MSG_PK = f"TENANT#{TENANT}#MSG#msg_01"
+MSG_PK = keys.message(TENANT, "msg_01").pk
 TEMPLATE = {"name": "appointment_reminder", "language": "en_US"}
 QUEUED = {"id": "msg_01", "tenant_id": TENANT, "status": "queued", "to": "+886912345678", "template": TEMPLATE,
           "events": {"queued": "2026-12-01T08:00:00.000Z"}, "updated_at": "2026-12-01T08:00:00.000Z"}
 SENDING = {**QUEUED, "status": "sending", "lease_token": "l1", "updated_at": "2026-12-01T08:00:01.000Z"}
 ACCEPTED = {**QUEUED, "status": "accepted", "wamid": "wamid.HBgM", "events": {**QUEUED["events"], "accepted": "2026-12-01T08:00:02.000Z"}}
 DELIVERED = {**ACCEPTED, "status": "delivered", "events": {**ACCEPTED["events"], "delivered": "2026-12-01T08:00:05.000Z"}}
-INBOX_PK = f"TENANT#{TENANT}#INBOX#+886912345678"
+INBOX_PK = keys.inbox_pk(TENANT, "+886912345678")
 INBOUND = {"wamid": "wamid.IN1", "received_at": "2026-12-01T08:01:00.000Z", "text": "STOP", "expires_at": 1767168000}
-CONTACT_PK = f"TENANT#{TENANT}#CONTACTS"
+CONTACT_PK = keys.contacts_pk(TENANT)
 CONTACT = {"phone": "+886912345678", "name": "Ana", "opted_out": False, "last_inbound_at": "2026-12-01T08:01:00.000Z"}
 
 PASSING = {
@@ -79,7 +80,7 @@ DROPPED = {
     "message removed by its TTL": record("REMOVE", MSG_PK, "MSG", None, DELIVERED),
     "inbound INSERT before it is handled": record("INSERT", INBOX_PK, f"{INBOUND['received_at']}#wamid.IN1", INBOUND),
     "contact never opted in or out": record("MODIFY", CONTACT_PK, "+886912345678", CONTACT, {**CONTACT, "last_inbound_at": "x"}),
-    "template status change": record("MODIFY", f"TENANT#{TENANT}#TEMPLATES", "appointment_reminder#en_US",
+    "template status change": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
                                      {"name": "appointment_reminder", "language": "en_US", "status": "APPROVED"},
                                      {"name": "appointment_reminder", "language": "en_US", "status": "PENDING"}),
 }

@@ -15,8 +15,7 @@ class Settings(BaseSettings):
     send_queue_high_url: str = ""
     send_queue_normal_url: str = ""
     send_queue_bulk_url: str = ""
-    events_queue_url: str = ""
-    callback_queue_url: str = ""
+    callback_retry_queue_url: str = ""
     callback_dlq_url: str = ""
     callback_timeout: float = Field(default=5.0, gt=0)
     callback_max_attempts: int = Field(default=8, ge=1, le=20)

@@ -110,7 +110,7 @@ class StatusUpdate(BaseModel):
 
 
 class WebhookChange(BaseModel):
-    """The body of an events-queue message: one `entry[].changes[]` item and its WABA id."""
+    """One `entry[].changes[]` item of a webhook and its WABA id, as the webhook function applies it."""
 
     model_config = ConfigDict(extra="allow")
 

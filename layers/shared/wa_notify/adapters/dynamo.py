@@ -64,8 +64,11 @@ class Table:
         if self.client is None:
             self.client = boto3.client("dynamodb")
 
-    def get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        resp = self.client.get_item(TableName=self.name, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent)
+    def get(self, pk: str, sk: str, *, consistent: bool = False, attributes: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """GetItem; with `attributes`, only those come back (the same read cost, a smaller answer)."""
+        projection = {"ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
+                      "ExpressionAttributeNames": {f"#a{i}": a for i, a in enumerate(attributes)}} if attributes else {}
+        resp = self.client.get_item(TableName=self.name, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent, **projection)
         return from_item(resp["Item"]) if "Item" in resp else None
 
     def put(self, item: dict[str, Any]) -> None:

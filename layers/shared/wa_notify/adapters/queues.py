@@ -1,4 +1,4 @@
-"""SQS: the send lanes (high / normal / bulk) and the events queue."""
+"""SQS: the send lanes (high / normal / bulk), the callback retry queue and its DLQ."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from wa_notify.domain.whatsapp_errors import MAX_BACKOFF_SECONDS
 @dataclass
 class Queues:
     lane_urls: dict[str, str]
-    events_url: str = ""
     client: Any = None
     sent: int = field(default=0, init=False)  # requests made, for the per-message bill
 
@@ -47,6 +46,3 @@ class Queues:
 
     def send_lane_many(self, lane: str, bodies: list[dict[str, Any]]) -> list[int]:
         return self.send_many(self.lane_urls[lane], bodies)
-
-    def send_events(self, bodies: list[dict[str, Any]]) -> list[int]:
-        return self.send_many(self.events_url, bodies)

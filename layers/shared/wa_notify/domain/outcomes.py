@@ -38,3 +38,13 @@ class Watermark(enum.Enum):
 class DueClaim:
     outcome: Watermark
     after: int = -1  # with CLAIMED: the previous watermark in ms (-1: the shard's first run)
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message's row after the webhook stored it: `handled` once its effects were done
+    (a webhook delivered again then changes nothing); not yet handled, the effects run again."""
+
+    received_at: str
+    handled: bool
+    resumed: bool = False  # stored by an earlier delivery that failed before it was handled

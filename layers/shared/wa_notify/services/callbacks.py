@@ -1,26 +1,36 @@
 """Callbacks to the platform: every status change and reply, signed with the tenant's secret.
 
-Delivered from the callback queue. A failed delivery is re-queued with a 4^n s delay (SQS
-delays do not count as receives) and parked in the DLQ after `callback_max_attempts`; one
-whose URL resolves to an address we never post to (adapters/callback_http.py) is parked at once. Status
-callbacks of one message never go backwards: each claims its rank on the message before it
-is posted (one conditional write), so a retried `sent` is dropped once `read` was claimed.
+They follow the table's stream (services/changes.py): a change that owes a callback is posted
+straight from the stream batch. A post that fails goes to the callback retry queue with the
+whole event and a 4^n s delay (SQS delays do not count as receives), so the stream shard
+moves on and one platform's failing URL never holds up another's messages; after
+`callback_max_attempts` (or at once for an address we never post to, adapters/callback_http.py)
+the event is parked in the DLQ. While a tenant's URL is failing, its next callbacks skip the
+post and queue at once for a short while (a circuit breaker), so a URL that hangs costs one
+timeout per tenant per batch, not one per record.
+
+Status callbacks of one message never go backwards: the stream orders one item's changes,
+and a retried status is dropped once the message has moved past it (one read, on the retry
+path only).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from wa_notify.domain import signatures
 from wa_notify.domain import status as st
-from wa_notify.domain.ids import new_id
+from wa_notify.domain.changes import Callback
 from wa_notify.domain.whatsapp_errors import backoff_seconds
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, iso, ttl_cached
 
 _settings_cache: dict[str, tuple[dict[str, Any], float]] = {}
 SETTINGS_CACHE_SECONDS = 30
+BREAKER_SECONDS = 30  # after a failed post, a tenant's callbacks queue for retry without posting for this long
+_failing: dict[str, tuple[float, str, bool]] = {}  # tenant -> (until, why the last post failed, permanent?)
 
 
 def _settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
@@ -32,29 +42,87 @@ def tenant_settings(deps: Deps, tenant_id: str) -> dict[str, Any]:
     return _settings(deps, tenant_id)
 
 
-def event(kind: str, data: dict[str, Any], at: str) -> dict[str, Any]:
-    return {"id": new_id("evt"), "type": kind, "created_at": at, "data": data}
+def reset() -> None:
+    """Forget cached settings and open breakers (a new local stack or test)."""
+    _settings_cache.clear()
+    _failing.clear()
 
 
-def emit(deps: Deps, tenant_id: str, events: list[dict[str, Any]]) -> int:
-    """Queue callbacks for a tenant that has a callback URL; returns how many were queued."""
-    if not events or not _settings(deps, tenant_id).get("callback_url"):
-        return 0
-    failed = deps.queues.send_many(deps.settings.callback_queue_url, [{"tenant_id": tenant_id, "event": e, "attempt": 1} for e in events])
-    if failed:
-        raise RuntimeError(f"could not queue {len(failed)} callbacks")  # the status batch item is retried
-    return len(events)
+POST_BUDGET_SECONDS = 3.0  # how long one stream batch waits for posts before queueing what is left
 
 
-def deliver(deps: Deps, job: dict[str, Any]) -> str:
+def send_all(deps: Deps, owed: list[tuple[str, Callback]], budget_s: float = POST_BUDGET_SECONDS) -> None:
+    """Post a stream batch's callbacks: in order within a tenant, tenants side by side, and for at
+    most `budget_s`. A tenant whose URL hangs (or whose DNS does) keeps only its own thread: at the
+    deadline its callbacks not yet posted, and the one in flight, go to the retry queue, so the
+    shard moves on and every other tenant's callbacks are on time. Returns once each callback was
+    posted or queued (a queue failure raises: the batch is then delivered again)."""
+    if not owed:
+        return
+    by_tenant: dict[str, list[Callback]] = {}
+    for tenant_id, callback in owed:
+        by_tenant.setdefault(tenant_id, []).append(callback)
+    if len(by_tenant) == 1 and budget_s <= 0:
+        for tenant_id, callback in owed:
+            send(deps, tenant_id, callback)
+        return
+    import threading
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    lock = threading.Lock()
+    taken = dict.fromkeys(by_tenant, 0)  # per tenant: how many callbacks a worker has started
+    abandoned: set[str] = set()
+
+    def work(tenant_id: str) -> None:
+        queue = by_tenant[tenant_id]
+        while True:
+            with lock:
+                if tenant_id in abandoned or taken[tenant_id] >= len(queue):
+                    return
+                callback = queue[taken[tenant_id]]
+                taken[tenant_id] += 1
+            send(deps, tenant_id, callback)
+
+    pool = ThreadPoolExecutor(max_workers=min(8, len(by_tenant)), thread_name_prefix="callbacks")
+    futures = {pool.submit(work, tenant_id): tenant_id for tenant_id in by_tenant}
+    done, late = wait(futures, timeout=budget_s)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for future in done:
+        future.result()  # a queue failure inside: the batch is delivered again
+    for future in late:
+        tenant_id = futures[future]
+        with lock:
+            abandoned.add(tenant_id)
+            start = max(0, taken[tenant_id] - 1)  # the one in flight too: its post may never return
+        _failing[tenant_id] = (time.monotonic() + BREAKER_SECONDS, "the URL did not answer within the batch's time budget", False)
+        for callback in by_tenant[tenant_id][start:]:
+            _queue_retry(deps, {"tenant_id": tenant_id, "event": callback.as_dict(), "attempt": 1},
+                         "the URL did not answer within the batch's time budget", permanent=False)
+        metrics.add_metric(name="CallbackPostsDeferred", unit="Count", value=len(by_tenant[tenant_id]) - start)
+
+
+def send(deps: Deps, tenant_id: str, callback: Callback) -> str:
+    """Post one callback from the stream; a failure queues it for retry (raises only when the
+    retry queue itself cannot take it: the stream record is then retried)."""
+    if not _settings(deps, tenant_id).get("callback_url"):
+        return "no_url"
+    job = {"tenant_id": tenant_id, "event": callback.as_dict(), "attempt": 1}
+    until, why, permanent = _failing.get(tenant_id, (0.0, "", False))
+    if until > time.monotonic():
+        # Not posted: the URL failed moments ago (the breaker is open). A refused address is
+        # parked as the post itself would have been; anything else waits its retry.
+        return _queue_retry(deps, job, f"{why} (not posted: the breaker is open)", permanent=permanent)
+    return deliver(deps, job, from_stream=True)
+
+
+def deliver(deps: Deps, job: dict[str, Any], *, from_stream: bool = False) -> str:
+    """Post one job (from the stream or the retry queue): delivered, stale, no_url, retry or parked."""
     tenant_id, payload, attempt = job["tenant_id"], job["event"], int(job.get("attempt", 1))
     settings = _settings(deps, tenant_id)
     url, secret = settings.get("callback_url"), settings.get("callback_secret")
     if not url or not secret:
         return "no_url"
-    data = payload.get("data") or {}
-    rank = st.RANK.get(data.get("status", ""), 0) if payload.get("type") == "message.status" else 0
-    if rank and not deps.store.messages.claim_callback(tenant_id, data["message_id"], rank):
+    if not from_stream and _superseded(deps, tenant_id, payload):
         metrics.add_metric(name="CallbackStaleDropped", unit="Count", value=1)
         return "stale"
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -62,20 +130,39 @@ def deliver(deps: Deps, job: dict[str, Any]) -> str:
                "X-WaNotify-Event": payload["type"], "X-WaNotify-Event-Id": payload["id"], "X-WaNotify-Attempt": str(attempt)}
     outcome, permanent = _post(deps, url, body, headers)
     if outcome is None:
+        _failing.pop(tenant_id, None)
         metrics.add_metric(name="CallbackDelivered", unit="Count", value=1)
         return "delivered"
+    _failing[tenant_id] = (time.monotonic() + BREAKER_SECONDS, outcome, permanent)
+    return _queue_retry(deps, job, outcome, permanent=permanent)
+
+
+def _queue_retry(deps: Deps, job: dict[str, Any], outcome: str, *, permanent: bool) -> str:
+    tenant_id, payload, attempt = job["tenant_id"], job["event"], int(job.get("attempt", 1))
     if permanent:
         # A refused address is parked at once: retrying would only knock on it again.
         metrics.add_metric(name="CallbackRefused", unit="Count", value=1)
     if permanent or attempt >= deps.settings.callback_max_attempts:
-        deps.queues.send_many(deps.settings.callback_dlq_url, [{**job, "last_error": outcome, "parked_at": iso(deps.now())}])
+        if deps.queues.send_many(deps.settings.callback_dlq_url, [{**job, "last_error": outcome, "parked_at": iso(deps.now())}]):
+            raise RuntimeError("could not park a callback in the DLQ")
         metrics.add_metric(name="CallbackParked", unit="Count", value=1)
         logger.warning("callback parked in the DLQ", extra={"tenant_id": tenant_id, "event_id": payload["id"], "error": outcome})
         return "parked"
-    deps.queues.send_to(deps.settings.callback_queue_url, {**job, "attempt": attempt + 1, "last_error": outcome},
+    deps.queues.send_to(deps.settings.callback_retry_queue_url, {**job, "attempt": attempt + 1, "last_error": outcome},
                         delay_seconds=backoff_seconds(attempt))
     metrics.add_metric(name="CallbackRetried", unit="Count", value=1)
     return "retry"
+
+
+def _superseded(deps: Deps, tenant_id: str, payload: dict[str, Any]) -> bool:
+    """A retried status callback whose message has since moved to a later reported status: the
+    later one went (or is queued) already, and the platform must not see the message go back."""
+    if payload.get("type") != "message.status":
+        return False
+    data = payload.get("data") or {}
+    current = deps.store.messages.status_of(tenant_id, str(data.get("message_id")))
+    return current is not None and current != data.get("status") and st.RANK.get(current, 0) > st.RANK.get(str(data.get("status")), 0) \
+        and current in (st.SENT, st.DELIVERED, st.READ, st.FAILED)
 
 
 def _post(deps: Deps, url: str, body: bytes, headers: dict[str, str]) -> tuple[str | None, bool]:

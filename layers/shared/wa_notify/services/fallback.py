@@ -7,7 +7,7 @@ one SMS; an SNS answer that was lost is recorded as `unknown`, never retried bli
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from wa_notify.domain.phone import mask
 from wa_notify.observability import logger, metrics, record_outcome
@@ -17,14 +17,11 @@ REASON_UNDELIVERABLE = "undeliverable"  # WhatsApp error 131026
 REASON_UNREAD = "unread"  # the tenant's per-template deadline passed
 
 
-def schedule_unread_deadline(deps: Deps, tenant_id: str, message: dict[str, Any]) -> None:
-    """After WhatsApp accepted a message whose template has an unread deadline."""
-    minutes = (message.get("fallback") or {}).get("unread_minutes")
-    if not minutes:
-        return
-    due = deps.now()
-    deps.store.fallback.put_deadline(tenant_id, message["id"], epoch_ms(due) + int(minutes) * 60_000,
-                                     int(due.timestamp()) + int(minutes) * 60 + 7 * 86_400)
+def schedule_unread_deadline(deps: Deps, tenant_id: str, message_id: str, accepted_at: datetime, minutes: int) -> None:
+    """WhatsApp accepted a message whose template has an unread deadline (from the stream: the
+    same deadline item however often the change is delivered)."""
+    due_ms = epoch_ms(accepted_at) + int(minutes) * 60_000
+    deps.store.fallback.put_deadline(tenant_id, message_id, due_ms, due_ms // 1000 + 7 * 86_400)
 
 
 def send(deps: Deps, tenant_id: str, message_id: str, reason: str) -> str | None:

@@ -9,12 +9,10 @@ import uuid
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
-from wa_notify.domain.fallback import UNDELIVERABLE
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.whatsapp_errors import THROTTLE_CODES, ProviderError, backoff_seconds
 from wa_notify.observability import logger, metrics, record_outcome
-from wa_notify.services import analytics
 from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 
 
@@ -140,12 +138,8 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         store.leases.record_accepted(tenant_id, message_id, outcome.wamid, at)
         due = message.get("send_at") or message.get("created_at")
         latency_ms = max(0.0, (deps.now() - parse_iso(due)).total_seconds() * 1000) if due else None
+        # The analytics counter and an unread deadline follow the change (services/changes.py).
         record_outcome(tenant_id, template_name(message), "sent", latency_ms=latency_ms)
-        analytics.count(tenant_id, at, message.get("template"), sent=1)
-        if (message.get("fallback") or {}).get("unread_minutes"):
-            from wa_notify.services import fallback
-
-            fallback.schedule_unread_deadline(deps, tenant_id, message)
         logger.info("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
         return "accepted"
     if isinstance(outcome, Ambiguous):
@@ -165,11 +159,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         logger.info("send will be retried", extra={"message_id": message_id, "code": error.code, "delay_s": delay, "attempt": attempt})
         return "retry"
     store.leases.record_failed(tenant_id, message_id, token, error.as_dict(), at)
+    # The counters and an SMS fallback for an undeliverable number follow the change (services/changes.py).
     record_outcome(tenant_id, template_name(message), "failed", code=error.code)
-    analytics.count(tenant_id, at, message.get("template"), failed=1, failed_unsent=1)
-    if message.get("fallback") and error.code == UNDELIVERABLE:
-        from wa_notify.services import fallback
-
-        fallback.send(deps, tenant_id, message_id, fallback.REASON_UNDELIVERABLE)
     logger.info("send failed", extra={"message_id": message_id, "code": error.code, "title": error.title})
     return "failed"

@@ -1,4 +1,7 @@
-"""Apply WhatsApp webhook changes: message statuses (forward only) and template status updates."""
+"""Apply WhatsApp webhook changes: message statuses (forward only), inbound messages and template
+status updates. The webhook function applies them before answering 200 (a failure answers 5xx
+and Meta delivers the webhook again); what they owe the platform (callbacks, counters, an SMS)
+follows the writes through the table's stream (services/changes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from wa_notify.domain import fallback as fallback_rules
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import (
     ESCALATE_BELOW,
@@ -22,9 +24,10 @@ from wa_notify.domain.conversation import (
     reply_action,
     window_open,
 )
+from wa_notify.domain.outcomes import StoredInbound
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics, record_outcome
-from wa_notify.services import analytics, callbacks
+from wa_notify.services import callbacks
 from wa_notify.services.deps import Deps, iso
 
 _tenant_by_pnid: dict[str, str] = {}
@@ -66,7 +69,6 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
             logger.warning("webhook for an unknown phone number id", extra={"phone_number_id": pnid})
             metrics.add_metric(name="WebhookUnknownNumber", unit="Count", value=1)
             return counts
-        outgoing: list[dict[str, Any]] = []
         for raw in _objects(value, "statuses", counts):
             try:
                 status = StatusUpdate.model_validate(raw)
@@ -76,12 +78,10 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 counts["ignored"] += 1
                 continue
             with _malformed_part("status", counts):
-                _apply_one_status(deps, tenant_id, status, counts, outgoing)
+                _apply_one_status(deps, tenant_id, status, counts)
         for raw in _objects(value, "messages", counts):
             with _malformed_part("inbound message", counts):
-                _apply_one_inbound(deps, tenant_id, raw, counts, outgoing)
-        # Only moves forward and new replies are reported: a late or repeated webhook is not.
-        callbacks.emit(deps, tenant_id, outgoing)
+                _apply_one_inbound(deps, tenant_id, raw, counts)
     elif field == "message_template_status_update":
         with _malformed_part("template status", counts):
             counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
@@ -123,39 +123,50 @@ def _skip(part: str, exc: Exception, counts: dict[str, int]) -> None:
     counts["ignored"] += 1
 
 
-def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: dict[str, int], outgoing: list[dict[str, Any]]) -> None:
+def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: dict[str, int]) -> None:
+    if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
+        # WhatsApp says the user stopped marketing messages: same as STOP (the contact's change is
+        # reported to the platform from the stream). Before the status, so a retry of this
+        # webhook after a failure in between still opts them out.
+        phone = "+" + status.recipient_id.lstrip("+")
+        deps.store.contacts.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050", source="131050")
     moved = apply_status(deps, tenant_id, status)
     counts["applied" if moved else "ignored"] += 1
-    if status.status == "failed" and any(e.code == 131050 for e in status.errors or []) and status.recipient_id:
-        # WhatsApp says the user stopped marketing messages: same as STOP.
-        phone = "+" + status.recipient_id.lstrip("+")
-        if deps.store.contacts.set_opt_out(tenant_id, phone, True, iso(deps.now()), "WhatsApp error 131050"):
-            outgoing.append(callbacks.event("contact.opted_out", {"phone": phone, "reason": "131050"}, iso(deps.now())))
-    if moved and status.biz_opaque_callback_data:
-        outgoing.append(status_callback(deps, status))
 
 
-def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int], outgoing: list[dict[str, Any]]) -> None:
-    if apply_inbound(deps, tenant_id, raw):
-        counts["applied"] += 1
-        metrics.add_metric(name="InboundReceived", unit="Count", value=1)
-        summary = inbound_summary(raw)
-        intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
-        if intent and deps.store.contacts.set_opt_out(tenant_id, "+" + str(raw.get("from")), intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}"):
-            outgoing.append(callbacks.event("contact.opted_out" if intent == "out" else "contact.opted_in",
-                                            {"phone": "+" + str(raw.get("from")), "reason": "reply"}, iso(deps.now())))
-        received = {"from": "+" + str(raw.get("from")), "wamid": raw.get("id"),
-                    "received_at": _at(raw.get("timestamp"), deps.now()), **summary}
-        analytics.count_inbound(tenant_id, received["received_at"])
-        outgoing.extend(handle_reply(deps, tenant_id, received))
-        outgoing.append(callbacks.event("message.received", received, iso(deps.now())))
+def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int]) -> None:
+    """Store the message (once per wamid), act on it, then mark it handled with the callbacks it
+    owes: the stream posts them. A webhook retried after a failure in between finds the message
+    stored but not handled and acts again (every effect is a conditional or idempotent write)."""
+    stored = apply_inbound(deps, tenant_id, raw)
+    if stored is None:
+        return  # not a message we can take (no sender or id)
+    if stored.handled:
+        metrics.add_metric(name="InboundDuplicate", unit="Count", value=1)
+        return
+    counts["applied"] += 1
+    metrics.add_metric(name="InboundReceived", unit="Count", value=1)
+    summary = inbound_summary(raw)
+    phone = "+" + str(raw.get("from"))
+    intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
+    if intent:
+        deps.store.contacts.set_opt_out(tenant_id, phone, intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}",
+                                        source="reply")
+    received = {"from": phone, "wamid": raw.get("id"), "received_at": stored.received_at, **summary}
+    owed = handle_reply(deps, tenant_id, received, resumed=stored.resumed)
+    owed.append(_event("message.received", received))
+    deps.store.contacts.mark_inbound_handled(tenant_id, phone, stored.received_at, str(raw.get("id")), iso(deps.now()), owed)
 
 
-def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[dict[str, Any]]:
+def _event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "data": data}
+
+
+def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resumed: bool = False) -> list[dict[str, Any]]:
     """A reply to one of our messages (a button tap or a quoted reply): act on its flow, record ratings.
 
     Adds `message_id`, `flow`, `action` and `rating` to `received` (it becomes the callback) and
-    returns the extra callbacks (flow actions, rating, escalation)."""
+    returns the extra callbacks owed (flow actions, rating, escalation) as {type, data}."""
     context_id = received.get("context_id")
     found = deps.store.messages.id_for_wamid(context_id) if context_id else None
     if found is None or found[0] != tenant_id:
@@ -166,21 +177,18 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[d
     received["message_id"] = message_id
     if flow:
         received["flow"] = {"name": flow.get("name"), "key": flow.get("key")}
-    now = iso(deps.now())
     out: list[dict[str, Any]] = []
     stars = rating(received.get("payload"), received.get("text"))
     action = None if stars is not None else reply_action(received.get("payload"), received.get("text"),
                                                          deps.store.tenants.get_settings(tenant_id).get("reply_actions"))
-    if message.get("last_reply") is None:
-        analytics.count(tenant_id, received["received_at"], message.get("template"), replied=1)
     deps.store.messages.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
                                                     "payload": received.get("payload"), "action": action, "rating": stars})
     if stars is not None:
         received["rating"] = stars
         data = {"message_id": message_id, "from": received["from"], "rating": stars, "flow": received.get("flow")}
-        out.append(callbacks.event("rating.received", data, now))
+        out.append(_event("rating.received", data))
         if stars < ESCALATE_BELOW:
-            out.append(callbacks.event("rating.escalation", {**data, "reason": f"rated {stars} of 5: a person should follow up"}, now))
+            out.append(_event("rating.escalation", {**data, "reason": f"rated {stars} of 5: a person should follow up"}))
             metrics.add_metric(name="RatingEscalated", unit="Count", value=1)
     if action:
         received["action"] = action
@@ -188,24 +196,13 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any]) -> list[d
         if action == "cancel" and flow.get("key"):
             from wa_notify.services.flows import cancel_key
 
-            data["cancelled"] = cancel_key(deps, tenant_id, flow["key"])
-            out.append(callbacks.event("flow.cancelled_by_customer", data, now))
+            data["cancelled"] = cancel_key(deps, tenant_id, flow["key"], str(received.get("wamid") or ""), resumed=resumed)
+            out.append(_event("flow.cancelled_by_customer", data))
         elif action == "confirm":
-            out.append(callbacks.event("flow.confirmed", data, now))
+            out.append(_event("flow.confirmed", data))
         elif action == "reschedule":
-            out.append(callbacks.event("flow.reschedule_requested", data, now))
+            out.append(_event("flow.reschedule_requested", data))
     return out
-
-
-def status_callback(deps: Deps, status: StatusUpdate) -> dict[str, Any]:
-    data: dict[str, Any] = {"message_id": status.biz_opaque_callback_data, "status": status.status,
-                            "at": _at(status.timestamp, deps.now()), "provider_message_id": status.id}
-    if status.errors:
-        first = status.errors[0]
-        data["error"] = {"code": first.code, "title": first.title or first.message}
-    if status.pricing:
-        data["pricing"] = status.pricing
-    return callbacks.event("message.status", data, iso(deps.now()))
 
 
 def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
@@ -229,41 +226,31 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     moved = deps.store.messages.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
     if moved:
-        count_moved(deps, tenant_id, moved, new_status, at, error)
+        count_moved(tenant_id, moved, new_status, error)
     return moved is not None
 
 
-def count_moved(deps: Deps, tenant_id: str, message: dict[str, Any], new_status: str, at: str, error: dict[str, Any] | None) -> None:
-    """Metrics and analytics for a status that moved a message forward (each move happens once)."""
-    template = message.get("template")
-    name = (template or {}).get("name")
+def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, error: dict[str, Any] | None) -> None:
+    """Metrics for a status that moved a message forward (each move happens once). The analytics
+    counters and an SMS fallback follow the change through the stream (domain/changes.py)."""
+    name = (message.get("template") or {}).get("name")
     events = message.get("events") or {}
     if new_status == st.SENT and st.ACCEPTED not in events:
         # The sender's answer was lost (outcome unknown): this webhook is the first word that it went.
         record_outcome(tenant_id, name, "sent")
-        analytics.count(tenant_id, at, template, sent=1)
-    elif new_status == st.DELIVERED:
-        record_outcome(tenant_id, name, "delivered")
-        analytics.count(tenant_id, at, template, delivered=1)
-    elif new_status == st.READ:
-        # Read outranks delivered: a read that came first also means it was delivered.
-        record_outcome(tenant_id, name, "read")
-        analytics.count_read(tenant_id, at, template, events.get(st.SENT) or events.get(st.ACCEPTED), delivered_too=st.DELIVERED not in events)
+    elif new_status in (st.DELIVERED, st.READ):
+        record_outcome(tenant_id, name, new_status)
     elif new_status == st.FAILED:
         record_outcome(tenant_id, name, "failed", code=(error or {}).get("code"))
-        analytics.count(tenant_id, at, template, failed=1)
-        if message.get("fallback") and fallback_rules.undeliverable(error):
-            from wa_notify.services import fallback
-
-            fallback.send(deps, tenant_id, message["id"], fallback.REASON_UNDELIVERABLE)
 
 
-def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
-    """Store a customer's message once and open (or extend) their 24 h customer-service window."""
+def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> StoredInbound | None:
+    """Store a customer's message once and open (or extend) their 24 h customer-service window;
+    None for a message without a sender or an id."""
     sender = str(message.get("from") or "")
     wamid = str(message.get("id") or "")
     if not sender.isdigit() or not wamid:
-        return False
+        return None
     phone = "+" + sender
     moment = _moment(message.get("timestamp"), deps.now())
     summary = inbound_summary(message)
@@ -272,12 +259,14 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> bool:
         tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
         ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
     )
+    if stored.handled:
+        return stored
     # A message after the window closed (or a first one) starts a new conversation.
     new_conversation = not before or not window_open(before.get("window_expires_at"), moment)
-    if stored and before and new_conversation:
+    if before and new_conversation:
         deps.store.contacts.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
     conversation = iso(moment) if new_conversation else (before.get("conversation_started_at") or iso(moment))
-    if stored and summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
+    if summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
         auto_reply(deps, tenant_id, phone, summary.get("text"), moment, conversation)
     return stored
 

@@ -1,4 +1,8 @@
-"""WhatsApp webhooks: verify first, then queue the changes for the status function."""
+"""WhatsApp webhooks: verify first, then apply every change before answering 200.
+
+Meta is already a durable, retrying queue for its webhooks (7 days of retries for anything
+but a 200), so the changes are applied here and a failure answers 5xx: nothing is queued in
+between. What the changes owe the platform follows the writes through the table's stream."""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from wa_notify.domain.problems import DomainError, Unauthorized
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, iso
 
-STATUSES_PER_JOB = 100  # keeps each SQS message far below the 256 KB limit
-
 
 def verify_handshake(deps: Deps, mode: str | None, token: str | None, challenge: str | None) -> str:
     expected = deps.credentials.verify_token
@@ -20,11 +22,13 @@ def verify_handshake(deps: Deps, mode: str | None, token: str | None, challenge:
 
 
 def ingest(deps: Deps, raw_body: bytes, signature: str | None) -> int:
-    """Check X-Hub-Signature-256 over the raw bytes before anything else; queue every usable change.
+    """Check X-Hub-Signature-256 over the raw bytes before anything else, then apply every usable
+    change; returns how many changes were applied. An outage raises (the caller answers 5xx and
+    Meta delivers the same webhook again; every write is conditional, so applying twice is safe).
 
     What is signed is acknowledged: Meta delivers a refused webhook again and again, and the same
     bytes would be refused each time. Parts that are not what Meta documents are dropped here with
-    a warning (the status function skips the rest), never queued to fail on every retry."""
+    a warning, never failed on every retry."""
     if not signatures.verify(deps.credentials.app_secret, raw_body, signature):
         raise Unauthorized("missing or wrong X-Hub-Signature-256")
     try:
@@ -35,26 +39,16 @@ def ingest(deps: Deps, raw_body: bytes, signature: str | None) -> int:
     except ValueError as exc:  # not UTF-8, not JSON
         _dropped([f"the body: {exc.__class__.__name__}: {jsonbody.printable(str(exc))[:200]}"])
         return 0
+    from wa_notify.jobs import WebhookChange
+    from wa_notify.services import statuses
+
     received_at = iso(deps.now())
     changes, dropped = usable_changes(payload)
-    jobs: list[dict[str, Any]] = []
-    for waba_id, field, value in changes:
-        base = {"waba_id": waba_id, "field": field, "received_at": received_at}
-        statuses = value.get("statuses") or []
-        if len(statuses) > STATUSES_PER_JOB:
-            for start in range(0, len(statuses), STATUSES_PER_JOB):
-                part = {**value, "statuses": statuses[start : start + STATUSES_PER_JOB]}
-                if start:
-                    part.pop("messages", None)
-                jobs.append({**base, "value": part})
-        else:
-            jobs.append({**base, "value": value})
     if dropped:
         _dropped(dropped)
-    if jobs and deps.queues.send_events(jobs):
-        # Not stored: answer non-200 so Meta delivers it again.
-        raise RuntimeError("could not queue webhook changes")
-    return len(jobs)
+    for waba_id, field, value in changes:
+        statuses.apply_change(deps, WebhookChange(waba_id=waba_id, field=field, value=value, received_at=received_at))
+    return len(changes)
 
 
 def usable_changes(payload: Any) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:

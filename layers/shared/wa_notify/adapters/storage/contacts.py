@@ -9,6 +9,7 @@ from typing import Any
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.paging import query_page
+from wa_notify.domain.outcomes import StoredInbound
 
 # Every write that may create the contact row gives it these, so any write order leaves a whole row.
 _CREATE = "phone = :phone, updated_at = :at, created_at = if_not_exists(created_at, :at), auto_replied = if_not_exists(auto_replied, :empty)"
@@ -36,13 +37,15 @@ class ContactRepository:
         )
         return item or {}
 
-    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str) -> bool:
-        """Opt a contact out of (or back into) marketing; False when it already was."""
+    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str, *, source: str) -> bool:
+        """Opt a contact out of (or back into) marketing; False when it already was. `source`
+        (reply, 131050, api) says who changed it: the stream reports a customer's change to the
+        platform, not the platform's own."""
         ok, _ = self.table.update(
             *keys.contact(tenant_id, phone),
-            "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, " + _CREATE,
+            "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, opt_source = :src, " + _CREATE,
             condition="attribute_not_exists(opted_out) OR opted_out <> :o",
-            values={":o": opted_out, ":at": at, ":why": reason, ":phone": phone, ":empty": {}},
+            values={":o": opted_out, ":at": at, ":why": reason, ":src": source, ":phone": phone, ":empty": {}},
         )
         return ok
 
@@ -65,12 +68,18 @@ class ContactRepository:
         )
         return ok
 
-    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any], ttl_s: int) -> bool:
+    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any],
+                       ttl_s: int) -> StoredInbound:
         """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
-        contact's window. False when this wamid was stored already."""
-        stored = self.table.put_new(keys.inbound(tenant_id, phone, at, wamid).item({"wamid": wamid, "expires_at": ttl_s}, dynamo_safe(item)))
-        if not stored:
-            return False
+        contact's window. A repeat reads the row back: handled, or stored by a webhook that
+        failed before it was handled (then its effects run again)."""
+        key = keys.inbound(tenant_id, phone, at, wamid)
+        resumed = False
+        if not self.table.put_new(key.item({"wamid": wamid, "expires_at": ttl_s}, dynamo_safe(item))):
+            row = self.table.get(*key, consistent=True, attributes=("handled_at",))
+            if row is None or row.get("handled_at"):
+                return StoredInbound(at, handled=True)
+            resumed = True
         # Keep the latest time only: webhooks arrive in any order.
         self.table.update(
             *keys.contact(tenant_id, phone),
@@ -79,7 +88,15 @@ class ContactRepository:
             condition="attribute_not_exists(last_inbound_at) OR last_inbound_at < :at",
             values={":at": at, ":win": window_expires_at, ":phone": phone, ":empty": {}},
         )
-        return True
+        return StoredInbound(at, handled=False, resumed=resumed)
+
+    def mark_inbound_handled(self, tenant_id: str, phone: str, at: str, wamid: str, handled_at: str,
+                             callbacks: builtins.list[dict[str, Any]]) -> None:
+        """The message's effects are done: the callbacks it owes go with this change (the stream
+        posts them), once, because only the first mark changes the row."""
+        self.table.update(*keys.inbound(tenant_id, phone, at, wamid), "SET handled_at = :h, callbacks = :cb",
+                          condition="attribute_exists(pk) AND attribute_not_exists(handled_at)",
+                          values={":h": handled_at, ":cb": dynamo_safe(callbacks)})
 
     def start_conversation(self, tenant_id: str, phone: str, at: str, previous_window: str | None) -> None:
         """A message after the window closed starts a new conversation (auto-replies may go again)."""

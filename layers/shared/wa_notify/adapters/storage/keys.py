@@ -150,6 +150,21 @@ def message(tenant_id: str, message_id: str) -> Key:
     return Key(f"TENANT#{tenant_id}#MSG#{message_id}", MESSAGE_SK)
 
 
+def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
+    """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`
+    or `contact`; None for every other item."""
+    if not pk.startswith("TENANT#"):
+        return None
+    tenant_id, _, rest = pk.removeprefix("TENANT#").partition("#")
+    if sk == MESSAGE_SK and rest.startswith("MSG#"):
+        return "message", tenant_id
+    if rest.startswith("INBOX#"):
+        return "inbound", tenant_id
+    if rest == "CONTACT":
+        return "contact", tenant_id
+    return None
+
+
 def fallback_deadline(tenant_id: str, message_id: str) -> Key:
     """Beside its message (same pk), so that status moves of the message never disturb it."""
     return Key(f"TENANT#{tenant_id}#MSG#{message_id}", "FALLBACK")

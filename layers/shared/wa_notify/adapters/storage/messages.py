@@ -81,7 +81,15 @@ class MessageRepository:
         pending = {r["id"] for r in rows if r.get("status") in (st.SCHEDULED, st.QUEUED)}
         return [m for m in message_ids if m in pending]
 
-    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str | None = None) -> dict[str, Any]:
+    def cancelled_by(self, tenant_id: str, message_ids: list[str], cause: str) -> list[str]:
+        """Which of these messages `cause` cancelled (a customer's reply, by its wamid): what a
+        retried webhook reports as cancelled after its first delivery did the cancelling."""
+        rows = self.table.batch_get([keys.message(tenant_id, m)._asdict() for m in message_ids],
+                                    projection="id, cancelled_by", names=None)
+        done = {r["id"] for r in rows if r.get("cancelled_by") == cause}
+        return [m for m in message_ids if m in done]
+
+    def cancel_update(self, tenant_id: str, message_id: str, at: str, reason: str | None = None, cause: str | None = None) -> dict[str, Any]:
         """scheduled/queued -> cancelled, as an update for one UpdateItem (`cancel`) or a transaction
         part (`cancel_many`, the plan swap); its condition fails (and with it the whole write) when
         the message left those states meanwhile. `reason`, when given, is kept on the row."""
@@ -91,20 +99,23 @@ class MessageRepository:
         if reason is not None:
             sets += ", cancel_reason = :why"
             values[":why"] = reason
+        if cause is not None:
+            sets += ", cancelled_by = :cause"
+            values[":cause"] = cause
         return {"pk": key.pk, "sk": key.sk, "expression": f"{sets} REMOVE {OUT_OF_DUE_INDEX}",
                 "condition": "#status IN (:scheduled, :queued)",
                 "names": {"#status": "status", "#cancelled": st.CANCELLED}, "values": values}
 
-    def cancel_many(self, tenant_id: str, message_ids: list[str], at: str, reason: str) -> bool:
+    def cancel_many(self, tenant_id: str, message_ids: list[str], at: str, reason: str, cause: str | None = None) -> bool:
         """Cancel these pending messages together (one transaction per 100): False when one of
         them left scheduled/queued meanwhile, and then none of that transaction's changed."""
         for start in range(0, len(message_ids), 100):
             chunk = message_ids[start : start + 100]
-            if self.table.transact_put([], updates=[self.cancel_update(tenant_id, m, at, reason) for m in chunk]) is not None:
+            if self.table.transact_put([], updates=[self.cancel_update(tenant_id, m, at, reason, cause) for m in chunk]) is not None:
                 return False
         return True
 
-    # ---- statuses from WhatsApp, replies, callback claims --------------------------------------
+    # ---- statuses from WhatsApp, replies, the status a retried callback checks --------------------------------------
     def apply_status(self, tenant_id: str, message_id: str, new_status: str, *, at: str, wamid: str,
                      pricing: dict[str, Any] | None, error: dict[str, Any] | None) -> dict[str, Any] | None:
         """Move forward to `new_status` if it outranks the current one and return the message as it
@@ -120,12 +131,14 @@ class MessageRepository:
         if error:
             sets.append("#error = :error")
             values[":error"] = dynamo_safe(error)
-        names = {"#status": "status", "#new": new_status}
+        names = {"#status": "status", "#new": new_status, "#request": "request"}
         if error:
             names["#error"] = "error"
         ok, now = self.table.update(
             *key,
-            "SET " + ", ".join(sets) + f" REMOVE lease_token, lease_until, {OUT_OF_DUE_INDEX}",
+            # WhatsApp has it: the rendered request (the customer's data) is not kept, even when this
+            # status overtook the sender's own record of the acceptance.
+            "SET " + ", ".join(sets) + f" REMOVE lease_token, lease_until, #request, {OUT_OF_DUE_INDEX}",
             condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))})",
             names=names,
             values=values,
@@ -158,11 +171,7 @@ class MessageRepository:
             values[":rating"] = reply["rating"]
         self.update(tenant_id, message_id, "SET " + ", ".join(sets), condition="attribute_exists(pk)", values=values)
 
-    def claim_callback(self, tenant_id: str, message_id: str, rank: int) -> bool:
-        """Claim a status callback before posting it, in one conditional write with no read:
-        False when a higher status was already claimed (this one is stale). The same rank may
-        claim again, so a retry of a failed post goes through."""
-        return self.update(
-            tenant_id, message_id, "SET callback_rank = :r",
-            condition="attribute_exists(pk) AND (attribute_not_exists(callback_rank) OR callback_rank <= :r)", values={":r": rank},
-        )
+    def status_of(self, tenant_id: str, message_id: str) -> str | None:
+        """The message's current status alone (a retried callback checks it has not gone stale)."""
+        item = self.table.get(*keys.message(tenant_id, message_id), consistent=True, attributes=("status",))
+        return str(item["status"]) if item else None
