@@ -20,7 +20,6 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> | | its day + 3 d | quota |
 | idempotency key | TENANT#<tid>#IDEM#<key> | IDEM | | 24 h (IDEMPOTENCY_TTL_SECONDS) | messages |
 | message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key) | | messages, leases, dispatch |
-| callback claim | (the message's `callback_rank`: highest status claimed) | | | | messages |
 | SMS fallback deadline | TENANT#<tid>#MSG#<mid> | FALLBACK | DueIndex (DUE#<n>, due_at) until it is handled | deadline + 7 d | fallback |
 | analytics: template day | TENANT#<tid>#STATS | DAY#<yyyy-mm-dd>#TPL#<name>#<language> | | 400 d | analytics |
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
@@ -30,6 +29,10 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 
 Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s) and
 PAIR#<pnid>#<phone> (one recipient's pace).
+
+The table's stream (NEW_AND_OLD_IMAGES) is read for three item types (`stream_kind`): messages
+past the send, inbound messages once `handled_at` is set (with the `callbacks` they owe), and
+contacts whose `opt_source` says who changed their opt-out (domain/changes.py).
 
 GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
 queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) finds a message
