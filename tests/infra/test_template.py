@@ -178,7 +178,10 @@ def test_write_and_send_permissions_are_least_privilege():
                 out.add("sqs:SendMessage")
         return out
 
-    assert "dynamodb:PutItem" not in actions("SenderFunction") | actions("DispatcherFunction") | actions("CallbackFunction")
+    # Only the api, the webhook (inbound messages, auto-replies) and the sender (a campaign job plans
+    # a page of messages) create items; the dispatcher and the stream consumer only update.
+    assert "dynamodb:PutItem" not in actions("DispatcherFunction") | actions("CallbackFunction")
+    assert "dynamodb:DeleteItem" not in actions("SenderFunction") | actions("DispatcherFunction") | actions("CallbackFunction")
     def sends(fname):
         return {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS[fname]["Properties"]["Policies"]
                 if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
