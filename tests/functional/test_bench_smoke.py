@@ -1,0 +1,62 @@
+"""`make bench`'s measurement of the whole path, at a size that runs in seconds (the full bench is
+`make bench`, not part of `make test`): what it counts and prices comes from the template and from
+real requests, never from constants standing in for them."""
+
+import copy
+
+from infra.bench import run
+from infra.local.provision import load_template
+
+
+def test_lambda_memory_tracing_and_log_level_come_from_the_template():
+    # GIVEN the template with other Globals memory, one function's own memory and tracing, and another log level
+    template = copy.deepcopy(load_template())
+    template["Globals"]["Function"]["MemorySize"] = 1024
+    template["Resources"]["SenderFunction"]["Properties"]["MemorySize"] = 256
+    template["Resources"]["ApiFunction"]["Properties"]["Tracing"] = "PassThrough"
+    template["Parameters"]["LogLevel"]["Default"] = "WARNING"
+
+    # WHEN the bench reads it
+    facts = run.template_facts(template)
+
+    # THEN each function has the Globals value unless it sets its own
+    assert facts["functions"]["ApiFunction"]["memory_mb"] == 1024
+    assert facts["functions"]["SenderFunction"]["memory_mb"] == 256
+    assert facts["functions"]["ApiFunction"]["tracing"] == "PassThrough"
+    assert facts["functions"]["DispatcherFunction"]["tracing"] == template["Globals"]["Function"]["Tracing"]
+    assert facts["log_level"] == "WARNING"
+
+
+def test_the_whole_path_is_metered_per_invocation_and_everything_is_priced():
+    # GIVEN / WHEN three messages through intake, the sender, three status webhooks and the stream
+    result = run.bench_path(3)
+
+    # THEN every message was delivered and its three callbacks posted
+    assert result["delivered"] == 3
+    assert result["callbacks_per_message"] == 3.0
+    # AND each function on the path was invoked and timed, the stream's at its batching
+    functions = result["functions"]
+    assert set(functions) == {"ApiFunction", "SenderFunction", "WebhookFunction", "CallbackFunction"}
+    assert functions["WebhookFunction"]["invocations_per_message"] == 3.0
+    assert all(f["billed_ms_median"] > 0 for f in functions.values())
+    # AND the requests are real ones: intake writes the message, the sender's lease and every status are writes
+    by_op = result["by_operation"]
+    assert by_op.get("dynamodb.PutItem", 0) + by_op.get("dynamodb.TransactWriteItems", 0) >= 1
+    assert by_op["dynamodb.UpdateItem"] >= 4
+    assert result["requests_per_message"]["sqs_lambda_pollers"] > 0
+    # AND logs (ours at the template's level, Lambda's lines, the access log) and X-Ray are priced
+    assert result["log_bytes_per_message"]["ours"] > 0
+    costs = result["cost_breakdown_per_million_usd"]
+    assert all(costs[k] > 0 for k in ("api_gateway", "lambda", "dynamodb", "sqs", "cloudwatch_logs", "xray"))
+    assert abs(result["cost_per_million_usd"] - sum(costs.values())) < 0.02
+
+
+def test_one_message_per_batch_costs_more_lambda_and_sqs_than_full_batches():
+    # GIVEN / WHEN the same path, each message drained alone with batch size 1
+    full, single = run.bench_path(4), run.bench_path(2, batch1=True)
+
+    # THEN the sender and the stream run once per message, and the pollers receive per message
+    assert single["functions"]["SenderFunction"]["records_per_invocation"] == 1
+    assert single["functions"]["CallbackFunction"]["records_per_invocation"] == 1
+    assert single["requests_per_message"]["sqs"] > full["requests_per_message"]["sqs"]
+    assert single["cost_per_million_usd"] > full["cost_per_million_usd"]
