@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
             return 1
         print(SHOWN_ONCE + f" The old key stops working within {deps.settings.api_key_cache_seconds} s.", file=sys.stderr)
     elif args.command == "set-token":
-        tenant = deps.store.tenants.get(args.tenant_id)
-        if tenant is None:
+        profile = deps.store.tenants.get(args.tenant_id)
+        if profile is None:
             print(f"error: no tenant {args.tenant_id}", file=sys.stderr)
             return 1
         token = read_token(args)
-        arn = secrets().put(args.tenant_id, {"phone_number_id": tenant["phone_number_id"], "waba_id": tenant["waba_id"], "access_token": token})
+        arn = secrets().put(args.tenant_id, {"phone_number_id": profile["phone_number_id"], "waba_id": profile["waba_id"], "access_token": token})
         emit({"tenant_id": args.tenant_id, "credentials_secret": arn})
     return 0
 

@@ -15,7 +15,7 @@ references it checks in the store (docs/decisions.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -267,7 +267,7 @@ def validate_template(payload: Any) -> rules.TemplateSpec:
         raise invalid(exc) from None
 
 
-def spec_from_stored(item: dict[str, Any]) -> rules.TemplateSpec:
+def spec_from_stored(item: Mapping[str, Any]) -> rules.TemplateSpec:
     """Rebuild a spec from the stored registration JSON (it was valid when stored)."""
     return validate_template({k: item[k] for k in ("name", "language", "category", "parameter_format", "components")})
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from wa_notify.domain.records import Billing, ContactRow
+
 WINDOW = timedelta(hours=24)
 
 
@@ -14,7 +16,7 @@ def window_open(window_expires_at: str | None, now: datetime) -> bool:
     return datetime.fromisoformat(window_expires_at.replace("Z", "+00:00")) > now
 
 
-def billing(kind: str, category: str | None, in_window: bool) -> dict[str, Any]:
+def billing(kind: str, category: str | None, in_window: bool) -> Billing:
     """What Meta will charge (per-message pricing since 1 Jul 2025): free-form text is service and
     free; a utility template inside an open window is free; marketing is always charged;
     authentication is charged."""
@@ -51,7 +53,7 @@ def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
 DEFAULT_VALUE_TIERS = [{"tag": "tier_vip", "min_spend": 100_000}, {"tag": "tier_high", "min_spend": 20_000}, {"tag": "tier_standard", "min_spend": 0}]
 
 
-def computed_tags(contact: dict[str, Any], now: datetime, value_tiers: list[dict[str, Any]] | None = None) -> list[str]:
+def computed_tags(contact: ContactRow, now: datetime, value_tiers: list[dict[str, Any]] | None = None) -> list[str]:
     """Activity from the customer's last message (active 7 d, no interaction 30 d, cold after 180 d)
     and a value tier from `attributes.annual_spend` (the highest tier whose `min_spend` it reaches)."""
     tags = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wa_notify.domain.records import FallbackPlan
+
 ELIGIBLE_CATEGORIES = frozenset({"UTILITY", "AUTHENTICATION"})
 UNDELIVERABLE = 131026
 SMS_MAX_BYTES = 1_600  # Amazon SNS refuses longer SMS messages
@@ -25,13 +27,15 @@ def sms_text(header: str | None, body: str, footer: str | None) -> str:
 
 
 def plan(settings: dict[str, Any] | None, category: str | None, template_name: str, header: str | None, body: str,
-         footer: str | None) -> dict[str, Any] | None:
+         footer: str | None) -> FallbackPlan | None:
     """What to keep on the message for a fallback, or None when it cannot fall back."""
     if not settings or not settings.get("enabled") or category not in ELIGIBLE_CATEGORIES:
         return None
     minutes = (settings.get("unread_minutes") or {}).get(template_name)
-    return {"text": sms_text(header, body, footer), "unread_minutes": int(minutes) if minutes else None,
-            **({"sender_id": settings["sender_id"]} if settings.get("sender_id") else {})}
+    planned: FallbackPlan = {"text": sms_text(header, body, footer), "unread_minutes": int(minutes) if minutes else None}
+    if settings.get("sender_id"):
+        planned["sender_id"] = settings["sender_id"]
+    return planned
 
 
 def undeliverable(error: dict[str, Any] | None) -> bool:

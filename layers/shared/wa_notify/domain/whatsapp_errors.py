@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wa_notify.domain.records import ErrorInfo
+
 # Throughput (130429), pair rate (131056), app call rate (4), unknown/transient (1, 2,
 # 131000, 131016, 133004) and maintenance (131057): back off and try again.
 RETRYABLE_CODES = frozenset({1, 2, 4, 130429, 131000, 131016, 131056, 131057, 133004})
-THROTTLE_CODES = frozenset({4, 130429, 131056})
+# WhatsApp throttling our number or app (alarmed on: WhatsAppThrottled), which our pacer should
+# prevent. Not 131056: the pair limit is per recipient (one user, about 1 per 6 s after a burst
+# of 45), a platform sending many reminders to one person, not a tier we exceed; we keep no
+# bucket for it and just retry (PAIR_RATE_LIMIT below), so it is counted on its own.
+THROTTLE_CODES = frozenset({4, 130429})
+PAIR_RATE_LIMIT = 131056
+PAIR_INTERVAL_SECONDS = 6  # the pair window refills one message per 6 s [M-about]
 MAX_BACKOFF_SECONDS = 900  # SQS DelaySeconds ceiling
 
 
@@ -37,16 +45,31 @@ class ProviderError(Exception):  # noqa: N818 - it is WhatsApp's error, not ours
     def __str__(self) -> str:
         return f"({self.code}) {self.title}"
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> ErrorInfo:
         return {"code": self.code, "title": self.title, "details": self.details}
 
 
 def backoff_seconds(attempt: int, code: int | None = None, jitter: float = 0.0) -> int:
-    """Meta suggests 4^X seconds for the pair limit; use it for every retryable error.
+    """Meta suggests 4^X seconds for the pair limit; use it for every other retryable error.
 
-    `attempt` counts from 1; `jitter` in [0, 1) spreads retries of a burst apart.
+    `attempt` counts from 1; `jitter` in [0, 1) spreads retries of a burst apart. The pair
+    limit itself (131056) waits by `pair_backoff_seconds`.
     """
+    if code == PAIR_RATE_LIMIT:
+        return pair_backoff_seconds(attempt, jitter)
     base = 4 ** max(0, attempt - 1)
     if code == 131057:  # maintenance lasts about a minute
         base = max(base, 60)
+    return int(min(MAX_BACKOFF_SECONDS, base * (1 + jitter)))
+
+
+def pair_backoff_seconds(refusals: int, jitter: float = 0.0, first: int = PAIR_INTERVAL_SECONDS) -> int:
+    """The wait after the `refusals`-th 131056 for one message: `first` (the pair window's
+    refill, 6 s), doubling, capped at SQS's 900 s; `jitter` in [0, 1) adds up to as much again.
+
+    Meta's 4^X (1, 4, 16 s...) starts below the window, so the first retries of a burst are
+    refused again; doubling from one refill keeps a backlog to one person draining close to
+    WhatsApp's pace (a 15-message overflow needs 90 s) instead of leaping to minutes.
+    """
+    base = first * 2 ** max(0, refusals - 1)
     return int(min(MAX_BACKOFF_SECONDS, base * (1 + jitter)))

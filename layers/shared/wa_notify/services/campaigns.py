@@ -20,6 +20,7 @@ from wa_notify.domain.ids import new_id
 from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, NotFound, ProblemList
+from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, MessageRow
 from wa_notify.domain.rendering import render
 from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics
@@ -73,7 +74,7 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     tenant = tenant_profile(deps, tenant_id)
     message_service.check_quota(deps, tenant_id, tenant, now, len(set(phones)) if phones else 1)
     campaign_id = new_id("cmp")
-    item = {
+    item: CampaignRow = {
         "id": campaign_id, "tenant_id": tenant_id, "name": body.name or name,
         "template": {"name": name, "language": language, "category": template_item["category"]},
         "params": body.params, "button_params": body.button_params,
@@ -93,7 +94,7 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     return view(item, counts=None)
 
 
-def view(item: dict[str, Any], counts: dict[str, int] | None) -> CampaignView:
+def view(item: CampaignRow, counts: dict[str, int] | None) -> CampaignView:
     progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
     if counts:
         progress.update({k: v for k, v in counts.items() if k in progress})
@@ -123,7 +124,7 @@ def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     return counts
 
 
-def _load(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, Any]:
+def _load(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignRow:
     if not campaign_id.startswith("cmp_") or len(campaign_id) > 40 or not set(campaign_id[4:]) <= set(CAMPAIGN_ID_CHARS):
         raise NotFound(f"no campaign {campaign_id[:40]}")
     item = deps.store.campaigns.get(tenant_id, campaign_id)
@@ -171,7 +172,7 @@ def run_job(deps: Deps, job: dict[str, Any]) -> str:
     raise ValueError(f"unknown job kind {job['kind']!r}")
 
 
-def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any], size: int) -> tuple[list[dict[str, Any]], str | None, int]:
+def _page(deps: Deps, tenant_id: str, campaign: CampaignRow, size: int) -> tuple[list[ContactRow], str | None, int]:
     """The next page of recipients: (contacts to send to, the next cursor or None, excluded)."""
     cursor = campaign.get("cursor") or ""
     segment = campaign["segment"]
@@ -179,17 +180,17 @@ def _page(deps: Deps, tenant_id: str, campaign: dict[str, Any], size: int) -> tu
         start = int(cursor or 0)
         phones = segment["contacts"][start : start + size]
         found = {c["phone"]: c for c in deps.store.contacts.get_many(tenant_id, phones)}
-        contacts = [found.get(p, {"phone": p}) for p in phones]
+        contacts: list[ContactRow] = [found.get(p, {"phone": p}) for p in phones]
         nxt = str(start + size) if start + size < len(segment["contacts"]) else None
     else:
         contacts, nxt = deps.store.contacts.page(tenant_id, after=cursor or None, limit=size)
         # A malformed row (no phone, tags not a list) is left out, never a planning job that fails forever.
-        contacts = [c for c in contacts if isinstance(c.get("tags"), list) and segment["tag"] in c["tags"] and _has_phone(c)]
+        contacts = [c for c in contacts if isinstance(tags := c.get("tags"), list) and segment["tag"] in tags and _has_phone(c)]
     eligible = [c for c in contacts if not c.get("opted_out")]
     return eligible, nxt, len(contacts) - len(eligible)
 
 
-def _has_phone(contact: dict[str, Any]) -> bool:
+def _has_phone(contact: ContactRow) -> bool:
     if isinstance(contact.get("phone"), str):
         return True
     logger.warning("stored contact skipped: it has no phone", extra={"pk": contact.get("pk")})
@@ -206,13 +207,13 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
     spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
     contacts, nxt, excluded = _page(deps, tenant_id, campaign, limit or PAGE_SIZE)
     window = campaign.get("send_window") or {}
-    start = datetime.fromisoformat(window["start"]) if window.get("start") else None
-    end_ms = epoch_ms(datetime.fromisoformat(window["end"])) if window.get("end") else None
-    items = []
+    start = datetime.fromisoformat(start_at) if (start_at := window.get("start")) else None
+    end_ms = epoch_ms(datetime.fromisoformat(end_at)) if (end_at := window.get("end")) else None
+    items: list[MessageRow] = []
     for contact in contacts:
         message_id = campaign_message_id(campaign_id, contact["phone"])
         rendered = render(spec, campaign["params"], campaign.get("button_params") or {}, to=contact["phone"], callback_data=message_id)
-        extra: dict[str, Any] = {"campaign": campaign_id,
+        extra: MessageExtras = {"campaign": campaign_id,
                                  "billing": {"category": campaign["template"]["category"].lower(), "billable": True}}
         if end_ms is not None:
             extra["not_after"] = end_ms

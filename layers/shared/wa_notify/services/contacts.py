@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from wa_notify.domain.conversation import computed_tags, window_open
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Invalid, NotFound, Problem
+from wa_notify.domain.records import ContactRow
 from wa_notify.models import ContactRequest, ContactView, Page
 from wa_notify.services.deps import Deps, iso, readable
 
@@ -24,7 +25,7 @@ def phone_of(raw: str, *, missing: type[Exception] = NotFound) -> str:
         raise Invalid([Problem("phone", str(exc))]) from exc
 
 
-def view(deps: Deps, item: dict[str, Any], value_tiers: list[dict[str, Any]] | None) -> ContactView:
+def view(deps: Deps, item: ContactRow, value_tiers: list[dict[str, Any]] | None) -> ContactView:
     now = deps.now()
     return ContactView.model_validate({
         "phone": item["phone"],

@@ -6,12 +6,15 @@ in-process transport to the sandbox or to fix the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wa_notify.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from wa_notify.adapters.store import Store
 
 
 def _real_sleep(seconds: float) -> None:
@@ -53,7 +56,7 @@ class Deps:
     sleeper: Callable[[float], None] | None = None
 
     @property
-    def store(self):  # noqa: ANN201 - Store, imported lazily to keep boto3 off the import path
+    def store(self) -> Store:  # imported lazily (and for mypy only) to keep boto3 off the import path
         if self._store is None:
             from wa_notify.adapters.dynamo import Table
             from wa_notify.adapters.store import Store
@@ -138,7 +141,7 @@ def ttl_cached(cache: dict[str, tuple[Any, float]], key: str, ttl: float, load: 
     return value
 
 
-def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+def page[Row: Mapping[str, Any]](fetch: Callable[[], tuple[list[Row], str | None]], view: Callable[[Row], Any]) -> dict[str, Any]:
     """`{items, next}` from a store listing; a forged or stale cursor is the client's 422."""
     from wa_notify.domain.problems import Invalid, Problem
 
@@ -149,7 +152,7 @@ def page(fetch: Callable[[], tuple[list[dict[str, Any]], str | None]], view: Cal
     return {"items": readable(items, view), "next": nxt}
 
 
-def readable(items: list[dict[str, Any]], view: Callable[[dict[str, Any]], Any], key: Callable[[Any], str] = str) -> list[Any]:
+def readable[Row: Mapping[str, Any]](items: list[Row], view: Callable[[Row], Any], key: Callable[[Any], str] = str) -> list[Any]:
     """The views of the rows that read; a row that does not (a field missing or of the wrong
     type, written by hand or by an older version) is skipped with a warning, so one bad row
     never fails a whole listing. `key` names the row in the log (a contact's phone is masked).

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import Watermark
+from wa_notify.domain.records import ErrorInfo, MessageRow
 from wa_notify.observability import logger
 from wa_notify.services.deps import Deps, epoch_ms, iso
 from wa_notify.services.messages import send_job
@@ -33,8 +34,9 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
     for shard in range(store.due_shards):
         claim = store.dispatch.claim_range(shard, minute_end_ms)
         claimed = claim.outcome is Watermark.CLAIMED
-        for item in store.dispatch.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
-            tenant_id, message_id, status, due_at = item["tenant_id"], item["id"], item["status"], int(item["due_at"])
+        for row in store.dispatch.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
+            tenant_id, message_id, status, due_at = row["tenant_id"], row["id"], row["status"], int(row["due_at"])
+            item = cast("MessageRow", row)  # read as a message only below, where the status is a message's (not fallback_due)
             if status == st.SCHEDULED:
                 if claim.outcome is Watermark.AHEAD:
                     if store.dispatch.promote_scheduled(tenant_id, message_id, next_due, at):
@@ -67,7 +69,7 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
                 ):
                     counts["lease_expired"] += 1
             elif status == st.UNKNOWN:
-                error = {
+                error: ErrorInfo = {
                     "code": "outcome_unknown",
                     "title": "WhatsApp's answer to the send was lost and no status arrived",
                     "details": f"no status webhook within {s.unknown_reconcile_seconds} s; not re-sent to avoid a duplicate",

@@ -35,7 +35,8 @@ def send(deps: Deps, tenant_id: str, message_id: str, reason: str) -> str | None
     deps.store.fallback.record(tenant_id, message_id, result.status, iso(deps.now()), result.provider_message_id, result.error)
     metrics.add_metric(name=f"SmsFallback{result.status.capitalize()}", unit="Count", value=1)
     if result.status == "sent":
-        record_outcome(tenant_id, (message.get("template") or {}).get("name"), "fallback_sms")
+        template = message.get("template")
+        record_outcome(tenant_id, template["name"] if template else None, "fallback_sms")
     log = logger.info if result.status == "sent" else logger.warning
     log("SMS fallback", extra={"message_id": message_id, "to": mask(message["to"]), "reason": reason, "status": result.status,
                                "error": result.error})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.moments import MAX_AHEAD
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
+from wa_notify.domain.records import EventResponse, EventRow, FlowRow, MessageRow, PlanRow, TemplateRow, TenantRow
 from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE
 from wa_notify.models import EventAccepted, EventRequest, FlowPage
@@ -30,7 +31,7 @@ def _check_name(name: str) -> None:
         raise NotFound(f"no flow {name[:64]}")
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+def view(item: FlowRow) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
 
 
@@ -65,9 +66,11 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
     if existing is not None and existing.get("deleted_at"):
         existing = None  # a deleted flow's name is free again; its old plans stay cancellable by key
     now = iso(deps.now())
-    stored = {**body.model_dump(mode="json", exclude_unset=True), "name": name, "created_at": existing["created_at"] if existing else now, "updated_at": now}
+    # The request's fields as given (FlowRow lists them), with the name and times.
+    stored = cast("FlowRow", {**body.model_dump(mode="json", exclude_unset=True), "name": name,
+                              "created_at": existing["created_at"] if existing else now, "updated_at": now})
     deps.store.flows.put(tenant_id, name, stored)
-    return stored, existing is None
+    return view(stored), existing is None
 
 
 def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def get(deps: Deps, tenant_id: str, name: str) -> dict[str, Any]:
 
 
 def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> FlowPage:
-    def live() -> tuple[list[dict[str, Any]], str | None]:
+    def live() -> tuple[list[FlowRow], str | None]:
         items, nxt = deps.store.flows.list(tenant_id, limit=limit, cursor=cursor)
         return [i for i in items if not i.get("deleted_at")], nxt
 
@@ -139,10 +142,10 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
     contact = deps.store.contacts.get(tenant_id, to) or {}
     timezone = body.timezone or contact.get("timezone")
     problems = ProblemList()
-    items: list[dict[str, Any]] = []
+    items: list[MessageRow] = []
     skipped: list[dict[str, Any]] = []
-    plans: dict[str, dict[str, Any]] = {}
-    templates: dict[tuple[str, str], dict[str, Any]] = {}
+    plans: dict[str, PlanRow] = {}
+    templates: dict[tuple[str, str], TemplateRow] = {}
     for flow, reschedule in triggered:
         try:
             planned = plan(flow, data, now, reschedule=reschedule, timezone=timezone)
@@ -177,7 +180,7 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
     # that leaves scheduled/queued between the read and the write (the sender took it), or a plan
     # record another event changed meanwhile, fails the transaction whole; read again and retry.
     planned_view = [{"id": i["id"], "status": i["status"], "send_at": i["send_at"], "flow": i["flow"]["name"],
-                     "step": i["flow"]["step"], "template": i["template"]["name"]} for i in items]
+                     "step": i["flow"]["step"], "template": template["name"] if (template := i["template"]) else None} for i in items]
     for _ in range(PLAN_WRITE_ATTEMPTS):
         seen = {p["sk"]: p for p in deps.store.flows.plans_for_key(tenant_id, key)} if plans else {}
         old_ids = list(dict.fromkeys(m for name, p in seen.items() if name in stopping_names | starting_names
@@ -189,8 +192,8 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
         if 2 + len(items) + len(plans) + len(cancelled) > MAX_ITEMS_PER_TRANSACTION:
             raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
                                           f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
-        response = {"messages": planned_view, "skipped": skipped, "cancelled": cancelled}
-        record = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
+        response: EventResponse = {"messages": planned_view, "skipped": skipped, "cancelled": cancelled}
+        record: EventRow = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
                   "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
         written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
                                               quota=(day, limit) if items else None, cancels=cancelled, at=iso(now),
@@ -211,19 +214,20 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
     return EventAccepted.model_validate(response), True
 
 
-def _refuse_a_second_plan(seen: dict[str, dict[str, Any]], starting: set[str], pending: set[str], key: str, event_type: str) -> None:
+def _refuse_a_second_plan(seen: dict[str, PlanRow], starting: set[str], pending: set[str], key: str, event_type: str) -> None:
     """A trigger for a key whose plan in that flow still has messages to send is another booking
     under the same key, not a repeat (a repeat has the same body and is answered from the event
     record): planning it too would send the customer everything twice."""
     for name in sorted(starting):
-        waiting = [m for m in seen.get(name, {}).get("message_ids", []) if m in pending]
+        plan_row = seen.get(name)
+        waiting = [m for m in ((plan_row.get("message_ids") if plan_row else None) or []) if m in pending]
         if waiting:
             raise Conflict(f"key {key[:64]} already has {len(waiting)} message(s) waiting in flow {name}, planned by another "
                            f"{event_type} event; send one of the flow's reschedule_on events to change them, or a cancel_on "
                            "event first")
 
 
-def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
+def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], TemplateRow]) -> TemplateRow | None:
     """The step's template, read once per event however many steps and flows use it."""
     ref = (step.template, step.language)
     if ref not in templates:
@@ -234,15 +238,15 @@ def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, 
     return templates[ref]
 
 
-def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+def _category(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], TemplateRow]) -> str | None:
     item = _template(deps, tenant_id, step, templates)
     return item["category"] if item else None
 
 
 def _message_for(
-    deps: Deps, tenant_id: str, tenant: dict[str, Any], flow: Flow, p: Planned, to: str, key: str, event_type: str,
-    data: dict[str, Any], templates: dict[tuple[str, str], dict[str, Any]], problems: ProblemList, now: datetime,
-) -> dict[str, Any] | None:
+    deps: Deps, tenant_id: str, tenant: TenantRow, flow: Flow, p: Planned, to: str, key: str, event_type: str,
+    data: dict[str, Any], templates: dict[tuple[str, str], TemplateRow], problems: ProblemList, now: datetime,
+) -> MessageRow | None:
     step = p.step
     template_item = _template(deps, tenant_id, step, templates)
     if template_item is None:

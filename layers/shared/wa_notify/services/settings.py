@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any, cast
 
+from wa_notify.domain.records import SettingsRow
 from wa_notify.models import SettingsRequest, SettingsView
 from wa_notify.services.deps import Deps, iso
 
@@ -32,13 +34,14 @@ def put(deps: Deps, tenant_id: str, body: SettingsRequest) -> SettingsView:
     changes = body.model_dump(mode="json", exclude_unset=True)
     if changes.get("callback_url"):
         _check_callback_url(deps, changes["callback_url"])
-    stored = {k: v for k, v in deps.store.tenants.get_settings(tenant_id).items() if k not in ("pk", "sk")}
+    # Merged by name: the request's fields (SettingsRequest) are the row's (SettingsRow).
+    stored: dict[str, Any] = {k: v for k, v in deps.store.tenants.get_settings(tenant_id).items() if k not in ("pk", "sk")}
     rotate = changes.pop("rotate_callback_secret", False)
     stored.update(changes)
     if stored.get("callback_url") and (rotate or not stored.get("callback_secret")):
         stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
     stored["updated_at"] = iso(deps.now())
-    deps.store.tenants.put_settings(tenant_id, stored)
+    deps.store.tenants.put_settings(tenant_id, cast("SettingsRow", stored))
     from wa_notify.services.callbacks import _settings_cache
 
     _settings_cache.pop(tenant_id, None)  # this container sees its own change at once (others within 30 s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -25,6 +25,7 @@ from wa_notify.domain.conversation import (
     window_open,
 )
 from wa_notify.domain.outcomes import StoredInbound
+from wa_notify.domain.records import ErrorInfo, InboundRow, MessageRow
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import callbacks
@@ -172,8 +173,8 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resume
     if found is None or found[0] != tenant_id:
         return []
     message_id = found[1]
-    message = deps.store.messages.get(tenant_id, message_id) or {}
-    flow = message.get("flow") or {}
+    message = deps.store.messages.get(tenant_id, message_id)
+    flow = message.get("flow") if message else None
     received["message_id"] = message_id
     if flow:
         received["flow"] = {"name": flow.get("name"), "key": flow.get("key")}
@@ -193,7 +194,7 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resume
     if action:
         received["action"] = action
         data = {"message_id": message_id, "from": received["from"], "flow": received.get("flow")}
-        if action == "cancel" and flow.get("key"):
+        if action == "cancel" and flow and flow.get("key"):
             from wa_notify.services.flows import cancel_key
 
             data["cancelled"] = cancel_key(deps, tenant_id, flow["key"], str(received.get("wamid") or ""), resumed=resumed)
@@ -217,7 +218,7 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
             metrics.add_metric(name="StatusForUnknownMessage", unit="Count", value=1)
             return False
         message_id = found[1]
-    error = None
+    error: ErrorInfo | None = None
     if new_status == st.FAILED:
         first = (status.errors or [WhatsAppError()])[0]
         details = (first.error_data or {}).get("details")
@@ -230,10 +231,11 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     return moved is not None
 
 
-def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, error: dict[str, Any] | None) -> None:
+def count_moved(tenant_id: str, message: MessageRow, new_status: str, error: ErrorInfo | None) -> None:
     """Metrics for a status that moved a message forward (each move happens once). The analytics
     counters and an SMS fallback follow the change through the stream (domain/changes.py)."""
-    name = (message.get("template") or {}).get("name")
+    template = message.get("template")
+    name = template["name"] if template else None
     events = message.get("events") or {}
     if new_status == st.SENT and st.ACCEPTED not in events:
         # The sender's answer was lost (outcome unknown): this webhook is the first word that it went.
@@ -241,7 +243,8 @@ def count_moved(tenant_id: str, message: dict[str, Any], new_status: str, error:
     elif new_status in (st.DELIVERED, st.READ):
         record_outcome(tenant_id, name, new_status)
     elif new_status == st.FAILED:
-        record_outcome(tenant_id, name, "failed", code=(error or {}).get("code"))
+        code = error.get("code") if error else None
+        record_outcome(tenant_id, name, "failed", code=code if isinstance(code, int) else None)  # WhatsApp's codes are ints
 
 
 def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> StoredInbound | None:
@@ -256,7 +259,8 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> Stored
     summary = inbound_summary(message)
     before = deps.store.contacts.get(tenant_id, phone) or {}
     stored = deps.store.contacts.record_inbound(
-        tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW), {"from": phone, "received_at": iso(moment), **summary},
+        tenant_id, phone, wamid, iso(moment), iso(moment + WINDOW),
+        cast("InboundRow", {"from": phone, "received_at": iso(moment), **summary}),  # the summary's keys: domain inbound_summary
         ttl_s=int(moment.timestamp()) + INBOX_TTL_SECONDS,
     )
     if stored.handled:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from wa_notify.domain.jsonsafe import unsafe_numbers
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
+from wa_notify.domain.records import TemplateRow
 from wa_notify.domain.rendering import render
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE, TemplateSpec
 from wa_notify.domain.whatsapp_errors import ProviderError
@@ -21,7 +20,7 @@ class ProviderUnavailable(DomainError):
     title = "WhatsApp did not accept the request"
 
 
-def view(item: dict[str, Any], languages: list[str] | None = None) -> TemplateView:
+def view(item: TemplateRow, languages: list[str] | None = None) -> TemplateView:
     spec = spec_from_stored(item)
     return TemplateView.model_validate({
         "name": item["name"],
@@ -46,7 +45,7 @@ def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateVi
     if spec.category != "AUTHENTICATION":
         _reject_duplicate_wording(deps, tenant_id, spec)
     tenant = tenant_profile(deps, tenant_id)
-    item = {
+    item: TemplateRow = {
         "name": spec.name,
         "language": spec.language,
         "category": spec.category,
@@ -82,7 +81,9 @@ def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateVi
         tenant_id, spec.name, spec.language, str(created.get("id")), str(created.get("status", "PENDING")).upper(),
         str(created.get("category", spec.category)).upper(),
     )
-    return view(store.templates.get(tenant_id, spec.name, spec.language))
+    stored = store.templates.get(tenant_id, spec.name, spec.language)
+    assert stored is not None  # put above, deleted only by the tenant's own DELETE
+    return view(stored)
 
 
 def _reject_duplicate_wording(deps: Deps, tenant_id: str, spec: TemplateSpec) -> None:
@@ -147,7 +148,7 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> s
     return (same_base or sorted(languages))[0]
 
 
-def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, dict[str, Any]]:
+def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, TemplateRow]:
     if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
         raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
     item = deps.store.templates.get(tenant_id, name, language)

@@ -7,6 +7,7 @@ from typing import Any
 
 from wa_notify.domain.ids import hash_api_key, new_api_key, new_id
 from wa_notify.domain.problems import Unauthorized
+from wa_notify.domain.records import TenantRow
 from wa_notify.services.deps import Deps, iso, ttl_cached
 
 _key_cache: dict[str, tuple[Any, float]] = {}
@@ -20,7 +21,7 @@ def create_tenant(
     """Onboard a platform: its profile, a hashed API key and its WhatsApp number mapping."""
     tenant_id = tenant_id or new_id("ten")
     api_key = api_key or new_api_key()
-    tenant = {
+    tenant: TenantRow = {
         "tenant_id": tenant_id,
         "name": name,
         "phone_number_id": phone_number_id or str(10**14 + secrets.randbelow(9 * 10**14)),
@@ -70,7 +71,7 @@ def authenticate(deps: Deps, authorization: str | None) -> str:
     return tenant_id
 
 
-def profile(deps: Deps, tenant_id: str) -> dict[str, Any]:
+def profile(deps: Deps, tenant_id: str) -> TenantRow:
     """The tenant's profile (its WhatsApp number and WABA), cached per container like keys:
     it changes only when a platform is re-onboarded, and it is read on every send."""
     item = ttl_cached(_profile_cache, tenant_id, deps.settings.api_key_cache_seconds, lambda: deps.store.tenants.get(tenant_id))

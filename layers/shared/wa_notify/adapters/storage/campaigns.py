@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
@@ -11,6 +11,7 @@ from wa_notify.adapters.storage.messages import MessageRepository
 from wa_notify.adapters.storage.quota import QuotaRepository
 from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import CampaignPage
+from wa_notify.domain.records import CampaignRow, MessageRow
 
 PLANNING, PAUSED_QUOTA, CANCELLED = "planning", "paused_quota", "cancelled"
 
@@ -21,24 +22,24 @@ class CampaignRepository:
     messages: MessageRepository
     quota: QuotaRepository
 
-    def put(self, tenant_id: str, item: dict[str, Any]) -> None:
+    def put(self, tenant_id: str, item: CampaignRow) -> None:
         self.table.put_new(keys.campaign(tenant_id, item["id"]).item(dynamo_safe(item)))
 
     def drop_unplanned(self, tenant_id: str, campaign_id: str) -> bool:
         """Delete a campaign nothing was planned for yet (its planning job could not be queued)."""
         return self.table.delete(*keys.campaign(tenant_id, campaign_id), condition="planned = :zero", values={":zero": 0})
 
-    def get(self, tenant_id: str, campaign_id: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.campaign(tenant_id, campaign_id), consistent=True)
+    def get(self, tenant_id: str, campaign_id: str) -> CampaignRow | None:
+        return cast("CampaignRow | None", self.table.get(*keys.campaign(tenant_id, campaign_id), consistent=True))
 
-    def stop(self, tenant_id: str, campaign_id: str, at: str) -> dict[str, Any] | None:
+    def stop(self, tenant_id: str, campaign_id: str, at: str) -> CampaignRow | None:
         """Any not-yet-cancelled campaign -> cancelled; None when it already was."""
         ok, item = self.table.update(
             *keys.campaign(tenant_id, campaign_id), "SET #status = :c, updated_at = :at, cancelled_at = :at",
             condition="attribute_exists(pk) AND #status <> :c", names={"#status": "status"}, values={":c": CANCELLED, ":at": at},
             return_new=True,
         )
-        return item if ok else None
+        return cast("CampaignRow", item) if ok else None
 
     def mark(self, tenant_id: str, campaign_id: str, status: str, reason: str, at: str) -> bool:
         """A campaign still planning (or paused) -> `status`, with why."""
@@ -49,7 +50,7 @@ class CampaignRepository:
         )
         return ok
 
-    def write_page(self, tenant_id: str, campaign: dict[str, Any], messages: list[dict[str, Any]], *,
+    def write_page(self, tenant_id: str, campaign: CampaignRow, messages: list[MessageRow], *,
                    next_cursor: str | None, excluded: int, at: str, quota: tuple[str, int]) -> CampaignPage:
         """One page of a campaign's messages, the campaign's cursor and the quota count, all or nothing."""
         key = keys.campaign(tenant_id, campaign["id"])

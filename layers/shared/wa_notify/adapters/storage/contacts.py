@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.paging import query_page
 from wa_notify.domain.outcomes import StoredInbound
+from wa_notify.domain.records import ContactRow, InboundRow
 
 # Every write that may create the contact row gives it these, so any write order leaves a whole row.
 _CREATE = "phone = :phone, updated_at = :at, created_at = if_not_exists(created_at, :at), auto_replied = if_not_exists(auto_replied, :empty)"
@@ -19,13 +20,13 @@ _CREATE = "phone = :phone, updated_at = :at, created_at = if_not_exists(created_
 class ContactRepository:
     table: Table
 
-    def get(self, tenant_id: str, phone: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.contact(tenant_id, phone), consistent=True)
+    def get(self, tenant_id: str, phone: str) -> ContactRow | None:
+        return cast("ContactRow | None", self.table.get(*keys.contact(tenant_id, phone), consistent=True))
 
-    def get_many(self, tenant_id: str, phones: list[str]) -> list[dict[str, Any]]:
-        return self.table.batch_get([keys.contact(tenant_id, p)._asdict() for p in phones])
+    def get_many(self, tenant_id: str, phones: list[str]) -> list[ContactRow]:
+        return cast("list[ContactRow]", self.table.batch_get([keys.contact(tenant_id, p)._asdict() for p in phones]))
 
-    def put(self, tenant_id: str, phone: str, fields: dict[str, Any], at: str) -> dict[str, Any]:
+    def put(self, tenant_id: str, phone: str, fields: dict[str, Any], at: str) -> ContactRow:
         """Set the profile fields given, keep the conversation state (window, opt-out, inbound times)."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": dynamo_safe(v) for i, v in enumerate(fields.values())}
@@ -35,7 +36,7 @@ class ContactRepository:
             "SET " + ", ".join([*sets, _CREATE]),
             names=names or None, values={**values, ":phone": phone, ":at": at, ":empty": {}}, return_new=True,
         )
-        return item or {}
+        return cast("ContactRow", item or {})
 
     def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str, *, source: str) -> bool:
         """Opt a contact out of (or back into) marketing; False when it already was. `source`
@@ -49,15 +50,15 @@ class ContactRepository:
         )
         return ok
 
-    def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        return query_page(self.table, keys.contacts_pk(tenant_id), limit=limit, cursor=cursor)
+    def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[ContactRow], str | None]:
+        return cast("tuple[list[ContactRow], str | None]", query_page(self.table, keys.contacts_pk(tenant_id), limit=limit, cursor=cursor))
 
-    def page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[builtins.list[dict[str, Any]], str | None]:
+    def page(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[builtins.list[ContactRow], str | None]:
         """Contacts after the phone `after`, and the phone to continue from (campaign planning)."""
         pk = keys.contacts_pk(tenant_id)
         start = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
         items, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=start, consistent=True)
-        return items, (last["sk"]["S"] if last else None)
+        return cast("builtins.list[ContactRow]", items), (last["sk"]["S"] if last else None)
 
     def claim_auto_reply(self, tenant_id: str, phone: str, rule_id: str, conversation: str) -> bool:
         """At most one auto-reply per rule per conversation: the first claim wins."""
@@ -68,7 +69,7 @@ class ContactRepository:
         )
         return ok
 
-    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: dict[str, Any],
+    def record_inbound(self, tenant_id: str, phone: str, wamid: str, at: str, window_expires_at: str, item: InboundRow,
                        ttl_s: int) -> StoredInbound:
         """Store one inbound message (once per wamid: Meta repeats webhooks) and open or extend the
         contact's window. A repeat reads the row back: handled, or stored by a webhook that
@@ -106,6 +107,6 @@ class ContactRepository:
             values={":at": at, ":prev": previous_window or ""},
         )
 
-    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
+    def inbound_for(self, tenant_id: str, phone: str, limit: int = 50) -> builtins.list[InboundRow]:
         items, _ = self.table.query("pk = :pk", {":pk": keys.inbox_pk(tenant_id, phone)}, limit=limit, consistent=True)
-        return items
+        return cast("builtins.list[InboundRow]", items)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.messages import OUT_OF_DUE_INDEX
 from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import DueClaim, Watermark
+from wa_notify.domain.records import ErrorInfo, FallbackDeadlineRow, MessageRow
 
 AHEAD_BY_MS = 60_000  # a watermark this far past the run's minute was moved on purpose (the clock)
 
@@ -34,15 +35,16 @@ class DispatchRepository:
             return DueClaim(Watermark.AHEAD)
         return DueClaim(Watermark.TAKEN)
 
-    def due_in_shard(self, shard: int, through_ms: int, limit: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def due_in_shard(self, shard: int, through_ms: int, limit: int) -> list[MessageRow | FallbackDeadlineRow]:
+        """The due index's rows: messages, and SMS fallback deadlines (status `fallback_due`)."""
+        out: list[MessageRow | FallbackDeadlineRow] = []
         start = None
         while len(out) < limit:
             items, start = self.table.query(
                 "due_shard = :s AND due_at <= :now", {":s": keys.due_shard_of(shard), ":now": through_ms},
                 index="DueIndex", start_key=start,
             )
-            out.extend(items)
+            out.extend(cast("list[MessageRow | FallbackDeadlineRow]", items))
             if not start:
                 break
         return out
@@ -69,7 +71,7 @@ class DispatchRepository:
         )
         return ok
 
-    def give_up_unknown(self, tenant_id: str, message_id: str, error: dict[str, Any], at: str) -> bool:
+    def give_up_unknown(self, tenant_id: str, message_id: str, error: ErrorInfo, at: str) -> bool:
         """unknown -> failed: no status webhook came to tell whether the send reached WhatsApp."""
         ok, _ = self.table.update(
             *keys.message(tenant_id, message_id),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table
 from wa_notify.adapters.storage import keys
 from wa_notify.domain import status as st
+from wa_notify.domain.records import MessageRow
 
 FALLBACK_DUE = "fallback_due"  # the status of a deadline row, as the dispatcher reads it from the due index
 
@@ -31,7 +32,7 @@ class FallbackRepository:
         """Out of the due index; TTL deletes the rest."""
         self.table.update(*keys.fallback_deadline(tenant_id, message_id), "REMOVE due_shard, due_at", condition="attribute_exists(pk)")
 
-    def claim(self, tenant_id: str, message_id: str, reason: str, at: str, *, unread_only: bool) -> dict[str, Any] | None:
+    def claim(self, tenant_id: str, message_id: str, reason: str, at: str, *, unread_only: bool) -> MessageRow | None:
         """The one conditional write that makes an SMS happen at most once: the message has a
         fallback planned and nobody claimed it; for the unread deadline it must also still be
         unread (accepted, sent or delivered). Returns the message, or None."""
@@ -46,7 +47,7 @@ class FallbackRepository:
             condition=condition, names={"#text": "text", "#fstatus": "status", **({"#status": "status"} if unread_only else {})},
             values=values, return_new=True,
         )
-        return item if ok else None
+        return cast("MessageRow", item) if ok else None
 
     def record(self, tenant_id: str, message_id: str, status: str, at: str, provider_message_id: str | None, error: str | None) -> None:
         """What became of the claimed SMS (sent, or failed with `error`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
@@ -13,6 +13,7 @@ from wa_notify.adapters.storage.messages import MessageRepository
 from wa_notify.adapters.storage.paging import query_page
 from wa_notify.adapters.storage.quota import QuotaRepository
 from wa_notify.domain.flows import PlanWrite
+from wa_notify.domain.records import EventRow, FlowRow, MessageRow, PlanRow
 
 
 @dataclass
@@ -21,12 +22,12 @@ class FlowRepository:
     messages: MessageRepository
     quota: QuotaRepository
 
-    def put(self, tenant_id: str, name: str, item: dict[str, Any]) -> None:
+    def put(self, tenant_id: str, name: str, item: FlowRow) -> None:
         """Create or replace the flow `name`."""
         self.table.put(keys.flow(tenant_id, name).item(dynamo_safe(item)))
 
-    def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.flow(tenant_id, name), consistent=True)
+    def get(self, tenant_id: str, name: str) -> FlowRow | None:
+        return cast("FlowRow | None", self.table.get(*keys.flow(tenant_id, name), consistent=True))
 
     def delete(self, tenant_id: str, name: str, at: str, expires_at: int) -> bool:
         """Mark the flow deleted (a tombstone): it triggers nothing more, but the plans it made
@@ -37,21 +38,21 @@ class FlowRepository:
                                   values={":at": at, ":exp": expires_at})
         return ok
 
-    def list(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        return query_page(self.table, keys.flows_pk(tenant_id), limit=limit, cursor=cursor)
+    def list(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[FlowRow], str | None]:
+        return cast("tuple[list[FlowRow], str | None]", query_page(self.table, keys.flows_pk(tenant_id), limit=limit, cursor=cursor))
 
-    def get_event(self, tenant_id: str, event_hash: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.event(tenant_id, event_hash), consistent=True)
+    def get_event(self, tenant_id: str, event_hash: str) -> EventRow | None:
+        return cast("EventRow | None", self.table.get(*keys.event(tenant_id, event_hash), consistent=True))
 
-    def plans_for_key(self, tenant_id: str, key: str) -> builtins.list[dict[str, Any]]:
+    def plans_for_key(self, tenant_id: str, key: str) -> builtins.list[PlanRow]:
         """The plan of each flow the key triggered (sk: the flow's name)."""
         items, _ = self.table.query("pk = :pk", {":pk": keys.plans_pk(tenant_id, key)}, consistent=True)
-        return items
+        return cast("builtins.list[PlanRow]", items)
 
     def write_plan(
-        self, tenant_id: str, event_hash: str, event_record: dict[str, Any], messages: builtins.list[dict[str, Any]],
-        plans: dict[str, dict[str, Any]], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
-        cancels: Sequence[str] = (), at: str = "", seen_plans: dict[str, dict[str, Any]] | None = None,
+        self, tenant_id: str, event_hash: str, event_record: EventRow, messages: builtins.list[MessageRow],
+        plans: dict[str, PlanRow], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
+        cancels: Sequence[str] = (), at: str = "", seen_plans: dict[str, PlanRow] | None = None,
     ) -> PlanWrite:
         """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
         plan records, the quota count and the cancels of the old plans' pending messages, all or

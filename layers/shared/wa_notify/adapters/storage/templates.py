@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.paging import query_page
+from wa_notify.domain.records import TemplateRow
 
 
 @dataclass
 class TemplateRepository:
     table: Table
 
-    def put(self, tenant_id: str, item: dict[str, Any]) -> bool:
+    def put(self, tenant_id: str, item: TemplateRow) -> bool:
         """A new template; False when this name and language exist."""
         return self.table.put_new(keys.template(tenant_id, item["name"], item["language"]).item(dynamo_safe(item)))
 
-    def get(self, tenant_id: str, name: str, language: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.template(tenant_id, name, language), consistent=True)
+    def get(self, tenant_id: str, name: str, language: str) -> TemplateRow | None:
+        return cast("TemplateRow | None", self.table.get(*keys.template(tenant_id, name, language), consistent=True))
 
     def list(self, tenant_id: str, *, name: str | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        return query_page(self.table, keys.templates_pk(tenant_id), limit=limit, cursor=cursor,
-                          prefix=keys.template_name_prefix(name) if name else None)
+             cursor: str | None = None) -> tuple[list[TemplateRow], str | None]:
+        return cast("tuple[list[TemplateRow], str | None]",
+                    query_page(self.table, keys.templates_pk(tenant_id), limit=limit, cursor=cursor,
+                               prefix=keys.template_name_prefix(name) if name else None))
 
     def set_meta(self, tenant_id: str, name: str, language: str, meta_id: str, status: str, category: str) -> None:
         # Only fills the id; a status webhook that already arrived keeps its newer status.

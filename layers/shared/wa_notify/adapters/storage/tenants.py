@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
+from wa_notify.domain.records import SettingsRow, TenantRow
 
 
 @dataclass
 class TenantRepository:
     table: Table
 
-    def create(self, tenant: dict[str, Any], api_key_hash: str) -> bool:
+    def create(self, tenant: TenantRow, api_key_hash: str) -> bool:
         """The profile and its three lookups, all or nothing; False when one of them exists."""
         tid = tenant["tenant_id"]
         items = [
@@ -40,13 +41,13 @@ class TenantRepository:
         return self.table.transact_put([(keys.api_key(new_hash).item({"tenant_id": tenant_id}), "attribute_not_exists(pk)")],
                                        updates=[update], deletes=deletes) is None
 
-    def list(self, *, limit: int = 100, start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def list(self, *, limit: int = 100, start_key: dict[str, Any] | None = None) -> tuple[list[TenantRow], dict[str, Any] | None]:
         """One Scan page of tenant profiles (the admin CLI only)."""
-        return self.table.scan("sk = :profile AND begins_with(pk, :tenant)", {":profile": keys.PROFILE, ":tenant": keys.TENANT_PREFIX},
-                               limit=limit, start_key=start_key)
+        return cast("tuple[list[TenantRow], dict[str, Any] | None]", self.table.scan("sk = :profile AND begins_with(pk, :tenant)", {":profile": keys.PROFILE, ":tenant": keys.TENANT_PREFIX},
+                               limit=limit, start_key=start_key))
 
-    def get(self, tenant_id: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.tenant(tenant_id))
+    def get(self, tenant_id: str) -> TenantRow | None:
+        return cast("TenantRow | None", self.table.get(*keys.tenant(tenant_id)))
 
     def for_api_key(self, api_key_hash: str) -> str | None:
         item = self.table.get(*keys.api_key(api_key_hash))
@@ -60,8 +61,8 @@ class TenantRepository:
         item = self.table.get(*keys.waba(waba_id))
         return item["tenant_id"] if item else None
 
-    def get_settings(self, tenant_id: str) -> dict[str, Any]:
-        return self.table.get(*keys.settings(tenant_id), consistent=True) or {}
+    def get_settings(self, tenant_id: str) -> SettingsRow:
+        return cast("SettingsRow", self.table.get(*keys.settings(tenant_id), consistent=True) or {})
 
-    def put_settings(self, tenant_id: str, settings: dict[str, Any]) -> None:
+    def put_settings(self, tenant_id: str, settings: SettingsRow) -> None:
         self.table.put(keys.settings(tenant_id).item(dynamo_safe(settings)))
