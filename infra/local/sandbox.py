@@ -81,6 +81,7 @@ class Sandbox:
     _buckets: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     synchronous_webhooks: bool = False  # tests: deliver inline instead of on a thread
+    clock: Callable[[], float] = time.monotonic  # the limits' time; tests drive it to refill the pair window
 
     # ---- setup ------------------------------------------------------------------------------
     def register_number(self, phone_number_id: str, waba_id: str, display: str = "15550000000", access_token: str | None = None) -> None:
@@ -106,6 +107,10 @@ class Sandbox:
                 self.throttle_http_status = int(config["throttle_http_status"])
             if "throughput_per_second" in config:
                 self.throughput_per_second = float(config["throughput_per_second"])
+            if "pair_interval_seconds" in config:  # tests shorten the pair window (131056)
+                self.pair_interval_seconds = float(config["pair_interval_seconds"])
+            if "pair_burst" in config:
+                self.pair_burst = int(config["pair_burst"])
             for fault in config.get("faults") or []:
                 self.faults.append(Fault(**fault))
             if config.get("clear_faults"):
@@ -118,6 +123,8 @@ class Sandbox:
             "template_decision": self.template_decision,
             "throttle_http_status": self.throttle_http_status,
             "throughput_per_second": self.throughput_per_second,
+            "pair_interval_seconds": self.pair_interval_seconds,
+            "pair_burst": self.pair_burst,
             "faults": [f.__dict__ for f in self.faults],
         }
 
@@ -180,7 +187,7 @@ class Sandbox:
         return 200, {"id": template_id, "status": "PENDING", "category": spec.category}
 
     def _take(self, key: str, rate: Rate) -> bool:
-        now_us = int(time.monotonic() * 1_000_000)
+        now_us = int(self.clock() * 1_000_000)
         decision = decide(rate, self._buckets.get(key), now_us)
         if decision.allowed:
             self._buckets[key] = decision.new_tat_us

@@ -708,6 +708,8 @@ class SandboxConfigBody(_Body):
     template_decision: Literal["APPROVED", "REJECTED", "PENDING", "approved", "rejected", "pending"] | None = None
     throttle_http_status: Annotated[int, Field(ge=400, le=599)] | None = None
     throughput_per_second: Annotated[float, Field(gt=0)] | None = None
+    pair_interval_seconds: Annotated[float, Field(gt=0)] | None = None
+    pair_burst: Annotated[int, Field(ge=1)] | None = None
     faults: list[FaultBody] | None = None
     clear_faults: bool | None = None
 

@@ -69,10 +69,57 @@ def test_throughput_limit_130429_is_retried_with_backoff(api, stack, message_bod
 
 
 def test_pair_limit_131056_from_whatsapp_is_retried(api, stack, message_body):
+    # GIVEN WhatsApp answering the pair limit (HTTP 429, one of its disputed statuses)
     stack.sandbox.configure({"faults": [{"code": 131056, "mode": "sync", "http_status": 429}]})
+    # WHEN the message is sent
     message_id = queued_message(api, stack, message_body)
     stack.drain()
-    assert api.message(message_id)["last_error"]["code"] == 131056
+    # THEN it waits in the queue for another try, without spending an attempt
+    message = api.message(message_id)
+    assert message["status"] == "queued" and message["last_error"]["code"] == 131056 and message["attempts"] == 0
+
+
+def test_a_burst_of_60_to_one_person_all_go_once_through_the_pair_limit(api, stack, message_body):
+    # GIVEN WhatsApp's pair limit (a burst of 45, then one per 6 s of the sandbox's clock, which
+    # the test drives), our first wait after a 131056 shortened from 6 s to 1 s so the real SQS
+    # delays stay short, and one attempt per message: a 131056 that spent it would fail the message
+    stack.sandbox.configure({"auto_status": False, "pair_interval_seconds": 6.0, "pair_burst": 45})
+    sandbox_now = [time.monotonic()]
+    stack.sandbox.clock = lambda: sandbox_now[0]
+    stack.deps.settings = stack.deps.settings.model_copy(update={"pair_retry_seconds": 1, "max_send_attempts": 1})
+    api.approved_template()
+    to = "+14155550199"
+    tenant = stack.dev_tenant["tenant_id"]
+    ids = []
+    for i in range(60):
+        status, body, _ = api.post("/v1/messages", {**message_body, "to": to, "priority": "bulk", "metadata": {"order": f"A-{i}"}})
+        assert status == 202, body
+        ids.append(body["id"])
+
+    def rows():
+        return [stack.deps.store.messages.get(tenant, i) for i in ids]
+
+    # WHEN the 60 reminders to that one person go at once (the sandbox's clock standing still)
+    stack.drain()
+    # THEN the 15 over the burst are refused with 131056 and wait in the queue, no attempt spent
+    first = rows()
+    assert sorted(r["status"] for r in first) == ["accepted"] * 45 + ["queued"] * 15
+    assert [r["last_error"]["code"] for r in first if r["status"] == "queued"] == [131056] * 15
+    # WHEN the pair window refills (30 s of the sandbox's clock, five messages, per quarter
+    # second) and the refused ones come back after their SQS delays
+    deadline = time.monotonic() + 90
+    while len(stack.sandbox.received(to)) < 60 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        sandbox_now[0] += 30.0
+        stack.drain()
+    stack.drain()  # one more round: anything still to come would show
+    # THEN every message was accepted on its one counted attempt, and WhatsApp got exactly 60
+    # requests for them: each message exactly once, none failed
+    final = rows()
+    assert {r["status"] for r in final} == {"accepted"}
+    assert {int(r["attempts"]) for r in final} == {1}
+    received = stack.sandbox.received(to)
+    assert len(received) == 60 and {r["wamid"] for r in final} == {m["id"] for m in received}
 
 
 def test_5xx_is_retried_and_other_4xx_fail_at_once(api, stack, message_body):

@@ -6,7 +6,7 @@ from wa_notify.domain import signatures
 from wa_notify.domain import status as st
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.ratelimit import Rate, decide
-from wa_notify.domain.whatsapp_errors import ProviderError, backoff_seconds
+from wa_notify.domain.whatsapp_errors import THROTTLE_CODES, ProviderError, backoff_seconds, pair_backoff_seconds
 
 
 @pytest.mark.parametrize(("current", "new", "forward"), [
@@ -108,6 +108,22 @@ def test_retry_is_decided_by_code(code, http, retry):
 def test_backoff_grows_as_four_to_the_x_and_is_capped():
     assert [backoff_seconds(a) for a in (1, 2, 3, 4, 5, 6)] == [1, 4, 16, 64, 256, 900]
     assert backoff_seconds(1, 131057) == 60
+
+
+def test_the_pair_limit_waits_at_least_its_window_and_doubles():
+    # GIVEN WhatsApp's pair window: one message per 6 s to one person after a burst of 45
+    # WHEN a message is refused with 131056 again and again
+    waits = [backoff_seconds(n, 131056) for n in range(1, 11)]
+    # THEN the first wait is one refill, each later one doubles, capped at SQS's 900 s
+    assert waits == [6, 12, 24, 48, 96, 192, 384, 768, 900, 900]
+    assert pair_backoff_seconds(1, jitter=0.99) == 11 and pair_backoff_seconds(2, first=1) == 2
+
+
+def test_the_pair_limit_is_not_the_numbers_throttle_alarm():
+    # GIVEN the codes that say our number or app went over its tier
+    # THEN the per-recipient pair limit is not one of them (it is retried, but not alarmed on)
+    assert 131056 not in THROTTLE_CODES and {4, 130429} <= THROTTLE_CODES
+    assert ProviderError(code=131056, title="pair rate limit hit").retryable
 
 
 def test_phone_numbers_are_stored_e164_and_masked_for_logs():

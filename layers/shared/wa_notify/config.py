@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     number_burst: int = Field(default=80, ge=1)
     max_inline_wait_ms: int = Field(default=500, ge=0, le=5_000)
     default_daily_quota: int = Field(default=100_000, ge=1)
-    pair_interval_seconds: float = Field(default=6.0, gt=0)
-    pair_burst: int = Field(default=45, ge=1)
+    # The first wait after WhatsApp's pair limit (131056) for one message, doubling after each
+    # further refusal: the pair window refills one message per 6 s. Tests shorten it.
+    pair_retry_seconds: int = Field(default=6, ge=1, le=900)
     http_connect_timeout: float = Field(default=3.0, gt=0)
     http_read_timeout: float = Field(default=10.0, gt=0)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)

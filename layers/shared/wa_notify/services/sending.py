@@ -11,7 +11,8 @@ from typing import Any
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
-from wa_notify.domain.whatsapp_errors import THROTTLE_CODES, ProviderError, backoff_seconds
+from wa_notify.domain.records import MessageRow
+from wa_notify.domain.whatsapp_errors import PAIR_RATE_LIMIT, THROTTLE_CODES, ProviderError, backoff_seconds, pair_backoff_seconds
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 
@@ -65,7 +66,7 @@ def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: 
     return wait
 
 
-def template_name(message: dict[str, Any]) -> str | None:
+def template_name(message: MessageRow) -> str | None:
     return (message.get("template") or {}).get("name")
 
 
@@ -117,8 +118,6 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         deps.sleep(wait_us / 1_000_000)
         now_us = epoch_ms(deps.now()) * 1000
         wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
-    if not wait_us:
-        wait_us = store.buckets.take_pair(pnid, to, Rate.every(s.pair_interval_seconds, s.pair_burst), now_us, ttl_s=86_400)
     if wait_us:
         delay = math.ceil(wait_us / 1_000_000)
         store.leases.release(tenant_id, message_id, token, now_ms + (delay + s.stale_queue_seconds) * 1000, iso(now))
@@ -148,6 +147,18 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         logger.warning("send outcome unknown; waiting for a status webhook", extra={"message_id": message_id, "reason": outcome.reason})
         return "unknown"
     error = outcome.error if isinstance(outcome, Rejected) else ProviderError(code=None, title=outcome.reason)
+    if error.code == PAIR_RATE_LIMIT:
+        # WhatsApp's per-recipient pace (we keep no bucket for it: one write saved per send).
+        # Nothing was sent and the pair window refills, so this is no attempt: a burst of
+        # reminders to one person waits its turn and never fails for it (docs/decisions.md).
+        refusals = int(message.get("pair_refusals", 0)) + 1
+        delay = pair_backoff_seconds(refusals, jitter=random.random(), first=s.pair_retry_seconds)  # noqa: S311 - jitter
+        store.leases.record_pair_limited(tenant_id, message_id, token, error.as_dict(), refusals,
+                                         now_ms + (delay + s.stale_queue_seconds) * 1000, at)
+        deps.queues.send(lane, job, delay_seconds=delay)
+        metrics.add_metric(name="PairRateLimited", unit="Count", value=1)
+        logger.info("pair rate limit: will be retried", extra={"message_id": message_id, "delay_s": delay, "refusals": refusals})
+        return "pair_limited"
     if (isinstance(outcome, NotSent) or error.retryable) and attempt < s.max_send_attempts:
         delay = backoff_seconds(attempt, error.code, jitter=random.random() * 0.25)  # noqa: S311 - jitter, not crypto
         store.leases.record_retry(tenant_id, message_id, token, error.as_dict(), now_ms + (delay + s.stale_queue_seconds) * 1000, at)

@@ -18,17 +18,12 @@ class BucketRepository:
         """Sends for one of our phone numbers (`shard` of its buckets above one bucket's pace)."""
         return self.take_tokens(keys.number_scope(phone_number_id, shard), rate, now_us, n=n, lane=lane)
 
-    def take_pair(self, phone_number_id: str, to: str, rate: Rate, now_us: int, *, ttl_s: int) -> int:
-        """One send to one recipient from one number: 0 when granted, else microseconds to wait."""
-        return self.take_token(keys.pair_scope(phone_number_id, to), rate, now_us, ttl_s=ttl_s)
-
-    def take_token(self, scope: str, rate: Rate, now_us: int, *, ttl_s: int | None = None, lane: str = "high") -> int:
+    def take_token(self, scope: str, rate: Rate, now_us: int, *, lane: str = "high") -> int:
         """Take one send from the bucket; 0 when granted, else microseconds to wait."""
-        granted, wait = self.take_tokens(scope, rate, now_us, n=1, lane=lane, ttl_s=ttl_s)
+        granted, wait = self.take_tokens(scope, rate, now_us, n=1, lane=lane)
         return 0 if granted else wait
 
-    def take_tokens(self, scope: str, rate: Rate, now_us: int, *, n: int = 1, lane: str = "high",
-                    ttl_s: int | None = None) -> tuple[int, int]:
+    def take_tokens(self, scope: str, rate: Rate, now_us: int, *, n: int = 1, lane: str = "high") -> tuple[int, int]:
         """Take up to `n` sends at once for `lane`: (granted, microseconds to wait when none).
 
         GCRA has two cases, each one conditional write with no read first: the bucket is idle
@@ -39,18 +34,16 @@ class BucketRepository:
         """
         key = keys.bucket(scope)
         want = max(1, min(n, available(rate, None, now_us, lane)))
-        ttl_values = {} if not ttl_s else {":exp": now_us // 1_000_000 + ttl_s}
-        extra = ", expires_at = :exp" if ttl_s else ""
         for _ in range(3):
             limit = lane_limit_us(rate, now_us, lane, want)
-            idle = ("SET tat = :next" + extra, "attribute_not_exists(tat) OR tat <= :now",
+            idle = ("SET tat = :next", "attribute_not_exists(tat) OR tat <= :now",
                     {":next": now_us + want * rate.interval_us, ":now": now_us})
-            busy = ("SET tat = tat + :i" + extra, "tat > :now AND tat <= :limit",
+            busy = ("SET tat = tat + :i", "tat > :now AND tat <= :limit",
                     {":i": want * rate.interval_us, ":now": now_us, ":limit": limit})
             retry_with = 0
             for case in ((busy, idle) if self._busy.get(scope) else (idle, busy)):
                 expression, condition, values = case
-                ok, old = self.table.update(*key, expression, condition=condition, values={**values, **ttl_values}, return_old_on_failure=True)
+                ok, old = self.table.update(*key, expression, condition=condition, values=values, return_old_on_failure=True)
                 if ok:
                     self._busy[scope] = case is busy
                     return want, 0

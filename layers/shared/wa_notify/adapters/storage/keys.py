@@ -25,10 +25,10 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
 | dispatch watermark, per due shard | DISPATCH#<n> | DISPATCH | | | dispatch |
 | campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN | (its messages: CampaignIndex campaign_key = its pk) | | campaigns |
-| GCRA rate bucket | RATE#<scope> | RATE | | pair buckets (1 d) | buckets |
+| GCRA rate bucket | RATE#<scope> | RATE | | | buckets |
 
-Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s) and
-PAIR#<pnid>#<phone> (one recipient's pace).
+Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s). One
+recipient's pace is WhatsApp's: its 131056 answer is retried with backoff (services/sending.py).
 
 The table's stream (NEW_AND_OLD_IMAGES) is read for three item types (`stream_kind`): messages
 past the send, inbound messages once `handled_at` is set (with the `callbacks` they owe), and
@@ -218,7 +218,3 @@ def number_scope(phone_number_id: str, shard: int | None = None) -> str:
     """A phone number's pace; above one bucket's throughput it is split over shards."""
     return f"PNID#{phone_number_id}" if shard is None else f"PNID#{phone_number_id}#{shard}"
 
-
-def pair_scope(phone_number_id: str, to: str) -> str:
-    """One recipient's pace from one of our numbers."""
-    return f"PAIR#{phone_number_id}#{to}"

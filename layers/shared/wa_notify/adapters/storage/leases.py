@@ -5,12 +5,13 @@ the sender holding the lease (or the dispatcher expiring that very lease) can mo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.messages import OUT_OF_DUE_INDEX
 from wa_notify.domain import status as st
+from wa_notify.domain.records import ErrorInfo, MessageRow
 
 LEASE = "lease_token, lease_until"
 
@@ -20,7 +21,7 @@ class LeaseRepository:
     table: Table
 
     def take(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str, *,
-             release_by_ms: int = 0) -> dict[str, Any] | None:
+             release_by_ms: int = 0) -> MessageRow | None:
         """queued (or due scheduled) -> sending, won by exactly one sender. The message, or None."""
         ok, new = self.table.update(
             *keys.message(tenant_id, message_id),
@@ -33,7 +34,7 @@ class LeaseRepository:
                     ":until": lease_until_ms, ":at": at, ":minute_end": (release_by_ms // 60_000 + 1) * 60_000 - 1},
             return_new=True,
         )
-        return new if ok else None
+        return cast("MessageRow", new) if ok else None
 
     def _end_lease(self, tenant_id: str, message_id: str, token: str, status: str, at: str, *, due_ms: int | None,
                    attempt: bool, fields: dict[str, Any] | None = None, history: bool = False, only_sending: bool = False) -> bool:
@@ -72,11 +73,18 @@ class LeaseRepository:
         """sending -> queued without an attempt (throttled before the provider call)."""
         return self._end_lease(tenant_id, message_id, token, st.QUEUED, at, due_ms=due_ms, attempt=False)
 
-    def record_retry(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], due_ms: int, at: str) -> bool:
+    def record_retry(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, due_ms: int, at: str) -> bool:
         """sending -> queued after an attempt that may be retried."""
         return self._end_lease(tenant_id, message_id, token, st.QUEUED, at, due_ms=due_ms, attempt=True, fields={"last_error": error})
 
-    def record_failed(self, tenant_id: str, message_id: str, token: str, error: dict[str, Any], at: str) -> bool:
+    def record_pair_limited(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, refusals: int,
+                            due_ms: int, at: str) -> bool:
+        """sending -> queued after WhatsApp's pair limit (131056): nothing was sent and the limit
+        refills, so it is not an attempt; `pair_refusals` only grows the next wait."""
+        return self._end_lease(tenant_id, message_id, token, st.QUEUED, at, due_ms=due_ms, attempt=False,
+                               fields={"last_error": error, "pair_refusals": refusals})
+
+    def record_failed(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, at: str) -> bool:
         return self._end_lease(tenant_id, message_id, token, st.FAILED, at, due_ms=None, attempt=True, fields={"error": error},
                                history=True)
 
