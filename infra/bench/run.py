@@ -1005,7 +1005,10 @@ def main(argv: list[str]) -> int:
                               "prices_usd": PRICES, "assumed_outside_waits_ms": ASSUMED_MS,
                               "assumed": {"cpu_share": f"own time x {LAMBDA_MB_PER_VCPU}/memory_mb (one vCPU at {LAMBDA_MB_PER_VCPU} MB)",
                                           "xray": {**XRAY_SAMPLING, "steady_messages_per_s": XRAY_ASSUMED_MPS},
-                                          "log_event_overhead_bytes": LOG_EVENT_OVERHEAD_BYTES},
+                                          "log_event_overhead_bytes": LOG_EVENT_OVERHEAD_BYTES,
+                                          "not_per_message": "Lambda's idle long polls of empty queues, CloudWatch custom metrics "
+                                                             "(per metric a month), alarms, the dashboard, Secrets Manager reads "
+                                                             "(once per container), init durations of cold starts"},
                               "lambda_memory_mb": next(iter(set(memories.values()))) if len(set(memories.values())) == 1 else memories,
                               "lambda_memory_mb_by_function": memories,
                               "lambda_architecture_by_function": {n: f["architecture"] for n, f in facts["functions"].items()},
