@@ -38,6 +38,7 @@ from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, Invalid, Malformed, Problem
 from wa_notify.http import PROBLEM_JSON, field_of, problem_body
 
+from infra.local import moto_speed
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
 from infra.local.streams import StreamPoller
@@ -250,6 +251,7 @@ class LocalStack:
         self.mock.start()
         _serialize_moto()
         _untrack_moto_models()
+        moto_speed.install()
         import boto3
 
         template = load_template()
