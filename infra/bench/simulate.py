@@ -370,12 +370,17 @@ def run(limit_per_s: float = 1000, senders: int = 20, messages: int = 20_000, se
         return counting(*args, **kwargs)
 
     table.update = counted_update  # type: ignore[method-assign]
+    # take_number_token picks a fast number's shard with the `random` module: seeded for the
+    # run (one thread runs at a time, so the draws come in a fixed order), then given back.
+    random_state = random.getstate()
+    random.seed(seed)
     try:
         threads = [clock.spawn(container) for _ in range(senders)]
         clock.run()
         for thread in threads:
             thread.join(timeout=5)
     finally:
+        random.setstate(random_state)
         callbacks._settings_cache.pop(TENANT, None)
 
     times = whatsapp.accepted_at

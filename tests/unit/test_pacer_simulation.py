@@ -23,6 +23,15 @@ def test_a_run_is_fast_and_the_same_for_the_same_seed():
     assert first["messages"] == 400
 
 
+def test_a_sharded_number_is_simulated_the_same_for_the_same_seed():
+    # GIVEN WhatsApp's upgraded 1,000/s, where the pacer picks one of five bucket shards at random
+    # WHEN a short run is made twice with one seed
+    first = simulate.run(limit_per_s=1000, senders=20, messages=1_500, seed=5)
+    again = simulate.run(limit_per_s=1000, senders=20, messages=1_500, seed=5)
+    # THEN the figures are the same
+    assert first == again
+
+
 def test_the_real_pacer_keeps_under_whatsapps_limit_and_close_to_it():
     # GIVEN WhatsApp and the tenant's pacer both at 100/s
     # WHEN 20 senders drain 1,000 messages
