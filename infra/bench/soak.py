@@ -15,14 +15,33 @@ clock that the sender's short waits advance):
   write half-way: answered 503) and are posted again later, as Meta does;
 - poison records (not JSON, or JSON that is no job) are put on every send lane and the
   callback retry queue; the queues' visibility timeout is cut to 1 s so that SQS redelivers them,
-  and also redelivers any batch a slow worker still holds, to another worker.
+  and also redelivers any batch a slow worker still holds, to another worker;
+- two tenants with a callback URL each (the local stack's in-process callback sink): the dev
+  tenant's platform is down for the first hour of the fake clock (half its posts answered 503,
+  half hang briefly and time out), then recovers; the second tenant (25% of the messages) has
+  a healthy platform throughout;
+- the callback function's stream batches fail at random: 5% raise before handling the batch,
+  5% raise after handling it (a timeout after the work), 10% report one record failed, so the
+  stream poller delivers again from the failed record (callbacks are posted again, same ids).
 Messages arrive in waves of 1,000, each followed by a round, as traffic does: moto scans a
 whole queue on every receive and delete, so 25,000 jobs queued at once would time moto.
+Each round moves the fake clock 5 minutes. Callback retries are delayed on the fake clock, not
+SQS's: a retry job's DelaySeconds (4^n s, up to 900 s) is held by the soak and sent with no
+delay once the fake clock reaches it, so an hour-long outage and its retries take seconds.
+After the messages settle, the clock runs on 5 minutes a tick (no new traffic) until the
+outage is over and every held retry was posted.
 
 Invariants: every accepted message ends terminal (lost = 0), no message is sent twice
 (duplicate_sends = 0), no status goes down (downgrades = 0), no lease is left expired
 (orphans = 0), a message whose cancel was answered 200 is never sent, and every poison
 record ends in its queue's DLQ after maxReceiveCount (poison_in_dlq = poison_injected).
+Callbacks, as a platform deduping on X-WaNotify-Event-Id sees them (the first 200 of each id):
+no message's status callbacks go down in wa_notify.domain.status.RANK (callbacks_backwards = 0);
+every message that ended sent, delivered, read or failed had that status posted with a 200
+(callbacks_final_missing = 0); at the end of every round, every status the second tenant's
+messages are at was posted to its platform, the dev tenant's outage notwithstanding
+(healthy_tenant_late = 0); no callback was parked in the DLQ (callbacks_parked = 0: the
+retry budget is a day, services/callbacks.py).
 `seconds` (the whole run) and `max_rss_mb` (the process's peak) say what it cost.
 """
 
@@ -70,6 +89,11 @@ class ThrottleOnce:
 
 WAVE = 1_000  # messages per wave of intake (see the module docstring)
 KILL_POINTS = ("before_send", "after_accept")
+DEV_URL = "https://platform.example.com/hooks/wa"  # the dev tenant's platform: down for the first hour
+SECOND_URL = "https://second.example.net/wa/callbacks"  # the second tenant's: always up
+SECOND_SHARE = 0.25  # of the messages, the second tenant's
+OUTAGE_SECONDS = 3_600  # of the fake clock, from the start
+MAX_TICKS = 300  # 25 h of the fake clock: past the outage, every held retry comes due
 
 
 def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
@@ -86,7 +110,8 @@ def run(n: int = 200, seed: int = 7) -> dict[str, Any]:
 def _run(n: int, seed: int) -> dict[str, Any]:
     from wa_notify.adapters.cloud_api import Accepted
     from wa_notify.domain import signatures
-    from wa_notify.services import dispatch, statuses, tenants
+    from wa_notify.domain import status as st
+    from wa_notify.services import callbacks, dispatch, statuses, tenants
     from wa_notify.services.deps import epoch_ms
 
     from infra.bench.run import Worker, moto_table
@@ -112,8 +137,16 @@ def _run(n: int, seed: int) -> dict[str, Any]:
     template = json.loads((ROOT / "events/api/create_template.json").read_text())
     assert stack.request("POST", "/v1/templates", body=template, headers=key)[0] == 201
     stack.drain()
-    assert stack.request("PUT", "/v1/settings", body={"throughput_per_second": 1000}, headers=key)[0] == 200
+    assert stack.request("PUT", "/v1/settings", body={"throughput_per_second": 1000, "callback_url": DEV_URL}, headers=key)[0] == 200
+    # A second tenant with its own healthy platform, and a share of the traffic.
+    second = stack.create_tenant("second")
+    key2 = {"authorization": f"Bearer {second['api_key']}"}
+    assert stack.request("POST", "/v1/templates", body=template, headers=key2)[0] == 201
+    stack.drain()
+    assert stack.request("PUT", "/v1/settings", body={"throughput_per_second": 1000, "callback_url": SECOND_URL}, headers=key2)[0] == 200
+    callbacks._settings_cache.clear()
     stack.sandbox.configure({"auto_status": False, "throughput_per_second": 100_000})
+    tenant_of_pnid = {stack.dev_tenant["phone_number_id"]: stack.dev_tenant, second["phone_number_id"]: second}
 
     # ---- faults -----------------------------------------------------------------------------
     injected: Counter[str] = Counter()
@@ -133,6 +166,84 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         return original_fault(to)
 
     stack.sandbox._next_fault = chaos_fault
+
+    # ---- faults on the stream and the callbacks --------------------------------------------------
+    # Their own generator: the draws above happen on worker threads, in no fixed order.
+    crng = random.Random(seed + 1)
+    outage = (clock[0], clock[0] + timedelta(seconds=OUTAGE_SECONDS))
+    round_no = [0]
+    inbox: list[dict[str, Any]] = []  # every post the platforms got: url, status, event, round
+    inbox_lock = threading.Lock()
+    real_receive = stack.receive_callback
+
+    def platforms(url: str, headers: dict[str, str], content: bytes) -> int:
+        import httpx
+
+        event = json.loads(content)
+        status = 200
+        if url == DEV_URL and outage[0] <= clock[0] < outage[1]:
+            if crng.random() < 0.5:
+                injected["callback_503"] += 1
+                status = 503
+            else:
+                injected["callback_hang"] += 1
+                time.sleep(0.01)  # hangs briefly, then the client's read timeout
+                with inbox_lock:
+                    inbox.append({"url": url, "status": None, "event": event, "round": round_no[0]})
+                raise httpx.ReadTimeout("chaos: the platform did not answer")
+        with inbox_lock:
+            inbox.append({"url": url, "status": status, "event": event, "round": round_no[0]})
+        if status != 200:
+            return status
+        return real_receive(url, headers, content)
+
+    stack.receive_callback = platforms
+
+    class StreamChaos(Exception):  # noqa: N818 - a function error, as Lambda reports one
+        pass
+
+    def flaky(invoke: Any) -> Any:
+        def invoke_with_faults(event: dict[str, Any]) -> Any:
+            roll = crng.random()
+            if roll < 0.05:
+                injected["stream_error_before"] += 1
+                raise StreamChaos("chaos: the function failed before handling the batch")
+            result = invoke(event)
+            if roll < 0.10:
+                injected["stream_error_after"] += 1
+                raise StreamChaos("chaos: the function timed out after handling the batch")
+            records = event.get("Records") or []
+            if roll < 0.20 and records:
+                injected["stream_items_failed"] += 1
+                failed = records[crng.randrange(len(records))]["dynamodb"]["SequenceNumber"]
+                return {"batchItemFailures": [*((result or {}).get("batchItemFailures") or []), {"itemIdentifier": failed}]}
+            return result
+        return invoke_with_faults
+
+    for poller in stack.stream_pollers:
+        poller.invoke = flaky(poller.invoke)
+
+    # Callback retries wait on the fake clock: SQS's DelaySeconds (1 s to 900 s of real time) are
+    # held here and sent with no delay once the fake clock reaches them (release_due_retries).
+    held: list[tuple[datetime, dict[str, Any]]] = []
+    retry_url = deps.settings.callback_retry_queue_url
+    real_send_to = deps.queues.send_to
+
+    def send_to_on_fake_clock(url: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        if url == retry_url and delay_seconds > 0:
+            with lock:
+                held.append((clock[0] + timedelta(seconds=delay_seconds), body))
+            return
+        real_send_to(url, body, delay_seconds=delay_seconds)
+
+    deps.queues.send_to = send_to_on_fake_clock
+
+    def release_due_retries() -> None:
+        with lock:
+            due = [b for at, b in held if at <= clock[0]]
+            held[:] = [(at, b) for at, b in held if at > clock[0]]
+        for job in due:
+            real_send_to(retry_url, job)
 
     # Senders die at chosen messages, each once: picked up front (a roll per send killed none
     # in some runs), and hooked on the WhatsApp client, which every send passes through.
@@ -182,8 +293,9 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         for poison in poison_bodies:
             stack.sqs.send_message(QueueUrl=refs[queue], MessageBody=poison)
 
-    def poison_in_dlqs() -> int:
-        found = 0
+    def read_dlqs() -> tuple[int, int]:
+        """(poison records, parked callbacks) in the DLQs."""
+        found = parked = 0
         for queue in poison_queues:
             while True:
                 got = stack.sqs.receive_message(QueueUrl=refs[dlq_of.get(queue, f"{queue}DLQ")], MaxNumberOfMessages=10, VisibilityTimeout=600)
@@ -191,7 +303,8 @@ def _run(n: int, seed: int) -> dict[str, Any]:
                 if not bodies:
                     break
                 found += sum(1 for b in bodies if b in poison_bodies)
-        return found
+                parked += sum(1 for b in bodies if b not in poison_bodies and queue == "CallbackRetryQueue")
+        return found, parked
 
     def message_rows() -> dict[str, dict[str, Any]]:
         """Every message row's status and lease, read from moto's memory: an observer that costs
@@ -210,13 +323,20 @@ def _run(n: int, seed: int) -> dict[str, Any]:
     accepted: list[str] = []
     cancel_targets: set[str] = set()
     cancelled_ok: set[str] = set()
+    key_of: dict[str, dict[str, str]] = {}  # message -> its tenant's API key header
+    second_ids: set[str] = set()
 
     def intake(first: int, count: int) -> None:
         wave = []
         for i in range(first, first + count):
-            status, _, raw = stack.request("POST", "/v1/messages", body={**body, "to": f"+1415{5550000 + i:07d}", "priority": rng.choice(["high", "normal", "bulk"])}, headers=key)
+            theirs = rng.random() < SECOND_SHARE
+            status, _, raw = stack.request("POST", "/v1/messages", body={**body, "to": f"+1415{5550000 + i:07d}", "priority": rng.choice(["high", "normal", "bulk"])},
+                                           headers=key2 if theirs else key)
             assert status == 202, raw
             wave.append(json.loads(raw)["id"])
+            key_of[wave[-1]] = key2 if theirs else key
+            if theirs:
+                second_ids.add(wave[-1])
         accepted.extend(wave)
         cancels = set(rng.sample(wave, max(1, count // 20)))
         cancel_targets.update(cancels)
@@ -230,7 +350,7 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         for w in pool:
             w.start()
         for mid in list(cancel_targets):
-            status, _, _ = stack.request("DELETE", f"/v1/messages/{mid}", headers=key)
+            status, _, _ = stack.request("DELETE", f"/v1/messages/{mid}", headers=key_of[mid])
             if status == 200:
                 cancelled_ok.add(mid)
             cancel_targets.discard(mid)
@@ -251,19 +371,21 @@ def _run(n: int, seed: int) -> dict[str, Any]:
                 if status not in emitted.setdefault(record["id"], []):
                     emitted[record["id"]].append(status)
                     items.append({"id": record["id"], "status": status, "timestamp": str(int(clock[0].timestamp())),
-                                  "recipient_id": record["to"], "biz_opaque_callback_data": mid})
+                                  "recipient_id": record["to"], "biz_opaque_callback_data": mid, "_pnid": record["phone_number_id"]})
         items += [dict(rng.choice(items)) for _ in range(int(len(items) * 0.3))] if items else []
         rng.shuffle(items)
         pending = []
-        while items:
-            size = rng.randint(1, 50)
-            pending.append(items[:size])
-            items = items[size:]
-        pnid = stack.dev_tenant["phone_number_id"]
+        for pnid in tenant_of_pnid:  # one business number per webhook post, as Meta sends them
+            theirs = [{k: v for k, v in item.items() if k != "_pnid"} for item in items if item["_pnid"] == pnid]
+            while theirs:
+                size = rng.randint(1, 50)
+                pending.append((pnid, theirs[:size]))
+                theirs = theirs[size:]
+        rng.shuffle(pending)
         real_apply_status = deps.store.messages.apply_status
         while pending:
-            batch = pending.pop(0)
-            payload = {"object": "whatsapp_business_account", "entry": [{"id": stack.dev_tenant["waba_id"], "changes": [{"field": "messages", "value": {
+            pnid, batch = pending.pop(0)
+            payload = {"object": "whatsapp_business_account", "entry": [{"id": tenant_of_pnid[pnid]["waba_id"], "changes": [{"field": "messages", "value": {
                 "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": pnid}, "statuses": batch}}]}]}
             raw = json.dumps(payload).encode()
             if rng.random() < 0.10:
@@ -278,13 +400,33 @@ def _run(n: int, seed: int) -> dict[str, Any]:
                 deps.store.messages.apply_status = real_apply_status
             webhook_posts[status] += 1
             if status != 200:
-                pending.insert(rng.randint(0, len(pending)), batch)  # Meta retries later, in any order
+                pending.insert(rng.randint(0, len(pending)), (pnid, batch))  # Meta retries later, in any order
         stack.drain()
 
+    def delivered_statuses() -> set[tuple[str, str]]:
+        """(message, status) of every message.status callback a platform answered 200."""
+        with inbox_lock:
+            return {(c["event"]["data"]["message_id"], c["event"]["data"]["status"]) for c in inbox
+                    if c["status"] == 200 and c["event"].get("type") == "message.status"}
+
+    late: set[tuple[str, str]] = set()
+
+    def check_healthy_tenant() -> None:
+        """At the end of each round: every status the second tenant's messages are at was posted to
+        its platform in this round, the dev tenant's outage notwithstanding."""
+        got = delivered_statuses()
+        rows = message_rows()
+        for mid in second_ids:
+            status = rows[mid]["status"]
+            if status in st.WEBHOOK_STATUSES and (mid, status) not in got:
+                late.add((mid, status))
+
     def one_round() -> None:
+        round_no[0] += 1
         worker_round(1.5)
         stack.drain()
         advance(300)  # retries' backoff, leases and the 15-minute reconcile pass on the fake clock
+        release_due_retries()
         runs = [threading.Thread(target=dispatch.run, args=(deps, clock[0])) for _ in range(2)]
         for r in runs:
             r.start()
@@ -292,6 +434,7 @@ def _run(n: int, seed: int) -> dict[str, Any]:
             r.join()
         stack.drain()
         post_webhooks()
+        check_healthy_tenant()
 
     def settled() -> bool:
         rows = message_rows()
@@ -307,6 +450,16 @@ def _run(n: int, seed: int) -> dict[str, Any]:
             break
         one_round()
         rounds += 1
+    # The callbacks still waiting: the fake clock runs on (5 minutes a tick) past the dev
+    # platform's outage until every held retry was sent and posted.
+    ticks = 0
+    while ticks < MAX_TICKS and (clock[0] < outage[1] or held):
+        round_no[0] += 1
+        advance(300)
+        release_due_retries()
+        stack.drain()
+        check_healthy_tenant()
+        ticks += 1
 
     def in_queue(queue: str) -> int:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -330,6 +483,25 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         top = max((RANK[s] for s in emitted.get(record["id"], [])), default=0)
         if row and RANK.get(row["status"], 0) < top and row["status"] != "failed":
             downgrades += 1
+    # What each platform saw, as a platform that dedupes on X-WaNotify-Event-Id sees it: each
+    # event's first 200, in the order posted (a redelivered stream record posts the same id again).
+    seen_ids: set[str] = set()
+    timeline: dict[str, list[str]] = {}
+    repeats = 0
+    for post in inbox:
+        event = post["event"]
+        if post["status"] != 200 or event.get("type") != "message.status":
+            continue
+        if event["id"] in seen_ids:
+            repeats += 1
+            continue
+        seen_ids.add(event["id"])
+        timeline.setdefault(event["data"]["message_id"], []).append(event["data"]["status"])
+    backwards = sum(1 for seq in timeline.values() if any(st.RANK[b] < max(st.RANK[a] for a in seq[:i]) for i, b in enumerate(seq) if i))
+    got = delivered_statuses()
+    final_missing = sum(1 for m, r in rows.items() if r["status"] in st.WEBHOOK_STATUSES and (m, r["status"]) not in got)
+    poison_found, parked = read_dlqs()
+    posts = Counter(("dev" if p["url"] == DEV_URL else "second", p["status"] or "timeout") for p in inbox)
     report = {
         "n": n, "seed": seed,
         "seconds": round(time.perf_counter() - run_started, 1),
@@ -350,14 +522,25 @@ def _run(n: int, seed: int) -> dict[str, Any]:
         "provider_accepted_sends": len(stack.sandbox.messages),
         "poison_injected": len(poison_queues) * len(poison_bodies),
         "poison_left": {q: in_queue(q) for q in poison_queues},
-        "poison_in_dlq": poison_in_dlqs(),
+        "poison_in_dlq": poison_found,
+        "second_tenant_messages": len(second_ids),
+        "callback_posts": {f"{who}/{status}": count for (who, status), count in sorted(posts.items(), key=str)},
+        "callback_repeats": repeats,
+        "callback_ticks": ticks,
+        "outage_fake_seconds": OUTAGE_SECONDS,
+        "stream_invocations": sum(p.invocations for p in stack.stream_pollers),
+        "callbacks_backwards": backwards,
+        "callbacks_final_missing": final_missing,
+        "healthy_tenant_late": len(late),
+        "callbacks_parked": parked,
     }
     stack.stop()
     return report
 
 
 def broken_invariants(report: dict[str, Any]) -> dict[str, Any]:
-    bad = {k: report[k] for k in ("lost", "duplicate_sends", "downgrades", "orphans", "cancelled_but_sent") if report[k]}
+    bad = {k: report[k] for k in ("lost", "duplicate_sends", "downgrades", "orphans", "cancelled_but_sent", "callbacks_backwards",
+                                  "callbacks_final_missing", "healthy_tenant_late", "callbacks_parked") if report[k]}
     if report["poison_in_dlq"] != report["poison_injected"]:
         bad["poison_in_dlq"] = report["poison_in_dlq"]
     return bad

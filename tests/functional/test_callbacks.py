@@ -108,3 +108,76 @@ def test_a_retried_older_status_is_never_delivered_after_a_newer_one(api, stack,
     stack.drain()
     # THEN the platform never sees `sent` after `read`
     assert [c["data"]["status"] for c in received(stack, "message.status")] == ["read"]
+
+
+def _first_failure_queued(api, stack, message_body, clock):
+    """A read status whose post fails (the platform answers 503) at the fake clock's time: its
+    retry job, as the retry queue hands it back after its 1 s delay."""
+    import time
+
+    with_callbacks(api, stack)
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    stack.deps.clock = lambda: clock[0]
+    stack.callback_status = 503
+    message_id = api.post("/v1/messages", message_body)[1]["id"]
+    stack.drain()
+    wamid = api.message(message_id)["provider_message_id"]
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "read", "timestamp": "3"}]))
+    stack.drain()
+    time.sleep(1.3)  # the first retry waits 1 s (an SQS delay)
+    got = stack.sqs.receive_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 1 and len(stack.callback_inbox) == 1
+    stack.sqs.delete_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], ReceiptHandle=got[0]["ReceiptHandle"])
+    return json.loads(got[0]["Body"])
+
+
+def _dlq(stack):
+    return stack.sqs.receive_message(QueueUrl=stack.provisioned.refs["CallbackDLQ"], MaxNumberOfMessages=10).get("Messages", [])
+
+
+def test_a_platform_down_for_hours_is_retried_past_the_old_eight_attempts(api, stack, message_body):
+    from datetime import UTC, datetime, timedelta
+
+    from wa_notify.services.deps import iso
+
+    # GIVEN a status whose first post failed at T0: its retry job says when
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = [t0]
+    job = _first_failure_queued(api, stack, message_body, clock)
+    assert job["attempt"] == 2 and job["first_failed_at"] == iso(t0)
+    retry_url = stack.provisioned.refs["CallbackRetryQueue"]
+    # WHEN it comes back on its 9th attempt three hours later (8 failed posts take ~35 min), still failing
+    clock[0] = t0 + timedelta(hours=3)
+    stack.sqs.send_message(QueueUrl=retry_url, MessageBody=json.dumps({**job, "attempt": 9}))
+    stack.drain()
+    # THEN it was posted and queued again for later, not parked
+    assert [c["headers"]["x-wanotify-attempt"] for c in stack.callback_inbox] == ["1", "9"]
+    delayed = stack.sqs.get_queue_attributes(QueueUrl=retry_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert delayed["ApproximateNumberOfMessagesDelayed"] == "1" and _dlq(stack) == []
+    # AND once the platform is back, the next attempt reaches it
+    stack.callback_status = 200
+    clock[0] = t0 + timedelta(hours=4)
+    stack.sqs.send_message(QueueUrl=retry_url, MessageBody=json.dumps({**job, "attempt": 10}))
+    stack.drain()
+    assert [c["data"]["status"] for c in received(stack, "message.status")] == ["read"]
+
+
+def test_a_callback_failing_for_a_day_is_parked(api, stack, message_body):
+    from datetime import UTC, datetime, timedelta
+
+    from wa_notify.services.deps import iso
+
+    # GIVEN a status whose first post failed at T0
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = [t0]
+    job = _first_failure_queued(api, stack, message_body, clock)
+    # WHEN its second attempt fails 24 h later
+    clock[0] = t0 + timedelta(hours=24)
+    stack.sqs.send_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], MessageBody=json.dumps(job))
+    stack.drain()
+    # THEN it is parked in the DLQ, with when it first failed and how often it was tried
+    dlq = _dlq(stack)
+    assert len(dlq) == 1
+    parked = json.loads(dlq[0]["Body"])
+    assert (parked["first_failed_at"], parked["attempt"], parked["last_error"]) == (iso(t0), 2, "HTTP 503")

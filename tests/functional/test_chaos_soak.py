@@ -1,7 +1,8 @@
 """The chaos suite at a CI-friendly size (`make soak N=...` runs it bigger): provider errors and
 lost answers, duplicated SQS deliveries to concurrent workers, killed senders, double
-dispatcher fires, cancels racing sends, reordered, duplicated, batched, refused webhooks, and
-poison records on every queue."""
+dispatcher fires, cancels racing sends, reordered, duplicated, batched, refused webhooks,
+poison records on every queue, stream batches failing and delivered again, and one tenant's
+callback URL down for an hour of the fake clock while another tenant's stays up."""
 
 import contextlib
 import json
@@ -45,7 +46,8 @@ def files_written_in_tree():
 
 
 def test_chaos_loses_nothing_sends_nothing_twice_and_never_goes_backwards(tmp_path):
-    # GIVEN 150 messages in every lane under all the faults at once, senders dying among them
+    # GIVEN 150 messages of two tenants in every lane under all the faults at once, senders dying
+    # among them, the callback stream failing at random and the dev tenant's platform down for an hour
     # WHEN `make soak` runs at that size, its report sent to a temporary directory
     out = tmp_path / "soak.json"
     with files_written_in_tree() as written:
@@ -61,6 +63,15 @@ def test_chaos_loses_nothing_sends_nothing_twice_and_never_goes_backwards(tmp_pa
     # AND the faults really happened: senders died holding the lease and after WhatsApp accepted
     assert sum(report["injected_faults"].values()) >= 20, report
     assert report["senders_killed"] > 0 and all(report["senders_killed_at"].values()), report
+    # AND on the new paths: stream batches failed and were delivered again, the dev platform failed
+    faults = report["injected_faults"]
+    assert faults.get("stream_error_before", 0) + faults.get("stream_error_after", 0) + faults.get("stream_items_failed", 0) > 0, report
+    assert faults.get("callback_503", 0) > 0 and faults.get("callback_hang", 0) > 0, report
+    assert report["second_tenant_messages"] > 0 and report["callback_posts"].get("second/200", 0) > 0, report
+    # AND the platforms saw no status go back, got every message's final status, the healthy
+    # tenant's on time through the other's outage, and nothing was parked
+    assert report["callbacks_backwards"] == 0 and report["callbacks_final_missing"] == 0, report
+    assert report["healthy_tenant_late"] == 0 and report["callbacks_parked"] == 0, report
     # AND the report says what the run cost
     assert report["seconds"] > 0 and report["max_rss_mb"] > 0, report
     # AND nothing in the repository was written (.bench/soak.json is `make soak`'s alone)

@@ -18,7 +18,10 @@ class Settings(BaseSettings):
     callback_retry_queue_url: str = ""
     callback_dlq_url: str = ""
     callback_timeout: float = Field(default=5.0, gt=0)
-    callback_max_attempts: int = Field(default=8, ge=1, le=20)
+    # A failed callback is retried (4^n s, capped at 900 s) until it is this old, counted from its
+    # first failed post, then parked in the DLQ: a platform down for hours loses nothing.
+    callback_max_age_seconds: int = Field(default=86_400, ge=60)
+    callback_max_attempts: int = Field(default=120, ge=1, le=200)  # a backstop: 120 at the cap is ~30 h
     # The local stack alone: callback URLs may be http and loopback (the developer's platform
     # runs on the same laptop). Never private, link-local or metadata addresses. Off in AWS.
     callback_allow_local: bool = False

@@ -2,10 +2,11 @@
 
 They follow the table's stream (services/changes.py): a change that owes a callback is posted
 straight from the stream batch. A post that fails goes to the callback retry queue with the
-whole event and a 4^n s delay (SQS delays do not count as receives), so the stream shard
-moves on and one platform's failing URL never holds up another's messages; after
-`callback_max_attempts` (or at once for an address we never post to, adapters/callback_http.py)
-the event is parked in the DLQ. While a tenant's URL is failing, its next callbacks skip the
+whole event and a 4^n s delay capped at 900 s (SQS delays do not count as receives), so the
+stream shard moves on and one platform's failing URL never holds up another's messages. It is
+retried until `callback_max_age_seconds` (24 h) after its first failed post, which the job
+carries as `first_failed_at` (or after `callback_max_attempts`, a backstop), then parked in the
+DLQ; an address we never post to (adapters/callback_http.py) is parked at once. While a tenant's URL is failing, its next callbacks skip the
 post and queue at once for a short while (a circuit breaker), so a URL that hangs costs one
 timeout per tenant per batch, not one per record.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from wa_notify.domain import signatures
@@ -25,7 +27,7 @@ from wa_notify.domain import status as st
 from wa_notify.domain.changes import Callback
 from wa_notify.domain.whatsapp_errors import backoff_seconds
 from wa_notify.observability import logger, metrics
-from wa_notify.services.deps import Deps, iso, ttl_cached
+from wa_notify.services.deps import Deps, iso, parse_iso, ttl_cached
 
 _settings_cache: dict[str, tuple[dict[str, Any], float]] = {}
 SETTINGS_CACHE_SECONDS = 30
@@ -142,8 +144,10 @@ def _queue_retry(deps: Deps, job: dict[str, Any], outcome: str, *, permanent: bo
     if permanent:
         # A refused address is parked at once: retrying would only knock on it again.
         metrics.add_metric(name="CallbackRefused", unit="Count", value=1)
-    if permanent or attempt >= deps.settings.callback_max_attempts:
-        if deps.queues.send_many(deps.settings.callback_dlq_url, [{**job, "last_error": outcome, "parked_at": iso(deps.now())}]):
+    now = deps.now()
+    job = {**job, "first_failed_at": job.get("first_failed_at") or iso(now)}
+    if permanent or _out_of_budget(deps, job, attempt, now):
+        if deps.queues.send_many(deps.settings.callback_dlq_url, [{**job, "last_error": outcome, "parked_at": iso(now)}]):
             raise RuntimeError("could not park a callback in the DLQ")
         metrics.add_metric(name="CallbackParked", unit="Count", value=1)
         logger.warning("callback parked in the DLQ", extra={"tenant_id": tenant_id, "event_id": payload["id"], "error": outcome})
@@ -152,6 +156,19 @@ def _queue_retry(deps: Deps, job: dict[str, Any], outcome: str, *, permanent: bo
                         delay_seconds=backoff_seconds(attempt))
     metrics.add_metric(name="CallbackRetried", unit="Count", value=1)
     return "retry"
+
+
+def _out_of_budget(deps: Deps, job: dict[str, Any], attempt: int, now: datetime) -> bool:
+    """Retried long enough: `callback_max_age_seconds` since the first failed post (not the
+    event's own time: a status Meta redelivered days late still gets its full day), or the
+    attempt backstop (alone, for a `first_failed_at` that does not parse)."""
+    if attempt >= deps.settings.callback_max_attempts:
+        return True
+    try:
+        first = parse_iso(str(job["first_failed_at"]))
+    except ValueError:
+        return False
+    return (now - first).total_seconds() >= deps.settings.callback_max_age_seconds
 
 
 def _superseded(deps: Deps, tenant_id: str, payload: dict[str, Any]) -> bool:
