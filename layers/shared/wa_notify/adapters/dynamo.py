@@ -75,9 +75,16 @@ class Table:
         """Unconditional PutItem: the item replaces whatever had its key."""
         self.client.put_item(TableName=self.name, Item=to_item(item))
 
-    def put_new(self, item: dict[str, Any]) -> bool:
+    def put_new(self, item: dict[str, Any], *, replace_expired_before: int | None = None) -> bool:
+        """PutItem only if the key is free (or, with `replace_expired_before`, holds an item whose
+        `expires_at` is older: TTL deletes late); False when it is taken."""
+        extra: dict[str, Any] = {}
+        condition = "attribute_not_exists(pk)"
+        if replace_expired_before is not None:
+            condition += " OR expires_at < :now"
+            extra["ExpressionAttributeValues"] = {":now": to_attr(replace_expired_before)}
         try:
-            self.client.put_item(TableName=self.name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+            self.client.put_item(TableName=self.name, Item=to_item(item), ConditionExpression=condition, **extra)
             return True
         except ClientError as exc:
             if _is_condition_failure(exc):

@@ -15,6 +15,7 @@ from wa_notify.domain.ids import body_hash, new_id
 from wa_notify.domain.outcomes import MessageWrite
 from wa_notify.domain.phone import mask, to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, OverQuota, Problem, ProblemList
+from wa_notify.domain.records import FallbackPlan, IdempotencyRow, MessageExtras, MessageRow, MessageTemplateRef, TenantRow
 from wa_notify.domain.rendering import render, text_request
 from wa_notify.models import MessageAccepted, MessageRequest, MessageView
 from wa_notify.observability import logger
@@ -31,7 +32,7 @@ def minute_of(moment: datetime) -> int:
     return epoch_ms(moment) // 60_000
 
 
-def view(item: dict[str, Any]) -> MessageView:
+def view(item: MessageRow) -> MessageView:
     template = item.get("template")
     return MessageView.model_validate({
         "id": item["id"],
@@ -59,25 +60,25 @@ def view(item: dict[str, Any]) -> MessageView:
     })
 
 
-def history(item: dict[str, Any]) -> list[dict[str, Any]]:
+def history(item: MessageRow) -> list[dict[str, Any]]:
     """Both channels, in order: WhatsApp's statuses, then the SMS fallback if one went."""
     out: list[dict[str, Any]] = [{**entry, "channel": "whatsapp"} for entry in st.history(item.get("events", {}))]
-    fallback = item.get("fallback") or {}
-    if fallback.get("claimed_at"):
+    fallback = item.get("fallback")
+    if fallback and fallback.get("claimed_at"):
         status = fallback.get("status", "sending")
         out.append({"status": status, "at": fallback.get(f"{status}_at") or fallback["claimed_at"], "channel": "sms",
                     "reason": fallback.get("reason")})
     return out
 
 
-def fallback_view(fallback: dict[str, Any] | None) -> dict[str, Any] | None:
+def fallback_view(fallback: FallbackPlan | None) -> dict[str, Any] | None:
     if not fallback or not fallback.get("claimed_at"):
         return None
     return {"channel": "sms", "reason": fallback.get("reason"), "status": fallback.get("status"), "at": fallback["claimed_at"],
             "provider_message_id": fallback.get("provider_message_id"), "error": fallback.get("error")}
 
 
-def send_job(item: dict[str, Any]) -> dict[str, Any]:
+def send_job(item: MessageRow) -> dict[str, Any]:
     """The SQS body: enough for the sender to rate-limit and lease without reading first."""
     return {
         "tenant_id": item["tenant_id"],
@@ -102,17 +103,17 @@ def request_hash(body: MessageRequest) -> str:
 def create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None) -> tuple[MessageAccepted, bool]:
     """Accept a message; returns (response, created). Replays of an idempotent request return the original.
 
-    A replay is found by the write itself (the idempotency record is put with the message,
-    only if absent), so the normal path reads nothing first; a request refused before the
-    write is checked against an earlier accepted one, so a replay still answers the original
-    even if the template or the contact changed since."""
+    A replay is found by the write itself (the idempotency record is put first, only if absent),
+    so the normal path reads nothing first; a request refused before the write is checked
+    against an earlier accepted one, so a replay still answers the original even if the
+    template or the contact changed since."""
     fingerprint = request_hash(body)
     try:
         return _create(deps, tenant_id, body, idempotency_key, fingerprint)
     except DomainError:
         if idempotency_key is not None:
             replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
-            if replay is not None:
+            if isinstance(replay, MessageAccepted):
                 return replay, False
         raise
 
@@ -124,16 +125,16 @@ def quota_day(now: datetime) -> tuple[str, int]:
     return day.isoformat(), int((next_day - now).total_seconds()) + 1
 
 
-def daily_quota(deps: Deps, tenant: dict[str, Any]) -> int:
+def daily_quota(deps: Deps, tenant: TenantRow) -> int:
     return int(tenant.get("daily_quota") or deps.settings.default_daily_quota)
 
 
-def over_quota(deps: Deps, tenant: dict[str, Any], now: datetime) -> OverQuota:
+def over_quota(deps: Deps, tenant: TenantRow, now: datetime) -> OverQuota:
     _, retry = quota_day(now)
     return OverQuota(f"the daily quota of {daily_quota(deps, tenant)} messages is used up; it resets at 00:00 UTC", retry)
 
 
-def check_quota(deps: Deps, tenant_id: str, tenant: dict[str, Any], now: datetime, need: int) -> tuple[str, int]:
+def check_quota(deps: Deps, tenant_id: str, tenant: TenantRow, now: datetime, need: int) -> tuple[str, int]:
     """Refuse (429) a request that would take `need` sends over today's quota; returns (day, quota)
     for the write, which re-checks it atomically."""
     day, _ = quota_day(now)
@@ -143,7 +144,11 @@ def check_quota(deps: Deps, tenant_id: str, tenant: dict[str, Any], now: datetim
     return day, limit
 
 
-def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None, fingerprint: str) -> tuple[MessageAccepted, bool]:
+def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None, fingerprint: str,
+            resume_id: str | None = None) -> tuple[MessageAccepted, bool]:
+    """Validate, render and write one message. With `resume_id`, the message an earlier request
+    with this key recorded but did not write (it stopped between its writes): this one writes
+    it under that id, so the key still names one message, sent once."""
     problems = ProblemList()
     try:
         to = to_e164(body.to)
@@ -179,8 +184,8 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
             + (f"{to} last wrote at {last}" if last else f"{to} has not written to you")
             + ": send an approved template instead"
         )
-    message_id = new_id("msg")
-    template_ref = None
+    message_id = resume_id or new_id("msg")
+    template_ref: MessageTemplateRef | None = None
     sms = None
     if body.template is not None:
         name, language = body.template.name, body.template.language
@@ -208,8 +213,8 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
                       phone_number_id=tenant["phone_number_id"], text=body.text,
                       extra={"billing": billing("text" if has_text else "template", template_ref["category"] if template_ref else None, in_window),
                              **({"fallback": sms} if sms else {})})
-    status = item["status"]
-    idempotency = None
+    status: Any = item["status"]  # scheduled or queued (build_item); MessageAccepted validates it
+    idempotency: IdempotencyRow | None = None
     if idempotency_key is not None:
         idempotency = {
             "key": idempotency_key,
@@ -220,15 +225,19 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
     day, _ = quota_day(now)
-    written = deps.store.messages.create(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)))
+    written = deps.store.messages.create(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)),
+                                         key_taken=resume_id is not None)
     if written is MessageWrite.OVER_QUOTA:
         raise over_quota(deps, tenant, now)
-    if written is MessageWrite.DUPLICATE_KEY:
-        # A concurrent request with the same key won the race.
+    if written is MessageWrite.DUPLICATE_KEY or (written is MessageWrite.ID_CLASH and idempotency_key is not None):
+        # Another request with the same key was first: it wrote the record (DUPLICATE_KEY), or,
+        # resuming this request's own record, the message (ID_CLASH). Answer what it wrote.
         assert idempotency_key is not None  # only a write carrying a key can clash on it
         replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
-        if replay is not None:
+        if isinstance(replay, MessageAccepted):
             return replay, False
+        if isinstance(replay, str) and resume_id is None:
+            return _create(deps, tenant_id, body, idempotency_key, fingerprint, resume_id=replay)
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
     if written is MessageWrite.ID_CLASH:  # pragma: no cover - 80 random bits
         raise Conflict("message id clash; retry")
@@ -238,10 +247,10 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
 
 
 def build_item(
-    deps: Deps, tenant_id: str, *, message_id: str, to: str, template_ref: dict[str, Any] | None, request: dict[str, Any],
+    deps: Deps, tenant_id: str, *, message_id: str, to: str, template_ref: MessageTemplateRef | None, request: dict[str, Any],
     priority: str, send_at: datetime | None, metadata: Any, now: datetime, phone_number_id: str, text: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    extra: MessageExtras | None = None,
+) -> MessageRow:
     """The message row, scheduled or queued. The due index is the outbox: a queued message the
     sender has not leased by `due_at` is enqueued again by the dispatcher, so a lost SQS send
     loses nothing."""
@@ -272,7 +281,7 @@ def build_item(
     }
 
 
-def enqueue(deps: Deps, items: list[dict[str, Any]]) -> None:
+def enqueue(deps: Deps, items: list[MessageRow]) -> None:
     """Put the queued ones on their lanes; a failure is healed by the dispatcher from the due index."""
     by_lane: dict[str, list[dict[str, Any]]] = {}
     for item in items:
@@ -288,15 +297,18 @@ def enqueue(deps: Deps, items: list[dict[str, Any]]) -> None:
             logger.exception("enqueue failed; the dispatcher will pick the messages up", extra={"lane": lane, "count": len(jobs)})
 
 
-def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str) -> MessageAccepted | None:
+def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str) -> MessageAccepted | str | None:
+    """What an earlier request with this key answered; its message id alone when the record is
+    there but the message is not (that request stopped between its writes, or is still writing:
+    the caller writes it under that id); None when the key has no live record."""
     record = deps.store.messages.get_idempotency(tenant_id, key)
     if record is None or record.get("expires_at", 0) < int(deps.now().timestamp()):
         return None
     if record["body_hash"] != fingerprint:
         raise Conflict("this Idempotency-Key was used with a different body")
     item = deps.store.messages.get(tenant_id, record["message_id"])
-    if item is None:  # pragma: no cover - written in the same transaction
-        return None
+    if item is None:
+        return str(record["message_id"])
     return MessageAccepted.model_validate({"id": item["id"], "status": st.public_status(item["status"])})
 
 
@@ -316,7 +328,7 @@ def get(deps: Deps, tenant_id: str, message_id: str) -> MessageView:
 def cancel(deps: Deps, tenant_id: str, message_id: str) -> MessageView:
     _check_id(message_id)
     ok, item = deps.store.messages.cancel(tenant_id, message_id, iso(deps.now()))
-    if ok:
+    if ok and item is not None:  # ALL_NEW: the message as cancelled
         return view(item)
     if item is None:
         raise NotFound(f"no message {message_id}")

@@ -1,16 +1,17 @@
-"""Messages: intake (with idempotency and quota), reads, cancels, statuses from WhatsApp,
+"""Messages: intake (with idempotency and quota, conditional writes), reads, cancels, statuses from WhatsApp,
 replies and callback claims. The sender's lease is `leases`, the due index `dispatch`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.quota import QuotaRepository
 from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import MessageWrite
+from wa_notify.domain.records import ErrorInfo, IdempotencyRow, LastReply, MessageRow
 
 # A message leaves the due index (and its GSI partition) when nothing is due for it any more.
 OUT_OF_DUE_INDEX = "due_shard, due_at"
@@ -22,8 +23,9 @@ class MessageRepository:
     quota: QuotaRepository
     due_shards: int = 4
 
-    def row(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A message row: its keys, and its due-index shard when it has a due time."""
+    def row(self, item: MessageRow) -> dict[str, Any]:
+        """A message row: its keys, and its due-index shard when it has a due time (as written: numbers
+        are Decimals, so the result is the wire dict, not a MessageRow)."""
         row = keys.message(item["tenant_id"], item["id"]).item(dynamo_safe(item))
         if item.get("due_at") is not None:
             row["due_shard"] = keys.due_shard(item["id"], self.due_shards)
@@ -35,30 +37,38 @@ class MessageRepository:
         return ok
 
     # ---- intake ------------------------------------------------------------------------------
-    def create(self, item: dict[str, Any], idempotency: dict[str, Any] | None, *, now_s: int = 0,
-               quota: tuple[str, int] | None = None) -> MessageWrite:
-        """Write the message (its idempotency record, its count against the daily quota) atomically."""
-        items = [self.row(item)]
-        if idempotency:
-            items.append(keys.idempotency(item["tenant_id"], idempotency["key"]).item(idempotency))
-        updates = [self.quota.update(item["tenant_id"], quota[0], 1, quota[1])] if quota else None
-        # Message ids are new, so only an expired idempotency record can ever be replaced.
-        if updates is None and idempotency is None:
-            return MessageWrite.WRITTEN if self.table.put_new(items[0]) else MessageWrite.ID_CLASH
-        failed = self.table.transact_put_new(items, replace_expired_before=now_s, updates=updates)
-        if failed is None:
-            return MessageWrite.WRITTEN
-        if idempotency and len(failed) > 1 and failed[1] == "ConditionalCheckFailed":
-            return MessageWrite.DUPLICATE_KEY
-        if updates and failed[-1] == "ConditionalCheckFailed":
+    def create(self, item: MessageRow, idempotency: IdempotencyRow | None, *, now_s: int = 0,
+               quota: tuple[str, int] | None = None, key_taken: bool = False) -> MessageWrite:
+        """Write the message with plain conditional writes, in this order (issue 14):
+        1. its idempotency record, only if the key is free or expired (taken: DUPLICATE_KEY);
+        2. its count against the daily quota, only if that stays within the limit (else the record
+           of step 1 is deleted again, so nothing is left, and OVER_QUOTA);
+        3. the message itself, only if absent (present: ID_CLASH; after a resume, another request
+           completed it first).
+        Stopped between 1 and 3, the record names a message that is not there: a retry with the
+        same key and body finds it and resumes with `key_taken` (steps 2 and 3, that message id).
+        Stopped between 2 and 3, the quota counted one message more than was written."""
+        tenant_id = item["tenant_id"]
+        if idempotency and not key_taken:
+            record = keys.idempotency(tenant_id, idempotency["key"]).item(idempotency)
+            if not self.table.put_new(record, replace_expired_before=now_s):
+                return MessageWrite.DUPLICATE_KEY
+        if quota and not self.quota.count(tenant_id, quota[0], 1, quota[1]):
+            if idempotency:
+                self.release_key(tenant_id, idempotency["key"], item["id"])
             return MessageWrite.OVER_QUOTA
-        return MessageWrite.ID_CLASH
+        return MessageWrite.WRITTEN if self.table.put_new(self.row(item)) else MessageWrite.ID_CLASH
+
+    def release_key(self, tenant_id: str, key: str, message_id: str) -> None:
+        """Delete an idempotency record whose message was refused (over quota), only while it still
+        names that message: a retry of the request starts afresh instead of finding it."""
+        self.table.delete(*keys.idempotency(tenant_id, key), condition="message_id = :m", values={":m": message_id})
 
     def get_idempotency(self, tenant_id: str, key: str) -> dict[str, Any] | None:
         return self.table.get(*keys.idempotency(tenant_id, key), consistent=True)
 
-    def get(self, tenant_id: str, message_id: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.message(tenant_id, message_id), consistent=True)
+    def get(self, tenant_id: str, message_id: str) -> MessageRow | None:
+        return cast("MessageRow | None", self.table.get(*keys.message(tenant_id, message_id), consistent=True))
 
     def id_for_wamid(self, wamid: str) -> tuple[str, str] | None:
         """(tenant id, message id) of the message WhatsApp calls `wamid`."""
@@ -68,11 +78,12 @@ class MessageRepository:
         return items[0]["tenant_id"], items[0]["id"]
 
     # ---- cancels -------------------------------------------------------------------------------
-    def cancel(self, tenant_id: str, message_id: str, at: str) -> tuple[bool, dict[str, Any] | None]:
+    def cancel(self, tenant_id: str, message_id: str, at: str) -> tuple[bool, MessageRow | None]:
         """scheduled/queued -> cancelled: (True, the message now) or (False, the message as it is)."""
         part = self.cancel_update(tenant_id, message_id, at)
-        return self.table.update(part["pk"], part["sk"], part["expression"], condition=part["condition"], names=part["names"],
+        ok, item = self.table.update(part["pk"], part["sk"], part["expression"], condition=part["condition"], names=part["names"],
                                  values=part["values"], return_new=True, return_old_on_failure=True)
+        return ok, cast("MessageRow | None", item)
 
     def pending_of(self, tenant_id: str, message_ids: list[str]) -> list[str]:
         """Which of these messages are still scheduled or queued (consistent reads, 100 a call)."""
@@ -117,7 +128,7 @@ class MessageRepository:
 
     # ---- statuses from WhatsApp, replies, the status a retried callback checks --------------------------------------
     def apply_status(self, tenant_id: str, message_id: str, new_status: str, *, at: str, wamid: str,
-                     pricing: dict[str, Any] | None, error: dict[str, Any] | None) -> dict[str, Any] | None:
+                     pricing: dict[str, Any] | None, error: ErrorInfo | None) -> MessageRow | None:
         """Move forward to `new_status` if it outranks the current one and return the message as it
         is now (free: ALL_NEW costs no extra capacity); else only note when it happened, and None."""
         key = keys.message(tenant_id, message_id)
@@ -145,7 +156,7 @@ class MessageRepository:
             return_new=True,
         )
         if ok:
-            return now
+            return cast("MessageRow", now)
         # Late or duplicate: the status does not change, but a late `delivered` still gets its
         # timestamp in the history, and pricing (sent with only one status) is kept.
         late_values: dict[str, Any] = {":at": at, ":cancelled": st.CANCELLED}
@@ -162,7 +173,7 @@ class MessageRepository:
         )
         return None
 
-    def record_reply(self, tenant_id: str, message_id: str, reply: dict[str, Any]) -> None:
+    def record_reply(self, tenant_id: str, message_id: str, reply: LastReply) -> None:
         """What the customer answered to a message (its latest reply, and a rating if it was one)."""
         sets = ["last_reply = :reply"]
         values: dict[str, Any] = {":reply": dynamo_safe(reply)}

@@ -1,4 +1,5 @@
-"""The daily quota: one counter per tenant and UTC day, counted inside the writes that create messages."""
+"""The daily quota: one counter per tenant and UTC day, counted by the writes that create messages
+(a conditional UpdateItem before a message, a transaction part with a campaign page)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ class QuotaRepository:
         return {"pk": key.pk, "sk": key.sk, "expression": "ADD used :n SET expires_at = :exp",
                 "condition": "attribute_not_exists(used) OR used <= :room",
                 "values": {":n": n, ":room": limit - n, ":exp": _day_expiry(day)}}
+
+    def count(self, tenant_id: str, day: str, n: int, limit: int) -> bool:
+        """Count `n` sends against the tenant's daily quota in one conditional UpdateItem; False
+        (and nothing counted) when they would go over."""
+        part = self.update(tenant_id, day, n, limit)
+        ok, _ = self.table.update(part["pk"], part["sk"], part["expression"], condition=part["condition"], values=part["values"])
+        return ok
 
     def used(self, tenant_id: str, day: str) -> int:
         item = self.table.get(*keys.quota(tenant_id, day), consistent=True)
