@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 
 @contextlib.contextmanager
@@ -18,21 +17,10 @@ def attribute_values_serialized_directly() -> Iterator[None]:
     its own member, so only that member is serialized, by moto's own code for its type."""
     from moto.core.serialize import BaseJSONSerializer
 
+    from infra.local.moto_speed import attribute_value_serializer
+
     original = BaseJSONSerializer._serialize_type_structure
-
-    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        members = shape.members
-        if shape.name != "AttributeValue" or not key or type(value) is not dict or not all(k in members for k in value):
-            return original(self, serialized, value, shape, key)
-        wrapper = self.MAP_TYPE()
-        for member_key, member_value in value.items():
-            if member_value is not None:
-                member_shape = members[member_key]
-                member_shape.parent = shape  # as moto's loop sets it, for its alias rules further down
-                self._serialize(wrapper, member_value, member_shape, member_key)
-        self._default_serialize(serialized, wrapper, shape, key)
-        return None
-
+    serialize_structure = attribute_value_serializer(original)  # the local stack's own patch, scoped here
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
     try:
         yield
@@ -45,16 +33,12 @@ def retention_read_directly() -> Iterator[None]:
     """For each message it hands out, moto's ReceiveMessage checks the retention period through
     GetQueueAttributes, which computes every attribute three times, each count a scan of the
     whole queue: a receive cost 30 scans of the queue. The period is read from the queue."""
-    from moto.core.utils import unix_time
     from moto.sqs.models import SQSBackend
 
+    from infra.local.moto_speed import valid_by_queue_retention
+
     original = SQSBackend.is_message_valid_based_on_retention_period
-
-    def is_valid(self: Any, queue_name: str, message: Any) -> bool:
-        retention_period = int(self.get_queue(queue_name).message_retention_period)
-        return retention_period + message.sent_timestamp / 1000 > unix_time()
-
-    SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = valid_by_queue_retention  # type: ignore[method-assign]
     try:
         yield
     finally:

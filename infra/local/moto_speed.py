@@ -277,13 +277,19 @@ def _patch_item_json() -> None:
 
 
 # ---- SQS ---------------------------------------------------------------------------------------
-def _patch_sqs_retention() -> None:
+def valid_by_queue_retention(self: Any, queue_name: str, message: Any) -> bool:
+    """moto's retention check with the period read from the queue (not GetQueueAttributes)."""
     from moto.core.utils import unix_time
+
+    retention_period = int(self.get_queue(queue_name).message_retention_period)
+    return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+
+def _patch_sqs_retention() -> None:
     from moto.sqs.models import SQSBackend
 
     def is_valid(self: Any, queue_name: str, message: Any) -> bool:
-        retention_period = int(self.get_queue(queue_name).message_retention_period)
-        return retention_period + message.sent_timestamp / 1000 > unix_time()
+        return valid_by_queue_retention(self, queue_name, message)
 
     is_valid._wa_original = SQSBackend.is_message_valid_based_on_retention_period  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
