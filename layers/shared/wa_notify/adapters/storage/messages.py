@@ -64,8 +64,8 @@ class MessageRepository:
         names that message: a retry of the request starts afresh instead of finding it."""
         self.table.delete(*keys.idempotency(tenant_id, key), condition="message_id = :m", values={":m": message_id})
 
-    def get_idempotency(self, tenant_id: str, key: str) -> dict[str, Any] | None:
-        return self.table.get(*keys.idempotency(tenant_id, key), consistent=True)
+    def get_idempotency(self, tenant_id: str, key: str) -> IdempotencyRow | None:
+        return cast("IdempotencyRow | None", self.table.get(*keys.idempotency(tenant_id, key), consistent=True))
 
     def get(self, tenant_id: str, message_id: str) -> MessageRow | None:
         return cast("MessageRow | None", self.table.get(*keys.message(tenant_id, message_id), consistent=True))
