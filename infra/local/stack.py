@@ -612,66 +612,27 @@ class LocalStack:
     def local_route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         """A `/_local/...` route: (status, JSON body, extra headers). Bodies are parsed and refused
         by the API's rules (jsonbody, then a pydantic model): a stranger's input is a 4xx here too."""
-        allowed = LOCAL_ROUTES.get(path)
+        allowed = LOCAL_METHODS.get(path)
         if allowed is None:
             return 404, problem_body(404, "Not found", f"no local route {method} {path}"), {}
         if method not in allowed:
             allow = ", ".join(sorted(allowed))
             return 405, problem_body(405, "Method not allowed", f"no route {method} {path}; allowed: {allow}"), {"Allow": allow}
-        model = LOCAL_BODIES.get((method, path))
+        route = LOCAL_ROUTES[(method, path)]
         try:
-            if model is None:
-                return self._local_route(method, path, dict(parse_qsl(query)), None)
-            try:
-                data = jsonbody.loads(body.decode("utf-8")) if body.strip() else {}
-            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-                raise Malformed("the body is not UTF-8 JSON") from exc
-            return self._local_route(method, path, dict(parse_qsl(query)), model.model_validate(data))
+            data = None
+            if route.body is not None:
+                try:
+                    raw = jsonbody.loads(body.decode("utf-8")) if body.strip() else {}
+                except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+                    raise Malformed("the body is not UTF-8 JSON") from exc
+                data = route.body.model_validate(raw)
+            return route.answer(self, dict(parse_qsl(query)), data)
         except DomainError as exc:
             return exc.status, problem_body(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems]), {}
         except ValidationError as exc:
             errors = [{"field": field_of(e["loc"]), "message": e["msg"]} for e in exc.errors()]
             return 422, problem_body(422, "Unprocessable request", f"{len(errors)} problem(s) with the request", errors), {}
-
-    def _local_route(self, method: str, path: str, params: dict[str, str], data: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if (method, path) == ("GET", "/_local/info"):
-            return 200, self.info(), {}
-        if (method, path) == ("POST", "/_local/tenants"):
-            tenant = self.create_tenant(data.name)
-            return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}, {}
-        if (method, path) == ("GET", "/_local/sandbox/messages"):
-            to = params.get("to")
-            if to:
-                to = _phone(to, "to")
-            return 200, {"messages": self.sandbox.received(to)}, {}
-        if path == "/_local/sandbox/config" and method in ("PUT", "POST"):
-            return 200, self.sandbox.configure(data.model_dump(exclude_unset=True)), {}
-        if (method, path) == ("GET", "/_local/sandbox/config"):
-            return 200, self.sandbox.config(), {}
-        if (method, path) == ("GET", "/_local/sms"):
-            # What the SMS fallback sent through (moto's) Amazon SNS, oldest first.
-            from moto.core import DEFAULT_ACCOUNT_ID
-            from moto.sns.models import sns_backends
-
-            to = params.get("to")
-            sent = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.items()]
-            return 200, {"messages": [m for m in sent if to is None or m["to"] == to]}, {}
-        if (method, path) == ("GET", "/_local/callbacks"):
-            return 200, {"callbacks": self.callback_inbox[-200:]}, {}
-        if (method, path) == ("PUT", "/_local/callbacks/config"):
-            self.callback_status = data.status
-            return 200, {"status": self.callback_status}, {}
-        if (method, path) == ("POST", "/_local/sandbox/inbound"):
-            pnid = data.phone_number_id or self.dev_tenant["phone_number_id"]
-            if pnid not in self.sandbox.numbers:
-                raise Invalid([Problem("phone_number_id", "unknown phone_number_id")])
-            return 202, self.sandbox.inbound(pnid, data.model_dump(by_alias=True, exclude_none=True)), {}
-        # POST /_local/clock
-        at = data.at or datetime.now(UTC)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        return 200, {"at": at.isoformat(), "results": self.fire_scheduled(at)}, {}
-
 
 def _refusal(status: int, title: str, detail: str) -> tuple[int, dict[str, str], bytes]:
     # The body was not read, so the connection cannot carry another request.
@@ -764,21 +725,85 @@ class ClockBody(_Body):
         return value
 
 
-LOCAL_BODIES: dict[tuple[str, str], type[BaseModel]] = {
-    ("POST", "/_local/tenants"): TenantBody,
-    ("PUT", "/_local/sandbox/config"): SandboxConfigBody,
-    ("POST", "/_local/sandbox/config"): SandboxConfigBody,
-    ("PUT", "/_local/callbacks/config"): CallbacksConfigBody,
-    ("POST", "/_local/sandbox/inbound"): InboundBody,
-    ("POST", "/_local/clock"): ClockBody,
+# ---- the local routes: one entry per (method, path), each with its body model and its answer ------
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class LocalRoute:
+    answer: Callable[[LocalStack, dict[str, str], Any], Answer]  # (stack, query params, parsed body)
+    body: type[BaseModel] | None = None
+
+
+def _info(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
+    return 200, stack.info(), {}
+
+
+def _create_tenant(stack: LocalStack, params: dict[str, str], data: TenantBody) -> Answer:
+    tenant = stack.create_tenant(data.name)
+    return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}, {}
+
+
+def _sandbox_messages(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
+    to = params.get("to")
+    return 200, {"messages": stack.sandbox.received(_phone(to, "to") if to else None)}, {}
+
+
+def _configure_sandbox(stack: LocalStack, params: dict[str, str], data: SandboxConfigBody) -> Answer:
+    return 200, stack.sandbox.configure(data.model_dump(exclude_unset=True)), {}
+
+
+def _sandbox_config(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
+    return 200, stack.sandbox.config(), {}
+
+
+def _sms(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
+    # What the SMS fallback sent through (moto's) Amazon SNS, oldest first.
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    to = params.get("to")
+    sent = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.items()]
+    return 200, {"messages": [m for m in sent if to is None or m["to"] == to]}, {}
+
+
+def _callbacks(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
+    return 200, {"callbacks": stack.callback_inbox[-200:]}, {}
+
+
+def _configure_callbacks(stack: LocalStack, params: dict[str, str], data: CallbacksConfigBody) -> Answer:
+    stack.callback_status = data.status
+    return 200, {"status": stack.callback_status}, {}
+
+
+def _inbound(stack: LocalStack, params: dict[str, str], data: InboundBody) -> Answer:
+    pnid = data.phone_number_id or stack.dev_tenant["phone_number_id"]
+    if pnid not in stack.sandbox.numbers:
+        raise Invalid([Problem("phone_number_id", "unknown phone_number_id")])
+    return 202, stack.sandbox.inbound(pnid, data.model_dump(by_alias=True, exclude_none=True)), {}
+
+
+def _clock(stack: LocalStack, params: dict[str, str], data: ClockBody) -> Answer:
+    at = data.at or datetime.now(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return 200, {"at": at.isoformat(), "results": stack.fire_scheduled(at)}, {}
+
+
+LOCAL_ROUTES: dict[tuple[str, str], LocalRoute] = {
+    ("GET", "/_local/info"): LocalRoute(_info),
+    ("POST", "/_local/tenants"): LocalRoute(_create_tenant, TenantBody),
+    ("GET", "/_local/sandbox/messages"): LocalRoute(_sandbox_messages),
+    ("GET", "/_local/sandbox/config"): LocalRoute(_sandbox_config),
+    ("PUT", "/_local/sandbox/config"): LocalRoute(_configure_sandbox, SandboxConfigBody),
+    ("POST", "/_local/sandbox/config"): LocalRoute(_configure_sandbox, SandboxConfigBody),
+    ("POST", "/_local/sandbox/inbound"): LocalRoute(_inbound, InboundBody),
+    ("GET", "/_local/sms"): LocalRoute(_sms),
+    ("GET", "/_local/callbacks"): LocalRoute(_callbacks),
+    ("PUT", "/_local/callbacks/config"): LocalRoute(_configure_callbacks, CallbacksConfigBody),
+    ("POST", "/_local/clock"): LocalRoute(_clock, ClockBody),
 }
 # Every local path and its methods, for 405 + Allow (the sink takes any method: it is the platform's URL).
-LOCAL_ROUTES: dict[str, set[str]] = {
-    "/_local/info": {"GET"},
-    "/_local/sandbox/messages": {"GET"},
-    "/_local/sandbox/config": {"GET"},
-    "/_local/sms": {"GET"},
-    "/_local/callbacks": {"GET"},
-}
-for _method, _path in LOCAL_BODIES:
-    LOCAL_ROUTES.setdefault(_path, set()).add(_method)
+LOCAL_METHODS: dict[str, set[str]] = {}
+for _method, _path in LOCAL_ROUTES:
+    LOCAL_METHODS.setdefault(_path, set()).add(_method)
