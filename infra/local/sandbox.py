@@ -37,12 +37,23 @@ ERRORS = {
     130429: "Rate limit hit",
     131026: "Message undeliverable",
     131047: "Re-engagement message",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement.",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131000: "Something went wrong",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
+    132012: "Parameter format does not match format in the created template",
     132018: "There was an issue with the parameters in your template.",
 }
+# Meta's `error_data.details` for the codes a failed status webhook carries (whatsapp-cloud-api.md §4.4).
+FAILED_DETAILS = {
+    131026: "Message Undeliverable.",
+    131047: "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+    131049: "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+}
+MARKETING_LIMITED = 131049
+# What a body or header parameter may be (Meta still takes the older localizable currency and date_time).
+TEXT_PARAMETER_TYPES = {"header": ("text",), "body": ("text", "currency", "date_time")}
 
 
 def wamid() -> str:
@@ -82,6 +93,12 @@ class Sandbox:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     synchronous_webhooks: bool = False  # tests: deliver inline instead of on a thread
     clock: Callable[[], float] = time.monotonic  # the limits' time; tests drive it to refill the pair window
+    # Per-user marketing limit (131049): at most this many MARKETING templates to one user per
+    # window (outside an open customer-service window, which Meta does not count); None: off, as
+    # Meta publishes no number (it adapts to each user's engagement) - docs/decisions.md.
+    marketing_per_user_limit: int | None = None
+    marketing_window_seconds: float = 24 * 3600.0
+    _marketing_sent: dict[str, list[float]] = field(default_factory=dict)  # user -> clock() of each counted one
 
     # ---- setup ------------------------------------------------------------------------------
     def register_number(self, phone_number_id: str, waba_id: str, display: str = "15550000000", access_token: str | None = None) -> None:
@@ -111,6 +128,15 @@ class Sandbox:
                 self.pair_interval_seconds = float(config["pair_interval_seconds"])
             if "pair_burst" in config:
                 self.pair_burst = int(config["pair_burst"])
+            if "marketing_per_user_limit" in config:  # None turns it off
+                limit = config["marketing_per_user_limit"]
+                self.marketing_per_user_limit = None if limit is None else int(limit)
+                self._marketing_sent.clear()
+            if "marketing_window_seconds" in config:
+                self.marketing_window_seconds = float(config["marketing_window_seconds"])
+            for pnid, tiers in (config.get("numbers") or {}).items():
+                if pnid in self.numbers:
+                    self.set_number(pnid, **tiers)
             for fault in config.get("faults") or []:
                 self.faults.append(Fault(**fault))
             if config.get("clear_faults"):
@@ -125,6 +151,8 @@ class Sandbox:
             "throughput_per_second": self.throughput_per_second,
             "pair_interval_seconds": self.pair_interval_seconds,
             "pair_burst": self.pair_burst,
+            "marketing_per_user_limit": self.marketing_per_user_limit,
+            "marketing_window_seconds": self.marketing_window_seconds,
             "faults": [f.__dict__ for f in self.faults],
         }
 
@@ -133,9 +161,12 @@ class Sandbox:
         """One Graph API call: (HTTP status, JSON body)."""
         lower = {k.lower(): v for k, v in headers.items()}
         match = re.fullmatch(r"/?v[0-9.]+/([0-9]+)/(messages|message_templates)", path)
-        expected = self._expected_token(match.group(1)) if match else self.access_token
+        number = re.fullmatch(r"/?v[0-9.]+/([0-9]+)", path) if method == "GET" else None
+        expected = self._expected_token((match or number).group(1)) if match or number else self.access_token
         if lower.get("authorization") != f"Bearer {expected}":
             return 401, self._error(190, "Invalid OAuth access token - Cannot parse access token", None)
+        if number:
+            return self._describe_number(number.group(1))
         if method != "POST" or not match:
             return 400, self._error(100, f"Unsupported {method} request.", None)
         try:
@@ -146,6 +177,27 @@ class Sandbox:
         if edge == "message_templates":
             return self._create_template(object_id, payload)
         return self._send(object_id, payload)
+
+    def _describe_number(self, pnid: str) -> tuple[int, dict[str, Any]]:
+        """GET /{phone-number-id}: Meta's fields of a business number (every one we know; the
+        query's `fields` is not seen here)."""
+        with self._lock:
+            number = self.numbers.get(pnid)
+            if number is None:
+                return 400, self._error(100, f"Unsupported get request. Object with ID '{pnid}' does not exist", None)
+            tier = number.get("messaging_limit_tier", "TIER_UNLIMITED")
+            return 200, {"id": pnid, "display_phone_number": "+" + number["display"], "verified_name": "wa-notify sandbox",
+                         "quality_rating": number.get("quality_rating", "GREEN"), "messaging_limit_tier": tier,
+                         "whatsapp_business_manager_messaging_limit": tier,
+                         "throughput": {"level": "HIGH" if self.throughput_per_second >= 1000 else "STANDARD"}}
+
+    def set_number(self, pnid: str, *, quality_rating: str | None = None, messaging_limit_tier: str | None = None) -> None:
+        """A number's quality rating and messaging limit tier, as Meta would report them."""
+        with self._lock:
+            if quality_rating is not None:
+                self.numbers[pnid]["quality_rating"] = quality_rating
+            if messaging_limit_tier is not None:
+                self.numbers[pnid]["messaging_limit_tier"] = messaging_limit_tier
 
     def _error(self, code: int, message: str | None, details: str | None) -> dict[str, Any]:
         title = message or ERRORS.get(code, "Error")
@@ -233,6 +285,7 @@ class Sandbox:
             text, category, problem = self._render(number["waba_id"], payload)
             if problem:
                 return problem
+            marketing_limited = category == "marketing" and self._marketing_limited(pnid, user)
             message_id = wamid()
             record = {"id": message_id, "phone_number_id": pnid, "to": user, "request": payload, "text": text,
                       "statuses": [], "category": category, "received_at": time.time()}
@@ -240,8 +293,10 @@ class Sandbox:
         outcome: list[tuple[str, dict[str, Any] | None]]
         if fault and fault.mode == "async" and fault.code:
             outcome = [("failed", {"code": fault.code})]
-        elif kind == "text" and time.time() - self.inbound_at.get((pnid, user), 0) > 24 * 3600:
-            outcome = [("failed", {"code": 131047})]
+        elif kind == "text" and not self._window_open(pnid, user):
+            outcome = [("failed", {"code": 131047})]  # accepted, then failed by webhook, as Meta does
+        elif marketing_limited:
+            outcome = [("failed", {"code": MARKETING_LIMITED})]
         else:
             outcome = [("sent", None), ("delivered", None), ("read", None)]
         if self.auto_status:
@@ -254,30 +309,101 @@ class Sandbox:
             response["messages"][0]["message_status"] = "accepted"
         return 200, response
 
+    def _window_open(self, pnid: str, user: str) -> bool:
+        """The user wrote to this number in the last 24 h (their customer-service window)."""
+        return time.time() - self.inbound_at.get((pnid, user), 0) < 24 * 3600
+
+    def _marketing_limited(self, pnid: str, user: str) -> bool:
+        """Meta's per-user marketing limit (131049): counted per user across businesses, over the
+        window; a marketing message inside an open customer-service window neither counts nor is
+        refused. Called under the lock with a MARKETING template about to be accepted."""
+        if self.marketing_per_user_limit is None or self._window_open(pnid, user):
+            return False
+        now = self.clock()
+        recent = [t for t in self._marketing_sent.get(user, []) if now - t < self.marketing_window_seconds]
+        if len(recent) >= self.marketing_per_user_limit:
+            self._marketing_sent[user] = recent
+            return True
+        self._marketing_sent[user] = [*recent, now]
+        return False
+
     def _render(self, waba_id: str, payload: dict[str, Any]) -> tuple[str, str, tuple[int, dict[str, Any]] | None]:
+        """The text the phone shows, the template's category, or Meta's refusal (HTTP status, body).
+        Meta's order: the template (132001, then its status), the parameter count (132000), each
+        parameter's format (132012) and text (132018). Each check is its own small function."""
         if payload["type"] == "text":
             return str(payload["text"].get("body", "")), "service", None
         tpl = payload["template"]
         language = (tpl.get("language") or {}).get("code", "")
         stored = self.templates.get((waba_id, tpl.get("name", ""), language))
-        if stored is None or stored["status"] != "APPROVED":
-            return "", "", (404, self._error(132001, None, f"template name ({tpl.get('name')}) does not exist in {language}"))
+        if refusal := self._template_refusal(stored, str(tpl.get("name")), str(language)):
+            return "", "", refusal
+        assert stored is not None  # no template is a 132001 above
         spec = spec_from_stored(stored)
-        sent: dict[str, list[dict[str, Any]]] = {c.get("type"): c.get("parameters", []) for c in tpl.get("components") or []}
+        components = [c for c in tpl.get("components") or [] if isinstance(c, dict)]
+        sent: dict[str, list[dict[str, Any]]] = {str(c.get("type", "")).lower(): c.get("parameters") or [] for c in components}
         values: dict[str, str] = {}
         for component, variables in (("header", spec.header_variables), ("body", spec.body_variables)):
             params = sent.get(component, [])
-            if len(params) != len(variables):
-                return "", "", (400, self._error(132000, None, f"{component}: expected {len(variables)} parameters, got {len(params)}"))
+            if refusal := self._count_refusal(component, len(variables), len(params)):
+                return "", "", refusal
             for var, param in zip(variables, params, strict=True):
+                if refusal := self._format_refusal(component, spec.parameter_format, param):
+                    return "", "", refusal
                 value = str(param.get("text", ""))
                 if spec.parameter_format == "NAMED" and param.get("parameter_name") != var.name:
                     return "", "", (400, self._error(132000, None, f"unexpected parameter_name {param.get('parameter_name')!r}"))
                 if re.search(r"[\n\t]| {5,}", value):
                     return "", "", (400, self._error(132018, None, "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"))
                 values[var.name] = value
+        if refusal := self._button_refusal(spec.buttons, [c for c in components if str(c.get("type", "")).lower() == "button"]):
+            return "", "", refusal
         body = PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), spec.body_text)
         return body, spec.category.lower(), None
+
+    def _template_refusal(self, stored: dict[str, Any] | None, name: str, language: str) -> tuple[int, dict[str, Any]] | None:
+        """132001 (HTTP 404) for a template the WABA does not have in that language, or has but
+        not APPROVED (PENDING, REJECTED...). PAUSED (132015) and DISABLED (132016) are the
+        template lifecycle's: checked here too, before the APPROVED test."""
+        if stored is None or stored["status"] != "APPROVED":
+            return 404, self._error(132001, None, f"template name ({name}) does not exist in {language}")
+        return None
+
+    def _count_refusal(self, component: str, expected: int, given: int) -> tuple[int, dict[str, Any]] | None:
+        """132000 with Meta's details: `body: number of localizable_params (0) does not match the
+        expected number of params (1)`."""
+        if given == expected:
+            return None
+        return 400, self._error(132000, None, f"{component}: number of localizable_params ({given}) does not match the expected number of params ({expected})")
+
+    def _format_refusal(self, component: str, parameter_format: str, param: Any) -> tuple[int, dict[str, Any]] | None:
+        """132012: a text variable given another parameter type, a positional parameter to a NAMED
+        template or a `parameter_name` to a POSITIONAL one."""
+        if not isinstance(param, dict):
+            return 400, self._error(132012, None, f"{component}: Format mismatch, expected TEXT, received UNKNOWN")
+        kind = str(param.get("type", "")).lower()
+        if kind not in TEXT_PARAMETER_TYPES.get(component, ("text",)):
+            return 400, self._error(132012, None, f"{component}: Format mismatch, expected TEXT, received {kind.upper() or 'UNKNOWN'}")
+        if parameter_format == "NAMED" and not param.get("parameter_name"):
+            return 400, self._error(132012, None, f"{component}: the template's parameter_format is NAMED: each parameter needs a parameter_name")
+        if parameter_format == "POSITIONAL" and "parameter_name" in param:
+            return 400, self._error(132012, None, f"{component}: the template's parameter_format is POSITIONAL: parameter_name is not allowed")
+        return None
+
+    def _button_refusal(self, buttons: list[Any], sent: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
+        """URL buttons: one text parameter for a URL with a variable, none for a static one
+        (132000 for the count, 132012 for a parameter that is not text)."""
+        by_index = {str(c.get("index")): c for c in sent if str(c.get("sub_type", "")).lower() == "url"}
+        for button in buttons:
+            if button.type != "URL":
+                continue
+            params = (by_index.get(str(button.index)) or {}).get("parameters") or []
+            expected = 1 if button.url_variable is not None else 0
+            if refusal := self._count_refusal(f"button at index {button.index}", expected, len(params)):
+                return refusal
+            if params and str((params[0] if isinstance(params[0], dict) else {}).get("type", "")).lower() != "text":
+                return 400, self._error(132012, None, f"button at index {button.index}: Format mismatch, expected TEXT, received UNKNOWN")
+        return None
 
     # ---- webhooks out -----------------------------------------------------------------------
     def _emit_statuses(self, record: dict[str, Any], outcome: list[tuple[str, dict[str, Any] | None]]) -> None:
@@ -304,8 +430,8 @@ class Sandbox:
         if status == "failed":
             code = (error or {}).get("code", 131026)
             title = ERRORS.get(code, "Error")
-            item["errors"] = [{"code": code, "title": title, "message": title,
-                               "error_data": {"details": f"The sandbox failed this message with {code}."},
+            details = FAILED_DETAILS.get(code, f"The sandbox failed this message with {code}.")
+            item["errors"] = [{"code": code, "title": title, "message": title, "error_data": {"details": details},
                                "href": "/documentation/business-messaging/whatsapp/support/error-codes"}]
         with self._lock:
             record["statuses"].append({"status": status, "timestamp": item["timestamp"]})

@@ -666,6 +666,20 @@ class FaultBody(_Body):
     to: str | None = None
 
 
+QualityRating = Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]
+MessagingTier = Literal["TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"]
+
+
+class NumberTierBody(_Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    quality_rating: QualityRating | None = None
+    messaging_limit_tier: MessagingTier | None = None
+
+
+class NumberBody(NumberTierBody):
+    tenant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
 class SandboxConfigBody(_Body):
     auto_status: bool | None = None
     template_decision: Literal["APPROVED", "REJECTED", "PENDING", "approved", "rejected", "pending"] | None = None
@@ -673,8 +687,11 @@ class SandboxConfigBody(_Body):
     throughput_per_second: Annotated[float, Field(gt=0)] | None = None
     pair_interval_seconds: Annotated[float, Field(gt=0)] | None = None
     pair_burst: Annotated[int, Field(ge=1)] | None = None
+    marketing_per_user_limit: Annotated[int, Field(ge=0)] | None = None  # 131049 after this many; null: off
+    marketing_window_seconds: Annotated[float, Field(gt=0)] | None = None
     faults: list[FaultBody] | None = None
     clear_faults: bool | None = None
+    numbers: dict[str, NumberTierBody] | None = None  # phone_number_id -> what Meta reports of it
 
 
 class CallbacksConfigBody(_Body):
@@ -783,6 +800,18 @@ def _inbound(stack: LocalStack, params: dict[str, str], data: InboundBody) -> An
     return 202, stack.sandbox.inbound(pnid, data.model_dump(by_alias=True, exclude_none=True)), {}
 
 
+def _add_number(stack: LocalStack, params: dict[str, str], data: NumberBody) -> Answer:
+    """Another WhatsApp number for a tenant (the dev tenant by default), in our store and the sandbox."""
+    from wa_notify.services.numbers import add_number
+
+    tenant_id = data.tenant_id or stack.dev_tenant["tenant_id"]
+    pnid, display = str(10**14 + secrets.randbelow(9 * 10**14)), "1555" + str(secrets.randbelow(10**7)).zfill(7)
+    row = add_number(stack.deps, tenant_id, pnid, display_phone_number="+" + display)
+    stack.sandbox.register_number(pnid, row["waba_id"], display)
+    stack.sandbox.set_number(pnid, quality_rating=data.quality_rating, messaging_limit_tier=data.messaging_limit_tier)
+    return 201, {"phone_number_id": pnid, "display_phone_number": "+" + display, "waba_id": row["waba_id"]}, {}
+
+
 def _clock(stack: LocalStack, params: dict[str, str], data: ClockBody) -> Answer:
     at = data.at or datetime.now(UTC)
     if at.tzinfo is None:
@@ -802,6 +831,7 @@ LOCAL_ROUTES: dict[tuple[str, str], LocalRoute] = {
     ("GET", "/_local/callbacks"): LocalRoute(_callbacks),
     ("PUT", "/_local/callbacks/config"): LocalRoute(_configure_callbacks, CallbacksConfigBody),
     ("POST", "/_local/clock"): LocalRoute(_clock, ClockBody),
+    ("POST", "/_local/numbers"): LocalRoute(_add_number, NumberBody),
 }
 # Every local path and its methods, for 405 + Allow (the sink takes any method: it is the platform's URL).
 LOCAL_METHODS: dict[str, set[str]] = {}
