@@ -125,6 +125,8 @@ def status_callback(message: Mapping[str, Any], status: str, at: str) -> Callbac
     error = message.get("error")
     if status == st.FAILED and error:
         data["error"] = {"code": _number(error.get("code")), "title": error.get("title")}
+        # Meta's details and our advice when there are any (131049: wait 24 h before resending).
+        data["error"].update({k: error[k] for k in ("details", "advice") if isinstance(error.get(k), str)})
     if message.get("pricing"):
         data["pricing"] = _plain(message["pricing"])
     return Callback(event_id(str(message.get("id")), "status", status), "message.status", at, data)

@@ -35,6 +35,7 @@ class ErrorInfo(TypedDict, total=False):
     code: int | str | None
     title: str | None
     details: Any
+    advice: str  # what the platform should do, for the codes whatsapp_errors.ADVICE knows
 
 
 class LastReply(TypedDict, total=False):
@@ -157,6 +158,8 @@ class TemplateRow(TypedDict, total=False):
     status_reason: str | None
     status_detail: Any
     meta_id: str
+    quality: str | None  # Meta's quality score: GREEN, YELLOW, RED or UNKNOWN
+    unsupported: str | None  # imported as Meta holds it, in a form we cannot send: why (sends answer 409)
     created_at: str
     updated_at: str
 
@@ -300,6 +303,7 @@ class MessageRow(TypedDict, total=False):
     last_error: ErrorInfo
     unknown_reason: str
     cancel_reason: str
+    held_for: str  # <name>#<language>: parked (scheduled) while that template is PAUSED
     cancelled_by: str
     pricing: dict[str, Any]  # as WhatsApp sends it
     last_reply: LastReply
@@ -355,3 +359,4 @@ class CampaignRow(TypedDict, total=False):
     created_at: Required[str]
     updated_at: str
     cancelled_at: str
+    phone_number_id: str  # the number it goes from (`from`); absent: the tenant's default

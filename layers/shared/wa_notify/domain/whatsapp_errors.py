@@ -19,6 +19,17 @@ RETRYABLE_CODES = frozenset({1, 2, 4, 130429, 131000, 131016, 131056, 131057, 13
 # bucket for it and just retry (PAIR_RATE_LIMIT below), so it is counted on its own.
 THROTTLE_CODES = frozenset({4, 130429})
 PAIR_RATE_LIMIT = 131056
+# Meta's per-user marketing limit: the user got too many marketing messages recently. Never
+# retried (not in RETRYABLE_CODES): Meta says wait at least 24 h, and resending sooner extends
+# the block [M-peruser]. The platform learns it from the failed message's `advice`.
+PER_USER_MARKETING_LIMIT = 131049
+# What the platform should do about a final failure, where Meta says more than its title.
+ADVICE = {
+    PER_USER_MARKETING_LIMIT: "WhatsApp's per-user marketing limit: this person has received too many marketing messages "
+                              "recently. Do not resend for at least 24 h; resending sooner extends the block.",
+    131047: "More than 24 h since this person last wrote: free-form text is refused; send an approved template instead.",
+    131050: "This person stopped marketing messages from you on WhatsApp; they are opted out.",
+}
 PAIR_INTERVAL_SECONDS = 6  # the pair window refills one message per 6 s [M-about]
 MAX_BACKOFF_SECONDS = 900  # SQS DelaySeconds ceiling
 
@@ -46,7 +57,15 @@ class ProviderError(Exception):  # noqa: N818 - it is WhatsApp's error, not ours
         return f"({self.code}) {self.title}"
 
     def as_dict(self) -> ErrorInfo:
-        return {"code": self.code, "title": self.title, "details": self.details}
+        out: ErrorInfo = {"code": self.code, "title": self.title, "details": self.details}
+        if hint := advice(self.code):
+            out["advice"] = hint
+        return out
+
+
+def advice(code: object) -> str | None:
+    """What to do about a failure with this code, in words for the platform (None: the title says it)."""
+    return ADVICE.get(code) if isinstance(code, int) else None
 
 
 def backoff_seconds(attempt: int, code: int | None = None, jitter: float = 0.0) -> int:

@@ -26,6 +26,7 @@ from wa_notify.domain.conversation import (
 )
 from wa_notify.domain.outcomes import StoredInbound
 from wa_notify.domain.records import ErrorInfo, InboundRow, MessageRow
+from wa_notify.domain.whatsapp_errors import advice
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import callbacks
@@ -223,6 +224,8 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
         first = (status.errors or [WhatsAppError()])[0]
         details = (first.error_data or {}).get("details")
         error = {"code": first.code, "title": first.title or first.message, "details": details}
+        if hint := advice(first.code):
+            error["advice"] = hint  # e.g. 131049: not retried, and the platform should wait 24 h too
     at = _at(status.timestamp, deps.now())
     moved = deps.store.messages.apply_status(tenant_id, message_id, new_status, at=at, wamid=wamid, pricing=status.pricing, error=error)
     metrics.add_metric(name="StatusApplied" if moved else "StatusLateOrDuplicate", unit="Count", value=1)
