@@ -25,10 +25,18 @@ def record_handler(record: LaneRecord) -> str:
     return sending.process(get_deps(), job.model_dump(exclude={"kind"}))
 
 
+# A batch's sends go side by side: each mostly waits on WhatsApp (and Lambda bills the wait).
+# Each send is still its own conditional lease and the pacer still grants its token (one take
+# for the batch, shared by these threads); a failed record is reported on its own.
+SEND_THREADS = 10
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     sending.pacer.begin(len(event.get("Records") or []))
+    batch = sending.pacer.batch
     # Analytics counters follow the stored changes (services/changes.py), not the send.
-    return process_sqs_batch(event, record_handler, context, LaneRecord)
+    return process_sqs_batch(event, record_handler, context, LaneRecord, threads=SEND_THREADS,
+                             thread_setup=lambda: sending.pacer.join(batch))

@@ -16,16 +16,24 @@ How each figure is taken (also written into the report under `method`):
   drained) and at one message per batch (each message drained alone, sender and stream batch 1).
   The sandbox's status webhooks are delivered once the sender's invocation has returned (Meta's
   usual order), not inside it.
-- Lambda duration, per invocation: our handler's own time, measured in process as the wall
-  time of the invocation minus moto's time inside it and minus the time spent in the sandbox
-  WhatsApp and the callback sink (those are outside waits), scaled by the CPU share Lambda gives
-  the deployed memory (1,769 MB = one vCPU), plus the outside waits of a real deployment,
-  assumed per request (ASSUMED_MS: DynamoDB, SQS, SNS, the WhatsApp Cloud API, a platform's
-  callback URL), billed per ms at the template's memory and arm64 price.
-- logs: the bytes our handlers print per message at the template's LogLevel (Powertools'
-  JSON lines and EMF metric lines, captured from the handlers' streams), plus Lambda's own
-  START/END/REPORT lines per invocation and API Gateway's access-log line per API request,
-  each event with CloudWatch's 26 bytes of metadata, at the ingestion price.
+- Lambda duration, per invocation: our handler's own time, measured in process as the CPU
+  time of the handler's thread and of the pool threads it starts (the sender's sends, the
+  callback posts) minus the CPU spent in moto and in the sandbox WhatsApp and the callback sink,
+  scaled by the CPU share Lambda gives the deployed memory (1,769 MB = one vCPU), plus the
+  outside waits of a real deployment, assumed per request (ASSUMED_MS: DynamoDB, SQS, SNS, the
+  WhatsApp Cloud API, a platform's callback URL) and counted per thread that made them: the
+  handler's own thread waits in turn, its pool threads side by side, so an invocation waits its
+  own thread's sum plus the longest pool thread's sum (the callback posts' capped at the stream
+  batch's 3 s budget). The WhatsApp and callback waits are slept for real inside the bench's
+  invocations (a sleep costs no CPU), so the pool threads share the work as they would against
+  real endpoints. Billed per ms at the template's memory and arm64 price.
+- logs: the bytes our handlers print per message at the template's application log level
+  (LoggingConfig's ApplicationLogLevel, which Lambda filters by and Powertools follows; else the
+  LogLevel parameter): Powertools' JSON lines and EMF metric lines, captured from the handlers'
+  streams; plus Lambda's own lines per invocation as the template's LoggingConfig has them
+  (START/END/REPORT in text, platform.start/platform.report in JSON, none at SystemLogLevel
+  WARN) and API Gateway's access-log line per API request, each event with CloudWatch's
+  26 bytes of metadata, at the ingestion price.
 - X-Ray: each function the template traces Active starts a sampled trace for 5% of its
   invocations beyond a reservoir of 1/s (Lambda's fixed sampling), priced per trace recorded
   at an assumed steady 80 messages/s; PassThrough functions record none (nothing upstream of
@@ -102,7 +110,8 @@ LAMBDA_MB_PER_VCPU = 1769   # Lambda gives one full vCPU at 1,769 MB, proportion
 XRAY_SAMPLING = {"reservoir_per_s": 1.0, "rate": 0.05}  # Lambda's fixed sampling for Active tracing
 XRAY_ASSUMED_MPS = 80.0     # the steady traffic the reservoir is spread over (WhatsApp's default tier)
 LOG_EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills 26 bytes of metadata per event
-# Lambda's own lines per invocation (text format, as the template has no LoggingConfig), sized from real ones.
+# Lambda's own lines per invocation at SystemLogLevel INFO (DEBUG adds none per invocation;
+# WARN drops them), sized from real ones: text format, and JSON (LoggingConfig LogFormat JSON).
 PLATFORM_LINES = [
     "START RequestId: 6f1c9d4e-2b7a-4c1e-9f3d-8a5b2c7e1d90 Version: $LATEST\n",
     "END RequestId: 6f1c9d4e-2b7a-4c1e-9f3d-8a5b2c7e1d90\n",
@@ -110,6 +119,31 @@ PLATFORM_LINES = [
     "Memory Size: 512 MB\tMax Memory Used: 121 MB\t\n",
 ]
 XRAY_REPORT_SUFFIX = "XRAY TraceId: 1-6744b7c2-3f9d2a1b7c8e4f5a6b7c8d9e\tSegmentId: 4a7b9c2d1e3f5a6b\tSampled: true\t\n"
+PLATFORM_LINES_JSON = [
+    '{"time":"2026-12-01T09:00:00.000Z","type":"platform.start","record":{"requestId":"6f1c9d4e-2b7a-4c1e-9f3d-8a5b2c7e1d90",'
+    '"version":"$LATEST"}}\n',
+    '{"time":"2026-12-01T09:00:00.024Z","type":"platform.report","record":{"requestId":"6f1c9d4e-2b7a-4c1e-9f3d-8a5b2c7e1d90",'
+    '"metrics":{"durationMs":23.41,"billedDurationMs":24,"memorySizeMB":512,"maxMemoryUsedMB":121},"status":"success"}}\n',
+]
+XRAY_REPORT_SUFFIX_JSON = ',"tracing":{"spanId":"4a7b9c2d1e3f5a6b","type":"X-Amzn-Trace-Id","value":"Root=1-6744b7c2-3f9d2a1b7c8e4f5a6b7c8d9e;Parent=4a7b9c2d1e3f5a6b;Sampled=1"}'
+
+
+def platform_lines(facts: dict[str, Any], function: str) -> list[str]:
+    """Lambda's own lines for one successful invocation of `function`, as its LoggingConfig has them."""
+    logging = facts["functions"][function].get("logging") or {}
+    system = (logging.get("system_log_level") or "INFO").upper()
+    if system == "WARN":
+        return []  # START/END/REPORT and platform.start/platform.report are INFO events
+    traced = facts["functions"][function]["tracing"] == "Active"
+    if (logging.get("log_format") or "Text").upper() == "JSON":
+        lines = list(PLATFORM_LINES_JSON)
+        if traced:
+            lines[-1] = lines[-1].replace(',"status":"success"}}', ',"status":"success"' + XRAY_REPORT_SUFFIX_JSON + "}}")
+        return lines
+    lines = list(PLATFORM_LINES)
+    if traced:
+        lines[-1] = lines[-1].rstrip("\n") + XRAY_REPORT_SUFFIX
+    return lines
 
 
 # ---- the template: what is deployed ---------------------------------------------------------------
@@ -124,13 +158,29 @@ def template_facts(template: dict[str, Any] | None = None) -> dict[str, Any]:
     for logical, res in resources_of(template, "AWS::Serverless::Function").items():
         props = {**globals_fn, **res["Properties"]}
         arch = (props.get("Architectures") or ["x86_64"])[0]
+        logging = {**(globals_fn.get("LoggingConfig") or {}), **(res["Properties"].get("LoggingConfig") or {})}
         out["functions"][logical] = {"memory_mb": int(props.get("MemorySize", 128)), "architecture": arch,
-                                     "tracing": props.get("Tracing", "PassThrough"), "timeout_s": int(props.get("Timeout", 3))}
-    out["log_level"] = ((template.get("Parameters") or {}).get("LogLevel") or {}).get("Default", "INFO")
+                                     "tracing": props.get("Tracing", "PassThrough"), "timeout_s": int(props.get("Timeout", 3)),
+                                     "logging": {"log_format": resolved(template, logging.get("LogFormat")) or "Text",
+                                                 "application_log_level": resolved(template, logging.get("ApplicationLogLevel")),
+                                                 "system_log_level": resolved(template, logging.get("SystemLogLevel"))}}
+    levels = {f["logging"]["application_log_level"] for f in out["functions"].values()} - {None}
+    parameter = resolved(template, {"Ref": "LogLevel"}) or "INFO"
+    # Lambda filters our lines by ApplicationLogLevel and Powertools takes it over POWERTOOLS_LOG_LEVEL.
+    out["log_level"] = next(iter(levels)) if len(levels) == 1 else parameter
+    out["log_format"] = {f["logging"]["log_format"] for f in out["functions"].values()}
+    out["system_log_level"] = {f["logging"]["system_log_level"] or "INFO" for f in out["functions"].values()}
     apis = resources_of(template, "AWS::Serverless::HttpApi")
     access = next(iter(apis.values()), {}).get("Properties", {}).get("AccessLogSettings", {})
     out["access_log_format"] = access.get("Format")
     return out
+
+
+def resolved(template: dict[str, Any], value: Any) -> str | None:
+    """A property's value with a `!Ref` to a parameter read as that parameter's default."""
+    if isinstance(value, dict) and "Ref" in value:
+        return ((template.get("Parameters") or {}).get(value["Ref"]) or {}).get("Default")
+    return None if value is None else str(value)
 
 
 def access_log_line(fmt: str | None) -> str:
@@ -397,10 +447,15 @@ class Invocation:
 
     function: str
     records: int
+    thread: int = 0                 # the thread the handler ran on (its pools' threads are others)
     wall_s: float = 0.0
     moto_s: float = 0.0
     outside_s: float = 0.0          # the sandbox WhatsApp and the callback sink (nested invocations included)
+    cpu_s: float = 0.0              # CPU of the handler's thread and of the pool threads it started
+    moto_cpu_s: float = 0.0         # of which in moto
+    outside_cpu_s: float = 0.0      # of which in the sandbox WhatsApp and the callback sink
     requests: Counter[str] = field(default_factory=Counter)   # "dynamodb.PutItem", "sqs.SendMessageBatch", ...
+    waits_ms: Counter[int] = field(default_factory=Counter)   # assumed outside waits, per thread that made them
     whatsapp: int = 0
     callbacks: int = 0
     log_bytes: int = 0
@@ -408,7 +463,20 @@ class Invocation:
 
     @property
     def own_s(self) -> float:
-        return max(0.0, self.wall_s - self.moto_s - self.outside_s)
+        """Our code's CPU time: threads that run side by side add up (they share the vCPU)."""
+        return max(0.0, self.cpu_s - self.moto_cpu_s - self.outside_cpu_s)
+
+    def wait_ms(self, worker_cap_ms: float | None = None) -> float:
+        """The outside waits as they overlap: the handler's thread waits in turn, the pool threads
+        it starts (the sender's sends, the callback posts) side by side, so the invocation waits
+        its own thread's sum plus the longest pool thread's sum."""
+        own = self.waits_ms.get(self.thread, 0.0)
+        workers = max((ms for thread, ms in self.waits_ms.items() if thread != self.thread), default=0.0)
+        return own + (min(workers, worker_cap_ms) if worker_cap_ms is not None else workers)
+
+    @property
+    def threads_used(self) -> int:
+        return len([t for t in self.waits_ms if t != self.thread])
 
     def service_requests(self, service: str) -> int:
         return sum(v for k, v in self.requests.items() if k.startswith(service + "."))
@@ -430,6 +498,7 @@ class Meter:
         self.units: dict[str, float] = defaultdict(float)
         self.idle_receives = 0
         self.table = moto_table(stack.deps.store.table.name)
+        self.sleep_waits = True  # the assumed WhatsApp and callback waits are slept inside invocations
 
     def reset(self) -> None:
         self.done, self.outside, self.units, self.idle_receives = [], Counter(), defaultdict(float), 0
@@ -446,18 +515,33 @@ class Meter:
         original_handle, original_receive = self.stack.sandbox.handle, self.stack.receive_callback
 
         def invoke(fn: Any, event: dict[str, Any]) -> Any:
-            frame = Invocation(fn.spec.logical_id, len(event.get("Records") or []))
+            frame = Invocation(fn.spec.logical_id, len(event.get("Records") or []), thread=threading.get_ident())
             meter.frames.append(frame)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 return original_invoke(fn, event)
             finally:
                 frame.wall_s = time.perf_counter() - t0
+                frame.cpu_s += time.thread_time() - c0
                 meter.frames.remove(frame)
                 meter.done.append(frame)
 
+        def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            # A pool thread's work belongs to the invocation that started it: its CPU is counted there.
+            frame = meter.frames[-1] if meter.frames else None
+
+            def counted(*a: Any, **k: Any) -> Any:
+                c0 = time.thread_time()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    if frame is not None:
+                        frame.cpu_s += time.thread_time() - c0
+            return original_submit(pool, counted, *args, **kwargs)
+
         def process_request(stubber: Any, request: Any) -> Any:
             service, op, params = meter._describe(request)
+            c0 = time.thread_time()
             with stack_module._moto_lock:
                 before = meter._sizes_before(service, op, params)
                 t0 = time.perf_counter()
@@ -466,6 +550,7 @@ class Meter:
                 finally:
                     spent = time.perf_counter() - t0
                 meter._price(service, op, params, before, response)
+            spent_cpu = time.thread_time() - c0
             frame = meter.frames[-1] if meter.frames else None
             if frame is None and op == "ReceiveMessage" and '"Messages"' not in str(response[2] if response else ""):
                 # An empty receive: Lambda's pollers long-poll every queue all the time (a fixed
@@ -476,22 +561,36 @@ class Meter:
             else:
                 frame.requests[f"{service}.{op}"] += 1
                 frame.moto_s += spent
+                frame.moto_cpu_s += spent_cpu
+                frame.waits_ms[threading.get_ident()] += ASSUMED_MS.get(service, 0.0)
             return response
 
         def outside(kind: str, call: Any) -> Any:
+            assumed = ASSUMED_MS["whatsapp" if kind == "whatsapp" else "callback"]
+
             def timed(*args: Any, **kwargs: Any) -> Any:
                 frame = meter.frames[-1] if meter.frames else None
-                t0 = time.perf_counter()
+                if frame is not None and meter.sleep_waits:
+                    # Waited for real (a sleep costs no CPU): the threads a handler starts then share
+                    # the work as they would against WhatsApp or a platform, not one thread doing it all.
+                    time.sleep(assumed / 1000)
+                t0, c0 = time.perf_counter(), time.thread_time()
                 try:
                     return call(*args, **kwargs)
                 finally:
                     if frame is not None:
                         frame.outside_s += time.perf_counter() - t0
+                        frame.outside_cpu_s += time.thread_time() - c0
+                        frame.waits_ms[threading.get_ident()] += assumed
                         setattr(frame, kind, getattr(frame, kind) + 1)
             return timed
 
+        from concurrent.futures import ThreadPoolExecutor
+
+        original_submit = ThreadPoolExecutor.submit
         stack_module.LocalFunction.invoke = invoke  # type: ignore[method-assign, assignment]
         BotocoreStubber.process_request = process_request  # type: ignore[method-assign, assignment]
+        ThreadPoolExecutor.submit = submit  # type: ignore[method-assign, assignment]
         # The stream pollers hold their function's bound invoke from before: through the metered one.
         stream_invokes = [poller.invoke for poller in self.stack.stream_pollers]
         for poller in self.stack.stream_pollers:
@@ -504,6 +603,7 @@ class Meter:
             finally:
                 stack_module.LocalFunction.invoke = original_invoke  # type: ignore[method-assign]
                 BotocoreStubber.process_request = original_process  # type: ignore[method-assign]
+                ThreadPoolExecutor.submit = original_submit  # type: ignore[method-assign]
                 self.stack.sandbox.handle, self.stack.receive_callback = original_handle, original_receive
                 for poller, original_stream_invoke in zip(self.stack.stream_pollers, stream_invokes, strict=True):
                     poller.invoke = original_stream_invoke
@@ -654,15 +754,14 @@ def drain(stack: Any, batch: int | None = None, later: list[Any] | None = None) 
 
 
 def invocation_ms(inv: Invocation, facts: dict[str, Any]) -> float:
-    """What Lambda would bill for one invocation: our own time at the deployed memory's CPU share,
-    plus the assumed outside waits (callback posts in order within the stream batch's budget)."""
+    """What Lambda would bill for one invocation: our own CPU time at the deployed memory's CPU
+    share, plus the assumed outside waits as the code's threads overlap them (Invocation.wait_ms;
+    the callback posts' within the stream batch's budget)."""
     memory = facts["functions"][inv.function]["memory_mb"]
     cpu_scale = max(1.0, LAMBDA_MB_PER_VCPU / memory)
     from wa_notify.services.callbacks import POST_BUDGET_SECONDS
 
-    waits = (inv.service_requests("dynamodb") * ASSUMED_MS["dynamodb"] + inv.service_requests("sqs") * ASSUMED_MS["sqs"]
-             + inv.service_requests("sns") * ASSUMED_MS["sns"] + inv.whatsapp * ASSUMED_MS["whatsapp"]
-             + min(inv.callbacks * ASSUMED_MS["callback"], POST_BUDGET_SECONDS * 1000))
+    waits = inv.wait_ms(POST_BUDGET_SECONDS * 1000 if inv.callbacks else None)
     return math.ceil(inv.own_s * 1000 * cpu_scale + waits)
 
 
@@ -699,6 +798,9 @@ def summarize_path(meter: Meter, n: int, facts: dict[str, Any], *, delivered: in
             "own_ms_median": round(statistics.median(own), 2), "own_ms_p95": round(own[int(0.95 * (len(own) - 1))], 2),
             "moto_ms_median": round(statistics.median(inv.moto_s * 1000 for inv in invs), 2),
             "billed_ms_median": statistics.median(billed), "billed_ms_mean": round(statistics.mean(billed), 1),
+            "outside_waits_ms_serial_mean": round(statistics.mean(sum(inv.waits_ms.values()) for inv in invs), 1),
+            "outside_waits_ms_overlapped_mean": round(statistics.mean(inv.wait_ms() for inv in invs), 1),
+            "pool_threads_per_invocation": round(statistics.mean(inv.threads_used for inv in invs), 1),
             "requests_per_invocation": {k: round(v / len(invs), 2) for k, v in sorted(sum((inv.requests for inv in invs), Counter()).items())},
             "log_bytes_per_invocation": round(statistics.mean(inv.log_bytes for inv in invs), 1),
             "memory_mb": spec["memory_mb"], "tracing": spec["tracing"],
@@ -709,9 +811,9 @@ def summarize_path(meter: Meter, n: int, facts: dict[str, Any], *, delivered: in
     api_requests = len(by_fn.get("ApiFunction", []))
     ours_bytes = sum(inv.log_bytes for inv in meter.done)
     ours_events = sum(inv.log_events for inv in meter.done)
-    platform_bytes = sum(len("".join(PLATFORM_LINES)) + (len(XRAY_REPORT_SUFFIX) if fns[inv.function]["tracing"] == "Active" else 0)
-                         for inv in meter.done)
-    platform_events = len(PLATFORM_LINES) * len(meter.done)
+    platform = {name: platform_lines(facts, name) for name in by_fn}
+    platform_bytes = sum(len("".join(platform[inv.function]).encode()) for inv in meter.done)
+    platform_events = sum(len(platform[inv.function]) for inv in meter.done)
     access = access_log_line(facts.get("access_log_format"))
     log_bytes = (ours_bytes + platform_bytes + api_requests * len(access)
                  + LOG_EVENT_OVERHEAD_BYTES * (ours_events + platform_events + (api_requests if access else 0)))
@@ -745,7 +847,8 @@ def summarize_path(meter: Meter, n: int, facts: dict[str, Any], *, delivered: in
         "functions": functions,
         "log_bytes_per_message": {"ours": round(ours_bytes / n, 1), "lambda_platform_lines": round(platform_bytes / n, 1),
                                   "api_access_log": round(api_requests * len(access) / n, 1), "billed_total": round(log_bytes / n, 1),
-                                  "log_level": facts["log_level"]},
+                                  "log_level": facts["log_level"], "log_format": sorted(facts["log_format"]),
+                                  "system_log_level": sorted(facts["system_log_level"])},
         "xray_traces_per_message": round(traces / n, 4),
         "cost_per_million_usd": round(total / n * 1e6, 2),
         "cost_breakdown_per_million_usd": {k: round(v / n * 1e6, 3) for k, v in breakdown.items()},

@@ -14,7 +14,7 @@ def test_lambda_memory_tracing_and_log_level_come_from_the_template():
     template["Globals"]["Function"]["MemorySize"] = 1024
     template["Resources"]["SenderFunction"]["Properties"]["MemorySize"] = 256
     template["Resources"]["ApiFunction"]["Properties"]["Tracing"] = "PassThrough"
-    template["Parameters"]["LogLevel"]["Default"] = "WARNING"
+    template["Parameters"]["LogLevel"]["Default"] = "WARN"
 
     # WHEN the bench reads it
     facts = run.template_facts(template)
@@ -24,7 +24,35 @@ def test_lambda_memory_tracing_and_log_level_come_from_the_template():
     assert facts["functions"]["SenderFunction"]["memory_mb"] == 256
     assert facts["functions"]["ApiFunction"]["tracing"] == "PassThrough"
     assert facts["functions"]["DispatcherFunction"]["tracing"] == template["Globals"]["Function"]["Tracing"]
-    assert facts["log_level"] == "WARNING"
+    assert facts["log_level"] == "WARN"
+
+
+def test_log_level_and_lambdas_own_lines_follow_the_templates_logging_config():
+    # GIVEN the template's LoggingConfig: JSON, our level from LogLevel, Lambda's own lines from SystemLogLevel
+    template = copy.deepcopy(load_template())
+    logging = template["Globals"]["Function"]["LoggingConfig"]
+    assert logging == {"LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"}, "SystemLogLevel": {"Ref": "SystemLogLevel"}}
+
+    # WHEN the bench reads it as deployed (SystemLogLevel WARN), at INFO, and with no LoggingConfig at all
+    deployed = run.template_facts(template)
+    template["Parameters"]["SystemLogLevel"]["Default"] = "INFO"
+    template["Resources"]["ApiFunction"]["Properties"]["LoggingConfig"] = {"ApplicationLogLevel": "ERROR"}
+    info = run.template_facts(template)
+    del template["Globals"]["Function"]["LoggingConfig"]
+    template["Resources"]["ApiFunction"]["Properties"].pop("LoggingConfig")
+    text = run.template_facts(template)
+
+    # THEN at WARN Lambda prints no line of its own for a successful invocation
+    assert deployed["log_level"] == template["Parameters"]["LogLevel"]["Default"]
+    assert run.platform_lines(deployed, "SenderFunction") == []
+    # AND at INFO its platform.start and platform.report JSON lines (with the trace for Active functions)
+    assert [line[:40] for line in run.platform_lines(info, "SenderFunction")] == [
+        line[:40] for line in run.PLATFORM_LINES_JSON]
+    assert "X-Amzn-Trace-Id" in run.platform_lines(info, "ApiFunction")[-1]
+    # AND a function's own ApplicationLogLevel is its own (Lambda filters by it)
+    assert info["functions"]["ApiFunction"]["logging"]["application_log_level"] == "ERROR"
+    # AND without a LoggingConfig, the text START/END/REPORT lines
+    assert run.platform_lines(text, "SenderFunction") == run.PLATFORM_LINES
 
 
 def test_the_whole_path_is_metered_per_invocation_and_everything_is_priced():

@@ -266,9 +266,10 @@ def test_sender_throttles_itself_before_whatsapp_does(api, stack, message_body):
     ids = [api.post("/v1/messages", {**message_body, "to": to})[1]["id"] for to in ("+14155550101", "+14155550102", "+14155550103")]
     # WHEN the sender runs
     stack.drain()
-    # THEN two went out and the third waits in the queue (delayed), not failed
+    # THEN two went out and the third waits in the queue (delayed), not failed (the batch's sends
+    # go side by side, so whichever asked the bucket last is the one that waits)
     assert provider_calls(stack) == 2
-    assert api.message(ids[2])["stage"] == "queued"
+    assert sorted(api.message(i)["stage"] for i in ids).count("queued") == 1
     assert queue_depth(stack, "SendQueueHigh") == 1
 
 

@@ -10,6 +10,10 @@ success and deleted instead of reaching its DLQ.
 With a `model`, Powertools parses each record into it before the handler runs: a record that
 does not parse is a failed record (a poison record: to the DLQ after its redrives), reported
 without calling the handler.
+
+With `threads` > 1 the records are handled side by side (the sender: each send mostly waits on
+WhatsApp, and Lambda bills the wait). Each record is still handled once and its outcome
+reported on its own: a failed one is in batchItemFailures, the others are not.
 """
 
 from __future__ import annotations
@@ -25,11 +29,37 @@ from pydantic import BaseModel
 _local = threading.local()
 
 
+class SideBySideProcessor(BatchProcessor):
+    """Powertools' BatchProcessor with the records handled by up to `threads` threads; each
+    thread first runs `thread_setup` (what the handler's thread set up for the batch)."""
+
+    threads = 1
+    thread_setup: Callable[[], None] | None = None
+
+    def process(self) -> list[tuple[Any, ...]]:
+        records = list(self.records)
+        if self.threads <= 1 or len(records) <= 1:
+            return super().process()
+        from concurrent.futures import ThreadPoolExecutor
+
+        setup = self.thread_setup
+
+        def handle(record: dict[str, Any]) -> tuple[Any, ...]:
+            if setup is not None:
+                setup()
+            return self._process_record(record)  # type: ignore[no-any-return]
+
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(records)), thread_name_prefix="batch") as pool:
+            return list(pool.map(handle, records))
+
+
 def process_sqs_batch(
-    event: dict[str, Any], record_handler: Callable[..., Any], context: Any, model: type[BaseModel] | None = None
+    event: dict[str, Any], record_handler: Callable[..., Any], context: Any, model: type[BaseModel] | None = None,
+    *, threads: int = 1, thread_setup: Callable[[], None] | None = None,
 ) -> PartialItemFailureResponse:
     """`process_partial_response` for an SQS event: only the failed records are reported. The
-    handler gets each record parsed into `model`, or Powertools' SQSRecord without one."""
+    handler gets each record parsed into `model`, or Powertools' SQSRecord without one; with
+    `threads` > 1, records side by side, each thread running `thread_setup` first."""
     processors = getattr(_local, "processors", None)
     if processors is None:
         processors = _local.processors = {}
@@ -37,5 +67,6 @@ def process_sqs_batch(
     if processor is None:
         # Powertools types `model` as its own SqsRecordModel subclasses but reads only messageId from
         # the parsed record; ours are lighter models with that field (jobs.LaneRecord says why).
-        processor = processors[model] = BatchProcessor(event_type=EventType.SQS, model=model)  # type: ignore[arg-type]
+        processor = processors[model] = SideBySideProcessor(event_type=EventType.SQS, model=model)  # type: ignore[arg-type]
+    processor.threads, processor.thread_setup = threads, thread_setup
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

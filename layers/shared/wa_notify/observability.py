@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,25 @@ from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "wa-notify"
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WaNotify", service=SERVICE)
+
+
+class LockedMetrics(Metrics):
+    """Powertools' Metrics, added to one at a time: the sender handles a batch's records on
+    several threads (wa_notify.batch), and Powertools' add_metric reads, appends and stores
+    the metric's values unlocked (two threads adding one name at once could lose a value)."""
+
+    _lock = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            super().add_metric(*args, **kwargs)
+
+    def flush_metrics(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            super().flush_metrics(*args, **kwargs)
+
+
+metrics = LockedMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WaNotify", service=SERVICE)
 
 
 class LazyTracer:

@@ -51,19 +51,30 @@ def reset() -> None:
 
 
 POST_BUDGET_SECONDS = 3.0  # how long one stream batch waits for posts before queueing what is left
+THREADS_PER_TENANT = 8  # a tenant's messages posted side by side (each message's callbacks in order)
+MAX_THREADS = 32
+
+
+def ordering_key(callback: Callback) -> str:
+    """What must be posted in order: one message's status callbacks; a tenant's other events
+    (replies, opt-outs) keep their stream order among themselves, as before."""
+    if callback.type == "message.status" and callback.data.get("message_id"):
+        return f"message:{callback.data['message_id']}"
+    return "events"
 
 
 def send_all(deps: Deps, owed: list[tuple[str, Callback]], budget_s: float = POST_BUDGET_SECONDS) -> None:
-    """Post a stream batch's callbacks: in order within a tenant, tenants side by side, and for at
-    most `budget_s`. A tenant whose URL hangs (or whose DNS does) keeps only its own thread: at the
-    deadline its callbacks not yet posted, and the one in flight, go to the retry queue, so the
-    shard moves on and every other tenant's callbacks are on time. Returns once each callback was
-    posted or queued (a queue failure raises: the batch is then delivered again)."""
+    """Post a stream batch's callbacks: in order for one message, different messages side by side
+    (up to THREADS_PER_TENANT a tenant), tenants side by side, and for at most `budget_s`. A
+    tenant whose URL hangs (or whose DNS does) keeps only its own threads: at the deadline its
+    callbacks not yet posted, and those in flight, go to the retry queue, so the shard moves on
+    and every other tenant's callbacks are on time. Returns once each callback was posted or
+    queued (a queue failure raises: the batch is then delivered again)."""
     if not owed:
         return
-    by_tenant: dict[str, list[Callback]] = {}
+    by_tenant: dict[str, dict[str, list[Callback]]] = {}
     for tenant_id, callback in owed:
-        by_tenant.setdefault(tenant_id, []).append(callback)
+        by_tenant.setdefault(tenant_id, {}).setdefault(ordering_key(callback), []).append(callback)
     if len(by_tenant) == 1 and budget_s <= 0:
         for tenant_id, callback in owed:
             send(deps, tenant_id, callback)
@@ -72,35 +83,45 @@ def send_all(deps: Deps, owed: list[tuple[str, Callback]], budget_s: float = POS
     from concurrent.futures import ThreadPoolExecutor, wait
 
     lock = threading.Lock()
-    taken = dict.fromkeys(by_tenant, 0)  # per tenant: how many callbacks a worker has started
+    groups = {tenant_id: list(keyed.values()) for tenant_id, keyed in by_tenant.items()}
+    next_group = dict.fromkeys(groups, 0)  # per tenant: the next message no thread has taken
+    posted: dict[tuple[str, int], int] = {}  # (tenant, group) -> callbacks done (posted or queued)
     abandoned: set[str] = set()
 
     def work(tenant_id: str) -> None:
-        queue = by_tenant[tenant_id]
         while True:
             with lock:
-                if tenant_id in abandoned or taken[tenant_id] >= len(queue):
+                if tenant_id in abandoned or next_group[tenant_id] >= len(groups[tenant_id]):
                     return
-                callback = queue[taken[tenant_id]]
-                taken[tenant_id] += 1
-            send(deps, tenant_id, callback)
+                g = next_group[tenant_id]
+                next_group[tenant_id] += 1
+                posted[(tenant_id, g)] = 0
+            for callback in groups[tenant_id][g]:
+                with lock:
+                    if tenant_id in abandoned:
+                        return
+                send(deps, tenant_id, callback)
+                with lock:
+                    posted[(tenant_id, g)] += 1
 
-    pool = ThreadPoolExecutor(max_workers=min(8, len(by_tenant)), thread_name_prefix="callbacks")
-    futures = {pool.submit(work, tenant_id): tenant_id for tenant_id in by_tenant}
+    threads = {tenant_id: min(THREADS_PER_TENANT, len(tenant_groups)) for tenant_id, tenant_groups in groups.items()}
+    pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, sum(threads.values())), thread_name_prefix="callbacks")
+    futures = {pool.submit(work, tenant_id): tenant_id for tenant_id, n in threads.items() for _ in range(n)}
     done, late = wait(futures, timeout=budget_s)
     pool.shutdown(wait=False, cancel_futures=True)
     for future in done:
         future.result()  # a queue failure inside: the batch is delivered again
-    for future in late:
-        tenant_id = futures[future]
+    late_tenants = {futures[future] for future in late}
+    for tenant_id in late_tenants:
         with lock:
             abandoned.add(tenant_id)
-            start = max(0, taken[tenant_id] - 1)  # the one in flight too: its post may never return
+            # Each message's callbacks not done yet, the one in flight too (its post may never return).
+            left = [callback for g, group in enumerate(groups[tenant_id]) for callback in group[posted.get((tenant_id, g), 0):]]
         _failing[tenant_id] = (time.monotonic() + BREAKER_SECONDS, "the URL did not answer within the batch's time budget", False)
-        for callback in by_tenant[tenant_id][start:]:
+        for callback in left:
             _queue_retry(deps, {"tenant_id": tenant_id, "event": callback.as_dict(), "attempt": 1},
                          "the URL did not answer within the batch's time budget", permanent=False)
-        metrics.add_metric(name="CallbackPostsDeferred", unit="Count", value=len(by_tenant[tenant_id]) - start)
+        metrics.add_metric(name="CallbackPostsDeferred", unit="Count", value=len(left))
 
 
 def send(deps: Deps, tenant_id: str, callback: Callback) -> str:

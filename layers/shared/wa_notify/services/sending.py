@@ -17,6 +17,16 @@ from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 
 
+class PacerBatch:
+    """One invocation's reserve: the records still to send and the tokens taken for them. The
+    threads sending one batch's records side by side share it, one take at a time (`lock`)."""
+
+    def __init__(self, records: int = 1) -> None:
+        self.pending = max(1, records)
+        self.reserve: dict[str, int] = {}
+        self.lock = threading.RLock()
+
+
 class Pacer(threading.local):
     """Number tokens for one invocation's batch, taken in one write for the whole batch.
 
@@ -24,16 +34,30 @@ class Pacer(threading.local):
     records use them. Unused ones (a redelivered job, a cancelled message) are simply lost,
     which only ever errs on the slow side of WhatsApp's limit. Per thread, like the batch
     processor (`wa_notify.batch`): locally several sender containers are threads of one
-    process, and a shared reserve would let two of them spend one token.
+    process, and a shared reserve would let two of them spend one token. The threads that
+    send one invocation's records (`wa_notify.batch`) `join` its batch.
     """
 
     def __init__(self) -> None:
-        self.pending = 1
-        self.reserve: dict[str, int] = {}
+        self.batch = PacerBatch()
 
     def begin(self, records: int) -> None:
-        self.pending = max(1, records)
-        self.reserve.clear()
+        self.batch = PacerBatch(records)
+
+    def join(self, batch: PacerBatch) -> None:
+        self.batch = batch
+
+    @property
+    def pending(self) -> int:
+        return self.batch.pending
+
+    @pending.setter
+    def pending(self, value: int) -> None:
+        self.batch.pending = value
+
+    @property
+    def reserve(self) -> dict[str, int]:
+        return self.batch.reserve
 
 
 pacer = Pacer()
@@ -53,6 +77,11 @@ def number_rate(deps: Deps, tenant_id: str) -> tuple[Rate, int]:
 
 def take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: int) -> int:
     """0 when this send may go now, else microseconds to wait."""
+    with pacer.batch.lock:
+        return _take_number_token(deps, tenant_id, pnid, lane, now_us)
+
+
+def _take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us: int) -> int:
     key = f"{pnid}#{lane}"
     if pacer.reserve.get(key, 0) > 0:
         pacer.reserve[key] -= 1
@@ -74,7 +103,8 @@ def process(deps: Deps, job: dict[str, Any]) -> str:
     try:
         return _process(deps, job)
     finally:
-        pacer.pending = max(1, pacer.pending - 1)
+        with pacer.batch.lock:
+            pacer.pending = max(1, pacer.pending - 1)
 
 
 def _process(deps: Deps, job: dict[str, Any]) -> str:
@@ -139,7 +169,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         latency_ms = max(0.0, (deps.now() - parse_iso(due)).total_seconds() * 1000) if due else None
         # The analytics counter and an unread deadline follow the change (services/changes.py).
         record_outcome(tenant_id, template_name(message), "sent", latency_ms=latency_ms)
-        logger.info("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
+        logger.debug("accepted by WhatsApp", extra={"message_id": message_id, "to": mask(to), "attempt": attempt})
         return "accepted"
     if isinstance(outcome, Ambiguous):
         store.leases.record_unknown(tenant_id, message_id, token, outcome.reason, now_ms + s.unknown_reconcile_seconds * 1000, at)
