@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wa_notify.domain import signatures
+from wa_notify.domain.header_media import kind_of, parameter_mismatch
 from wa_notify.domain.problems import Invalid
 from wa_notify.domain.ratelimit import Rate, decide
 from wa_notify.domain.templates import PLACEHOLDER_RE
@@ -343,7 +344,11 @@ class Sandbox:
         components = [c for c in tpl.get("components") or [] if isinstance(c, dict)]
         sent: dict[str, list[dict[str, Any]]] = {str(c.get("type", "")).lower(): c.get("parameters") or [] for c in components}
         values: dict[str, str] = {}
+        if refusal := self._header_media_refusal(spec.header_format, sent.get("header", [])):
+            return "", "", refusal
         for component, variables in (("header", spec.header_variables), ("body", spec.body_variables)):
+            if component == "header" and kind_of(spec.header_format):
+                continue  # a media or location header: checked above
             params = sent.get(component, [])
             if refusal := self._count_refusal(component, len(variables), len(params)):
                 return "", "", refusal
@@ -389,6 +394,15 @@ class Sandbox:
         if parameter_format == "POSITIONAL" and "parameter_name" in param:
             return 400, self._error(132012, None, f"{component}: the template's parameter_format is POSITIONAL: parameter_name is not allowed")
         return None
+
+    def _header_media_refusal(self, header_format: str | None, params: list[Any]) -> tuple[int, dict[str, Any]] | None:
+        """132012 for a media or location header sent without its parameter, or with another type
+        (the rule: domain/header_media.py `parameter_mismatch`)."""
+        if kind_of(header_format) is None or parameter_mismatch(header_format, params) is None:
+            return None
+        first = params[0] if params and isinstance(params[0], dict) else {}
+        received = str(first.get("type", "")).upper() or "UNKNOWN"
+        return 400, self._error(132012, None, f"header: Format mismatch, expected {header_format}, received {received}")
 
     def _button_refusal(self, buttons: list[Any], sent: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
         """URL buttons: one text parameter for a URL with a variable, none for a static one

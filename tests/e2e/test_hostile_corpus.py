@@ -38,7 +38,7 @@ NEW_TEMPLATE = {"name": "corpus_new", "language": "en_US", "category": "UTILITY"
     {"type": "BODY", "text": "Hello {{first_name}}, your parcel arrives {{eta}}.",
      "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Pablo"}, {"param_name": "eta", "example": "May 7"}]}},
     {"type": "FOOTER", "text": "Lucky Shrub"},
-    {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": "https://track.example.com/{{tracking}}", "example": ["1Z9"]}]}]}
+    {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": "https://track.example.com/{{1}}", "example": ["https://track.example.com/1Z9"]}]}]}
 
 
 @dataclass
@@ -63,8 +63,9 @@ SEEDS: dict[tuple[str, str], Seed] = {
         "/v1/settings", done=lambda accepted: f"/v1/campaigns/{accepted['id']}"),
     ("PUT", "/v1/flows/{name}"): Seed("/v1/flows/corpus_new", {
         "trigger": "corpus.other", "cancel_on": ["corpus.cancelled"], "reschedule_on": ["corpus.moved"], "language": "en_US",
-        "quiet_hours": {"start": "21:00", "end": "08:00"}, "steps": [{"template": "order_shipped", "at": "now"},
-                                                                      {"template": "order_shipped", "at": {"before": "visit_at", "offset": "PT24H"}}]},
+        "quiet_hours": {"start": "21:00", "end": "08:00"}, "steps": [{"template": "order_shipped", "at": "now", "button_params": {"0": "tracking"}},
+                                                                      {"template": "order_shipped", "at": {"before": "visit_at", "offset": "PT24H"},
+                                                                       "button_params": {"0": "tracking"}}]},
         "/v1/flows?limit=100"),
     ("POST", "/v1/events"): Seed("/v1/events", {
         "type": "corpus.booked", "key": "corpus-1", "to": "+886900000003", "timezone": "Asia/Taipei",

@@ -12,7 +12,7 @@ def test_register_then_sandbox_approves_through_a_signed_webhook(api, stack):
     # sandbox's decision (signed webhook, delivered while Meta was called) found it and was applied
     assert status == 201
     assert body["category"] == "UTILITY"
-    assert [p["name"] for p in body["parameters"]] == ["order_id", "first_name", "total", "eta", "tracking"]
+    assert [p["name"] for p in body["parameters"]] == ["order_id", "first_name", "total", "eta", "1"]
     decision = stack.sandbox.webhook_log[-1]
     assert decision["payload"]["entry"][0]["changes"][0]["field"] == "message_template_status_update" and decision["status"] == 200
     stack.drain()

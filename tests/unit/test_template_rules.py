@@ -39,7 +39,7 @@ def test_valid_named_and_positional_templates_pass():
     named = validate_template(VALID)
     positional = validate_template(POSITIONAL)
     # THEN the variables are found in order, with their examples
-    assert [v.name for v in named.variables] == ["order_id", "first_name", "total", "eta", "tracking"]
+    assert [v.name for v in named.variables] == ["order_id", "first_name", "total", "eta", "1"]
     assert named.parameter_format == "NAMED"
     assert [v.name for v in positional.body_variables] == ["1", "2", "3"]
     assert positional.parameter_format == "POSITIONAL"
@@ -77,7 +77,7 @@ CASES = [
     ("mismatched braces", lambda p: p["components"][1].update(text="Hi {{first_name}, your order of {{total}} arrives {{eta}}."), "components[1].text", "braces"),
     ("duplicate named variable", lambda p: p["components"][1].update(text="Hi {{first_name}}, {{first_name}} again, total {{total}} on {{eta}}."), "components[1].text", "more than once"),
     ("button label length", lambda p: p["components"][3]["buttons"][1].update(text="x" * 26), "components[3].buttons[1].text", "25"),
-    ("url variable at end", lambda p: p["components"][3]["buttons"][0].update(url="https://t.example.com/{{tracking}}/info"), "components[3].buttons[0].url", "end of the URL"),
+    ("url variable at end", lambda p: p["components"][3]["buttons"][0].update(url="https://t.example.com/{{1}}/info"), "components[3].buttons[0].url", "end of the URL"),
     ("url example", lambda p: p["components"][3]["buttons"][0].pop("example"), "components[3].buttons[0].example", "example"),
     ("url count", lambda p: p["components"][3]["buttons"].extend([{"type": "URL", "text": "a", "url": "https://a.example"}] * 2), "components[3].buttons", "at most 2"),
     ("button count", lambda p: p["components"][3].update(buttons=[{"type": "QUICK_REPLY", "text": f"q{i}"} for i in range(11)]), "components[3].buttons", "at most 10"),
@@ -128,3 +128,53 @@ def test_every_problem_is_listed_at_once():
 
 def test_not_an_object():
     assert problems_of(["x"])[0][1].startswith("the body must be a JSON object")
+
+
+# ---- URL buttons: one variable, {{1}}, at the end of the URL, in both parameter formats ----
+
+def url_button(url, example="https://track.example.com/1Z999AA1"):
+    return {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": url, "example": [example]}]}
+
+
+@pytest.mark.parametrize("base", [VALID, POSITIONAL], ids=["named", "positional"])
+def test_url_button_ending_in_1_registers_in_both_parameter_formats(base):
+    # GIVEN a template (NAMED or POSITIONAL) whose URL button ends in {{1}}, Meta's only form
+    payload = with_change(base, lambda p: p["components"].__setitem__(slice(None), [
+        *[c for c in p["components"] if c["type"] != "BUTTONS"], url_button("https://track.example.com/{{1}}")]))
+    # WHEN validated
+    spec = validate_template(payload)
+    # THEN it registers, and the button's variable is "1", filled by button_params["<index>"]
+    assert [(v.name, v.component, v.button_index) for v in spec.button_variables] == [("1", "button", 0)]
+    assert spec.buttons[0].url_variable == "1"
+
+
+@pytest.mark.parametrize(("url", "fragment"), [
+    ("https://track.example.com/{{tracking_number}}", "variable {{tracking_number}} is not Meta's form"),
+    ("https://track.example.com/{{2}}", "variable {{2}} is not Meta's form"),
+    ("https://track.example.com/{{1}}/info", "the variable must be at the end of the URL"),
+    ("https://track.example.com/{{1}}?a={{1}}", "has 2 variables"),
+])
+@pytest.mark.parametrize("base", [VALID, POSITIONAL], ids=["named", "positional"])
+def test_url_button_in_any_other_form_is_refused_saying_what_meta_expects(base, url, fragment):
+    # GIVEN a URL button whose variable is not a single trailing {{1}}
+    payload = with_change(base, lambda p: p["components"].__setitem__(slice(None), [
+        *[c for c in p["components"] if c["type"] != "BUTTONS"], url_button(url)]))
+    # WHEN validated
+    found = problems_of(payload)
+    # THEN the problem names the URL field and says what Meta expects
+    messages = [m for f, m in found if f == f"components[{len(payload['components']) - 1}].buttons[0].url"]
+    assert any(fragment in m for m in messages), found
+    assert all("written {{1}}" in m and "at the end of its URL" in m for m in messages), messages
+
+
+def test_a_template_stored_before_the_rule_still_reads_back():
+    # GIVEN a template stored (registered before the rule) with a named URL variable
+    from wa_notify.models_templates import spec_from_stored
+
+    stored = with_change(VALID, lambda p: p["components"][3]["buttons"][0].update(url="https://t.example.com/{{tracking}}"))
+    # WHEN read back from the store
+    spec = spec_from_stored(stored)
+    # THEN it still builds (so it still sends), with the variable it was registered with
+    assert spec.buttons[0].url_variable == "tracking"
+    # AND a new registration of the same JSON is refused
+    assert any("is not Meta's form" in m for _, m in problems_of(stored))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -16,7 +17,10 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationError,
+    WrapValidator,
 )
+from pydantic_core import PydanticCustomError
 
 from wa_notify.domain import jsonsafe, moments
 from wa_notify.domain.flows import EVENT_TYPE_MAX
@@ -37,8 +41,23 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+# A media or location header (`params.header`, domain/header_media.py): one kind holding one
+# flat object, {"image": {"link": "https://..."}}; nothing deeper.
+HeaderValue = Annotated[dict[Annotated[str, StringConstraints(max_length=16)], TypedValue], Field(max_length=2)]
+
+
+def _one_problem(value: Any, handler: Callable[[Any], Any]) -> Any:
+    """A value no member of the union takes is one problem, named by the parameter (not one per
+    member, each at a path naming the member's type)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("param_value", "must be a string, a number, a typed value such as {amount, currency}, "
+                                  'or a header object such as {"image": {"link": "https://..."}}') from None
+
+
 # Refused before the union, so the problem names the parameter, not each member of the union.
-ParamValue = Annotated[str | int | float | TypedValue, BeforeValidator(_not_bool)]
+ParamValue = Annotated[str | int | float | TypedValue | HeaderValue, WrapValidator(_one_problem), BeforeValidator(_not_bool)]
 
 
 def _iso_text(value: Any) -> Any:

@@ -242,7 +242,9 @@ class TemplateRequest(Worded):
     @classmethod
     def _meta_rules(cls, components: list[TemplateComponent], info: ValidationInfo) -> list[TemplateComponent]:
         # The fields above that passed are in info.data; a wrong category applies no category rule.
-        parts, problems = rules.check_components(components, info.data.get("parameter_format", "POSITIONAL"), info.data.get("category"))
+        stored = bool(info.context and info.context.get("stored"))
+        parts, problems = rules.check_components(components, info.data.get("parameter_format", "POSITIONAL"), info.data.get("category"),
+                                                 stored=stored)
         if problems:
             raise problems_error(cls.__name__, problems.items, strip=("components",))
         return CheckedComponents(components, parts)
@@ -259,17 +261,18 @@ class TemplateRequest(Worded):
         return self._spec
 
 
-def validate_template(payload: Any) -> rules.TemplateSpec:
-    """Meta's template-creation JSON -> its normalized spec, or Invalid listing every problem."""
+def validate_template(payload: Any, *, stored: bool = False) -> rules.TemplateSpec:
+    """Meta's template-creation JSON -> its normalized spec, or Invalid listing every problem
+    (`stored`: read back from the store, so judged by the rules it was registered under)."""
     try:
-        return TemplateRequest.model_validate(payload).spec
+        return TemplateRequest.model_validate(payload, context={"stored": stored}).spec
     except ValidationError as exc:
         raise invalid(exc) from None
 
 
 def spec_from_stored(item: Mapping[str, Any]) -> rules.TemplateSpec:
     """Rebuild a spec from the stored registration JSON (it was valid when stored)."""
-    return validate_template({k: item[k] for k in ("name", "language", "category", "parameter_format", "components")})
+    return validate_template({k: item[k] for k in ("name", "language", "category", "parameter_format", "components")}, stored=True)
 
 
 # ---- flows -----------------------------------------------------------------------------------------

@@ -147,6 +147,8 @@ class FlowPage(Page[dict[str, Any]]):
 
 class PreviewView(View):
     header: str | None
+    header_media: dict[str, Any] | None = Field(
+        default=None, description='a media or location header as sent: {"type": "image", "image": {"link": "https://..."}}')
     body: str
     footer: str | None
     buttons: list[dict[str, Any]]

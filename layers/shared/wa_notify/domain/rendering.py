@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # imported where used, lazily (see above)
     from datetime import datetime
 
     from babel import Locale
+from wa_notify.domain.header_media import HEADER_PARAM, header_parameter, kind_of
 from wa_notify.domain.problems import Invalid, Problem, ProblemList
 from wa_notify.domain.templates import PLACEHOLDER_RE, TemplateSpec
 
@@ -46,9 +47,11 @@ class Rendered:
     footer: str | None
     buttons: list[dict[str, Any]]
     request: dict[str, Any]
+    header_media: dict[str, Any] | None = None  # a media or location header's parameter, as sent
 
     def as_dict(self) -> dict[str, Any]:
-        return {"header": self.header, "body": self.body, "footer": self.footer, "buttons": self.buttons, "request": self.request}
+        return {"header": self.header, "header_media": self.header_media, "body": self.body, "footer": self.footer,
+                "buttons": self.buttons, "request": self.request}
 
 
 def babel_locale(language: str) -> Locale:
@@ -212,6 +215,8 @@ def render(
     text_values: dict[str, dict[str, str]] = {"header": {}, "body": {}}
     limits = {"header": HEADER_PARAM_MAX, "body": BODY_PARAM_MAX}
     expected = {v.name for v in spec.header_variables} | {v.name for v in spec.body_variables}
+    if kind_of(spec.header_format):
+        expected.add(HEADER_PARAM)  # the media or location of the header (domain/header_media.py)
     for unknown in sorted(set(params) - expected):
         known = ", ".join(sorted(expected)) or "none"
         problems.add(f"params.{unknown}", f"is not a variable of template {spec.name} (its variables: {known})")
@@ -235,6 +240,7 @@ def render(
             problems.add(field, f"is {len(text)} characters; a {var.component} parameter is at most {limits[var.component]}")
             continue
         text_values[var.component][var.name] = text
+    header_media = header_parameter(spec.header_format, params, problems)
 
     buttons_out: list[dict[str, Any]] = []
     button_components: list[dict[str, Any]] = []
@@ -300,7 +306,7 @@ def render(
     if len(body) > BODY_RENDERED_MAX:
         raise Invalid([Problem("params", f"the rendered body is {len(body)} characters; WhatsApp allows {BODY_RENDERED_MAX}")])
 
-    components: list[dict[str, Any]] = []
+    components: list[dict[str, Any]] = [{"type": "header", "parameters": [header_media]}] if header_media else []
     named = spec.parameter_format == "NAMED"
     for component in ("header", "body"):
         variables = spec.header_variables if component == "header" else spec.body_variables
@@ -323,7 +329,7 @@ def render(
     request.update({"type": "template", "template": template})
     if callback_data is not None:
         request["biz_opaque_callback_data"] = callback_data
-    return Rendered(header=header, body=body, footer=spec.footer_text, buttons=buttons_out, request=request)
+    return Rendered(header=header, body=body, footer=spec.footer_text, buttons=buttons_out, request=request, header_media=header_media)
 
 
 def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:

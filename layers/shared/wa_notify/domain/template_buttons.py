@@ -56,8 +56,28 @@ def _first(example: str | list[str] | None) -> str | None:
     return example
 
 
+URL_VARIABLE = "1"  # Meta's only form for a URL button's variable, in both parameter formats
+URL_FORM = "a URL button holds one variable, written {{1}} (in both parameter formats), at the end of its URL: https://example.com/track/{{1}}"
+
+
+def _check_url_variable(url: str, found: list[str], path: str, fmt: str, problems: ProblemList, *, stored: bool) -> None:
+    """Meta takes exactly one variable in a URL, `{{1}}`, as its suffix. A template stored
+    before this rule (`stored`) keeps the variable it was registered with, so it still sends."""
+    if len(found) > 1:
+        problems.add(path, f"has {len(found)} variables; {URL_FORM}")
+    if not re.search(r"\{\{[^{}]*\}\}$", url):
+        problems.add(path, f"the variable must be at the end of the URL; {URL_FORM}")
+    raw = found[0]
+    if stored:
+        ok = POSITIONAL_VAR_RE.match(raw) if fmt == "POSITIONAL" else NAMED_VAR_RE.match(raw) or raw == URL_VARIABLE
+        if not ok:
+            problems.add(path, f"variable {{{{{raw}}}}} is not Meta's form; {URL_FORM}")
+    elif raw != URL_VARIABLE:
+        problems.add(path, f"variable {{{{{raw}}}}} is not Meta's form; {URL_FORM}")
+
+
 def check_buttons(
-    raw: list[TemplateButton], path: str, fmt: str, category: str | None, problems: ProblemList
+    raw: list[TemplateButton], path: str, fmt: str, category: str | None, problems: ProblemList, *, stored: bool = False
 ) -> tuple[list[Button], list[Variable]]:
     out: list[Button] = []
     variables: list[Variable] = []
@@ -90,15 +110,9 @@ def check_buttons(
                 if not re.match(r"^https?://[^\s/{}]+", url, re.IGNORECASE):
                     problems.add(f"{bpath}.url", "must be an http(s) URL")
                 found = placeholders(url)
-                if len(found) > 1:
-                    problems.add(f"{bpath}.url", "may hold at most one variable")
                 if found:
                     raw_var = found[0]
-                    ok = POSITIONAL_VAR_RE.match(raw_var) if fmt == "POSITIONAL" else NAMED_VAR_RE.match(raw_var)
-                    if not ok:
-                        problems.add(f"{bpath}.url", f"variable {{{{{raw_var}}}}} does not match parameter_format {fmt}")
-                    if not re.search(r"\{\{[^{}]*\}\}$", url):
-                        problems.add(f"{bpath}.url", "the variable must be at the end of the URL")
+                    _check_url_variable(url, found, f"{bpath}.url", fmt, problems, stored=stored)
                     url_var = raw_var
                     ex_value = _first(btn.example)
                     if not (ex_value and ex_value.strip()):

@@ -94,9 +94,12 @@ def _text_field(text: str | None, path: str, limit: int, problems: ProblemList) 
     return text
 
 
-def check_components(components: list[TemplateComponent], fmt: str, category: str | None) -> tuple[Components, ProblemList]:
+def check_components(
+    components: list[TemplateComponent], fmt: str, category: str | None, *, stored: bool = False
+) -> tuple[Components, ProblemList]:
     """Meta's rules over the typed components of one template, for its parameter format and
-    category (None when the category itself is wrong: then no category rule applies)."""
+    category (None when the category itself is wrong: then no category rule applies). `stored`:
+    a template read back from the store, judged by the rules it was registered under."""
     problems = ProblemList()
     header_format = header_text = footer_text = None
     body_text = ""
@@ -162,7 +165,7 @@ def check_components(components: list[TemplateComponent], fmt: str, category: st
             if not comp.buttons:
                 problems.add(f"{path}.buttons", "is required: a list of 1 to 10 buttons")
             else:
-                buttons, button_vars = check_buttons(comp.buttons, path, fmt, category, problems)
+                buttons, button_vars = check_buttons(comp.buttons, path, fmt, category, problems, stored=stored)
                 variables += button_vars
 
     if components and "BODY" not in seen_types:

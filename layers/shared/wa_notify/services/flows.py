@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
+from wa_notify.domain.header_media import HEADER_PARAM, kind_of
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.moments import MAX_AHEAD
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
 from wa_notify.domain.records import EventResponse, EventRow, FlowRow, MessageRow, PlanRow, TemplateRow, TenantRow
 from wa_notify.domain.rendering import render
-from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE
+from wa_notify.domain.template_buttons import URL_VARIABLE
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, TemplateSpec
 from wa_notify.models import EventAccepted, EventRequest, FlowPage
 from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
@@ -53,7 +55,7 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
             problems.add(f"{path}.template", f"no template {step.template} in language {step.language}")
             continue
         spec = spec_from_stored(item)
-        variables = {v.name for v in [*spec.header_variables, *spec.body_variables]}
+        variables = {v.name for v in [*spec.header_variables, *spec.body_variables]} | media_header(spec)
         for var in step.params:
             if var not in variables:
                 problems.add(f"{path}.params.{var}", f"template {step.template} has no variable {var!r}")
@@ -61,6 +63,10 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
         for index in step.button_params:
             if index not in url_buttons:
                 problems.add(f"{path}.button_params.{index}", f"template {step.template} has no URL button {index} with a variable")
+        for button in spec.button_variables:
+            if button.name == URL_VARIABLE and str(button.button_index) not in step.button_params:
+                problems.add(f"{path}.button_params.{button.button_index}",
+                             f"is required: the event data field that fills URL button {button.button_index} ({{{{1}}}}) of {step.template}")
     problems.raise_if_any()
     existing = deps.store.flows.get(tenant_id, name)
     if existing is not None and existing.get("deleted_at"):
@@ -227,6 +233,12 @@ def _refuse_a_second_plan(seen: dict[str, PlanRow], starting: set[str], pending:
                            "event first")
 
 
+def media_header(spec: TemplateSpec) -> set[str]:
+    """{"header"} when the template's header is media or a location: an event's data field
+    (`header` unless the step maps another) carries it, as `params.header` does for a message."""
+    return {HEADER_PARAM} if kind_of(spec.header_format) else set()
+
+
 def _template(deps: Deps, tenant_id: str, step: Any, templates: dict[tuple[str, str], TemplateRow]) -> TemplateRow | None:
     """The step's template, read once per event however many steps and flows use it."""
     ref = (step.template, step.language)
@@ -256,13 +268,13 @@ def _message_for(
         raise Conflict(f"flow {flow.name}: template {step.template} ({step.language}) is {template_item['status']}; only APPROVED templates send")
     spec = spec_from_stored(template_item)
     params, field_of = {}, {}
-    for var in [*spec.header_variables, *spec.body_variables]:
-        source = step.params.get(var.name, var.name)
-        field_of[var.name] = source
+    for name in [*(v.name for v in [*spec.header_variables, *spec.body_variables]), *media_header(spec)]:
+        source = step.params.get(name, name)
+        field_of[name] = source
         if source not in data:
             problems.add(f"data.{source}", f"is required by template {step.template} (flow {flow.name}, step {step.index})")
         else:
-            params[var.name] = data[source]
+            params[name] = data[source]
     button_params = {}
     for var in spec.button_variables:
         source = step.button_params.get(str(var.button_index), var.name)
@@ -277,8 +289,9 @@ def _message_for(
         rendered = render(spec, params, button_params, to=to, callback_data=message_id)
     except Invalid as exc:
         for problem in exc.problems:
-            name = problem.field.split(".", 1)[-1]  # the template variable the problem names
-            problems.add(f"data.{field_of.get(name, name)}", problem.message)
+            name = problem.field.split(".", 1)[-1]  # the template variable the problem names (header.image.link: within it)
+            head, _, inside = name.partition(".")
+            problems.add(f"data.{field_of.get(head, head)}" + (f".{inside}" if inside else ""), problem.message)
         return None
     return message_service.build_item(
         deps, tenant_id, message_id=message_id, to=to, request=rendered.request,
