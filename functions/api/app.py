@@ -36,6 +36,7 @@ from wa_notify.models import (
     problem_responses,
 )
 from wa_notify.models_templates import FlowRequest, TemplateRequest
+from wa_notify.models_views import TemplateSyncView
 from wa_notify.observability import logger, metrics, record_outcome, tracer
 from wa_notify.services import contacts as contact_service
 from wa_notify.services import flows as flow_service
@@ -114,7 +115,7 @@ def on_domain_error(exc: DomainError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     if isinstance(exc, OverQuota):
         headers = {"Retry-After": str(exc.retry_after_s)}
-    return problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems], headers)
+    return problem(exc.status, exc.title, exc.detail, [p.as_dict() for p in exc.problems], headers, getattr(exc, "extensions", None))
 
 
 @app.exception_handler(RequestValidationError)
@@ -156,6 +157,14 @@ def health() -> dict[str, str]:
 def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[TemplateView]:
     created = template_service.register(get_deps(), tenant(), body)
     return Response(201, "application/json", body=created)
+
+
+@app.post("/v1/templates/sync", summary="Import every template of the tenant's WhatsApp Business Account(s) as Meta holds it",
+          responses={200: {"description": "Counts, and the templates imported or updated"}, **problem_responses(401, 502)})
+def sync_templates() -> TemplateSyncView:
+    from wa_notify.services import template_sync
+
+    return template_sync.sync(get_deps(), tenant())
 
 
 @app.get("/v1/templates", responses={200: {"description": "A page of templates"}, **problem_responses(401, 422)})

@@ -44,6 +44,8 @@ ERRORS = {
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
     132012: "Parameter format does not match format in the created template",
+    132015: "Template is Paused",
+    132016: "Template is Disabled",
     132018: "There was an issue with the parameters in your template.",
 }
 # Meta's `error_data.details` for the codes a failed status webhook carries (whatsapp-cloud-api.md §4.4).
@@ -158,8 +160,8 @@ class Sandbox:
         }
 
     # ---- the Graph API ----------------------------------------------------------------------
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        """One Graph API call: (HTTP status, JSON body)."""
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes, query: str = "") -> tuple[int, dict[str, Any]]:
+        """One Graph API call: (HTTP status, JSON body); `query` is the URL's query string."""
         lower = {k.lower(): v for k, v in headers.items()}
         match = re.fullmatch(r"/?v[0-9.]+/([0-9]+)/(messages|message_templates)", path)
         number = re.fullmatch(r"/?v[0-9.]+/([0-9]+)", path) if method == "GET" else None
@@ -168,6 +170,10 @@ class Sandbox:
             return 401, self._error(190, "Invalid OAuth access token - Cannot parse access token", None)
         if number:
             return self._describe_number(number.group(1))
+        if method == "GET" and match and match.group(2) == "message_templates":
+            from infra.local.sandbox_templates import list_templates
+
+            return list_templates(self, match.group(1), query)
         if method != "POST" or not match:
             return 400, self._error(100, f"Unsupported {method} request.", None)
         try:
@@ -370,6 +376,10 @@ class Sandbox:
         """132001 (HTTP 404) for a template the WABA does not have in that language, or has but
         not APPROVED (PENDING, REJECTED...). PAUSED (132015) and DISABLED (132016) are the
         template lifecycle's: checked here too, before the APPROVED test."""
+        if stored is not None and stored["status"] == "PAUSED":
+            return 400, self._error(132015, None, f"Template {name} ({language}) is paused due to low quality")
+        if stored is not None and stored["status"] == "DISABLED":
+            return 400, self._error(132016, None, f"Template {name} ({language}) has been paused too many times and is disabled")
         if stored is None or stored["status"] != "APPROVED":
             return 404, self._error(132001, None, f"template name ({name}) does not exist in {language}")
         return None

@@ -38,9 +38,10 @@ from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, Invalid, Malformed, Problem
 from wa_notify.http import PROBLEM_JSON, field_of, problem_body
 
-from infra.local import moto_speed
+from infra.local import moto_speed, sandbox_templates
 from infra.local.provision import FunctionSpec, functions, load_template, provision
 from infra.local.sandbox import Sandbox
+from infra.local.sandbox_templates import SandboxTemplatesBody, TemplateEventBody
 from infra.local.streams import StreamPoller
 
 GRAPH_PREFIX = "/_sandbox/graph"
@@ -464,7 +465,8 @@ class LocalStack:
         path = request.url.path
         prefix = urlsplit(os.environ["GRAPH_API_BASE_URL"]).path.rsplit("/", 1)[0]
         try:
-            status, payload = self.sandbox.handle(request.method, path[len(prefix):], dict(request.headers), request.content)
+            status, payload = self.sandbox.handle(request.method, path[len(prefix):], dict(request.headers), request.content,
+                                                  request.url.query.decode())
         except ConnectionRefusedError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         except TimeoutError as exc:
@@ -519,7 +521,7 @@ class LocalStack:
             if not isinstance(body, bytes) and length:
                 data = body(length)
         if url.path.startswith(GRAPH_PREFIX):
-            status, payload = self.sandbox.handle(method, url.path[len(GRAPH_PREFIX):], headers, data)
+            status, payload = self.sandbox.handle(method, url.path[len(GRAPH_PREFIX):], headers, data, url.query)
             return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
         if url.path == "/_local/callbacks/sink":
             return self.receive_callback(path_and_query, headers, data), {"Content-Type": "application/json"}, b"{}"
@@ -758,7 +760,10 @@ def _info(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
 
 def _create_tenant(stack: LocalStack, params: dict[str, str], data: TenantBody) -> Answer:
     tenant = stack.create_tenant(data.name)
-    return 201, {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}, {}
+    from wa_notify.admin import import_templates  # onboarding imports what the WABA has at Meta, as the admin CLI does
+
+    answer = {k: tenant[k] for k in ("tenant_id", "api_key", "phone_number_id", "waba_id")}
+    return 201, {**answer, "templates": import_templates(stack.deps, tenant["tenant_id"])}, {}
 
 
 def _sandbox_messages(stack: LocalStack, params: dict[str, str], data: None) -> Answer:
@@ -819,6 +824,20 @@ def _clock(stack: LocalStack, params: dict[str, str], data: ClockBody) -> Answer
     return 200, {"at": at.isoformat(), "results": stack.fire_scheduled(at)}, {}
 
 
+def _sandbox_templates(stack: LocalStack, params: dict[str, str], data: SandboxTemplatesBody) -> Answer:
+    # Templates the dev tenant's WABA has at Meta before wa-notify saw them (POST /v1/templates/sync imports them).
+    items = [t.model_dump(exclude_none=True) for t in data.templates]
+    return 200, sandbox_templates.put_templates(stack.sandbox, stack.dev_tenant["waba_id"], items), {}
+
+
+def _template_event(stack: LocalStack, params: dict[str, str], data: TemplateEventBody) -> Answer:
+    done = sandbox_templates.template_event(stack.sandbox, stack.dev_tenant["waba_id"], data.name, data.language, data.event,
+                                            data.reason, data.new_category)
+    if done is None:
+        raise Invalid([Problem("name", f"the sandbox has no template {data.name} in {data.language} on the dev tenant's WABA")])
+    return 200, done, {}
+
+
 LOCAL_ROUTES: dict[tuple[str, str], LocalRoute] = {
     ("GET", "/_local/info"): LocalRoute(_info),
     ("POST", "/_local/tenants"): LocalRoute(_create_tenant, TenantBody),
@@ -831,6 +850,8 @@ LOCAL_ROUTES: dict[tuple[str, str], LocalRoute] = {
     ("GET", "/_local/callbacks"): LocalRoute(_callbacks),
     ("PUT", "/_local/callbacks/config"): LocalRoute(_configure_callbacks, CallbacksConfigBody),
     ("POST", "/_local/clock"): LocalRoute(_clock, ClockBody),
+    ("PUT", "/_local/sandbox/templates"): LocalRoute(_sandbox_templates, SandboxTemplatesBody),
+    ("POST", "/_local/sandbox/template_event"): LocalRoute(_template_event, TemplateEventBody),
     ("POST", "/_local/numbers"): LocalRoute(_add_number, NumberBody),
 }
 # Every local path and its methods, for 405 + Allow (the sink takes any method: it is the platform's URL).

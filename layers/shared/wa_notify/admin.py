@@ -47,6 +47,20 @@ def read_token(args: argparse.Namespace) -> str | None:
     return token
 
 
+def import_templates(deps: Any, tenant_id: str) -> dict[str, Any]:
+    """Onboarding imports the templates the platform already has at Meta (POST /v1/templates/sync):
+    the counts, or why Meta did not answer (the tenant is created either way; sync again later)."""
+    from wa_notify.domain.problems import DomainError
+    from wa_notify.services import template_sync
+
+    try:
+        done = template_sync.sync(deps, tenant_id)
+    except DomainError as exc:
+        print(f"warning: templates not imported: {exc.detail}", file=sys.stderr)
+        return {"error": exc.detail, **getattr(exc, "extensions", {})}
+    return {"imported": done.imported, "updated": done.updated, "unchanged": done.unchanged}
+
+
 def main(argv: list[str] | None = None, *, out: Any = None) -> int:
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="python -m wa_notify.admin", description=__doc__.split("\n")[0])
@@ -61,6 +75,8 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
     create.add_argument("--waba-id", required=True, help="its WhatsApp Business Account id")
     create.add_argument("--access-token-stdin", action="store_true", help="read its own access token from stdin "
                         "(without one it sends with the app's default token)")
+    create.add_argument("--no-template-import", action="store_true",
+                        help="skip importing the templates the WABA already has (POST /v1/templates/sync does it later)")
     tenants_cmd.add_parser("list", help="every tenant, without secrets")
     rotate = tenants_cmd.add_parser("rotate-key", help="replace a tenant's API key and print the new one once")
     rotate.add_argument("tenant_id")
@@ -100,7 +116,8 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
                 store.delete(tenant_id)
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        emit({**tenant, "credentials_secret": secret_arn})
+        imported = None if args.no_template_import else import_templates(deps, tenant_id)
+        emit({**tenant, "credentials_secret": secret_arn, "templates": imported})
         print(SHOWN_ONCE, file=sys.stderr)
     elif args.command == "list":
         emit(tenants.list_tenants(deps))

@@ -132,8 +132,21 @@ class TemplateView(View):
     parameters: list[dict[str, Any]]
     components: list[dict[str, Any]] = Field(description="Meta's components, as registered")
     created_at: str | None
+    quality: str | None = Field(default=None, description="Meta's quality score: GREEN, YELLOW, RED or UNKNOWN")
+    unsupported: str | None = Field(default=None, description="imported from Meta in a form wa-notify cannot send yet: why "
+                                    "(sends of it answer 409)")
     # Only when the template has several translations and none was asked for: absent otherwise.
     languages: list[str] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class TemplateSyncView(View):
+    """POST /v1/templates/sync: what the import found at Meta."""
+
+    imported: int = Field(description="new here")
+    updated: int = Field(description="stored already; Meta's copy differed and replaced it")
+    unchanged: int
+    items: list[TemplateView] = Field(description="the templates imported or updated by this run")
+
 
 
 class Page[T](View):

@@ -1,4 +1,4 @@
-"""The WhatsApp Cloud API over httpx: send messages, create templates.
+"""The WhatsApp Cloud API over httpx: send messages, create and list templates.
 
 Outcomes are classified by what could have happened at Meta, because a send has no
 idempotency key: `NotSent` (the request never left: safe to retry), `Accepted`,
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 from wa_notify.domain.whatsapp_errors import ProviderError
 
 MAX_RESPONSE_BYTES = 1_000_000
+# What a template import reads of each template (GET /{waba}/message_templates?fields=...).
+TEMPLATE_FIELDS = "id,name,language,status,category,parameter_format,components,quality_score,rejected_reason"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,28 @@ class CloudApiClient:
         if response.status_code != 200:
             raise parse_error(response)
         return response.json()
+
+    def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """One page of GET /{waba}/message_templates: Meta's `{data, paging}` (`paging.next` only
+        while more remain). Raises ProviderError when Meta refuses or is unreachable."""
+        import httpx
+
+        params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": limit}
+        if after:
+            params["after"] = after
+        try:
+            response = self.http.get(f"{waba_id}/message_templates", params=params, headers=_auth(access_token))
+        except httpx.TransportError as exc:
+            raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise parse_error(response)
+        try:
+            page = response.json()
+        except ValueError as exc:
+            raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without JSON", http_status=200) from exc
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without a list of templates", http_status=200)
+        return page
 
     def close(self) -> None:
         self.http.close()

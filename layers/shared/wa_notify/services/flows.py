@@ -20,6 +20,7 @@ from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
 from wa_notify.services.deps import Deps, iso, page, readable
+from wa_notify.services.templates import check_sendable
 from wa_notify.services.tenants import profile as tenant_profile
 
 EVENT_TTL_SECONDS = 7 * 86_400
@@ -264,8 +265,10 @@ def _message_for(
     if template_item is None:
         problems.add(f"flow.{flow.name}.steps[{step.index}]", f"template {step.template} ({step.language}) was deleted")
         return None
-    if template_item["status"] != "APPROVED":
-        raise Conflict(f"flow {flow.name}: template {step.template} ({step.language}) is {template_item['status']}; only APPROVED templates send")
+    try:
+        check_sendable(template_item)  # APPROVED (not PAUSED, DISABLED...) and in a form we can send
+    except Conflict as exc:
+        raise Conflict(f"flow {flow.name}: {exc.detail}") from None
     spec = spec_from_stored(template_item)
     params, field_of = {}, {}
     for name in [*(v.name for v in [*spec.header_variables, *spec.body_variables]), *media_header(spec)]:

@@ -21,7 +21,8 @@ class ProviderUnavailable(DomainError):
 
 
 def view(item: TemplateRow, languages: list[str] | None = None) -> TemplateView:
-    spec = spec_from_stored(item)
+    # An imported template in a form we cannot send has no parameters we could name.
+    variables = [] if item.get("unsupported") else [v.as_dict() for v in spec_from_stored(item).variables]
     return TemplateView.model_validate({
         "name": item["name"],
         "language": item["language"],
@@ -30,9 +31,11 @@ def view(item: TemplateRow, languages: list[str] | None = None) -> TemplateView:
         "status": item["status"],
         "id": item.get("meta_id"),
         "rejection": {"reason": item.get("status_reason"), "detail": item.get("status_detail")} if item["status"] == "REJECTED" else None,
-        "parameters": [v.as_dict() for v in spec.variables],
+        "parameters": variables,
         "components": item["components"],
         "created_at": item.get("created_at"),
+        "quality": item.get("quality"),
+        "unsupported": item.get("unsupported"),
         "languages": languages,
     })
 
@@ -148,13 +151,29 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> s
     return (same_base or sorted(languages))[0]
 
 
-def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template") -> tuple[TemplateSpec, TemplateRow]:
+def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template",
+              sendable: bool = True) -> tuple[TemplateSpec, TemplateRow]:
+    """The template's spec and row; with `sendable`, 409 unless it can be sent now (check_sendable)."""
     if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
         raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
     item = deps.store.templates.get(tenant_id, name, language)
     if item is None:
         raise Invalid([Problem(f"{field}.name", f"no template {name} in language {language}")])
+    if sendable:
+        check_sendable(item)
     return spec_from_stored(item), item
+
+
+def check_sendable(item: TemplateRow) -> None:
+    """409 naming why a stored template cannot send now: Meta's status (PAUSED, DISABLED,
+    PENDING...) or a form imported from Meta that our renderer cannot send."""
+    name, language = item["name"], item["language"]
+    if item["status"] != "APPROVED":
+        why = {"PAUSED": "Meta paused it for low quality; it sends again once Meta approves it",
+               "DISABLED": "Meta disabled it; register a new template"}.get(item["status"], "only APPROVED templates can be sent")
+        raise Conflict(f"template {name} ({language}) is {item['status']}: {why}")
+    if item.get("unsupported"):
+        raise Conflict(f"template {name} ({language}) was imported from Meta in a form wa-notify cannot send yet: {item['unsupported']}")
 
 
 def preview(deps: Deps, tenant_id: str, name: str, body: PreviewRequest) -> PreviewView:
@@ -163,6 +182,8 @@ def preview(deps: Deps, tenant_id: str, name: str, body: PreviewRequest) -> Prev
     item = deps.store.templates.get(tenant_id, name, language)
     if item is None:
         raise NotFound(f"no template {name} in language {language}")
+    if item.get("unsupported"):
+        raise Conflict(f"template {name} ({language}) was imported from Meta in a form wa-notify cannot render yet: {item['unsupported']}")
     to = None
     if body.to is not None:
         try:

@@ -11,6 +11,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | phone number id -> tenant | PNID#<pnid> | PNID | | | tenants |
 | WABA id -> tenant | WABA#<waba> | WABA | | | tenants |
 | template | TENANT#<tid>#TPL | <name>#<language> | | | templates |
+| held by a paused template (a message or a campaign) | TENANT#<tid>#HOLD#<name>#<language> | MSG#<mid> / CMP#<cid> | | 35 d | templates |
 | contact (window, opt-out) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
 | auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
 | inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
@@ -30,9 +31,10 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s). One
 recipient's pace is WhatsApp's: its 131056 answer is retried with backoff (services/sending.py).
 
-The table's stream (NEW_AND_OLD_IMAGES) is read for three item types (`stream_kind`): messages
-past the send, inbound messages once `handled_at` is set (with the `callbacks` they owe), and
-contacts whose `opt_source` says who changed their opt-out (domain/changes.py).
+The table's stream (NEW_AND_OLD_IMAGES) is read for four item types (`stream_kind`): messages
+past the send, inbound messages once `handled_at` is set (with the `callbacks` they owe),
+contacts whose `opt_source` says who changed their opt-out, and templates whose status or
+category changed (domain/changes.py).
 
 GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
 queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) finds a message
@@ -97,6 +99,16 @@ def template_name_prefix(name: str) -> str:
     return f"{name}#"
 
 
+def template_holds_pk(tenant_id: str, name: str, language: str) -> str:
+    """What a PAUSED template holds: read back when it is APPROVED (released) or DISABLED (cancelled)."""
+    return f"TENANT#{tenant_id}#HOLD#{name}#{language}"
+
+
+def template_hold(tenant_id: str, name: str, language: str, ref: str) -> Key:
+    """`ref` is MSG#<mid> (a held message) or CMP#<cid> (a paused campaign)."""
+    return Key(template_holds_pk(tenant_id, name, language), ref)
+
+
 # ---- contacts and inbound ----------------------------------------------------------------------
 def contacts_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#CONTACT"
@@ -154,8 +166,8 @@ def message(tenant_id: str, message_id: str) -> Key:
 
 
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
-    """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`
-    or `contact`; None for every other item."""
+    """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`,
+    `contact` or `template`; None for every other item."""
     if not pk.startswith("TENANT#"):
         return None
     tenant_id, _, rest = pk.removeprefix("TENANT#").partition("#")
@@ -165,6 +177,8 @@ def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
         return "inbound", tenant_id
     if rest == "CONTACT":
         return "contact", tenant_id
+    if rest == "TPL":
+        return "template", tenant_id
     return None
 
 

@@ -93,6 +93,11 @@ class LeaseRepository:
         return self._end_lease(tenant_id, message_id, token, st.UNKNOWN, at, due_ms=due_ms, attempt=True,
                                fields={"unknown_reason": reason})
 
+    def hold(self, tenant_id: str, message_id: str, token: str, held_for: str, due_ms: int, at: str) -> bool:
+        """sending -> scheduled without an attempt: its template (`held_for`, <name>#<language>) is
+        PAUSED; released when it is APPROVED again, re-checked at `due_ms` regardless."""
+        return self._end_lease(tenant_id, message_id, token, st.SCHEDULED, at, due_ms=due_ms, attempt=False, fields={"held_for": held_for})
+
     def cancel(self, tenant_id: str, message_id: str, token: str, reason: str, at: str) -> bool:
         """The sender, holding the lease, finds the message must not go (e.g. the contact opted out)."""
         return self._end_lease(tenant_id, message_id, token, st.CANCELLED, at, due_ms=None, attempt=False,

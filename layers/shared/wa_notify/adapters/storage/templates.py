@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from wa_notify.adapters.dynamo import Table, dynamo_safe
+from wa_notify.adapters.dynamo import Table, dynamo_safe, from_item, to_item
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.paging import query_page
-from wa_notify.domain.records import TemplateRow
+from wa_notify.domain import status as st
+from wa_notify.domain.records import MessageRow, TemplateRow
+
+# What an import compares and copies from Meta's copy of a template.
+SYNCED = ("category", "parameter_format", "components", "status", "meta_id", "quality", "status_reason", "unsupported")
+HOLD_TTL_SECONDS = 35 * 86_400
 
 
 @dataclass
@@ -45,6 +50,88 @@ class TemplateRepository:
             condition="attribute_exists(pk)",
             names={"#status": "status"},
             values={":status": status, ":reason": reason, ":detail": dynamo_safe(detail), ":at": at},
+        )
+        return ok
+
+    # ---- import (POST /v1/templates/sync) -------------------------------------------------------
+    def import_one(self, tenant_id: str, item: TemplateRow, at: str) -> str:
+        """Meta's copy of one template: `imported` (new here), `updated` (stored, and Meta's copy
+        differs) or `unchanged`. The update is conditional on the status and category read just
+        before it, so a lifecycle webhook applied in between (newer than Meta's list) wins."""
+        key = keys.template(tenant_id, item["name"], item["language"])
+        safe = dynamo_safe(item)
+        if self.table.put_new(key.item(safe, {"status_source": item["status"], "updated_at": at})):
+            return "imported"
+        current = self.get(tenant_id, item["name"], item["language"])
+        if current is None:  # deleted in between: a second put either creates it or finds it again
+            return self.import_one(tenant_id, item, at)
+        plain = from_item(to_item(safe))  # as it reads back (Decimal -> int), for the comparison
+        changed = {f: plain.get(f) for f in SYNCED if current.get(f) != plain.get(f)}  # type: ignore[misc]
+        if not changed:
+            return "unchanged"
+        names = {"#status": "status"} | {f"#f{i}": f for i, f in enumerate(changed)}
+        values: dict[str, Any] = {f":f{i}": dynamo_safe(v) for i, v in enumerate(changed.values())}
+        values |= {":seen": current["status"], ":cat": current["category"], ":at": at, ":src": item["status"]}
+        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changed)))
+        ok, _ = self.table.update(*key, f"SET {sets}, status_source = :src, updated_at = :at",
+                                  condition="#status = :seen AND category = :cat", names=names, values=values)
+        return "updated" if ok else "unchanged"
+
+    # ---- Meta's lifecycle webhooks ------------------------------------------------------------
+    def apply_event(self, tenant_id: str, name: str, language: str, *, at: str, status: str | None = None,
+                    category: str | None = None, quality: str | None = None, reason: str | None = None, detail: Any = None) -> bool:
+        """One lifecycle change (status, category or quality); False when the template is not
+        ours or already says so (Meta's retry of the same webhook changes nothing)."""
+        sets, differs = ["updated_at = :at"], []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":at": at}
+        for attr, value in (("status", status), ("category", category), ("quality", quality)):
+            if value is not None:
+                names[f"#{attr}"] = attr
+                values[f":{attr}"] = value
+                sets.append(f"#{attr} = :{attr}")
+                differs.append(f"(attribute_not_exists(#{attr}) OR #{attr} <> :{attr})")
+        if not differs:
+            return False
+        if status is not None:
+            sets += ["status_source = :status", "status_reason = :reason", "status_detail = :detail"]
+            values |= {":reason": reason, ":detail": dynamo_safe(detail)}
+        elif category is not None:
+            sets.append("status_reason = :reason")
+            values[":reason"] = reason
+        ok, _ = self.table.update(*keys.template(tenant_id, name, language), "SET " + ", ".join(sets),
+                                  condition=f"attribute_exists(pk) AND ({' OR '.join(differs)})", names=names, values=values)
+        return ok
+
+    # ---- what a PAUSED template holds -------------------------------------------------------
+    def hold(self, tenant_id: str, name: str, language: str, ref: str, now_s: int) -> None:
+        """Remember a held message (MSG#<mid>) or paused campaign (CMP#<cid>) of this template."""
+        self.table.put(keys.template_hold(tenant_id, name, language, ref).item({"expires_at": now_s + HOLD_TTL_SECONDS}))
+
+    def holds(self, tenant_id: str, name: str, language: str, *, limit: int = 100) -> tuple[str, ...]:
+        items, _ = self.table.query("pk = :pk", {":pk": keys.template_holds_pk(tenant_id, name, language)}, limit=limit, consistent=True)
+        return tuple(str(i["sk"]) for i in items)
+
+    def drop_hold(self, tenant_id: str, name: str, language: str, ref: str) -> None:
+        self.table.delete(*keys.template_hold(tenant_id, name, language, ref))
+
+    def release_message(self, tenant_id: str, message_id: str, held: str, due_ms: int, at: str) -> MessageRow | None:
+        """A message held for `held` (<name>#<language>) -> queued again; None when it is not held any more."""
+        ok, new = self.table.update(
+            *keys.message(tenant_id, message_id),
+            "SET #status = :queued, due_at = :due, updated_at = :at REMOVE held_for",
+            condition="#status = :scheduled AND held_for = :held", names={"#status": "status"},
+            values={":queued": st.QUEUED, ":scheduled": st.SCHEDULED, ":held": held, ":due": due_ms, ":at": at}, return_new=True,
+        )
+        return cast("MessageRow", new) if ok else None
+
+    def cancel_message(self, tenant_id: str, message_id: str, held: str, reason: str, at: str) -> bool:
+        """A message held for `held` -> cancelled (its template was DISABLED)."""
+        ok, _ = self.table.update(
+            *keys.message(tenant_id, message_id),
+            "SET #status = :cancelled, events.#cancelled = :at, cancel_reason = :why, updated_at = :at REMOVE held_for, due_shard, due_at",
+            condition="#status = :scheduled AND held_for = :held", names={"#status": "status", "#cancelled": st.CANCELLED},
+            values={":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":held": held, ":why": reason, ":at": at},
         )
         return ok
 

@@ -1,0 +1,143 @@
+"""Import the templates a platform already has at Meta (POST /v1/templates/sync, onboarding).
+
+Every template of each of the tenant's WABAs is read (`GET /{waba}/message_templates`, Meta's
+cursor paging until `paging.next` is gone) and stored as Meta holds it: status, category,
+quality, components, parameter format and Meta's id. Each template is one conditional write
+(adapters/storage/templates.import_one), so a re-run imports nothing new, and a failure half
+way keeps what was stored before it: the 502 says Meta's code and how far the import got.
+A template in a form our renderer cannot send is stored too, with `unsupported` saying why,
+so a send of it is a clear 409 and the listing still shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wa_notify.domain.problems import DomainError, Invalid
+from wa_notify.domain.records import TemplateRow
+from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE
+from wa_notify.domain.whatsapp_errors import ProviderError
+from wa_notify.models_views import TemplateSyncView
+from wa_notify.observability import logger, metrics
+from wa_notify.services.deps import Deps, iso
+from wa_notify.services.tenants import profile as tenant_profile
+
+PAGE_LIMIT = 100
+MAX_PAGES = 200  # 20,000 templates: Meta allows at most 6,000 per WABA, so only a cursor loop stops here
+
+
+class SyncFailed(DomainError):
+    """Meta refused or failed part way: 502 with Meta's code and how far the import got."""
+
+    status = 502
+    title = "WhatsApp did not answer the template list"
+
+    def __init__(self, detail: str, extensions: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.extensions = extensions
+
+
+def from_meta(raw: Any, at: str) -> TemplateRow | None:
+    """One item of Meta's list as our row; None for an item without a usable name or language."""
+    from wa_notify.models_templates import validate_template
+
+    if not isinstance(raw, dict):
+        return None
+    name, language = raw.get("name"), raw.get("language")
+    if not isinstance(name, str) or not isinstance(language, str) or len(name) > NAME_MAX or not NAME_RE.match(name) \
+            or not LANGUAGE_RE.match(language):
+        return None
+    quality = raw.get("quality_score")
+    quality = quality.get("score") if isinstance(quality, dict) else quality
+    reason = raw.get("rejected_reason")
+    listed = raw.get("components")
+    components: list[dict[str, Any]] = listed if isinstance(listed, list) else []
+    row: TemplateRow = {
+        "name": name,
+        "language": language,
+        "category": str(raw.get("category") or "").upper(),
+        "parameter_format": str(raw.get("parameter_format") or "POSITIONAL").upper(),
+        "components": components,
+        "status": str(raw.get("status") or "PENDING").upper(),
+        "meta_id": str(raw.get("id") or ""),
+        "quality": str(quality).upper() if isinstance(quality, str) else None,
+        "status_reason": str(reason) if isinstance(reason, str) and reason.upper() != "NONE" else None,
+        "unsupported": None,
+        "created_at": at,
+    }
+    try:
+        validate_template({k: row[k] for k in ("name", "language", "category", "parameter_format", "components")})  # type: ignore[literal-required]
+    except Invalid as exc:
+        row["unsupported"] = "; ".join(f"{p.field or 'template'}: {p.message}" for p in exc.problems[:3])
+    return row
+
+
+def wabas(deps: Deps, tenant_id: str) -> list[str]:
+    """The tenant's WhatsApp Business Accounts (a tenant with several numbers may have several)."""
+    return [tenant_profile(deps, tenant_id)["waba_id"]]
+
+
+def sync(deps: Deps, tenant_id: str) -> TemplateSyncView:
+    counts = {"imported": 0, "updated": 0, "unchanged": 0}
+    changed: list[TemplateRow] = []
+    pages = 0
+    for waba_id in wabas(deps, tenant_id):
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            try:
+                page = _page(deps, tenant_id, waba_id, after)
+            except ProviderError as exc:
+                raise _failed(exc, waba_id, pages, counts) from exc
+            pages += 1
+            at = iso(deps.now())
+            for raw in page["data"]:
+                row = from_meta(raw, at)
+                if row is None:
+                    logger.warning("template from Meta skipped: no usable name or language", extra={"waba_id": waba_id})
+                    continue
+                outcome = deps.store.templates.import_one(tenant_id, row, at)
+                counts[outcome] += 1
+                if outcome != "unchanged":
+                    changed.append(row)
+            after = _next_cursor(page)
+            if after is None:
+                break
+    metrics.add_metric(name="TemplatesImported", unit="Count", value=counts["imported"])
+    logger.info("templates synced from Meta", extra={**counts, "pages": pages})
+    from wa_notify.services.templates import view
+
+    stored = [deps.store.templates.get(tenant_id, r["name"], r["language"]) for r in changed]
+    return TemplateSyncView.model_validate({**counts, "items": [view(s) for s in stored if s is not None]})
+
+
+def _page(deps: Deps, tenant_id: str, waba_id: str, after: str | None) -> dict[str, Any]:
+    try:
+        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id), after=after, limit=PAGE_LIMIT)
+    except ProviderError as exc:
+        if not exc.token_rejected:
+            raise
+        # A rotated token: fetch it again and try once more (a refused token read nothing).
+        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id, force_fetch=True), after=after, limit=PAGE_LIMIT)
+
+
+def _next_cursor(page: dict[str, Any]) -> str | None:
+    """Meta's `paging.cursors.after`, only while `paging.next` says more remain."""
+    paging = page.get("paging")
+    paging = paging if isinstance(paging, dict) else {}
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if paging.get("next") and isinstance(after, str) and after else None
+
+
+def _failed(exc: ProviderError, waba_id: str, pages: int, counts: dict[str, int]) -> SyncFailed:
+    done = sum(counts.values())
+    metrics.add_metric(name="TemplateSyncFailed", unit="Count", value=1)
+    logger.warning("template sync stopped by Meta", extra={"code": exc.code, "waba_id": waba_id, "pages": pages, "templates": done})
+    advice = {190: "the access token was refused: store a new one (admin set-token), then sync again",
+              4: "Meta is rate limiting this app: sync again later", 80008: "Meta is rate limiting this WABA: sync again later"}
+    detail = (f"WhatsApp answered ({exc.code}) {exc.title} while listing the templates of WABA {waba_id}, after {pages} page(s): "
+              f"{done} template(s) were stored before it and stay; " + advice.get(exc.code or 0, "sync again to continue"))
+    return SyncFailed(detail, {
+        "meta_error": {"code": exc.code, "title": exc.title, "details": exc.details, "http_status": exc.http_status},
+        "progress": {"waba_id": waba_id, "pages": pages, "templates": done, **counts},
+    })
