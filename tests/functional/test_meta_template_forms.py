@@ -188,6 +188,25 @@ def test_events_fill_the_header_from_event_data_and_refuse_a_bad_one(api, stack)
         "type": "header", "parameters": [{"type": "image", "image": {"link": IMAGE_LINK}}]}
 
 
+def test_a_campaign_sends_its_location_header_to_every_contact(api, stack):
+    # GIVEN a LOCATION-header template and two contacts tagged vip
+    api.approved_template(media_template("LOCATION", category="MARKETING"))
+    for phone in ("+14155550101", "+14155550102"):
+        assert api.call("PUT", f"/v1/contacts/{phone}", {"tags": ["vip"]})[0] == 200
+    location = {"latitude": 25.0339, "longitude": 121.5645, "name": "Taipei 101"}
+    body = {"template": "order_location", "language": "en", "segment": {"tag": "vip"},
+            "params": {"first_name": "friend", "order_id": "SALE", "header": {"location": location}}}
+    # WHEN the campaign is planned (its params stored, then read back per page) and sent
+    status, created, _ = api.post("/v1/campaigns", body)
+    assert status == 202, created
+    stack.drain()
+    # THEN each contact got Meta's location header component, coordinates as Meta's text
+    expected = {"type": "header", "parameters": [{"type": "location", "location": {
+        "latitude": "25.0339", "longitude": "121.5645", "name": "Taipei 101"}}]}
+    received = stack.sandbox.received()
+    assert len(received) == 2 and all(m["request"]["template"]["components"][0] == expected for m in received)
+
+
 def test_a_campaign_with_a_wrong_header_is_refused_before_planning(api, stack):
     # GIVEN an approved video-header template
     api.approved_template(media_template("VIDEO", category="MARKETING"))
