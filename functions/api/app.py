@@ -26,6 +26,7 @@ from wa_notify.models import (
     MessageAccepted,
     MessageRequest,
     MessageView,
+    NumbersView,
     Page,
     PreviewRequest,
     PreviewView,
@@ -41,6 +42,7 @@ from wa_notify.observability import logger, metrics, record_outcome, tracer
 from wa_notify.services import contacts as contact_service
 from wa_notify.services import flows as flow_service
 from wa_notify.services import messages as message_service
+from wa_notify.services import numbers as number_service
 from wa_notify.services import settings as settings_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import get_deps
@@ -301,6 +303,12 @@ def put_settings(body: Annotated[SettingsRequest, Body()]) -> SettingsView:
 @app.get("/v1/settings", responses={200: {"description": "The settings"}, **problem_responses(401)})
 def get_settings() -> SettingsView:
     return settings_service.get(get_deps(), tenant())
+
+
+@app.get("/v1/numbers", summary="The tenant's WhatsApp numbers, with Meta's quality rating and messaging limit",
+         responses={200: {"description": "The numbers, the default one first"}, **problem_responses(401, 502)})
+def list_numbers() -> NumbersView:
+    return number_service.list_numbers(get_deps(), tenant())
 
 
 @app.get("/v1/analytics/templates", summary="Per template: sent, delivered, read, failed, replied, rates, median time to read",

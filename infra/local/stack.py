@@ -810,7 +810,7 @@ def _add_number(stack: LocalStack, params: dict[str, str], data: NumberBody) -> 
     from wa_notify.services.numbers import add_number
 
     tenant_id = data.tenant_id or stack.dev_tenant["tenant_id"]
-    pnid, display = str(10**14 + secrets.randbelow(9 * 10**14)), "1555" + str(secrets.randbelow(10**7)).zfill(7)
+    pnid, display = str(10**14 + secrets.randbelow(9 * 10**14)), "1628555" + str(secrets.randbelow(10**4)).zfill(4)
     row = add_number(stack.deps, tenant_id, pnid, display_phone_number="+" + display)
     stack.sandbox.register_number(pnid, row["waba_id"], display)
     stack.sandbox.set_number(pnid, quality_rating=data.quality_rating, messaging_limit_tier=data.messaging_limit_tier)

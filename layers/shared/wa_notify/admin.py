@@ -5,6 +5,10 @@
     python -m wa_notify.admin --stack wa-notify-prod tenants list
     python -m wa_notify.admin --stack wa-notify-prod tenants rotate-key ten_...
     python -m wa_notify.admin --stack wa-notify-prod tenants set-token ten_... --access-token-stdin < token.txt
+    python -m wa_notify.admin --stack wa-notify-prod numbers add ten_... --phone-number-id 1234567891 \\
+        --display-phone-number "+1 555 010 2030" [--waba-id 9876543210] [--access-token-stdin < token.txt]
+    python -m wa_notify.admin --stack wa-notify-prod numbers list ten_...
+    python -m wa_notify.admin --stack wa-notify-prod numbers remove ten_... 1234567891
 
 The API key is printed once and stored only as a hash. Access tokens are read from stdin,
 never from the command line (shell history, `ps`), and go to Secrets Manager only.
@@ -83,6 +87,19 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
     token_cmd = tenants_cmd.add_parser("set-token", help="store a new WhatsApp access token for a tenant")
     token_cmd.add_argument("tenant_id")
     token_cmd.add_argument("--access-token-stdin", action="store_true", required=True)
+    numbers_cmd = groups.add_parser("numbers", help="a tenant's WhatsApp numbers beside its default one").add_subparsers(
+        dest="command", required=True)
+    add = numbers_cmd.add_parser("add", help="another number for a tenant (its webhooks route to the tenant at once)")
+    add.add_argument("tenant_id")
+    add.add_argument("--phone-number-id", required=True)
+    add.add_argument("--display-phone-number", help="as the platform knows it; `from` may name the number by it")
+    add.add_argument("--waba-id", help="its WhatsApp Business Account (default: the tenant's)")
+    add.add_argument("--access-token-stdin", action="store_true", help="its own access token (a number of another business)")
+    numbers_cmd.add_parser("list", help="a tenant's numbers (without asking Meta)").add_argument("tenant_id")
+    remove = numbers_cmd.add_parser("remove", help="remove a number that is not the default: messages already planned from it "
+                                    "still go from it; new sends can no longer name it")
+    remove.add_argument("tenant_id")
+    remove.add_argument("phone_number_id")
     args = parser.parse_args(argv)
 
     from wa_notify.config import Settings
@@ -119,6 +136,8 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
         imported = None if args.no_template_import else import_templates(deps, tenant_id)
         emit({**tenant, "credentials_secret": secret_arn, "templates": imported})
         print(SHOWN_ONCE, file=sys.stderr)
+    elif args.group == "numbers":
+        return numbers_command(args, deps, secrets if prefix else None, emit)
     elif args.command == "list":
         emit(tenants.list_tenants(deps))
     elif args.command == "rotate-key":
@@ -134,8 +153,38 @@ def main(argv: list[str] | None = None, *, out: Any = None) -> int:
             print(f"error: no tenant {args.tenant_id}", file=sys.stderr)
             return 1
         token = read_token(args)
-        arn = secrets().put(args.tenant_id, {"phone_number_id": profile["phone_number_id"], "waba_id": profile["waba_id"], "access_token": token})
+        store = secrets()
+        arn = store.put(args.tenant_id, {**store.get(args.tenant_id), "phone_number_id": profile["phone_number_id"],
+                                         "waba_id": profile["waba_id"], "access_token": token})
         emit({"tenant_id": args.tenant_id, "credentials_secret": arn})
+    return 0
+
+
+def numbers_command(args: argparse.Namespace, deps: Any, secrets: Any, emit: Any) -> int:
+    """`numbers add|list|remove`: the number's row and webhook lookup; its own token, if any, in the tenant's secret."""
+    from wa_notify.domain.problems import DomainError
+    from wa_notify.services import numbers
+
+    try:
+        if args.command == "list":
+            emit(deps.store.numbers.list(args.tenant_id))
+        elif args.command == "add":
+            token = read_token(args)
+            if token and secrets is None:
+                raise SystemExit("no tenant secret prefix: name the stack (--stack) or pass --secret-prefix")
+            row = numbers.add_number(deps, args.tenant_id, args.phone_number_id, args.waba_id, args.display_phone_number)
+            if token:
+                store = secrets()
+                stored = store.get(args.tenant_id)
+                own = {**(stored.get("numbers") or {}), args.phone_number_id: {"waba_id": row["waba_id"], "access_token": token}}
+                store.put(args.tenant_id, {**stored, "numbers": own})
+            emit(dict(row))
+        else:
+            numbers.remove_number(deps, args.tenant_id, args.phone_number_id)
+            emit({"tenant_id": args.tenant_id, "removed": args.phone_number_id})
+    except DomainError as exc:
+        print(f"error: {exc.detail}" + "".join(f"; {p.field}: {p.message}" for p in exc.problems), file=sys.stderr)
+        return 1
     return 0
 
 

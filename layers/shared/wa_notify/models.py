@@ -81,6 +81,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _from_field() -> Any:
+    return Field(default=None, alias="from", min_length=1, max_length=32,
+                 description="the business number it goes from: a phone_number_id or the display number (GET /v1/numbers); "
+                             "the tenant's default number when omitted")
+
+
 class TemplateRef(Strict):
     name: str = Field(min_length=1, max_length=512)
     language: str | None = Field(default=None, min_length=2, max_length=16,
@@ -97,6 +103,7 @@ class MessageRequest(Strict):
     send_at: IsoDateTime | None = None
     metadata: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any] | None, AfterValidator(jsonsafe.check)] = Field(
         default=None, max_length=50)
+    from_: str | None = _from_field()
 
 
 class MessageAccepted(BaseModel):
@@ -111,6 +118,7 @@ class EventRequest(Strict):
     data: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     timezone: Annotated[str | None, AfterValidator(_zone)] = Field(
         default=None, max_length=moments.ZONE_MAX, description="the recipient's IANA time zone, for quiet hours")
+    from_: str | None = _from_field()
 
 
 class PlannedMessage(BaseModel):
@@ -200,6 +208,7 @@ class CampaignRequest(Strict):
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     send_window: SendWindow | None = None
+    from_: str | None = _from_field()
 
 
 class PreviewRequest(Strict):
@@ -242,6 +251,8 @@ from wa_notify.models_views import (  # noqa: E402, F401
     FlowPage,
     MessageFallbackView,
     MessageView,
+    NumbersView,
+    NumberView,
     Page,
     PreviewView,
     Rejection,

@@ -201,3 +201,18 @@ class ActivityReport(View):
     hours: list[int]
     counts: list[list[int]]
     total: int
+
+
+class NumberView(View):
+    phone_number_id: str
+    display_phone_number: str | None
+    waba_id: str
+    throughput_per_second: Any = Field(description="the pace wa-notify keeps for this number (messages per second)")
+    quality_rating: str | None = Field(description="Meta's: GREEN, YELLOW, RED or UNKNOWN (cached up to 10 minutes)")
+    messaging_limit: str | None = Field(description="Meta's tier of business-initiated conversations per 24 h: TIER_250, TIER_1K, "
+                                                    "TIER_10K, TIER_100K or TIER_UNLIMITED (cached up to 10 minutes)")
+    default: bool
+
+
+class NumbersView(View):
+    items: list[NumberView]

@@ -118,6 +118,24 @@ class CloudApiClient:
             raise parse_error(response)
         return response.json()
 
+    def get_phone_number(self, phone_number_id: str, fields: str, access_token: str) -> dict[str, Any]:
+        """GET /{phone-number-id}?fields=...; raises ProviderError when Meta refuses or is unreachable."""
+        import httpx
+
+        try:
+            response = self.http.get(phone_number_id, params={"fields": fields}, headers=_auth(access_token))
+        except httpx.TransportError as exc:
+            raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise parse_error(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError(code=None, title="WhatsApp answered without JSON", http_status=response.status_code) from exc
+        if not isinstance(data, dict):
+            raise ProviderError(code=None, title="WhatsApp answered without a JSON object", http_status=response.status_code)
+        return data
+
     def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
         """One page of GET /{waba}/message_templates: Meta's `{data, paging}` (`paging.next` only
         while more remain). Raises ProviderError when Meta refuses or is unreachable."""

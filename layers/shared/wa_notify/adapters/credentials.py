@@ -3,7 +3,8 @@
 - The app's own secret (`META_SECRET_ARN`): app secret (webhook signatures), verify token,
   and a default access token (a BSP's system-user token that covers its clients' WABAs).
 - Each tenant's secret (`TENANT_SECRET_PREFIX` + tenant id), written by `wa_notify.admin`:
-  `{phone_number_id, waba_id, access_token?}`. A tenant's own token wins over the default.
+  `{phone_number_id, waba_id, access_token?, numbers?: {<pnid>: {waba_id, access_token?}}}`.
+  A number's own token wins over the tenant's, which wins over the default.
 """
 
 from __future__ import annotations
@@ -41,12 +42,18 @@ def tenant_secret_name(prefix: str, tenant_id: str) -> str:
     return f"{prefix}{tenant_id}"
 
 
-def tenant_access_token(settings: Settings, tenant_id: str, *, force_fetch: bool = False) -> str:
+def tenant_access_token(settings: Settings, tenant_id: str, *, phone_number_id: str | None = None, force_fetch: bool = False) -> str:
+    """The token for one of the tenant's numbers: the number's own (`numbers.<pnid>.access_token`
+    in the tenant's secret, for a number of another business), else the tenant's, else the app's."""
     if not settings.tenant_secret_prefix:
         return meta_credentials(settings, force_fetch=force_fetch).access_token
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(tenant_secret_name(settings.tenant_secret_prefix, tenant_id), transform="json",
                                    max_age=TOKEN_CACHE_SECONDS, force_fetch=force_fetch)
+    numbers = secret.get("numbers") if isinstance(secret, dict) else None
+    own = numbers.get(phone_number_id) if isinstance(numbers, dict) and phone_number_id else None
+    if isinstance(own, dict) and own.get("access_token"):
+        return str(own["access_token"])
     token = secret.get("access_token") if isinstance(secret, dict) else None
     return str(token) if token else meta_credentials(settings, force_fetch=force_fetch).access_token

@@ -28,6 +28,17 @@ class TenantSecrets:
                 raise
             return self.client.put_secret_value(SecretId=name, SecretString=body)["ARN"]
 
+    def get(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's stored credentials; {} when it has none."""
+        try:
+            value = self.client.get_secret_value(SecretId=tenant_secret_name(self.prefix, tenant_id))["SecretString"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            return {}
+        data = json.loads(value)
+        return data if isinstance(data, dict) else {}
+
     def delete(self, tenant_id: str) -> None:
         """Undo a `put` whose tenant could not be created (no recovery window: nothing used it)."""
         self.client.delete_secret(SecretId=tenant_secret_name(self.prefix, tenant_id), ForceDeleteWithoutRecovery=True)

@@ -19,6 +19,7 @@ from wa_notify.adapters.storage.fallback import FallbackRepository
 from wa_notify.adapters.storage.flows import FlowRepository
 from wa_notify.adapters.storage.leases import LeaseRepository
 from wa_notify.adapters.storage.messages import MessageRepository
+from wa_notify.adapters.storage.numbers import NumberRepository
 from wa_notify.adapters.storage.quota import QuotaRepository
 from wa_notify.adapters.storage.templates import TemplateRepository
 from wa_notify.adapters.storage.tenants import TenantRepository
@@ -40,6 +41,7 @@ class Store:
     campaigns: CampaignRepository = field(init=False)
     analytics: AnalyticsRepository = field(init=False)
     buckets: BucketRepository = field(init=False)
+    numbers: NumberRepository = field(init=False)
 
     def __post_init__(self) -> None:
         t = self.table
@@ -55,3 +57,4 @@ class Store:
         self.campaigns = CampaignRepository(t, self.messages, self.quota)
         self.analytics = AnalyticsRepository(t)
         self.buckets = BucketRepository(t)
+        self.numbers = NumberRepository(t)

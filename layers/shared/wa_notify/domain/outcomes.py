@@ -22,6 +22,7 @@ class CampaignPage(enum.Enum):
 
     WRITTEN = "written"
     OVER_QUOTA = "over_quota"  # the page would go over today's quota
+    OVER_LIMIT = "over_limit"  # its new conversations would go over the number's 24 h messaging limit
     CONFLICT = "conflict"  # written by an earlier delivery of the same job, or the campaign was cancelled
 
 

@@ -15,7 +15,9 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from wa_notify.adapters.storage.numbers import NumberRow
 from wa_notify.domain import status as st
+from wa_notify.domain.conversation import window_open
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
@@ -25,6 +27,7 @@ from wa_notify.domain.rendering import render
 from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics
 from wa_notify.services import messages as message_service
+from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso, ttl_cached
 from wa_notify.services.tenants import profile as tenant_profile
@@ -72,6 +75,7 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     render(spec, body.params, body.button_params, to="+14155550100", callback_data="msg_check")
 
     tenant = tenant_profile(deps, tenant_id)
+    sender = number_service.sender(deps, tenant_id, tenant, body.from_)
     message_service.check_quota(deps, tenant_id, tenant, now, len(set(phones)) if phones else 1)
     campaign_id = new_id("cmp")
     item: CampaignRow = {
@@ -82,6 +86,8 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
         "send_window": {"start": iso(start) if start else None, "end": iso(end) if end else None},
         "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
     }
+    if sender != tenant["phone_number_id"]:
+        item["phone_number_id"] = sender
     deps.store.campaigns.put(tenant_id, item)
     try:
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
@@ -205,7 +211,13 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
     now = deps.now()
     tenant = tenant_profile(deps, tenant_id)
     spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
-    contacts, nxt, excluded = _page(deps, tenant_id, campaign, limit or PAGE_SIZE)
+    pnid = campaign.get("phone_number_id") or tenant["phone_number_id"]
+    # The number's messaging limit: at most `room` new business-initiated conversations in this page.
+    conversation_limit, number_row, room = number_service.conversation_room(deps, tenant_id, pnid, pnid == tenant["phone_number_id"])
+    if conversation_limit is not None and room <= 0:
+        return _wait_for_limit(deps, tenant_id, campaign_id, number_row, conversation_limit)
+    size = min(limit or PAGE_SIZE, room if conversation_limit is not None else PAGE_SIZE)
+    contacts, nxt, excluded = _page(deps, tenant_id, campaign, size)
     window = campaign.get("send_window") or {}
     start = datetime.fromisoformat(start_at) if (start_at := window.get("start")) else None
     end_ms = epoch_ms(datetime.fromisoformat(end_at)) if (end_at := window.get("end")) else None
@@ -220,11 +232,19 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
         items.append(message_service.build_item(
             deps, tenant_id, message_id=message_id, to=contact["phone"], template_ref=campaign["template"],
             request=rendered.request, priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
-            phone_number_id=tenant["phone_number_id"], extra=extra))
+            phone_number_id=pnid, extra=extra))
     day, retry_s = message_service.quota_day(now)
     quota = message_service.daily_quota(deps, tenant)
+    # Only contacts outside an open customer-service window start a conversation that counts.
+    opening = sum(1 for c in contacts if not window_open(c.get("window_expires_at"), now))
+    counted = None if conversation_limit is None or not opening else deps.store.numbers.count_conversations(
+        tenant_id, pnid, number_row, opening, conversation_limit, epoch_ms(now), number_service.LIMIT_WINDOW_MS)
     outcome = deps.store.campaigns.write_page(
-        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now), quota=(day, quota))
+        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now), quota=(day, quota), conversations=counted)
+    if outcome is CampaignPage.OVER_LIMIT:
+        # Another campaign of the number counted first: plan again on what is left.
+        deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id}, delay_seconds=1)
+        return "retry"
     if outcome is CampaignPage.OVER_QUOTA:
         room = quota - deps.store.quota.used(tenant_id, day)
         if 0 < room < len(items):
@@ -244,6 +264,21 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id})
         return "planned"
     return "done"
+
+
+def _wait_for_limit(deps: Deps, tenant_id: str, campaign_id: str, row: NumberRow | None, conversation_limit: int) -> str:
+    """The number's 24 h messaging limit is used up: pause (paused_quota) and plan again when its
+    window ends (re-checking every 15 min), instead of drawing Meta's quality penalties."""
+    now = deps.now()
+    wait_s = number_service.window_ends_in_s(row, epoch_ms(now))
+    resumes = iso(now + timedelta(seconds=wait_s))
+    deps.store.campaigns.mark(tenant_id, campaign_id, "paused_quota",
+                              f"the number's messaging limit ({conversation_limit} business-initiated conversations per 24 h) "
+                              f"is reached; planning resumes at {resumes}", iso(now))
+    deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id},
+                     delay_seconds=min(900, wait_s))
+    metrics.add_metric(name="CampaignPausedMessagingLimit", unit="Count", value=1)
+    return "paused"
 
 
 def cancel_pending(deps: Deps, tenant_id: str, campaign_id: str) -> str:

@@ -80,12 +80,13 @@ class Deps:
 
         return meta_credentials(self.settings)
 
-    def whatsapp_token(self, tenant_id: str, *, force_fetch: bool = False) -> str:
-        """The tenant's WhatsApp access token (its own secret in AWS, cached 5 minutes);
-        `force_fetch` after Meta answers 401 picks up a rotated token at once."""
+    def whatsapp_token(self, tenant_id: str, *, phone_number_id: str | None = None, force_fetch: bool = False) -> str:
+        """The tenant's WhatsApp access token (its own secret in AWS, cached 5 minutes), or the
+        token stored for one of its numbers; `force_fetch` after Meta answers 401 picks up a
+        rotated token at once."""
         from wa_notify.adapters.credentials import tenant_access_token
 
-        return tenant_access_token(self.settings, tenant_id, force_fetch=force_fetch)
+        return tenant_access_token(self.settings, tenant_id, phone_number_id=phone_number_id, force_fetch=force_fetch)
 
     @property
     def cloud_api(self):  # noqa: ANN201

@@ -19,6 +19,7 @@ from wa_notify.models import EventAccepted, EventRequest, FlowPage
 from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
 from wa_notify.services import messages as message_service
+from wa_notify.services import numbers as number_service
 from wa_notify.services.deps import Deps, iso, page, readable
 from wa_notify.services.templates import check_sendable
 from wa_notify.services.tenants import profile as tenant_profile
@@ -146,6 +147,8 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
 
     # Plan and render everything first: bad data answers 422 before anything is cancelled or written.
     tenant = tenant_profile(deps, tenant_id)
+    if body.from_ is not None:  # the number the event's messages go from (default: the tenant's)
+        tenant = {**tenant, "phone_number_id": number_service.sender(deps, tenant_id, tenant, body.from_)}
     contact = deps.store.contacts.get(tenant_id, to) or {}
     timezone = body.timezone or contact.get("timezone")
     problems = ProblemList()

@@ -19,6 +19,7 @@ from wa_notify.domain.records import FallbackPlan, IdempotencyRow, MessageExtras
 from wa_notify.domain.rendering import render, text_request
 from wa_notify.models import MessageAccepted, MessageRequest, MessageView
 from wa_notify.observability import logger
+from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso
 from wa_notify.services.tenants import profile as tenant_profile
@@ -175,6 +176,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
     assert to is not None  # a number that does not parse is one of the problems raised above
 
     tenant = tenant_profile(deps, tenant_id)
+    sender = number_service.sender(deps, tenant_id, tenant, body.from_)  # `from`, else the default number
     contact = deps.store.contacts.get(tenant_id, to) or {}
     in_window = window_open(contact.get("window_expires_at"), now)
     if has_text and not in_window:
@@ -210,7 +212,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
 
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
                       priority=body.priority, send_at=send_at, metadata=metadata, now=now,
-                      phone_number_id=tenant["phone_number_id"], text=body.text,
+                      phone_number_id=sender, text=body.text,
                       extra={"billing": billing("text" if has_text else "template", template_ref["category"] if template_ref else None, in_window),
                              **({"fallback": sms} if sms else {})})
     status: Any = item["status"]  # scheduled or queued (build_item); MessageAccepted validates it

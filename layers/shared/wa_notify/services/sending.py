@@ -155,12 +155,12 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
         return "throttled"
 
-    outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id))
+    outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, phone_number_id=pnid))
     if isinstance(outcome, Rejected) and outcome.error.token_rejected:
         # The token was rotated or revoked since it was cached: fetch it again and retry once.
         # A refused token means nothing was sent, so this cannot duplicate.
         metrics.add_metric(name="TokenRefetched", unit="Count", value=1)
-        outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, force_fetch=True))
+        outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True))
     at = iso(deps.now())
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):

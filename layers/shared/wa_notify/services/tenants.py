@@ -81,5 +81,8 @@ def profile(deps: Deps, tenant_id: str) -> TenantRow:
 
 
 def clear_key_cache() -> None:
+    from wa_notify.services import numbers
+
     _key_cache.clear()
     _profile_cache.clear()
+    numbers.clear_cache()

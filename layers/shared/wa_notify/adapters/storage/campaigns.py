@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
@@ -51,8 +51,10 @@ class CampaignRepository:
         return ok
 
     def write_page(self, tenant_id: str, campaign: CampaignRow, messages: list[MessageRow], *,
-                   next_cursor: str | None, excluded: int, at: str, quota: tuple[str, int]) -> CampaignPage:
-        """One page of a campaign's messages, the campaign's cursor and the quota count, all or nothing."""
+                   next_cursor: str | None, excluded: int, at: str, quota: tuple[str, int],
+                   conversations: dict[str, Any] | None = None) -> CampaignPage:
+        """One page of a campaign's messages, the campaign's cursor, the quota count and (with
+        `conversations`, numbers.count_conversations) the number's 24 h conversation count, all or nothing."""
         key = keys.campaign(tenant_id, campaign["id"])
         done_status = "scheduled" if messages and messages[0]["status"] == st.SCHEDULED else "sending"
         updates = [{
@@ -67,12 +69,17 @@ class CampaignRepository:
         if messages:
             updates.append(self.quota.update(tenant_id, quota[0], len(messages), quota[1]))
         # Each message names its campaign for the CampaignIndex (the campaign's pk).
+        if messages and conversations is not None:
+            updates.append(conversations)
         rows = [(self.messages.row({**m, "campaign_key": key.pk}), "attribute_not_exists(pk)") for m in messages]
         failed = self.table.transact_put(rows, updates=updates)
         if failed is None:
             return CampaignPage.WRITTEN
-        if messages and failed[-1] == "ConditionalCheckFailed" and failed[len(messages)] != "ConditionalCheckFailed":
+        refused = [code == "ConditionalCheckFailed" for code in failed[len(messages):]] + [False, False, False]
+        if messages and not refused[0] and refused[1]:
             return CampaignPage.OVER_QUOTA
+        if messages and not refused[0] and refused[2]:
+            return CampaignPage.OVER_LIMIT
         return CampaignPage.CONFLICT
 
     def messages_of(self, tenant_id: str, campaign_id: str) -> list[tuple[str, str]]:

@@ -8,7 +8,8 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | tenant profile | TENANT#<tid> | PROFILE | | | tenants |
 | tenant settings | TENANT#<tid> | SETTINGS | | | tenants |
 | API key (its SHA-256) -> tenant | APIKEY#<sha256> | APIKEY | | | tenants |
-| phone number id -> tenant | PNID#<pnid> | PNID | | | tenants |
+| phone number id -> tenant (every number; `removed_at` once removed) | PNID#<pnid> | PNID | | 30 d after removal | tenants, numbers |
+| business number (Meta's quality and limit cached; its 24 h conversation count) | TENANT#<tid>#NUMBER | <pnid> | | | numbers |
 | WABA id -> tenant | WABA#<waba> | WABA | | | tenants |
 | template | TENANT#<tid>#TPL | <name>#<language> | | | templates |
 | held by a paused template (a message or a campaign) | TENANT#<tid>#HOLD#<name>#<language> | MSG#<mid> / CMP#<cid> | | 35 d | templates |
@@ -83,6 +84,15 @@ def phone_number(phone_number_id: str) -> Key:
 
 def waba(waba_id: str) -> Key:
     return Key(f"WABA#{waba_id}", "WABA")
+
+
+def numbers_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#NUMBER"
+
+
+def number(tenant_id: str, phone_number_id: str) -> Key:
+    """One of the tenant's business numbers (the default one has a row only once Meta was asked about it)."""
+    return Key(numbers_pk(tenant_id), phone_number_id)
 
 
 # ---- templates ----------------------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""Several WhatsApp numbers per tenant: GET /v1/numbers (Meta's quality rating and messaging limit,
+cached), `from` on messages, events and campaigns, one pace per number, webhooks routed by number,
+the admin CLI, and campaigns paced within the number's messaging limit."""
+
+from datetime import timedelta
+
+import pytest
+from wa_notify.services import campaigns
+from wa_notify.services import numbers as number_service
+from wa_notify.services.deps import utc_now
+
+from tests.functional.test_campaigns_and_quota import add_contacts, campaign_body
+from tests.functional.test_flows_and_events import CLINIC_TEMPLATES, booking, tomorrow_at
+from tests.functional.test_tenant_admin_and_credentials import run_admin
+
+
+def add_number(stack, **body):
+    status, data, _ = stack_post(stack, "/_local/numbers", body)
+    assert status == 201, data
+    return data
+
+
+def stack_post(stack, path, body):
+    import json
+
+    status, headers, raw = stack.request("POST", path, body=body)
+    return status, json.loads(raw), headers
+
+
+def sent_from(stack):
+    return [(m["phone_number_id"], m["request"]["to"]) for m in stack.sandbox.messages]
+
+
+def test_numbers_lists_the_default_first_with_metas_quality_and_limit(api, stack):
+    # GIVEN a second number whose quality Meta rates YELLOW, with the 1K tier
+    second = add_number(stack, quality_rating="YELLOW", messaging_limit_tier="TIER_1K")
+    # WHEN the platform lists its numbers
+    status, body, _ = api.get("/v1/numbers")
+    # THEN the default number comes first, then the second, each with what Meta says
+    assert status == 200, body
+    default, other = body["items"]
+    assert default["phone_number_id"] == stack.dev_tenant["phone_number_id"] and default["default"] is True
+    assert default["quality_rating"] == "GREEN" and default["messaging_limit"] == "TIER_UNLIMITED"
+    assert other == {"phone_number_id": second["phone_number_id"], "display_phone_number": second["display_phone_number"],
+                     "waba_id": stack.dev_tenant["waba_id"], "throughput_per_second": 80.0, "quality_rating": "YELLOW",
+                     "messaging_limit": "TIER_1K", "default": False}
+
+
+def test_metas_answer_is_cached_on_the_number_row(api, stack, monkeypatch):
+    # GIVEN two numbers and a count of Meta reads
+    add_number(stack)
+    calls = []
+    real = stack.deps.cloud_api.get_phone_number
+    monkeypatch.setattr(stack.deps.cloud_api, "get_phone_number", lambda *a: calls.append(a[0]) or real(*a))
+    # WHEN the numbers are listed twice
+    api.get("/v1/numbers")
+    stack.sandbox.set_number(stack.dev_tenant["phone_number_id"], quality_rating="RED")
+    second = api.get("/v1/numbers")[1]
+    # THEN Meta was asked once per number; the second listing answered from the rows
+    assert len(calls) == 2 and second["items"][0]["quality_rating"] == "GREEN"
+    # WHEN the cache's TTL has passed
+    later = utc_now() + timedelta(seconds=number_service.META_TTL_SECONDS + 1)
+    monkeypatch.setattr(stack.deps, "clock", lambda: later)
+    third = api.get("/v1/numbers")[1]
+    # THEN Meta is read again and the new rating shows
+    assert len(calls) == 4 and third["items"][0]["quality_rating"] == "RED"
+
+
+def test_a_meta_error_is_a_502_with_metas_code(api, stack):
+    # GIVEN a number Meta no longer lets our token read (a revoked grant)
+    second = add_number(stack)
+    stack.sandbox.numbers[second["phone_number_id"]]["token"] = "someone-elses-token"
+    # WHEN the numbers are listed
+    status, body, headers = api.get("/v1/numbers")
+    # THEN 502 problem+json naming Meta's code
+    assert status == 502 and headers["content-type"].startswith("application/problem+json")
+    assert "(190)" in body["detail"] and body["errors"][0]["message"].startswith("Meta error code 190")
+
+
+@pytest.mark.parametrize("form", ["id", "display"])
+def test_a_message_goes_from_the_number_named_and_its_statuses_route_back(api, stack, message_body, form):
+    # GIVEN a second number
+    api.approved_template()
+    second = add_number(stack)
+    named = second["phone_number_id"] if form == "id" else "+1 (" + second["display_phone_number"][2:5] + ") " + second["display_phone_number"][5:]
+    # WHEN a message names it in `from`, and another names nothing
+    status, body, _ = api.post("/v1/messages", {**message_body, "from": named})
+    assert status == 202, body
+    plain = api.post("/v1/messages", {**message_body, "to": "+14155550111"})[1]
+    stack.drain()
+    # THEN the sandbox got one from each number, and both reached read through their webhooks
+    assert sorted(sent_from(stack)) == sorted([(second["phone_number_id"], "+886912345678"),
+                                               (stack.dev_tenant["phone_number_id"], "+14155550111")])
+    assert api.message(body["id"])["status"] == "read" and api.message(plain["id"])["status"] == "read"
+
+
+def test_an_unknown_from_is_a_422_naming_it_and_writes_nothing(api, stack, message_body):
+    # GIVEN an approved template
+    api.approved_template()
+    # WHEN a message names a number the tenant does not have
+    status, body, _ = api.post("/v1/messages", {**message_body, "from": "123456789"})
+    # THEN 422 names `from` and nothing went to WhatsApp
+    assert status == 422 and body["errors"][0]["field"] == "from"
+    stack.drain()
+    assert stack.sandbox.messages == []
+
+
+def test_inbound_on_the_second_number_reaches_the_tenant(api, stack):
+    # GIVEN a second number
+    second = add_number(stack)
+    # WHEN a customer writes to it
+    status, _, _ = stack_post(stack, "/_local/sandbox/inbound", {"from": "+14155550123", "text": "hi",
+                                                                  "phone_number_id": second["phone_number_id"]})
+    assert status == 202
+    stack.drain()
+    # THEN the tenant knows the contact and its open window
+    status, contact, _ = api.get("/v1/contacts/+14155550123")
+    assert status == 200 and contact["window_open"] is True, contact
+
+
+def test_each_number_has_its_own_pace(api, stack, message_body):
+    # GIVEN two numbers paced at 2/s, as WhatsApp would allow them (the sandbox's limit too)
+    api.call("PUT", "/v1/settings", {"throughput_per_second": 2})
+    stack.sandbox.configure({"throughput_per_second": 2})
+    stack.deps.settings = stack.deps.settings.model_copy(update={"max_inline_wait_ms": 0})
+    api.approved_template()
+    second = add_number(stack)
+    for i in range(4):
+        api.post("/v1/messages", {**message_body, "to": f"+1415555000{i}"})
+        api.post("/v1/messages", {**message_body, "to": f"+1415555100{i}", "from": second["phone_number_id"]})
+    # WHEN the sender runs once over its batch
+    stack.drain(max_rounds=1)
+    # THEN each number sent its own burst of 2, and WhatsApp throttled neither
+    by_number = [pnid for pnid, _ in sent_from(stack)]
+    assert by_number.count(second["phone_number_id"]) == 2 and by_number.count(stack.dev_tenant["phone_number_id"]) == 2
+    errors = [i.get("last_error") for i in stack.deps.store.table.scan("begins_with(sk, :m)", {":m": "MSG"})[0]]
+    assert not [e for e in errors if e and e.get("code") == 130429]
+
+
+def test_events_and_campaigns_take_from(api, stack):
+    # GIVEN a second number, a flow sending at once, and two tagged contacts
+    api.approved_template()
+    api.approved_template(CLINIC_TEMPLATES[0])
+    second = add_number(stack)
+    flow = {"trigger": "appointment.booked", "language": "en", "steps": [{"template": "booking_confirmed", "at": "now"}]}
+    assert api.call("PUT", "/v1/flows/confirm", flow)[0] == 201
+    add_contacts(api, ["+14155550001", "+14155550002"])
+    event = booking(tomorrow_at(10))
+    # WHEN an event and a campaign name the second number
+    status, body, _ = api.post("/v1/events", {**event, "from": second["display_phone_number"]})
+    assert status == 202, body
+    status, body, _ = api.post("/v1/campaigns", campaign_body(**{"from": second["phone_number_id"]}))
+    assert status == 202, body
+    stack.drain()
+    # THEN everything went from the second number
+    assert {pnid for pnid, _ in sent_from(stack)} == {second["phone_number_id"]} and len(stack.sandbox.messages) == 3
+    # AND an unknown `from` on either is a 422 naming it
+    assert api.post("/v1/events", {**event, "key": "b-2", "from": "999"})[1]["errors"][0]["field"] == "from"
+    assert api.post("/v1/campaigns", campaign_body(**{"from": "999"}))[1]["errors"][0]["field"] == "from"
+
+
+def test_a_campaign_stays_within_the_numbers_messaging_limit_and_continues_next_window(api, stack, monkeypatch):
+    # GIVEN a number allowed 3 business-initiated conversations per 24 h, and 6 tagged contacts,
+    # the first of whom wrote in (an open window starts no conversation)
+    monkeypatch.setitem(number_service.TIERS, "TIER_250", 3)
+    api.approved_template()
+    second = add_number(stack, messaging_limit_tier="TIER_250")
+    phones = [f"+1415555{i:04d}" for i in range(6)]
+    add_contacts(api, phones)
+    stack_post(stack, "/_local/sandbox/inbound", {"from": phones[0], "text": "hi", "phone_number_id": second["phone_number_id"]})
+    stack.drain()
+    # WHEN a campaign from that number goes to all six
+    status, created, _ = api.post("/v1/campaigns", campaign_body(**{"from": second["phone_number_id"]}))
+    assert status == 202, created
+    stack.drain()
+    # THEN it sent the one in-window contact and 3 others, and waits for the next window, saying why
+    view = api.get(f"/v1/campaigns/{created['id']}")[1]
+    assert len(stack.sandbox.messages) == 4 and view["progress"]["planned"] == 4
+    assert view["status"] == "paused_quota" and "messaging limit" in view["reason"]
+    # WHEN 24 h have passed and its planning job runs again
+    later = utc_now() + timedelta(hours=24, minutes=1)
+    monkeypatch.setattr(stack.deps, "clock", lambda: later)
+    assert campaigns.plan_page(stack.deps, stack.dev_tenant["tenant_id"], created["id"]) == "done"
+    stack.drain()
+    # THEN the last two went in the new window
+    assert len(stack.sandbox.messages) == 6
+
+
+def test_the_admin_cli_adds_lists_and_removes_a_number(api, stack, monkeypatch, message_body):
+    # GIVEN the dev tenant
+    tenant_id = stack.dev_tenant["tenant_id"]
+    # WHEN an operator adds a number, lists, then removes it
+    code, added = run_admin(stack, monkeypatch, "numbers", "add", tenant_id, "--phone-number-id", "5550001",
+                            "--display-phone-number", "+1 628 555 0102")
+    assert code == 0 and added["display_phone_number"] == "16285550102"
+    assert [n["phone_number_id"] for n in run_admin(stack, monkeypatch, "numbers", "list", tenant_id)[1]] == ["5550001"]
+    assert stack.deps.store.tenants.for_phone_number("5550001") == tenant_id
+    # THEN the default number cannot be removed, another tenant cannot take it, and removing it keeps webhooks routing
+    assert run_admin(stack, monkeypatch, "numbers", "remove", tenant_id, stack.dev_tenant["phone_number_id"])[0] == 1
+    other = stack.create_tenant("other")
+    assert run_admin(stack, monkeypatch, "numbers", "add", other["tenant_id"], "--phone-number-id", "5550001")[0] == 1
+    assert run_admin(stack, monkeypatch, "numbers", "remove", tenant_id, "5550001")[0] == 0
+    assert run_admin(stack, monkeypatch, "numbers", "list", tenant_id)[1] == []
+    assert stack.deps.store.tenants.for_phone_number("5550001") == tenant_id
+    # AND a send can no longer name it
+    api.approved_template()
+    assert api.post("/v1/messages", {**message_body, "from": "5550001"})[0] == 422
