@@ -205,3 +205,17 @@ def test_the_admin_cli_adds_lists_and_removes_a_number(api, stack, monkeypatch, 
     # AND a send can no longer name it
     api.approved_template()
     assert api.post("/v1/messages", {**message_body, "from": "5550001"})[0] == 422
+
+
+def test_an_auto_reply_goes_from_the_number_the_customer_wrote_to(api, stack):
+    # GIVEN a keyword reply and a second number
+    from wa_notify.services import callbacks  # noqa: PLC0415
+
+    assert api.call("PUT", "/v1/settings", {"auto_replies": [{"id": "hours", "keywords": ["open"], "reply": "9 to 6."}]})[0] == 200
+    callbacks._settings_cache.clear()
+    second = add_number(stack)
+    # WHEN a customer writes the keyword to the second number
+    stack_post(stack, "/_local/sandbox/inbound", {"from": "+14155550123", "text": "are you open?", "phone_number_id": second["phone_number_id"]})
+    stack.drain()
+    # THEN the reply goes from that number (Meta keeps the window per business number)
+    assert sent_from(stack) == [(second["phone_number_id"], "+14155550123")]
