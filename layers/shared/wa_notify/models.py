@@ -43,7 +43,10 @@ def _not_bool(value: Any) -> Any:
 
 # A media or location header (`params.header`, domain/header_media.py): one kind holding one
 # flat object, {"image": {"link": "https://..."}}; nothing deeper.
-HeaderValue = Annotated[dict[Annotated[str, StringConstraints(max_length=16)], TypedValue], Field(max_length=2)]
+HeaderValue = Annotated[dict[Annotated[str, StringConstraints(max_length=16)], TypedValue], Field(
+    max_length=2, title="HeaderMedia", description='params.header of a media or location header template: {"image"|"video"|"document": '
+    '{"link": "https://..."} or {"id": "<media id>"}, a document may add "filename"}, or {"location": {"latitude", "longitude", '
+    '"name"?, "address"?}}')]
 
 
 def _one_problem(value: Any, handler: Callable[[Any], Any]) -> Any:
