@@ -354,3 +354,18 @@ def test_the_marketing_limit_is_off_by_default_and_is_per_user(api, stack):
     stack.drain()
     # THEN each gets theirs: the limit counts per user
     assert api.message(first)["status"] == api.message(other)["status"] == "read"
+
+
+def test_a_synchronous_131049_fails_at_once_with_advice_and_is_not_retried(api, stack):
+    # GIVEN WhatsApp answering the send itself with 131049 (the HTTP answer, not a status webhook)
+    stack.sandbox.configure({"faults": [{"code": 131049, "mode": "sync", "to": STRANGER}]})
+    api.approved_template(MARKETING)
+    # WHEN a marketing message goes, with attempts to spare
+    message_id = marketing_sends(api, stack, 1)[0]
+    stack.drain()
+    stack.drain()
+    # THEN it failed on its first attempt with Meta's code and the advice, and WhatsApp got no second request
+    message = api.message(message_id)
+    assert message["status"] == "failed" and message["attempts"] == 1 and stack.deps.settings.max_send_attempts > 1
+    assert message["error"]["code"] == 131049 and "at least 24 h" in message["error"]["advice"]
+    assert stack.sandbox.received(STRANGER) == []
