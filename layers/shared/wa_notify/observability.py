@@ -20,9 +20,30 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "wa-notify"
 logger = Logger(service=SERVICE)
+
+
+class OneLineProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider whose flush line can carry one more metric directive: the
+    invocation's first outcome count (per tenant, template and outcome) rides the line of the
+    fleet-wide counts instead of a line of its own (an API request's two lines are one)."""
+
+    extra: tuple[tuple[tuple[str, str], ...], int] | None = None
+
+    def serialize_metric_set(self, *args: Any, **kwargs: Any) -> Any:
+        out: dict[str, Any] = dict(super().serialize_metric_set(*args, **kwargs))
+        extra, self.extra = self.extra, None
+        if extra is not None:
+            dimensions, n = extra
+            out["_aws"]["CloudWatchMetrics"].insert(0, {"Namespace": out["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+                                                        "Dimensions": [[key for key, _ in dimensions]],
+                                                        "Metrics": [{"Name": "Messages", "Unit": "Count"}]})
+            out.update(dict(dimensions))
+            out["Messages"] = [float(n)]
+        return out
 
 
 class LockedMetrics(Metrics):
@@ -40,8 +61,24 @@ class LockedMetrics(Metrics):
         with self._lock:
             super().flush_metrics(*args, **kwargs)
 
+    def log_metrics(self, lambda_handler: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Powertools' log_metrics, with the invocation's outcome lines (record_outcome) written
+        first: one per tenant, template and outcome, whatever the batch's size."""
+        if lambda_handler is None:
+            return functools.partial(self.log_metrics, **kwargs)
 
-metrics = LockedMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WaNotify", service=SERVICE)
+        @functools.wraps(lambda_handler)
+        def handler(*args: Any, **kw: Any) -> Any:
+            try:
+                return lambda_handler(*args, **kw)
+            finally:
+                flush_outcomes(self.provider if isinstance(self.provider, OneLineProvider) else None)
+
+        return super().log_metrics(handler, **kwargs)
+
+
+_namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WaNotify"
+metrics = LockedMetrics(namespace=_namespace, service=SERVICE, provider=OneLineProvider(namespace=_namespace, service=SERVICE))
 
 
 class LazyTracer:
@@ -97,24 +134,57 @@ def _emf_enabled() -> bool:
     return not is_metrics_disabled()
 
 
+_outcomes_lock = threading.Lock()
+# Per dimension set: how many (Messages) and the latencies (SendLatency), until the invocation ends.
+_outcome_counts: dict[tuple[tuple[str, str], ...], int] = {}
+_latencies: dict[tuple[tuple[str, str], ...], list[float]] = {}
+
+
 def record_outcome(tenant_id: str, template: str | None, outcome: str, *, code: int | None = None,
                    latency_ms: float | None = None) -> None:
     """Count one message outcome fleet-wide (for alarms) and per tenant/template/outcome
-    (for the dashboard); `latency_ms` is the time from acceptance to WhatsApp's yes."""
+    (for the dashboard); `latency_ms` is the time from acceptance to WhatsApp's yes. The per
+    tenant counts are summed until the invocation ends (`metrics.log_metrics` flushes them):
+    a batch of ten sends of one template is one EMF line, not ten."""
     metrics.add_metric(name=FLEET_METRIC[outcome], unit="Count", value=1)
     if latency_ms is not None:
         metrics.add_metric(name="SendLatency", unit="Milliseconds", value=latency_ms)
     if not _emf_enabled():
         return
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
     dimensions = {"service": "wa-notify", "tenant": tenant_id, "template": template or "free_form", "outcome": outcome}
     if code is not None:
         dimensions["error_code"] = str(code)
-    with single_metric(name="Messages", unit=MetricUnit.Count, value=1, namespace=metrics.namespace, default_dimensions=dimensions):
-        pass
-    if latency_ms is not None:
-        latency_dims = {k: v for k, v in dimensions.items() if k != "outcome"}
-        with single_metric(name="SendLatency", unit=MetricUnit.Milliseconds, value=latency_ms, namespace=metrics.namespace,
-                           default_dimensions=latency_dims):
-            pass
+    with _outcomes_lock:
+        key = tuple(dimensions.items())
+        _outcome_counts[key] = _outcome_counts.get(key, 0) + 1
+        if latency_ms is not None:
+            _latencies.setdefault(tuple((k, v) for k, v in dimensions.items() if k != "outcome"), []).append(latency_ms)
+
+
+def flush_outcomes(provider: OneLineProvider | None = None) -> None:
+    """Write the summed outcome counts and the latencies, one EMF line per dimension set; the
+    first count rides `provider`'s line (written next) when it has metrics to write."""
+    with _outcomes_lock:
+        counts, latencies = dict(_outcome_counts), dict(_latencies)
+        _outcome_counts.clear()
+        _latencies.clear()
+    if not counts and not latencies:
+        return
+    if provider is not None and counts and provider.metric_set:
+        first = next(iter(counts))
+        provider.extra = (first, counts.pop(first))
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    def emit(dimensions: tuple[tuple[str, str], ...], name: str, unit: MetricUnit, values: list[float]) -> None:
+        for start in range(0, len(values), 100):  # EMF takes at most 100 values per metric
+            line = EphemeralMetrics(namespace=metrics.namespace)
+            for key, dimension in dimensions:
+                line.add_dimension(name=key, value=dimension)
+            for value in values[start:start + 100]:
+                line.add_metric(name=name, unit=unit, value=value)
+            line.flush_metrics()
+
+    for dimensions, n in counts.items():
+        emit(dimensions, "Messages", MetricUnit.Count, [float(n)])
+    for dimensions, values in latencies.items():
+        emit(dimensions, "SendLatency", MetricUnit.Milliseconds, values)

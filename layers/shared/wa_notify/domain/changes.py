@@ -54,9 +54,13 @@ class Effects:
     inbound_at: str | None = None  # an inbound message to count in the activity matrix
     sms_undeliverable: str | None = None  # message id: WhatsApp cannot deliver it, send its SMS
     unread_deadline: tuple[str, str, int] | None = None  # (message id, accepted at, minutes)
+    # Outcome metrics a status webhook moved (template name or None, outcome, error code or None):
+    # the sender counts its own acceptances and refusals; what only a webhook tells is counted here.
+    outcomes: list[tuple[str | None, str, int | None]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.callbacks or self.counts or self.inbound_at or self.sms_undeliverable or self.unread_deadline)
+        return bool(self.callbacks or self.counts or self.inbound_at or self.sms_undeliverable or self.unread_deadline
+                    or self.outcomes)
 
 
 def event_id(*parts: str) -> str:
@@ -76,6 +80,8 @@ def of(kind: str | None, tenant_id: str, old: Mapping[str, Any] | None, new: Map
         return inbound_change(tenant_id, old or {}, new)
     if kind == "contact" and "opted_out" in new and "phone" in new:
         return contact_change(tenant_id, old or {}, new)
+    if kind == "template" and "status" in new and "name" in new:
+        return template_change(tenant_id, old or {}, new)
     return Effects()
 
 
@@ -112,12 +118,31 @@ def message_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any
             effects.counts.append((at, template, {"failed": 1, **({"failed_unsent": 1} if unsent else {})}))
             if new.get("fallback") and undeliverable(new.get("error")):
                 effects.sms_undeliverable = message_id
+        outcome = webhook_outcome(before, now, new)
+        if outcome:
+            effects.outcomes.append(outcome)
         if now in STATUS_CALLBACKS:
             effects.callbacks.append(status_callback(new, now, at))
     if new.get("last_reply") and not old.get("last_reply"):
         reply_at = str((new.get("last_reply") or {}).get("at") or new.get("updated_at") or "")
         effects.counts.append((reply_at, template, {"replied": 1}))
     return effects
+
+
+def webhook_outcome(before: Any, now: str, new: Mapping[str, Any]) -> tuple[str | None, str, int | None] | None:
+    """The outcome metric of a forward move only a status webhook makes: `sent` when no acceptance
+    by the sender came first (its answer was lost or overtaken), `delivered`, `read`, and `failed`
+    after WhatsApp took it (a wamid; the sender counts the refusals it gets itself)."""
+    events: Mapping[str, Any] = new.get("events") or {}
+    name = (new.get("template") or {}).get("name")
+    if now == st.SENT and st.ACCEPTED not in events:
+        return name, "sent", None
+    if now in (st.DELIVERED, st.READ):
+        return name, now, None
+    if now == st.FAILED and new.get("wamid"):
+        code = (new.get("error") or {}).get("code")
+        return name, "failed", int(code) if isinstance(code, (int, float)) and not isinstance(code, bool) else None
+    return None
 
 
 def status_callback(message: Mapping[str, Any], status: str, at: str) -> Callback:
@@ -151,6 +176,20 @@ def contact_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any
     kind = "contact.opted_out" if new.get("opted_out") else "contact.opted_in"
     at = str(new.get("opt_changed_at") or "")
     callback = Callback(event_id(tenant_id, str(new["phone"]), kind, at), kind, at, {"phone": new["phone"], "reason": new["opt_source"]})
+    return Effects(tenant_id=tenant_id, callbacks=[callback])
+
+
+def template_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Effects:
+    """Meta changed a stored template's status or category (a lifecycle webhook, or an import that
+    found Meta's copy changed): `template.status_changed`. A new template (registered or
+    imported) has no old image and owes nothing; a quality change alone is stored, not reported."""
+    if not old or (old.get("status") == new.get("status") and old.get("category") == new.get("category")):
+        return Effects()
+    at = str(new.get("updated_at") or "")
+    data = {"name": new["name"], "language": new.get("language"), "status": new["status"], "previous_status": old.get("status"),
+            "category": new.get("category"), "reason": new.get("status_reason")}
+    callback = Callback(event_id(tenant_id, str(new["name"]), str(new.get("language")), str(new["status"]), str(new.get("category")), at),
+                        "template.status_changed", at, data)
     return Effects(tenant_id=tenant_id, callbacks=[callback])
 
 

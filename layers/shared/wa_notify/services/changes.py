@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wa_notify.domain import changes
-from wa_notify.observability import logger, metrics
+from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import analytics, callbacks
 from wa_notify.services.deps import Deps, parse_iso
 
@@ -90,4 +90,8 @@ def apply(deps: Deps, change: StreamChange) -> changes.Effects:
             analytics.count(tenant_id, at, template, **counts)
     if effects.inbound_at:
         analytics.count_inbound(tenant_id, effects.inbound_at)
+    # The statuses' outcome metrics: counted here, not by each webhook invocation, so a batch's
+    # go out as one EMF line per tenant, template and outcome (observability.record_outcome).
+    for name, outcome, code in effects.outcomes:
+        record_outcome(tenant_id, name, outcome, code=code)
     return effects

@@ -244,7 +244,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
     if written is MessageWrite.ID_CLASH:  # pragma: no cover - 80 random bits
         raise Conflict("message id clash; retry")
     enqueue(deps, [item])
-    logger.info("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
+    logger.debug("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
     return MessageAccepted(id=message_id, status=status), True
 
 
