@@ -83,7 +83,7 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 _apply_one_status(deps, tenant_id, status, counts)
         for raw in _objects(value, "messages", counts):
             with _malformed_part("inbound message", counts):
-                _apply_one_inbound(deps, tenant_id, raw, counts)
+                _apply_one_inbound(deps, tenant_id, raw, counts, pnid)
     elif field == "message_template_status_update":
         with _malformed_part("template status", counts):
             counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
@@ -136,11 +136,11 @@ def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: 
     counts["applied" if moved else "ignored"] += 1
 
 
-def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int]) -> None:
+def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int], phone_number_id: str | None = None) -> None:
     """Store the message (once per wamid), act on it, then mark it handled with the callbacks it
     owes: the stream posts them. A webhook retried after a failure in between finds the message
     stored but not handled and acts again (every effect is a conditional or idempotent write)."""
-    stored = apply_inbound(deps, tenant_id, raw)
+    stored = apply_inbound(deps, tenant_id, raw, phone_number_id)
     if stored is None:
         return  # not a message we can take (no sender or id)
     if stored.handled:
@@ -234,9 +234,10 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     return moved is not None
 
 
-def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> StoredInbound | None:
+def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any], phone_number_id: str | None = None) -> StoredInbound | None:
     """Store a customer's message once and open (or extend) their 24 h customer-service window;
-    None for a message without a sender or an id."""
+    None for a message without a sender or an id. An auto-reply goes from the number written to
+    (`phone_number_id`, the webhook's: Meta keeps the window per business number)."""
     sender = str(message.get("from") or "")
     wamid = str(message.get("id") or "")
     if not sender.isdigit() or not wamid:
@@ -258,11 +259,12 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any]) -> Stored
         deps.store.contacts.start_conversation(tenant_id, phone, iso(moment), before.get("window_expires_at"))
     conversation = iso(moment) if new_conversation else (before.get("conversation_started_at") or iso(moment))
     if summary["type"] == "text" and opt_intent(summary.get("text")) is None and window_open(iso(moment + WINDOW), deps.now()):
-        auto_reply(deps, tenant_id, phone, summary.get("text"), moment, conversation)
+        auto_reply(deps, tenant_id, phone, summary.get("text"), moment, conversation, phone_number_id)
     return stored
 
 
-def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment: datetime, conversation: str) -> list[str]:
+def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment: datetime, conversation: str,
+               phone_number_id: str | None = None) -> list[str]:
     """Keyword replies and the out-of-hours reply, each at most once per conversation."""
     settings = callbacks.tenant_settings(deps, tenant_id)
     replies = []
@@ -274,11 +276,11 @@ def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment:
     sent = []
     for rule_id, reply in replies:
         if deps.store.contacts.claim_auto_reply(tenant_id, phone, rule_id, conversation):
-            sent.append(send_auto_reply(deps, tenant_id, phone, reply, rule_id))
+            sent.append(send_auto_reply(deps, tenant_id, phone, reply, rule_id, phone_number_id))
     return sent
 
 
-def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id: str) -> str:
+def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id: str, phone_number_id: str | None = None) -> str:
     from wa_notify.domain.ids import new_id
     from wa_notify.domain.rendering import text_request
     from wa_notify.services import messages as message_service
@@ -288,7 +290,8 @@ def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id:
     message_id = new_id("msg")
     item = message_service.build_item(
         deps, tenant_id, message_id=message_id, to=phone, template_ref=None, request=text_request(phone, reply, callback_data=message_id),
-        priority="high", send_at=None, metadata={"auto_reply": rule_id}, now=now, phone_number_id=profile(deps, tenant_id)["phone_number_id"],
+        priority="high", send_at=None, metadata={"auto_reply": rule_id}, now=now,
+        phone_number_id=phone_number_id or profile(deps, tenant_id)["phone_number_id"],
         text=reply, extra={"billing": {"category": "service", "type": "free_customer_service", "billable": False}},
     )
     deps.store.messages.create(item, None)
