@@ -219,3 +219,16 @@ def test_an_auto_reply_goes_from_the_number_the_customer_wrote_to(api, stack):
     stack.drain()
     # THEN the reply goes from that number (Meta keeps the window per business number)
     assert sent_from(stack) == [(second["phone_number_id"], "+14155550123")]
+
+
+def test_the_sandbox_config_sets_what_meta_reports_of_a_number(api, stack):
+    # GIVEN the dev tenant's number, which Meta rates RED with the 250 tier (PUT /_local/sandbox/config)
+    pnid = stack.dev_tenant["phone_number_id"]
+    status, _, _ = stack.request("PUT", "/_local/sandbox/config",
+                                 body={"numbers": {pnid: {"quality_rating": "RED", "messaging_limit_tier": "TIER_250"}}})
+    assert status == 200
+    # WHEN the platform lists its numbers
+    default = api.get("/v1/numbers")[1]["items"][0]
+    # THEN it sees what Meta says; a tier Meta does not have is refused by the route
+    assert (default["quality_rating"], default["messaging_limit"]) == ("RED", "TIER_250")
+    assert stack.request("PUT", "/_local/sandbox/config", body={"numbers": {pnid: {"messaging_limit_tier": "TIER_3"}}})[0] == 422

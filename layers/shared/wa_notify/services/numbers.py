@@ -74,7 +74,7 @@ def sender(deps: Deps, tenant_id: str, tenant: TenantRow, value: str | None) -> 
                     return row["phone_number_id"]
             if wanted == _digits(_default_row(deps, tenant_id, tenant).get("display_phone_number")):
                 return default
-    raise Invalid([Problem("from", f"{value[:40]} is not one of your numbers (GET /v1/numbers lists them): "
+    raise Invalid([Problem("from", "is not one of your numbers (GET /v1/numbers lists them): "
                                    "give its phone_number_id or its display number")])
 
 
