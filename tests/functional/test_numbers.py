@@ -232,3 +232,25 @@ def test_the_sandbox_config_sets_what_meta_reports_of_a_number(api, stack):
     # THEN it sees what Meta says; a tier Meta does not have is refused by the route
     assert (default["quality_rating"], default["messaging_limit"]) == ("RED", "TIER_250")
     assert stack.request("PUT", "/_local/sandbox/config", body={"numbers": {pnid: {"messaging_limit_tier": "TIER_3"}}})[0] == 422
+
+
+def test_a_page_counted_on_a_stale_read_of_the_limit_writes_nothing_and_plans_again(api, stack, monkeypatch):
+    # GIVEN a number allowed 3 conversations, 3 of which another campaign counted after this one read the row
+    monkeypatch.setitem(number_service.TIERS, "TIER_250", 3)
+    api.approved_template()
+    second = add_number(stack, messaging_limit_tier="TIER_250")
+    add_contacts(api, [f"+1415555{i:04d}" for i in range(2)])
+    tenant_id = stack.dev_tenant["tenant_id"]
+    status, created, _ = api.post("/v1/campaigns", campaign_body(**{"from": second["phone_number_id"]}))
+    assert status == 202
+    stale = number_service.conversation_room(stack.deps, tenant_id, second["phone_number_id"], False)
+    other = stack.deps.store.numbers.count_conversations(tenant_id, second["phone_number_id"], stale[1], 3, 3,
+                                                        int(utc_now().timestamp() * 1000), number_service.LIMIT_WINDOW_MS)
+    assert stack.deps.store.table.transact_put([], updates=[other]) is None
+    monkeypatch.setattr(number_service, "conversation_room", lambda *a: stale)
+    # WHEN this campaign's page is planned on its stale read
+    outcome = campaigns.plan_page(stack.deps, tenant_id, created["id"])
+    # THEN the page's transaction refuses it: nothing planned, the planning job comes back
+    assert outcome == "retry"
+    assert api.get(f"/v1/campaigns/{created['id']}")[1]["progress"]["planned"] == 0
+    assert stack.deps.store.numbers.get(tenant_id, second["phone_number_id"])["limit_used"] == 3
