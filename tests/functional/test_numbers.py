@@ -5,13 +5,15 @@ the admin CLI, and campaigns paced within the number's messaging limit."""
 from datetime import timedelta
 
 import pytest
-from wa_notify.services import campaigns
+from aws_lambda_powertools.utilities import parameters
+from wa_notify.services import callbacks, campaigns
 from wa_notify.services import numbers as number_service
 from wa_notify.services.deps import utc_now
 
+from tests.functional.conftest import load_event
 from tests.functional.test_campaigns_and_quota import add_contacts, campaign_body
 from tests.functional.test_flows_and_events import CLINIC_TEMPLATES, booking, tomorrow_at
-from tests.functional.test_tenant_admin_and_credentials import run_admin
+from tests.functional.test_tenant_admin_and_credentials import run_admin, secret_of, tenant_with_own_token
 
 
 def add_number(stack, **body):
@@ -209,8 +211,6 @@ def test_the_admin_cli_adds_lists_and_removes_a_number(api, stack, monkeypatch, 
 
 def test_an_auto_reply_goes_from_the_number_the_customer_wrote_to(api, stack):
     # GIVEN a keyword reply and a second number
-    from wa_notify.services import callbacks  # noqa: PLC0415
-
     assert api.call("PUT", "/v1/settings", {"auto_replies": [{"id": "hours", "keywords": ["open"], "reply": "9 to 6."}]})[0] == 200
     callbacks._settings_cache.clear()
     second = add_number(stack)
@@ -254,3 +254,24 @@ def test_a_page_counted_on_a_stale_read_of_the_limit_writes_nothing_and_plans_ag
     assert outcome == "retry"
     assert api.get(f"/v1/campaigns/{created['id']}")[1]["progress"]["planned"] == 0
     assert stack.deps.store.numbers.get(tenant_id, second["phone_number_id"])["limit_used"] == 3
+
+
+def test_a_number_with_its_own_token_sends_with_it(stack, monkeypatch):
+    # GIVEN a tenant on the AWS path (its token in Secrets Manager) and a second number, added by an
+    # operator with its own token, for which Meta accepts only that token
+    parameters.clear_caches()
+    created, bank = tenant_with_own_token(stack, monkeypatch, "Bank", "3003", "4004", stored="token-v1", meta_accepts="token-v1")
+    code, _ = run_admin(stack, monkeypatch, "numbers", "add", created["tenant_id"], "--phone-number-id", "5005",
+                        "--display-phone-number", "+1 628 555 0199", "--access-token-stdin", stdin="token-other\n")
+    assert code == 0
+    stack.sandbox.register_number("5005", "4004", display="16285550199", access_token="token-other")
+    bank.approved_template()
+    # WHEN a message goes from the second number
+    status, body, _ = bank.post("/v1/messages", {**load_event("api/create_message.json"), "from": "5005"})
+    assert status == 202, body
+    stack.drain()
+    # THEN it was sent with that number's token (Meta took it), and the tenant's own token is kept
+    assert bank.message(body["id"])["status"] == "read"
+    assert [m["phone_number_id"] for m in stack.sandbox.messages] == ["5005"]
+    secret = secret_of(created["tenant_id"])
+    assert secret["access_token"] == "token-v1" and secret["numbers"]["5005"]["access_token"] == "token-other"
