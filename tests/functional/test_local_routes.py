@@ -23,6 +23,10 @@ HOSTILE = [
     ("POST", "/_local/clock", '{"at": "\\udfff"}', "at"),
     ("POST", "/_local/clock", '{"at": 1893456000}', "at"),
     ("POST", "/_local/clock", '{"at": "not a time"}', "at"),
+    ("POST", "/_local/numbers", '{"tenant_id": 5}', "tenant_id"),
+    ("POST", "/_local/numbers", '{"quality_rating": "PURPLE"}', "quality_rating"),
+    ("POST", "/_local/numbers", '{"messaging_limit_tier": "TIER_1M"}', "messaging_limit_tier"),
+    ("POST", "/_local/numbers", '{"phone_number_id": "1"}', "phone_number_id"),
 ]
 
 

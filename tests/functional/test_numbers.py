@@ -275,3 +275,13 @@ def test_a_number_with_its_own_token_sends_with_it(stack, monkeypatch):
     assert [m["phone_number_id"] for m in stack.sandbox.messages] == ["5005"]
     secret = secret_of(created["tenant_id"])
     assert secret["access_token"] == "token-v1" and secret["numbers"]["5005"]["access_token"] == "token-other"
+
+
+def test_a_number_for_an_unknown_tenant_is_a_404_and_adds_nothing(stack):
+    # GIVEN the local stack's numbers
+    before = dict(stack.sandbox.numbers)
+    # WHEN a number is asked for a tenant that does not exist
+    status, body, _ = stack_post(stack, "/_local/numbers", {"tenant_id": "ten_nobody"})
+    # THEN 404 problem, and neither our store nor the sandbox got a number
+    assert status == 404 and body["status"] == 404
+    assert stack.sandbox.numbers == before
