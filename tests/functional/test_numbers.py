@@ -285,3 +285,10 @@ def test_a_number_for_an_unknown_tenant_is_a_404_and_adds_nothing(stack):
     # THEN 404 problem, and neither our store nor the sandbox got a number
     assert status == 404 and body["status"] == 404
     assert stack.sandbox.numbers == before
+
+
+@pytest.mark.parametrize("value", [5, True, "", "1" * 33, ["1"], "\u0000"])
+def test_a_malformed_from_is_a_422_naming_it(api, message_body, value):
+    # GIVEN a from that is no phone_number_id or display number WHEN a message names it THEN 422 names `from`
+    status, body, _ = api.post("/v1/messages", {**message_body, "from": value})
+    assert status == 422 and "from" in [e["field"] for e in body["errors"]], body
