@@ -124,3 +124,19 @@ def test_parameter_mismatch_is_what_meta_refuses_with_132012(header_format, para
     # WHEN checked against the template's header format
     # THEN a missing, extra or wrong-type media parameter is a mismatch (Meta's 132012)
     assert (parameter_mismatch(header_format, parameters) is None) is ok
+
+
+def test_a_body_variable_named_header_cannot_go_with_a_media_header():
+    # GIVEN an IMAGE-header template whose NAMED body has a variable {{header}}
+    body = {"type": "BODY", "text": "Hi {{first_name}}, see {{header}} above.",
+            "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ana"}, {"param_name": "header", "example": "x"}]}}
+    payload = {"name": "clash", "language": "en", "category": "UTILITY", "parameter_format": "NAMED",
+               "components": [{"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [HANDLE]}}, body]}
+    # WHEN registered
+    with pytest.raises(Invalid) as caught:
+        validate_template(payload)
+    # THEN the body text is named: params.header carries the image, so {{header}} could never be filled
+    assert [(p.field, "params.header" in p.message) for p in caught.value.problems] == [("components[1].text", True)]
+    # AND the same body with a TEXT header registers
+    payload["components"][0] = {"type": "HEADER", "format": "TEXT", "text": "Your order"}
+    assert validate_template(payload).body_variables[1].name == "header"

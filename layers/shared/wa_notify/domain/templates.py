@@ -106,6 +106,7 @@ def check_components(
     buttons: list[Button] = []
     variables: list[Variable] = []
     seen_types: set[str] = set()
+    body_path = "components"
     for i, comp in enumerate(components):
         path = f"components[{i}]"
         ctype = comp.type
@@ -138,7 +139,7 @@ def check_components(
         elif ctype == "BODY":
             text = _text_field(comp.text, path, BODY_TEXT_MAX, problems)
             if text is not None:
-                body_text = text
+                body_text, body_path = text, path
                 names = check_text_variables(text, f"{path}.text", fmt, problems, edges=True)
                 found = examples(comp.example, "body", names, fmt, path, problems)
                 variables += [Variable(n, "body", found.get(n)) for n in names]
@@ -170,6 +171,10 @@ def check_components(
 
     if components and "BODY" not in seen_types:
         problems.add("components", "a BODY component is required")
+    if header_format in ("LOCATION", *MEDIA_HEADER_FORMATS) and not stored and any(v.name == "header" for v in variables):
+        # params.header carries the header's media (domain/header_media.py): a variable of that name could never be filled
+        problems.add(f"{body_path}.text", f"a variable named {{{{header}}}} cannot go with a {header_format} header, whose media "
+                                          "is sent as params.header: rename the variable")
     found_parts = Components(header_format, header_text, body_text, footer_text, buttons, variables)
     return found_parts, problems
 
