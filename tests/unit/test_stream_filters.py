@@ -62,7 +62,14 @@ INBOUND = {"wamid": "wamid.IN1", "received_at": "2026-12-01T08:01:00.000Z", "tex
 CONTACT_PK = keys.contacts_pk(TENANT)
 CONTACT = {"phone": "+886912345678", "name": "Ana", "opted_out": False, "last_inbound_at": "2026-12-01T08:01:00.000Z"}
 
+TEMPLATE_ROW = {"name": "appointment_reminder", "language": "en_US", "category": "UTILITY"}
 PASSING = {
+    "template status changed by Meta (issue 15)": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
+                                                         {**TEMPLATE_ROW, "status": "PAUSED", "status_source": "PAUSED"},
+                                                         {**TEMPLATE_ROW, "status": "APPROVED", "status_source": "APPROVED"}),
+    "template category changed by Meta": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
+                                                {**TEMPLATE_ROW, "status": "APPROVED", "category": "MARKETING", "status_source": "APPROVED"},
+                                                {**TEMPLATE_ROW, "status": "APPROVED", "status_source": "APPROVED"}),
     "message MODIFY to delivered": record("MODIFY", MSG_PK, "MSG", DELIVERED, ACCEPTED),
     "message MODIFY sending -> accepted": record("MODIFY", MSG_PK, "MSG", ACCEPTED, SENDING),
     "message MODIFY to failed": record("MODIFY", MSG_PK, "MSG", {**SENDING, "status": "failed", "error": {"code": 131026}}, SENDING),
@@ -80,18 +87,24 @@ DROPPED = {
     "message removed by its TTL": record("REMOVE", MSG_PK, "MSG", None, DELIVERED),
     "inbound INSERT before it is handled": record("INSERT", INBOX_PK, f"{INBOUND['received_at']}#wamid.IN1", INBOUND),
     "contact never opted in or out": record("MODIFY", CONTACT_PK, "+886912345678", CONTACT, {**CONTACT, "last_inbound_at": "x"}),
-    "template status change": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
-                                     {"name": "appointment_reminder", "language": "en_US", "status": "APPROVED"},
-                                     {"name": "appointment_reminder", "language": "en_US", "status": "PENDING"}),
+    "template registered or imported (no old image)": record("INSERT", *keys.template(TENANT, "appointment_reminder", "en_US"),
+                                                             {**TEMPLATE_ROW, "status": "PENDING"}),
+    "Meta's first decision on a template registered here": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
+                                                                  {**TEMPLATE_ROW, "status": "APPROVED", "status_source": "APPROVED"},
+                                                                  {**TEMPLATE_ROW, "status": "PENDING"}),
+    "template's Meta id filled in at registration": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
+                                                          {**TEMPLATE_ROW, "status": "PENDING", "meta_id": "1"},
+                                                          {**TEMPLATE_ROW, "status": "PENDING"}),
 }
 
 
-def test_the_mapping_has_exactly_the_three_item_kinds_as_valid_json_patterns():
+def test_the_mapping_has_exactly_the_four_item_kinds_as_valid_json_patterns():
     # GIVEN the stream mapping's filters in template.yaml
     # WHEN they are parsed as JSON
     parsed = [json.loads(p) for p in PATTERNS]
-    # THEN there are three, each on the record's `dynamodb` part only (what DynamoDB mappings filter on)
-    assert len(parsed) == 3 and all(set(p) == {"dynamodb"} for p in parsed)
+    # THEN there are four (messages, inbound, contacts, templates), each on the record's `dynamodb`
+    # part only (what DynamoDB mappings filter on)
+    assert len(parsed) == 4 and all(set(p) == {"dynamodb"} for p in parsed)
     assert all(len(p) <= 4096 for p in PATTERNS)
 
 

@@ -59,6 +59,8 @@ class MessageView(View):
     attempts: int
     created_at: str
     fallback: MessageFallbackView | None
+    cancel_reason: str | None = Field(default=None, description="why it was cancelled (template_disabled: Meta disabled its template)")
+    held_for: str | None = Field(default=None, description="<name>#<language> while its template is PAUSED: held, sent when approved again")
 
 
 class ContactView(View):
@@ -146,7 +148,6 @@ class TemplateSyncView(View):
     updated: int = Field(description="stored already; Meta's copy differed and replaced it")
     unchanged: int
     items: list[TemplateView] = Field(description="the templates imported or updated by this run")
-
 
 
 class Page[T](View):

@@ -181,9 +181,11 @@ def contact_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any
 
 def template_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Effects:
     """Meta changed a stored template's status or category (a lifecycle webhook, or an import that
-    found Meta's copy changed): `template.status_changed`. A new template (registered or
-    imported) has no old image and owes nothing; a quality change alone is stored, not reported."""
-    if not old or (old.get("status") == new.get("status") and old.get("category") == new.get("category")):
+    found Meta's copy changed): `template.status_changed`. Owed once Meta has decided on it
+    (`status_source`, set by Meta's webhooks and imports): a new template, and the review of
+    one registered here (its first decision; POST /v1/templates answers PENDING and GET shows
+    the decision), owe nothing; nor does a quality change alone."""
+    if not old.get("status_source") or (old.get("status") == new.get("status") and old.get("category") == new.get("category")):
         return Effects()
     at = str(new.get("updated_at") or "")
     data = {"name": new["name"], "language": new.get("language"), "status": new["status"], "previous_status": old.get("status"),

@@ -28,6 +28,7 @@ from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
+from wa_notify.services import template_lifecycle
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso, ttl_cached
 from wa_notify.services.tenants import profile as tenant_profile
@@ -208,6 +209,8 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
     campaign = deps.store.campaigns.get(tenant_id, campaign_id)
     if campaign is None or campaign["status"] not in ("planning", "paused_quota"):
         return "skipped"
+    if (held := template_lifecycle.campaign_gate(deps, tenant_id, campaign)) is not None:
+        return held  # its template is PAUSED (resumes when approved) or DISABLED (cancelled)
     now = deps.now()
     tenant = tenant_profile(deps, tenant_id)
     spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])

@@ -58,6 +58,8 @@ def view(item: MessageRow) -> MessageView:
         "attempts": item.get("attempts", 0),
         "created_at": item["created_at"],
         "fallback": fallback_view(item.get("fallback")),
+        "cancel_reason": item.get("cancel_reason"),
+        "held_for": item.get("held_for") if item.get("status") == st.SCHEDULED else None,
     })
 
 

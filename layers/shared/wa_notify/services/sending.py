@@ -14,6 +14,7 @@ from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.records import MessageRow
 from wa_notify.domain.whatsapp_errors import PAIR_RATE_LIMIT, THROTTLE_CODES, ProviderError, backoff_seconds, pair_backoff_seconds
 from wa_notify.observability import logger, metrics, record_outcome
+from wa_notify.services import template_lifecycle
 from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 
 
@@ -130,6 +131,8 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         if is_cancelled(deps, tenant_id, message["campaign"]):
             store.leases.cancel(tenant_id, message_id, token, "the campaign was cancelled", iso(now))
             return "cancelled"
+    if (held := template_lifecycle.gate(deps, tenant_id, message, token)) is not None:
+        return held  # its template is PAUSED (held until approved) or DISABLED (cancelled)
     if (message.get("template") or {}).get("category") == "MARKETING":
         # The last gate before WhatsApp: a contact who opted out after this was planned gets nothing.
         contact = store.contacts.get(tenant_id, to) or {}
@@ -161,6 +164,8 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         # A refused token means nothing was sent, so this cannot duplicate.
         metrics.add_metric(name="TokenRefetched", unit="Count", value=1)
         outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True))
+    if isinstance(outcome, Rejected) and outcome.error.code in template_lifecycle.META_CODES:
+        return template_lifecycle.refused(deps, tenant_id, message, token, outcome.error.code)
     at = iso(deps.now())
     attempt = int(message.get("attempts", 0)) + 1
     if isinstance(outcome, Accepted):

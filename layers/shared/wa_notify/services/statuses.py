@@ -1,7 +1,7 @@
 """Apply WhatsApp webhook changes: message statuses (forward only), inbound messages and template
-status updates. The webhook function applies them before answering 200 (a failure answers 5xx
-and Meta delivers the webhook again); what they owe the platform (callbacks, counters, an SMS)
-follows the writes through the table's stream (services/changes.py)."""
+updates (services/template_lifecycle.py). The webhook function applies them before answering 200
+(a failure answers 5xx and Meta delivers the webhook again); what they owe the platform
+(callbacks, counters, an SMS) follows the writes through the table's stream (services/changes.py)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,11 @@ from wa_notify.domain.records import ErrorInfo, InboundRow
 from wa_notify.domain.whatsapp_errors import advice
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
-from wa_notify.services import callbacks
+from wa_notify.services import callbacks, template_lifecycle
 from wa_notify.services.deps import Deps, iso
 
 _tenant_by_pnid: dict[str, str] = {}
 INBOX_TTL_SECONDS = 90 * 86_400
-TEMPLATE_EVENTS = ("APPROVED", "REJECTED", "PENDING", "PAUSED", "DISABLED", "FLAGGED", "REINSTATED", "IN_APPEAL",
-                   "LIMIT_EXCEEDED", "LOCKED", "DELETED", "PENDING_DELETION", "ARCHIVED", "UNARCHIVED")  # fmt: skip
 
 
 def _moment(timestamp: Any, fallback: datetime) -> datetime:
@@ -84,9 +82,9 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
         for raw in _objects(value, "messages", counts):
             with _malformed_part("inbound message", counts):
                 _apply_one_inbound(deps, tenant_id, raw, counts, pnid)
-    elif field == "message_template_status_update":
-        with _malformed_part("template status", counts):
-            counts["applied" if apply_template_status(deps, change.waba_id, value) else "ignored"] += 1
+    elif field in template_lifecycle.FIELDS:
+        with _malformed_part("template update", counts):
+            counts["applied" if template_lifecycle.apply(deps, field, change.waba_id, value) else "ignored"] += 1
     else:
         counts["ignored"] += 1
     return counts
@@ -298,16 +296,3 @@ def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id:
     message_service.enqueue(deps, [item])
     metrics.add_metric(name="AutoReplySent", unit="Count", value=1)
     return message_id
-
-
-def apply_template_status(deps: Deps, waba_id: str, value: dict[str, Any]) -> bool:
-    tenant_id = deps.store.tenants.for_waba(waba_id)
-    event = str(value.get("event", "")).upper()
-    if tenant_id is None or event not in TEMPLATE_EVENTS:
-        return False
-    # Meta's examples spell the language both en_US and en-US.
-    language = str(value.get("message_template_language", "")).replace("-", "_")
-    return deps.store.templates.set_status(
-        tenant_id, str(value.get("message_template_name")), language, event, at=iso(deps.now()),
-        reason=value.get("reason"), detail=value.get("rejection_info") or value.get("other_info"),
-    )

@@ -12,6 +12,7 @@ from wa_notify.domain.whatsapp_errors import ProviderError
 from wa_notify.models import Page, PreviewRequest, PreviewView, TemplateView
 from wa_notify.models_templates import TemplateRequest, spec_from_stored
 from wa_notify.services.deps import Deps, iso, page
+from wa_notify.services.template_lifecycle import SENDABLE
 from wa_notify.services.tenants import profile as tenant_profile
 
 
@@ -168,7 +169,7 @@ def check_sendable(item: TemplateRow) -> None:
     """409 naming why a stored template cannot send now: Meta's status (PAUSED, DISABLED,
     PENDING...) or a form imported from Meta that our renderer cannot send."""
     name, language = item["name"], item["language"]
-    if item["status"] != "APPROVED":
+    if item["status"] not in SENDABLE:
         why = {"PAUSED": "Meta paused it for low quality; it sends again once Meta approves it",
                "DISABLED": "Meta disabled it; register a new template"}.get(item["status"], "only APPROVED templates can be sent")
         raise Conflict(f"template {name} ({language}) is {item['status']}: {why}")

@@ -9,7 +9,7 @@ from wa_notify.adapters.dynamo import Table, dynamo_safe, from_item, to_item
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.paging import query_page
 from wa_notify.domain import status as st
-from wa_notify.domain.records import MessageRow, TemplateRow
+from wa_notify.domain.records import TemplateRow
 
 # What an import compares and copies from Meta's copy of a template.
 SYNCED = ("category", "parameter_format", "components", "status", "meta_id", "quality", "status_reason", "unsupported")
@@ -42,16 +42,6 @@ class TemplateRepository:
             names={"#status": "status"},
             values={":id": meta_id, ":status": status, ":cat": category},
         )
-
-    def set_status(self, tenant_id: str, name: str, language: str, status: str, *, at: str, reason: str | None, detail: Any) -> bool:
-        ok, _ = self.table.update(
-            *keys.template(tenant_id, name, language),
-            "SET #status = :status, status_source = :status, status_reason = :reason, status_detail = :detail, updated_at = :at",
-            condition="attribute_exists(pk)",
-            names={"#status": "status"},
-            values={":status": status, ":reason": reason, ":detail": dynamo_safe(detail), ":at": at},
-        )
-        return ok
 
     # ---- import (POST /v1/templates/sync) -------------------------------------------------------
     def import_one(self, tenant_id: str, item: TemplateRow, at: str) -> str:
@@ -96,11 +86,15 @@ class TemplateRepository:
         if status is not None:
             sets += ["status_source = :status", "status_reason = :reason", "status_detail = :detail"]
             values |= {":reason": reason, ":detail": dynamo_safe(detail)}
-        elif category is not None:
-            sets.append("status_reason = :reason")
-            values[":reason"] = reason
+        else:
+            # status_source marks template rows for the stream's filter (template.yaml)
+            names["#status"] = "status"
+            sets.append("status_source = if_not_exists(status_source, #status)")
+            if category is not None:
+                sets.append("status_reason = :reason")
+                values[":reason"] = reason
         ok, _ = self.table.update(*keys.template(tenant_id, name, language), "SET " + ", ".join(sets),
-                                  condition=f"attribute_exists(pk) AND ({' OR '.join(differs)})", names=names, values=values)
+                                  condition="attribute_exists(pk) AND " + (differs[0] if len(differs) == 1 else f"({' OR '.join(differs)})"), names=names, values=values)
         return ok
 
     # ---- what a PAUSED template holds -------------------------------------------------------
@@ -115,15 +109,16 @@ class TemplateRepository:
     def drop_hold(self, tenant_id: str, name: str, language: str, ref: str) -> None:
         self.table.delete(*keys.template_hold(tenant_id, name, language, ref))
 
-    def release_message(self, tenant_id: str, message_id: str, held: str, due_ms: int, at: str) -> MessageRow | None:
-        """A message held for `held` (<name>#<language>) -> queued again; None when it is not held any more."""
-        ok, new = self.table.update(
+    def release_message(self, tenant_id: str, message_id: str, held: str, due_ms: int, at: str) -> bool:
+        """A message held for `held` (<name>#<language>) is due again at `due_ms` (the dispatcher's
+        next minute); False when it is not held any more (sent, cancelled, or released already)."""
+        ok, _ = self.table.update(
             *keys.message(tenant_id, message_id),
-            "SET #status = :queued, due_at = :due, updated_at = :at REMOVE held_for",
+            "SET due_at = :due, updated_at = :at REMOVE held_for",
             condition="#status = :scheduled AND held_for = :held", names={"#status": "status"},
-            values={":queued": st.QUEUED, ":scheduled": st.SCHEDULED, ":held": held, ":due": due_ms, ":at": at}, return_new=True,
+            values={":scheduled": st.SCHEDULED, ":held": held, ":due": due_ms, ":at": at},
         )
-        return cast("MessageRow", new) if ok else None
+        return ok
 
     def cancel_message(self, tenant_id: str, message_id: str, held: str, reason: str, at: str) -> bool:
         """A message held for `held` -> cancelled (its template was DISABLED)."""
@@ -134,6 +129,25 @@ class TemplateRepository:
             values={":cancelled": st.CANCELLED, ":scheduled": st.SCHEDULED, ":held": held, ":why": reason, ":at": at},
         )
         return ok
+
+    def pause_campaign(self, tenant_id: str, campaign_id: str, reason: str, at: str) -> bool:
+        """A campaign still going -> paused_template, remembering the status it resumes to."""
+        ok, _ = self.table.update(
+            *keys.campaign(tenant_id, campaign_id), "SET resume_status = #status, #status = :paused, reason = :r, updated_at = :at",
+            condition="#status IN (:planning, :quota, :scheduled, :sending)", names={"#status": "status"},
+            values={":paused": "paused_template", ":r": reason, ":at": at, ":planning": "planning", ":quota": "paused_quota",
+                    ":scheduled": "scheduled", ":sending": "sending"},
+        )
+        return ok
+
+    def resume_campaign(self, tenant_id: str, campaign_id: str, at: str) -> str | None:
+        """paused_template -> the status it had; that status, or None when it was not paused."""
+        ok, new = self.table.update(
+            *keys.campaign(tenant_id, campaign_id), "SET #status = resume_status, updated_at = :at REMOVE resume_status, reason",
+            condition="#status = :paused AND attribute_exists(resume_status)", names={"#status": "status"},
+            values={":paused": "paused_template", ":at": at}, return_new=True,
+        )
+        return str(new["status"]) if ok and new else None
 
     def delete(self, tenant_id: str, name: str, language: str) -> bool:
         return self.table.delete(*keys.template(tenant_id, name, language), condition="attribute_exists(pk)")
