@@ -16,6 +16,7 @@ from wa_notify.services import template_lifecycle
 from wa_notify.services.deps import iso
 
 from tests.functional.test_callbacks import received, with_callbacks
+from tests.functional.test_permissions_in_practice import calls  # noqa: F401 - a fixture: the AWS calls each function makes
 from tests.functional.test_template_sync import VISIT, put_at_meta
 
 TO = "+886912345678"
@@ -224,3 +225,29 @@ def test_the_sandbox_template_event_refuses_an_unknown_template(stack):
     # THEN 422 naming the field
     assert status == 422 and headers["content-type"] == "application/problem+json" and json.loads(raw)["errors"][0]["field"] == "name"
     assert bad == 422
+
+
+def test_every_aws_call_of_the_lifecycle_is_one_its_function_policy_allows(visit, stack, calls):  # noqa: F811 - the fixture
+    # GIVEN a campaign and a queued message on the imported template, and Meta pausing it
+    from tests.functional.test_permissions_in_practice import allowed, granted
+
+    visit.post("/v1/campaigns", {"template": "visit_reminder", "language": "en_US", "segment": {"contacts": ["+14155550111"]},
+                                 "params": {"1": "Ana", "2": "Monday"}})
+    visit.post("/v1/messages", SEND)
+    meta_event(stack, "PAUSED", new_category="MARKETING")
+    # WHEN the sender holds them, Meta approves (the webhook resumes the campaign and releases the
+    # message), the minute ticks, then Meta pauses and disables it with a message held
+    stack.drain()
+    meta_event(stack, "APPROVED")
+    next_minutes(stack)
+    visit.post("/v1/messages", SEND)
+    meta_event(stack, "PAUSED")
+    stack.drain()
+    meta_event(stack, "DISABLED")
+    stack.drain()
+    # THEN every call was allowed by its function's policy, and the webhook queued the campaign's planning
+    grants = granted()
+    refused = sorted((fn, action, resource) for fn, action, resource in calls if not allowed(action, resource, grants[fn]))
+    assert refused == [], refused
+    assert ("WebhookFunction", "sqs:SendMessage", "SendQueueBulk") in calls
+    assert ("SenderFunction", "dynamodb:PutItem", "Table") in calls  # a hold listed

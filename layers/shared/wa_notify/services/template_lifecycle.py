@@ -35,7 +35,6 @@ REASON_DISABLED = "template_disabled"
 PAUSED_CODE, DISABLED_CODE = 132015, 132016  # Meta's answers to a send of a paused or disabled template
 META_CODES = (PAUSED_CODE, DISABLED_CODE)
 HOLD_RECHECK_SECONDS = 3600  # a held message looks again even if no approval ever arrives
-HOLDS_PAGE = 100
 _status_cache: dict[str, tuple[Any, float]] = {}
 
 
@@ -80,24 +79,21 @@ def apply(deps: Deps, field: str, waba_id: str, value: dict[str, Any]) -> bool:
 
 def release(deps: Deps, tenant_id: str, name: str, language: str) -> int:
     """APPROVED again: every held message is due at the dispatcher's next minute, every paused
-    campaign resumes. Each one is dropped from the hold list once done, so a webhook that times
-    out part way is continued by Meta's retry."""
+    campaign resumes. Each one is marked done once handled, so a webhook that times out part
+    way is continued by Meta's retry."""
     now = deps.now()
-    at, next_minute = iso(now), (epoch_ms(now) // 60_000 + 1) * 60_000
+    at, next_minute, now_s = iso(now), (epoch_ms(now) // 60_000 + 1) * 60_000, int(now.timestamp())
     held, done = f"{name}#{language}", 0
     _status_cache.pop(f"{tenant_id}#{held}", None)
-    while refs := deps.store.templates.holds(tenant_id, name, language, limit=HOLDS_PAGE):
-        for ref in refs:
-            kind, _, ref_id = ref.partition("#")
-            if kind == "MSG":
-                done += deps.store.templates.release_message(tenant_id, ref_id, held, next_minute, at)
-            elif kind == "CMP" and (resumed := deps.store.templates.resume_campaign(tenant_id, ref_id, at)) is not None:
-                done += 1
-                if resumed in ("planning", "paused_quota"):
-                    deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": ref_id})
-            deps.store.templates.drop_hold(tenant_id, name, language, ref)
-        if len(refs) < HOLDS_PAGE:
-            break
+    for ref in deps.store.templates.holds(tenant_id, name, language):
+        kind, _, ref_id = ref.partition("#")
+        if kind == "MSG":
+            done += deps.store.templates.release_message(tenant_id, ref_id, held, next_minute, at)
+        elif kind == "CMP" and (resumed := deps.store.templates.resume_campaign(tenant_id, ref_id, at)) is not None:
+            done += 1
+            if resumed in ("planning", "paused_quota"):
+                deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": ref_id})
+        deps.store.templates.drop_hold(tenant_id, name, language, ref, now_s)
     if done:
         logger.info("template approved again: held messages and campaigns released", extra={"template": held, "released": done})
     return done
@@ -105,18 +101,16 @@ def release(deps: Deps, tenant_id: str, name: str, language: str) -> int:
 
 def cancel_held(deps: Deps, tenant_id: str, name: str, language: str) -> int:
     """DISABLED: held messages are cancelled (reason template_disabled), paused campaigns stopped."""
-    at, held, done = iso(deps.now()), f"{name}#{language}", 0
+    now = deps.now()
+    at, held, done = iso(now), f"{name}#{language}", 0
     _status_cache.pop(f"{tenant_id}#{held}", None)
-    while refs := deps.store.templates.holds(tenant_id, name, language, limit=HOLDS_PAGE):
-        for ref in refs:
-            kind, _, ref_id = ref.partition("#")
-            if kind == "MSG":
-                done += deps.store.templates.cancel_message(tenant_id, ref_id, held, REASON_DISABLED, at)
-            elif kind == "CMP":
-                _stop_campaign(deps, tenant_id, ref_id)
-            deps.store.templates.drop_hold(tenant_id, name, language, ref)
-        if len(refs) < HOLDS_PAGE:
-            break
+    for ref in deps.store.templates.holds(tenant_id, name, language):
+        kind, _, ref_id = ref.partition("#")
+        if kind == "MSG":
+            done += deps.store.templates.cancel_message(tenant_id, ref_id, held, REASON_DISABLED, at)
+        elif kind == "CMP":
+            _stop_campaign(deps, tenant_id, ref_id)
+        deps.store.templates.drop_hold(tenant_id, name, language, ref, int(now.timestamp()))
     metrics.add_metric(name="SendCancelledTemplateDisabled", unit="Count", value=done)
     return done
 

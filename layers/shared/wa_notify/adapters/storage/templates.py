@@ -102,12 +102,21 @@ class TemplateRepository:
         """Remember a held message (MSG#<mid>) or paused campaign (CMP#<cid>) of this template."""
         self.table.put(keys.template_hold(tenant_id, name, language, ref).item({"expires_at": now_s + HOLD_TTL_SECONDS}))
 
-    def holds(self, tenant_id: str, name: str, language: str, *, limit: int = 100) -> tuple[str, ...]:
-        items, _ = self.table.query("pk = :pk", {":pk": keys.template_holds_pk(tenant_id, name, language)}, limit=limit, consistent=True)
-        return tuple(str(i["sk"]) for i in items)
+    def holds(self, tenant_id: str, name: str, language: str) -> tuple[str, ...]:
+        """What the template holds now (refs not yet released or cancelled)."""
+        refs: list[str] = []
+        start = None
+        while True:
+            items, start = self.table.query("pk = :pk", {":pk": keys.template_holds_pk(tenant_id, name, language)},
+                                            start_key=start, consistent=True)
+            refs += [str(i["sk"]) for i in items if not i.get("done_at")]
+            if not start:
+                return tuple(refs)
 
-    def drop_hold(self, tenant_id: str, name: str, language: str, ref: str) -> None:
-        self.table.delete(*keys.template_hold(tenant_id, name, language, ref))
+    def drop_hold(self, tenant_id: str, name: str, language: str, ref: str, now_s: int) -> None:
+        """Done with: marked so, and left to TTL (an update: the webhook function deletes nothing)."""
+        self.table.update(*keys.template_hold(tenant_id, name, language, ref), "SET done_at = :now, expires_at = :now",
+                          condition="attribute_exists(pk)", values={":now": now_s})
 
     def release_message(self, tenant_id: str, message_id: str, held: str, due_ms: int, at: str) -> bool:
         """A message held for `held` (<name>#<language>) is due again at `due_ms` (the dispatcher's
