@@ -132,12 +132,14 @@ def test_deletions_and_other_items_owe_nothing():
 def test_the_keys_tell_the_kinds_of_item_apart():
     from wa_notify.adapters.storage import keys
 
-    # GIVEN the keys of each item type; THEN only messages, inbound messages and contacts are read, with their tenant
+    # GIVEN the keys of each item type; THEN only messages, inbound messages, contacts and templates
+    # are read, with their tenant
     assert keys.stream_kind(*keys.message("t1", "msg_a")) == ("message", "t1")
     assert keys.stream_kind(*keys.inbound("t1", "+886912345678", "2026-12-01T10:00:00Z", "w")) == ("inbound", "t1")
     assert keys.stream_kind(*keys.contact("t1", "+886912345678")) == ("contact", "t1")
-    for other in (keys.fallback_deadline("t1", "msg_a"), keys.template("t1", "hello", "en"), keys.tenant("t1"), keys.quota("t1", "2026-12-01"),
-                  keys.phone_number("123")):
+    assert keys.stream_kind(*keys.template("t1", "hello", "en")) == ("template", "t1")
+    for other in (keys.fallback_deadline("t1", "msg_a"), keys.template_hold("t1", "hello", "en", "MSG#msg_a"), keys.tenant("t1"),
+                  keys.quota("t1", "2026-12-01"), keys.phone_number("123")):
         assert keys.stream_kind(*other) is None, other
 
 
@@ -151,3 +153,19 @@ def test_a_status_webhook_that_overtakes_the_senders_acceptance_counts_the_send_
     unknown = message("unknown")
     delivered = {**unknown, "status": "delivered", "wamid": "w", "events": {**unknown["events"], "delivered": "2026-12-01T10:00:04.000Z"}}
     assert [c for _, _, c in changes.of(*MSG_KEYS, unknown, delivered).counts] == [{"sent": 1}, {"delivered": 1}]
+
+
+def test_a_template_change_meta_made_owes_one_template_status_changed_and_its_first_review_none():
+    tpl = {"name": "hello", "language": "en", "category": "UTILITY", "updated_at": "2026-12-01T10:00:00.000Z"}
+    pending, approved = {**tpl, "status": "PENDING"}, {**tpl, "status": "APPROVED", "status_source": "APPROVED"}
+    paused = {**approved, "status": "PAUSED", "status_source": "PAUSED", "status_reason": "NONE", "updated_at": "2026-12-01T11:00:00.000Z"}
+    # GIVEN Meta's first decision on a template registered here, then a pause, then the pause's redelivery
+    first, pause, again = changes.of("template", "t1", pending, approved), changes.of("template", "t1", approved, paused), \
+        changes.of("template", "t1", approved, paused)
+    # THEN the first review owes nothing; the pause owes template.status_changed with the contract's fields, the same id twice
+    assert not first
+    assert [(c.type, c.data) for c in pause.callbacks] == [("template.status_changed", {
+        "name": "hello", "language": "en", "status": "PAUSED", "previous_status": "APPROVED", "category": "UTILITY", "reason": "NONE"})]
+    assert pause.callbacks[0].id == again.callbacks[0].id
+    # AND a quality change alone owes nothing
+    assert not changes.of("template", "t1", approved, {**approved, "quality": "RED"})
