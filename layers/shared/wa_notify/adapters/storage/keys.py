@@ -12,7 +12,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | business number (Meta's quality and limit cached; its 24 h conversation count) | TENANT#<tid>#NUMBER | <pnid> | | | numbers |
 | WABA id -> tenant | WABA#<waba> | WABA | | | tenants |
 | template | TENANT#<tid>#TPL | <name>#<language> | | | templates |
-| held by a paused template (a message or a campaign) | TENANT#<tid>#HOLD#<name>#<language> | MSG#<mid> / CMP#<cid> | | 35 d | templates |
+| held by a paused template (ref: MSG#<mid> a message, CMP#<cid> a campaign) | TENANT#<tid>#HOLD#<name>#<language> | <ref> | | 35 d | templates |
 | contact (window, opt-out) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
 | auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
 | inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
