@@ -251,3 +251,19 @@ def test_every_aws_call_of_the_lifecycle_is_one_its_function_policy_allows(visit
     assert refused == [], refused
     assert ("WebhookFunction", "sqs:SendMessage", "SendQueueBulk") in calls
     assert ("SenderFunction", "dynamodb:PutItem", "Table") in calls  # a hold listed
+
+
+@pytest.mark.parametrize(("meta_status", "code"), [("PAUSED", 132015), ("DISABLED", 132016)])
+def test_the_sandbox_refuses_a_send_of_a_paused_or_disabled_template_with_metas_code_and_shape(visit, stack, meta_status, code):
+    # GIVEN the template paused (disabled) at Meta
+    meta_event(stack, meta_status)
+    request = {"messaging_product": "whatsapp", "to": "886912345678", "type": "template",
+               "template": {"name": "visit_reminder", "language": {"code": "en_US"},
+                            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "Mon"}]}]}}
+    # WHEN the Cloud API request is sent straight to the sandbox
+    status, body = stack.sandbox.handle("POST", f"/v23.0/{stack.dev_tenant['phone_number_id']}/messages",
+                                        {"Authorization": f"Bearer {stack.sandbox.access_token}"}, json.dumps(request).encode())
+    # THEN HTTP 400 with Meta's error object
+    assert status == 400
+    assert body["error"]["code"] == code and body["error"]["message"].startswith(f"(#{code}) ")
+    assert {"type", "fbtrace_id"} <= set(body["error"])

@@ -211,3 +211,28 @@ def test_put_sandbox_templates_refuses_a_wrong_body_naming_the_field(stack):
     # THEN 422 problem+json, and the sandbox holds nothing
     assert status == 422 and headers["content-type"] == "application/problem+json" and extra == 422
     assert stack.sandbox.templates == {}
+
+
+def test_every_waba_of_the_tenant_is_read_with_a_token_that_reads_it(api, stack, monkeypatch):
+    # GIVEN a second number of the tenant on another business's WABA, with that business's token,
+    # and a template on each WABA
+    from wa_notify.services.numbers import add_number
+
+    add_number(stack.deps, stack.dev_tenant["tenant_id"], "109000000000001", waba_id="209000000000001",
+               display_phone_number="+16285550001")
+    stack.sandbox.register_number("109000000000001", "209000000000001", "16285550001", access_token="EAAG-second-business")
+    real_token = stack.deps.whatsapp_token
+
+    def token(tenant_id: str, *, phone_number_id: str | None = None, force_fetch: bool = False) -> str:
+        if phone_number_id == "109000000000001":
+            return "EAAG-second-business"
+        return real_token(tenant_id, phone_number_id=phone_number_id, force_fetch=force_fetch)
+
+    monkeypatch.setattr(stack.deps, "whatsapp_token", token)
+    put_at_meta(stack, VISIT)
+    sandbox_templates.put_templates(stack.sandbox, "209000000000001", [copy.deepcopy(WELCOME)])
+    # WHEN synced
+    status, body, _ = api.post("/v1/templates/sync")
+    # THEN both WABAs' templates are imported, each read with a token that may read it
+    assert status == 200, body
+    assert body["imported"] == 2 and {i["name"] for i in body["items"]} == {"visit_reminder", "welcome"}

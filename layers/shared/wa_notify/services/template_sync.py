@@ -72,20 +72,25 @@ def from_meta(raw: Any, at: str) -> TemplateRow | None:
     return row
 
 
-def wabas(deps: Deps, tenant_id: str) -> list[str]:
-    """The tenant's WhatsApp Business Accounts (a tenant with several numbers may have several)."""
-    return [tenant_profile(deps, tenant_id)["waba_id"]]
+def wabas(deps: Deps, tenant_id: str) -> list[tuple[str, str | None]]:
+    """The tenant's WhatsApp Business Accounts, each with a number of it whose token reads it (None:
+    the tenant's own token): its default WABA, and those of numbers added from other businesses."""
+    out: dict[str, str | None] = {tenant_profile(deps, tenant_id)["waba_id"]: None}
+    for number in deps.store.numbers.list(tenant_id):
+        if number.get("waba_id") and number["waba_id"] not in out:
+            out[number["waba_id"]] = number["phone_number_id"]
+    return list(out.items())
 
 
 def sync(deps: Deps, tenant_id: str) -> TemplateSyncView:
     counts = {"imported": 0, "updated": 0, "unchanged": 0}
     changed: list[TemplateRow] = []
     pages = 0
-    for waba_id in wabas(deps, tenant_id):
+    for waba_id, pnid in wabas(deps, tenant_id):
         after: str | None = None
         for _ in range(MAX_PAGES):
             try:
-                page = _page(deps, tenant_id, waba_id, after)
+                page = _page(deps, tenant_id, waba_id, pnid, after)
             except ProviderError as exc:
                 raise _failed(exc, waba_id, pages, counts) from exc
             pages += 1
@@ -110,14 +115,15 @@ def sync(deps: Deps, tenant_id: str) -> TemplateSyncView:
     return TemplateSyncView.model_validate({**counts, "items": [view(s) for s in stored if s is not None]})
 
 
-def _page(deps: Deps, tenant_id: str, waba_id: str, after: str | None) -> dict[str, Any]:
+def _page(deps: Deps, tenant_id: str, waba_id: str, pnid: str | None, after: str | None) -> dict[str, Any]:
     try:
-        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id), after=after, limit=PAGE_LIMIT)
+        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id, phone_number_id=pnid), after=after, limit=PAGE_LIMIT)
     except ProviderError as exc:
         if not exc.token_rejected:
             raise
         # A rotated token: fetch it again and try once more (a refused token read nothing).
-        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id, force_fetch=True), after=after, limit=PAGE_LIMIT)
+        token = deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True)
+        return deps.cloud_api.list_templates(waba_id, token, after=after, limit=PAGE_LIMIT)
 
 
 def _next_cursor(page: dict[str, Any]) -> str | None:
