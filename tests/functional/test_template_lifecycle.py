@@ -267,3 +267,27 @@ def test_the_sandbox_refuses_a_send_of_a_paused_or_disabled_template_with_metas_
     assert status == 400
     assert body["error"]["code"] == code and body["error"]["message"].startswith(f"(#{code}) ")
     assert {"type", "fbtrace_id"} <= set(body["error"])
+
+
+def test_flagged_still_sends_and_reinstated_releases_what_was_held(visit, stack):
+    # GIVEN a message held by a pause
+    accepted = visit.post("/v1/messages", SEND)[1]
+    meta_event(stack, "PAUSED")
+    stack.drain()
+    assert visit.message(accepted["id"])["held_for"]
+
+    def webhook(event: str) -> None:
+        value = {"event": event, "message_template_id": int(VISIT["id"]), "message_template_name": "visit_reminder",
+                 "message_template_language": "en_US", "reason": "NONE", "message_template_category": "UTILITY"}
+        assert stack.sandbox._emit(stack.dev_tenant["waba_id"], "message_template_status_update", value, entry_time=True, wait=True) == 200
+
+    # WHEN Meta reinstates the template (sendable at Meta again), then flags it (low quality, not paused)
+    stack.sandbox.templates[(stack.dev_tenant["waba_id"], "visit_reminder", "en_US")]["status"] = "APPROVED"
+    webhook("REINSTATED")
+    next_minutes(stack)
+    webhook("FLAGGED")
+    flagged = visit.post("/v1/messages", SEND)
+    stack.drain()
+    # THEN the held message went on reinstatement, and a FLAGGED template still sends
+    assert visit.message(accepted["id"])["status"] in ("sent", "delivered", "read")
+    assert flagged[0] == 202 and visit.message(flagged[1]["id"])["status"] in ("sent", "delivered", "read")

@@ -70,8 +70,6 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
 
     name, language = body.template, body.language
     spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
-    if template_item["status"] != "APPROVED":
-        raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
     # Render once now: a parameter problem is the caller's 422, not 100,000 failed messages.
     render(spec, body.params, body.button_params, to="+14155550100", callback_data="msg_check")
 

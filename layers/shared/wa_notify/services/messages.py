@@ -196,8 +196,6 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
         if language is None:
             language = template_service.language_for(deps, tenant_id, name, contact.get("locale"))
         spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
-        if template_item["status"] != "APPROVED":
-            raise Conflict(f"template {name} ({language}) is {template_item['status']}; only APPROVED templates can be sent")
         if template_item["category"] == "MARKETING" and contact.get("opted_out"):
             raise Conflict(f"{to} opted out of marketing messages at {contact.get('opt_changed_at')}; only utility and authentication templates go")
         rendered = render(spec, body.params, body.button_params, to=to, callback_data=message_id)
