@@ -162,11 +162,11 @@ def create_template(body: Annotated[TemplateRequest, Body()]) -> Response[Templa
 
 
 @app.post("/v1/templates/sync", summary="Import every template of the tenant's WhatsApp Business Account(s) as Meta holds it",
-          responses={200: {"description": "Counts, and the templates imported or updated"}, **problem_responses(401, 502)})
-def sync_templates() -> TemplateSyncView:
+          responses={200: {"description": "Counts, and the templates imported or updated"}, **problem_responses(401, 422, 502)})
+def sync_templates(cursor: Annotated[str | None, Query(max_length=2000)] = None) -> TemplateSyncView:
     from wa_notify.services import template_sync
 
-    return template_sync.sync(get_deps(), tenant())
+    return template_sync.sync(get_deps(), tenant(), cursor)
 
 
 @app.get("/v1/templates", responses={200: {"description": "A page of templates"}, **problem_responses(401, 422)})

@@ -128,13 +128,16 @@ def test_meta_failing_half_way_answers_502_with_its_code_and_what_was_imported_s
     # THEN 502 problem+json with Meta's code and how far it got
     assert status == 502 and headers["content-type"] == "application/problem+json"
     assert body["meta_error"]["code"] == code and str(code) in body["detail"]
-    assert body["progress"] == {"waba_id": stack.dev_tenant["waba_id"], "pages": 1, "templates": 2, "imported": 2, "updated": 0,
-                                "unchanged": 0}
-    # AND the first page's templates stay; a later run imports the rest
+    progress = body["progress"]
+    assert {k: v for k, v in progress.items() if k != "next"} == {"waba_id": stack.dev_tenant["waba_id"], "pages": 1, "templates": 2,
+                                                                  "imported": 2, "updated": 0, "unchanged": 0}
+    # AND the first page's templates stay; a later run imports the rest, from the start or from `next`
     assert len(api.get("/v1/templates")[1]["items"]) == 2
     monkeypatch.setattr(sandbox_templates, "list_templates", real)
+    resumed = api.post(f"/v1/templates/sync?cursor={progress['next']}")[1]
     again = api.post("/v1/templates/sync")[1]
-    assert (again["imported"], again["unchanged"]) == (1, 2)
+    assert (resumed["imported"], resumed["unchanged"]) == (1, 0)
+    assert (again["imported"], again["unchanged"]) == (0, 3)
 
 
 def test_a_revoked_token_is_fetched_again_once_then_answers_502_190(api, stack, monkeypatch):
@@ -236,3 +239,46 @@ def test_every_waba_of_the_tenant_is_read_with_a_token_that_reads_it(api, stack,
     # THEN both WABAs' templates are imported, each read with a token that may read it
     assert status == 200, body
     assert body["imported"] == 2 and {i["name"] for i in body["items"]} == {"visit_reminder", "welcome"}
+
+
+def test_a_run_that_would_outlast_the_function_answers_next_and_the_next_call_carries_on(api, stack, monkeypatch, graph_calls):
+    # GIVEN three templates at Meta, pages of two, and no time left after the first page
+    put_at_meta(stack, VISIT, SALE, WELCOME)
+    monkeypatch.setattr(template_sync, "PAGE_LIMIT", 2)
+    monkeypatch.setattr(template_sync, "BUDGET_S", 0.0)
+    # WHEN synced, then synced again from `next`
+    first = api.post("/v1/templates/sync")[1]
+    second = api.post(f"/v1/templates/sync?cursor={first['next']}")[1]
+    bad = api.post("/v1/templates/sync?cursor=bm90LWEtY3Vyc29y")
+    # THEN the first answer is incomplete with `next`; the second reads only the second page and completes
+    assert (first["complete"], first["imported"]) == (False, 2) and first["next"]
+    assert (second["complete"], second["next"], second["imported"]) == (True, None, 1)
+    assert len(graph_calls) == 2 and "after=" in graph_calls[1]
+    # AND a cursor it never gave is a 422 naming it
+    assert bad[0] == 422 and bad[1]["errors"][0]["field"] == "cursor"
+
+
+def test_admin_onboarding_imports_the_templates_the_waba_already_has(stack, monkeypatch):
+    # GIVEN a platform whose WABA already holds two templates at Meta (the sandbox), and the operator's CLI
+    import io
+    import json
+
+    import httpx
+    from wa_notify import admin
+    from wa_notify.services import deps as deps_module
+
+    stack.sandbox.register_number("106540352242999", "102290129340999", access_token="EAAG-acme-token")
+    sandbox_templates.put_templates(stack.sandbox, "102290129340999", [copy.deepcopy(VISIT), copy.deepcopy(WELCOME)])
+    real_deps = deps_module.Deps
+    monkeypatch.setattr(deps_module, "Deps", lambda settings: real_deps(settings, http_transport=httpx.MockTransport(stack._sandbox_transport)))
+    monkeypatch.setattr("sys.stdin", io.StringIO("EAAG-acme-token\n"))
+    out = io.StringIO()
+    # WHEN the operator creates the tenant
+    code = admin.main(["--table", stack.deps.settings.table_name, "--secret-prefix", "wa-notify/dev/tenants/", "tenants", "create",
+                       "--name", "Acme", "--phone-number-id", "106540352242999", "--waba-id", "102290129340999", "--access-token-stdin"],
+                      out=out)
+    created = json.loads(out.getvalue())
+    # THEN the output reports the import, and the templates are the tenant's at once
+    assert code == 0 and created["templates"] == {"imported": 2, "updated": 0, "unchanged": 0}
+    names = {t["name"] for t in stack.deps.store.templates.list(created["tenant_id"], limit=10)[0]}
+    assert names == {"visit_reminder", "welcome"}

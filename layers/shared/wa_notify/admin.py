@@ -57,12 +57,18 @@ def import_templates(deps: Any, tenant_id: str) -> dict[str, Any]:
     from wa_notify.domain.problems import DomainError
     from wa_notify.services import template_sync
 
-    try:
-        done = template_sync.sync(deps, tenant_id)
-    except DomainError as exc:
-        print(f"warning: templates not imported: {exc.detail}", file=sys.stderr)
-        return {"error": exc.detail, **getattr(exc, "extensions", {})}
-    return {"imported": done.imported, "updated": done.updated, "unchanged": done.unchanged}
+    counts = {"imported": 0, "updated": 0, "unchanged": 0}
+    cursor = None
+    while True:
+        try:
+            done = template_sync.sync(deps, tenant_id, cursor)
+        except DomainError as exc:
+            print(f"warning: templates not (all) imported: {exc.detail}", file=sys.stderr)
+            return {**counts, "error": exc.detail, **getattr(exc, "extensions", {})}
+        counts = {k: counts[k] + getattr(done, k) for k in counts}
+        if done.next is None:
+            return counts
+        cursor = done.next
 
 
 def main(argv: list[str] | None = None, *, out: Any = None) -> int:

@@ -148,6 +148,9 @@ class TemplateSyncView(View):
     updated: int = Field(description="stored already; Meta's copy differed and replaced it")
     unchanged: int
     items: list[TemplateView] = Field(description="the templates imported or updated by this run")
+    complete: bool = Field(default=True, description="false: the run stopped before the API function's time ran out; "
+                           "POST again with ?cursor=<next> to carry on")
+    next: str | None = Field(default=None, description="where the next run carries on (`complete` false only)")
 
 
 class Page[T](View):

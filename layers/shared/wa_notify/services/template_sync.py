@@ -1,7 +1,8 @@
 """Import the templates a platform already has at Meta (POST /v1/templates/sync, onboarding).
 
 Every template of each of the tenant's WABAs is read (`GET /{waba}/message_templates`, Meta's
-cursor paging until `paging.next` is gone) and stored as Meta holds it: status, category,
+cursor paging until `paging.next` is gone; a run that would outlast the API function answers
+`complete: false` with `next`, and the same call with `?cursor=<next>` carries on) and stored as Meta holds it: status, category,
 quality, components, parameter format and Meta's id. Each template is one conditional write
 (adapters/storage/templates.import_one), so a re-run imports nothing new, and a failure half
 way keeps what was stored before it: the 502 says Meta's code and how far the import got.
@@ -11,9 +12,12 @@ so a send of it is a clear 409 and the listing still shows it.
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from typing import Any
 
-from wa_notify.domain.problems import DomainError, Invalid
+from wa_notify.domain.problems import DomainError, Invalid, Problem
 from wa_notify.domain.records import TemplateRow
 from wa_notify.domain.templates import LANGUAGE_RE, NAME_MAX, NAME_RE
 from wa_notify.domain.whatsapp_errors import ProviderError
@@ -24,6 +28,7 @@ from wa_notify.services.tenants import profile as tenant_profile
 
 PAGE_LIMIT = 100
 MAX_PAGES = 200  # 20,000 templates: Meta allows at most 6,000 per WABA, so only a cursor loop stops here
+BUDGET_S = 6.0  # then answer with `next`: the API function has 10 s, and a WABA may hold 6,000 templates
 
 
 class SyncFailed(DomainError):
@@ -82,17 +87,26 @@ def wabas(deps: Deps, tenant_id: str) -> list[tuple[str, str | None]]:
     return list(out.items())
 
 
-def sync(deps: Deps, tenant_id: str) -> TemplateSyncView:
+def sync(deps: Deps, tenant_id: str, cursor: str | None = None) -> TemplateSyncView:
+    """One run: every page of every WABA, or as many as fit in BUDGET_S (then `complete` false and
+    `next`: the same call with ?cursor=<next> carries on where this one stopped)."""
+    started = time.monotonic()
+    accounts = wabas(deps, tenant_id)
+    first, after = _decode(cursor, len(accounts))
     counts = {"imported": 0, "updated": 0, "unchanged": 0}
     changed: list[TemplateRow] = []
+    known = _stored(deps, tenant_id)  # one read of what is stored: a re-run writes nothing
     pages = 0
-    for waba_id, pnid in wabas(deps, tenant_id):
-        after: str | None = None
+    for index in range(first, len(accounts)):
+        waba_id, pnid = accounts[index]
+        after = after if index == first else None
         for _ in range(MAX_PAGES):
+            if pages and time.monotonic() - started > BUDGET_S:
+                return _view(deps, tenant_id, counts, changed, pages, _encode(index, after))
             try:
                 page = _page(deps, tenant_id, waba_id, pnid, after)
             except ProviderError as exc:
-                raise _failed(exc, waba_id, pages, counts) from exc
+                raise _failed(exc, waba_id, pages, counts, _encode(index, after)) from exc
             pages += 1
             at = iso(deps.now())
             for raw in page["data"]:
@@ -100,19 +114,52 @@ def sync(deps: Deps, tenant_id: str) -> TemplateSyncView:
                 if row is None:
                     logger.warning("template from Meta skipped: no usable name or language", extra={"waba_id": waba_id})
                     continue
-                outcome = deps.store.templates.import_one(tenant_id, row, at)
+                outcome = deps.store.templates.import_one(tenant_id, row, at, known.get((row["name"], row["language"])))
                 counts[outcome] += 1
                 if outcome != "unchanged":
                     changed.append(row)
             after = _next_cursor(page)
             if after is None:
                 break
-    metrics.add_metric(name="TemplatesImported", unit="Count", value=counts["imported"])
-    logger.info("templates synced from Meta", extra={**counts, "pages": pages})
+    return _view(deps, tenant_id, counts, changed, pages, None)
+
+
+def _view(deps: Deps, tenant_id: str, counts: dict[str, int], changed: list[TemplateRow], pages: int, nxt: str | None) -> TemplateSyncView:
     from wa_notify.services.templates import view
 
+    metrics.add_metric(name="TemplatesImported", unit="Count", value=counts["imported"])
+    logger.info("templates synced from Meta", extra={**counts, "pages": pages, "complete": nxt is None})
     stored = [deps.store.templates.get(tenant_id, r["name"], r["language"]) for r in changed]
-    return TemplateSyncView.model_validate({**counts, "items": [view(s) for s in stored if s is not None]})
+    return TemplateSyncView.model_validate({**counts, "items": [view(s) for s in stored if s is not None],
+                                            "complete": nxt is None, "next": nxt})
+
+
+def _stored(deps: Deps, tenant_id: str) -> dict[tuple[str, str], TemplateRow]:
+    out: dict[tuple[str, str], TemplateRow] = {}
+    cursor = None
+    while True:
+        items, cursor = deps.store.templates.list(tenant_id, limit=1000, cursor=cursor)
+        out |= {(i["name"], i["language"]): i for i in items}
+        if not cursor:
+            return out
+
+
+def _encode(index: int, after: str | None) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"w": index, "a": after}, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, accounts: int) -> tuple[int, str | None]:
+    """(WABA index, Meta's `after` cursor) of a `next` this endpoint gave; 422 for anything else."""
+    if not cursor:
+        return 0, None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        index, after = data["w"], data["a"]
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < accounts or not isinstance(after, (str, type(None))):
+            raise ValueError
+        return index, after
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Invalid([Problem("cursor", "is not a `next` this endpoint answered")]) from exc
 
 
 def _page(deps: Deps, tenant_id: str, waba_id: str, pnid: str | None, after: str | None) -> dict[str, Any]:
@@ -135,7 +182,7 @@ def _next_cursor(page: dict[str, Any]) -> str | None:
     return after if paging.get("next") and isinstance(after, str) and after else None
 
 
-def _failed(exc: ProviderError, waba_id: str, pages: int, counts: dict[str, int]) -> SyncFailed:
+def _failed(exc: ProviderError, waba_id: str, pages: int, counts: dict[str, int], nxt: str) -> SyncFailed:
     done = sum(counts.values())
     metrics.add_metric(name="TemplateSyncFailed", unit="Count", value=1)
     logger.warning("template sync stopped by Meta", extra={"code": exc.code, "waba_id": waba_id, "pages": pages, "templates": done})
@@ -145,5 +192,5 @@ def _failed(exc: ProviderError, waba_id: str, pages: int, counts: dict[str, int]
               f"{done} template(s) were stored before it and stay; " + advice.get(exc.code or 0, "sync again to continue"))
     return SyncFailed(detail, {
         "meta_error": {"code": exc.code, "title": exc.title, "details": exc.details, "http_status": exc.http_status},
-        "progress": {"waba_id": waba_id, "pages": pages, "templates": done, **counts},
+        "progress": {"waba_id": waba_id, "pages": pages, "templates": done, **counts, "next": nxt},
     })

@@ -44,17 +44,19 @@ class TemplateRepository:
         )
 
     # ---- import (POST /v1/templates/sync) -------------------------------------------------------
-    def import_one(self, tenant_id: str, item: TemplateRow, at: str) -> str:
+    def import_one(self, tenant_id: str, item: TemplateRow, at: str, current: TemplateRow | None = None) -> str:
         """Meta's copy of one template: `imported` (new here), `updated` (stored, and Meta's copy
-        differs) or `unchanged`. The update is conditional on the status and category read just
-        before it, so a lifecycle webhook applied in between (newer than Meta's list) wins."""
+        differs) or `unchanged`; `current`: the stored row as read before (None: not seen). The
+        update is conditional on the status and category read, so a lifecycle webhook applied in
+        between (newer than Meta's list) wins."""
         key = keys.template(tenant_id, item["name"], item["language"])
         safe = dynamo_safe(item)
-        if self.table.put_new(key.item(safe, {"status_source": item["status"], "updated_at": at})):
-            return "imported"
-        current = self.get(tenant_id, item["name"], item["language"])
-        if current is None:  # deleted in between: a second put either creates it or finds it again
-            return self.import_one(tenant_id, item, at)
+        if current is None:
+            if self.table.put_new(key.item(safe, {"status_source": item["status"], "updated_at": at})):
+                return "imported"
+            current = self.get(tenant_id, item["name"], item["language"])
+            if current is None:  # deleted in between: a second put either creates it or finds it again
+                return self.import_one(tenant_id, item, at)
         plain = from_item(to_item(safe))  # as it reads back (Decimal -> int), for the comparison
         changed = {f: plain.get(f) for f in SYNCED if current.get(f) != plain.get(f)}  # type: ignore[misc]
         if not changed:
