@@ -182,6 +182,7 @@ def test_a_full_run_logs_no_phone_number_token_or_secret(api, stack, caplog, cap
     # GIVEN our logs at their most talkative (libraries at INFO, as in Lambda: botocore's DEBUG
     # dumps whole requests and is never on in production), and every kind of secret in play
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger=logger.name)  # ours at DEBUG: the per-message lines are DEBUG
     logger.setLevel("DEBUG")
     try:
         callback_secret = with_callbacks(api, stack)
