@@ -70,9 +70,13 @@ def test_impossible_ids_never_reach_dynamodb(api, stack):
 
 
 def test_logs_never_show_the_phone_number(api, stack, caplog):
+    import logging
+
     from wa_notify.observability import logger
 
-    logger.setLevel("INFO")
+    # the per-message lines ("message accepted", "accepted by WhatsApp") are DEBUG
+    caplog.set_level(logging.DEBUG, logger=logger.name)
+    logger.setLevel("DEBUG")
     try:
         api.approved_template()
         api.post("/v1/messages", MSG)
