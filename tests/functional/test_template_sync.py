@@ -21,6 +21,7 @@ SALE = {"name": "spring_sale", "language": "pt_BR", "status": "PAUSED", "categor
                         "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ana"}]}}]}
 WELCOME = {"name": "welcome", "language": "en", "status": "APPROVED", "category": "MARKETING",
            "components": [{"type": "BODY", "text": "Welcome to Lucky Shrub!"}]}
+TO_SYNC = "+886912345678"
 # A carousel: Meta sends it, our renderer cannot (yet).
 CAROUSEL = {"name": "spring_catalog", "language": "en", "status": "APPROVED", "category": "MARKETING",
             "components": [{"type": "BODY", "text": "Our spring picks"},
@@ -282,3 +283,20 @@ def test_admin_onboarding_imports_the_templates_the_waba_already_has(stack, monk
     assert code == 0 and created["templates"] == {"imported": 2, "updated": 0, "unchanged": 0}
     names = {t["name"] for t in stack.deps.store.templates.list(created["tenant_id"], limit=10)[0]}
     assert names == {"visit_reminder", "welcome"}
+
+
+def test_a_template_meta_approved_sends_though_it_breaks_a_rule_of_creation(api, stack):
+    # GIVEN an approved template at Meta without examples and with wording our registration would
+    # call promotional (Meta approved it as UTILITY: creation rules are Meta's to judge, once)
+    old = {"name": "loyalty_points", "language": "en", "status": "APPROVED", "category": "UTILITY",
+           "components": [{"type": "BODY", "text": "Hi {{1}}, you have {{2}} points: a free coffee offer awaits."}]}
+    put_at_meta(stack, old)
+    # WHEN imported and sent
+    body = api.post("/v1/templates/sync")[1]
+    status, sent, _ = api.post("/v1/messages", {"to": TO_SYNC, "template": {"name": "loyalty_points", "language": "en"},
+                                                "params": {"1": "Ana", "2": "120"}})
+    stack.drain()
+    # THEN it is stored as sendable and goes
+    assert body["items"][0]["unsupported"] is None and [p["name"] for p in body["items"][0]["parameters"]] == ["1", "2"]
+    assert status == 202, sent
+    assert stack.sandbox.received(TO_SYNC)[-1]["text"] == "Hi Ana, you have 120 points: a free coffee offer awaits."

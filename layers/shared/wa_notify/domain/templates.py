@@ -101,6 +101,9 @@ def check_components(
     category (None when the category itself is wrong: then no category rule applies). `stored`:
     a template read back from the store, judged by the rules it was registered under."""
     problems = ProblemList()
+    # Rules of creation only (examples, media handles, wording Meta would recategorize): a stored
+    # template (registered here, or imported as Meta approved it) is not judged by them again.
+    creation = ProblemList() if stored else problems
     header_format = header_text = footer_text = None
     body_text = ""
     buttons: list[Button] = []
@@ -125,13 +128,13 @@ def check_components(
                     if any(ch in header_text for ch in "*~`"):
                         problems.add(f"{path}.text", "cannot contain markdown characters (* ~ `)")
                     names = check_text_variables(header_text, f"{path}.text", fmt, problems, max_vars=1)
-                    found = examples(comp.example, "header", names, fmt, path, problems)
+                    found = examples(comp.example, "header", names, fmt, path, creation)
                     variables += [Variable(n, "header", found.get(n)) for n in names]
             elif header_format == "LOCATION":
                 if category == "AUTHENTICATION":
                     problems.add(f"{path}.format", "LOCATION headers are for UTILITY or MARKETING templates only")
             else:
-                if not (comp.example and comp.example.header_handle):
+                if not stored and not (comp.example and comp.example.header_handle):
                     problems.add(f"{path}.example.header_handle", f"a media handle is required for a {header_format} header")
                 if category == "AUTHENTICATION":
                     problems.add(f"{path}.format", "AUTHENTICATION templates cannot have media headers")
@@ -141,11 +144,11 @@ def check_components(
             if text is not None:
                 body_text, body_path = text, path
                 names = check_text_variables(text, f"{path}.text", fmt, problems, edges=True)
-                found = examples(comp.example, "body", names, fmt, path, problems)
+                found = examples(comp.example, "body", names, fmt, path, creation)
                 variables += [Variable(n, "body", found.get(n)) for n in names]
                 if category == "AUTHENTICATION" and URL_RE.search(text):
                     problems.add(f"{path}.text", "AUTHENTICATION templates cannot contain URLs")
-                if category == "UTILITY":
+                if category == "UTILITY" and not stored:
                     lowered = text.lower()
                     # One scan for the common case (no such word); then name each word found, in list order.
                     hits = [w for w in PROMOTIONAL_WORDS if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", lowered)] if PROMOTIONAL_RE.search(lowered) else []

@@ -44,7 +44,7 @@ class SyncFailed(DomainError):
 
 def from_meta(raw: Any, at: str) -> TemplateRow | None:
     """One item of Meta's list as our row; None for an item without a usable name or language."""
-    from wa_notify.models_templates import validate_template
+    from wa_notify.models_templates import spec_from_stored
 
     if not isinstance(raw, dict):
         return None
@@ -71,7 +71,7 @@ def from_meta(raw: Any, at: str) -> TemplateRow | None:
         "created_at": at,
     }
     try:
-        validate_template({k: row[k] for k in ("name", "language", "category", "parameter_format", "components")})  # type: ignore[literal-required]
+        spec_from_stored(row)  # read back as sends read it: Meta's creation rules (examples...) are not judged again
     except Invalid as exc:
         row["unsupported"] = "; ".join(f"{p.field or 'template'}: {p.message}" for p in exc.problems[:3])
     return row
