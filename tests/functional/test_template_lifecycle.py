@@ -80,13 +80,13 @@ def test_a_queued_message_is_held_while_paused_and_sends_once_approved(visit, st
     status, accepted, _ = visit.post("/v1/messages", SEND)
     assert status == 202
     meta_event(stack, "PAUSED")
-    calls = stack.deps.cloud_api.calls
+    meta_calls_before = stack.deps.cloud_api.calls
     # WHEN the sender takes it
     stack.drain()
     # THEN it is held (scheduled, held_for the template) without asking Meta, not sent and not failed
     held = visit.message(accepted["id"])
     assert (held["status"], held["held_for"]) == ("scheduled", "visit_reminder#en_US")
-    assert stack.sandbox.messages == [] and stack.deps.cloud_api.calls == calls
+    assert stack.sandbox.messages == [] and stack.deps.cloud_api.calls == meta_calls_before
     # WHEN Meta approves the template again and the dispatcher's next minute comes
     meta_event(stack, "APPROVED")
     next_minutes(stack)
@@ -116,12 +116,12 @@ def test_a_queued_message_of_a_disabled_template_is_cancelled_by_the_sender(visi
     # GIVEN a queued message, then Meta disables its template
     accepted = visit.post("/v1/messages", SEND)[1]
     meta_event(stack, "DISABLED")
-    calls = stack.deps.cloud_api.calls
+    meta_calls_before = stack.deps.cloud_api.calls
     # WHEN the sender takes it
     stack.drain()
     # THEN cancelled (template_disabled) without calling Meta
     assert stored(stack, accepted["id"])["cancel_reason"] == "template_disabled"
-    assert stack.sandbox.messages == [] and stack.deps.cloud_api.calls == calls
+    assert stack.sandbox.messages == [] and stack.deps.cloud_api.calls == meta_calls_before
 
 
 @pytest.mark.parametrize(("meta_status", "outcome", "reason"), [("PAUSED", "scheduled", None), ("DISABLED", "cancelled", "template_disabled")])

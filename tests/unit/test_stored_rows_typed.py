@@ -19,10 +19,11 @@ FREE_FORM = {
     ("keys", "Key.item", "return"): "the wire row before a put: any item type, numbers as Decimals",
     ("leases", "LeaseRepository._end_lease", "fields"): "the attributes one transition sets, by name",
     ("messages", "MessageRepository.row", "return"): "the wire row before a put: numbers as Decimals (dynamo_safe)",
-    ("messages", "MessageRepository.get_idempotency", "return"): "pending: the intake rewrite (another change) owns it",
     ("messages", "MessageRepository.cancel_update", "return"): "a transaction part (expression, condition, values)",
     ("messages", "MessageRepository.apply_status", "pricing"): "WhatsApp's pricing object, kept as sent",
     ("quota", "QuotaRepository.update", "return"): "a transaction part (expression, condition, values)",
+    ("campaigns", "CampaignRepository.write_page", "conversations"): "a transaction part (numbers.count_conversations)",
+    ("numbers", "NumberRepository.count_conversations", "return"): "a transaction part (expression, condition, values)",
     ("tenants", "TenantRepository.list", "start_key"): "the Scan's ExclusiveStartKey (wire format)",
     ("tenants", "TenantRepository.list", "return"): "the Scan's LastEvaluatedKey (wire format) beside typed rows",
 }

@@ -360,3 +360,17 @@ class CampaignRow(TypedDict, total=False):
     updated_at: str
     cancelled_at: str
     phone_number_id: str  # the number it goes from (`from`); absent: the tenant's default
+
+
+class NumberRow(TypedDict, total=False):
+    """A business number a tenant added besides its default (keys.number)."""
+
+    phone_number_id: str
+    display_phone_number: str | None
+    waba_id: str
+    added_at: str
+    quality_rating: str | None  # Meta's, cached (GREEN, YELLOW, RED, UNKNOWN)
+    messaging_limit: str | None  # Meta's tier, cached (TIER_250 ... TIER_UNLIMITED)
+    meta_checked_at: int  # epoch seconds of the last read from Meta
+    limit_window_start: int  # epoch ms: the current 24 h window of business-initiated conversations
+    limit_used: int  # conversations counted in it

@@ -15,14 +15,13 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from wa_notify.adapters.storage.numbers import NumberRow
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import window_open
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, NotFound, ProblemList
-from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, MessageRow
+from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, MessageRow, NumberRow
 from wa_notify.domain.rendering import render
 from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wa_notify.adapters.storage.numbers import NumberRow
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
-from wa_notify.domain.records import TenantRow
+from wa_notify.domain.records import NumberRow, TenantRow
 from wa_notify.domain.whatsapp_errors import ProviderError
 from wa_notify.models import NumbersView
 from wa_notify.services.deps import Deps, iso, ttl_cached

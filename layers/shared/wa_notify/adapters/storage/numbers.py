@@ -8,24 +8,13 @@ migration). Every other number has a row and a lookup, written and removed toget
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table
 from wa_notify.adapters.storage import keys
+from wa_notify.domain.records import NumberRow
 
 REMOVED_LOOKUP_SECONDS = 30 * 24 * 3600  # a removed number's late status webhooks still find the tenant
-
-
-class NumberRow(TypedDict, total=False):
-    phone_number_id: str
-    display_phone_number: str | None
-    waba_id: str
-    added_at: str
-    quality_rating: str | None  # Meta's, cached (GREEN, YELLOW, RED, UNKNOWN)
-    messaging_limit: str | None  # Meta's tier, cached (TIER_250 ... TIER_UNLIMITED)
-    meta_checked_at: int  # epoch seconds of the last read from Meta
-    limit_window_start: int  # epoch ms: the current 24 h window of business-initiated conversations
-    limit_used: int  # conversations counted in it
 
 
 @dataclass
