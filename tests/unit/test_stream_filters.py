@@ -78,6 +78,12 @@ PASSING = {
     "contact opted out by a reply": record("MODIFY", CONTACT_PK, "+886912345678",
                                            {**CONTACT, "opted_out": True, "opt_source": "reply", "opt_changed_at": "2026-12-01T08:01:00.100Z"},
                                            CONTACT),
+    "message cancelled (message.cancelled)": record("MODIFY", MSG_PK, "MSG", {**QUEUED, "status": "cancelled", "cancel_reason": "customer"},
+                                                    QUEUED),
+    "SMS fallback sent (message.fallback)": record("MODIFY", MSG_PK, "MSG", {**DELIVERED, "fallback": {"text": "t", "status": "sent"}},
+                                                   {**DELIVERED, "fallback": {"text": "t", "status": "sending"}}),
+    "erasure receipt (contact.erased)": record("INSERT", *keys.erasure(TENANT, "erased:0123abcd"),
+                                               {"phone_hash": "erased:0123abcd", "erased_at": "2026-12-01T08:02:00.000Z"}),
 }
 DROPPED = {
     "message INSERT queued": record("INSERT", MSG_PK, "MSG", QUEUED),
@@ -92,6 +98,10 @@ DROPPED = {
     "Meta's first decision on a template registered here": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
                                                                   {**TEMPLATE_ROW, "status": "APPROVED", "status_source": "APPROVED"},
                                                                   {**TEMPLATE_ROW, "status": "PENDING"}),
+    "a contact row an erasure marks (its salt), then deletes": record("MODIFY", CONTACT_PK, "+886912345678",
+                                                                      {**CONTACT, "erasure_salt": "s"}, CONTACT),
+    "an erasure receipt's TTL or a rerun's no-op": record("REMOVE", *keys.erasure(TENANT, "erased:0123abcd"), None,
+                                                         {"phone_hash": "erased:0123abcd", "erased_at": "2026-12-01T08:02:00.000Z"}),
     "template's Meta id filled in at registration": record("MODIFY", *keys.template(TENANT, "appointment_reminder", "en_US"),
                                                           {**TEMPLATE_ROW, "status": "PENDING", "meta_id": "1"},
                                                           {**TEMPLATE_ROW, "status": "PENDING"}),
@@ -102,9 +112,9 @@ def test_the_mapping_has_exactly_the_four_item_kinds_as_valid_json_patterns():
     # GIVEN the stream mapping's filters in template.yaml
     # WHEN they are parsed as JSON
     parsed = [json.loads(p) for p in PATTERNS]
-    # THEN there are four (messages, inbound, contacts, templates), each on the record's `dynamodb`
-    # part only (what DynamoDB mappings filter on)
-    assert len(parsed) == 4 and all(set(p) == {"dynamodb"} for p in parsed)
+    # THEN there are five (messages, inbound, contacts, templates, erasure receipts), each on the
+    # record's `dynamodb` part only (what DynamoDB mappings filter on)
+    assert len(parsed) == 5 and all(set(p) == {"dynamodb"} for p in parsed)
     assert all(len(p) <= 4096 for p in PATTERNS)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wa_notify.domain import status as st
+from wa_notify.domain.erasure import cancel_reason_code
 from wa_notify.domain.fallback import undeliverable
 
 # Which item a change is of comes from its keys (adapters/storage/keys.stream_kind); template.yaml's
@@ -82,6 +83,8 @@ def of(kind: str | None, tenant_id: str, old: Mapping[str, Any] | None, new: Map
         return contact_change(tenant_id, old or {}, new)
     if kind == "template" and "status" in new and "name" in new:
         return template_change(tenant_id, old or {}, new)
+    if kind == "erasure" and "erased_at" in new and not (old or {}).get("erased_at"):
+        return contact_erased(tenant_id, new)
     return Effects()
 
 
@@ -123,6 +126,7 @@ def message_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any
             effects.outcomes.append(outcome)
         if now in STATUS_CALLBACKS:
             effects.callbacks.append(status_callback(new, now, at))
+    effects.callbacks += cancel_and_fallback_callbacks(old, new)
     if new.get("last_reply") and not old.get("last_reply"):
         reply_at = str((new.get("last_reply") or {}).get("at") or new.get("updated_at") or "")
         effects.counts.append((reply_at, template, {"replied": 1}))
@@ -155,6 +159,29 @@ def status_callback(message: Mapping[str, Any], status: str, at: str) -> Callbac
     if message.get("pricing"):
         data["pricing"] = _plain(message["pricing"])
     return Callback(event_id(str(message.get("id")), "status", status), "message.status", at, data)
+
+
+def cancel_and_fallback_callbacks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Callback]:
+    """`message.cancelled` once a message is cancelled (its reason: domain/erasure.cancel_reason_code),
+    `message.fallback` once its SMS has an outcome (sent, failed, unknown)."""
+    message_id, out = str(new.get("id") or ""), []
+    if new.get("status") == st.CANCELLED and old.get("status") != st.CANCELLED:
+        at = str((new.get("events") or {}).get(st.CANCELLED) or new.get("updated_at") or "")
+        data = {"id": message_id, "reason": cancel_reason_code(new.get("cancel_reason"))}
+        out.append(Callback(event_id(message_id, "cancelled"), "message.cancelled", at, data))
+    sms, sms_before = new.get("fallback") or {}, old.get("fallback") or {}
+    if sms.get("status") not in (None, "sending") and sms.get("status") != sms_before.get("status"):
+        status = str(sms["status"])
+        at = str(sms.get(f"{status}_at") or new.get("updated_at") or "")
+        out.append(Callback(event_id(message_id, "fallback", status), "message.fallback", at, {"id": message_id, "channel": "sms", "status": status}))
+    return out
+
+
+def contact_erased(tenant_id: str, new: Mapping[str, Any]) -> Effects:
+    """An erasure finished (its receipt, written last but for the contact row): never the phone."""
+    at = str(new["erased_at"])
+    data = {"phone_hash": new.get("phone_hash"), "erased_at": at}
+    return Effects(tenant_id=tenant_id, callbacks=[Callback(event_id(tenant_id, "erased", str(new.get("phone_hash"))), "contact.erased", at, data)])
 
 
 def inbound_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Effects:

@@ -60,6 +60,8 @@ def ordering_key(callback: Callback) -> str:
     (replies, opt-outs) keep their stream order among themselves, as before."""
     if callback.type == "message.status" and callback.data.get("message_id"):
         return f"message:{callback.data['message_id']}"
+    if callback.type in ("message.cancelled", "message.fallback", "message.clicked") and callback.data.get("id"):
+        return f"message:{callback.data['id']}"  # in order with the message's statuses
     return "events"
 
 

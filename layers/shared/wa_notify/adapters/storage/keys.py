@@ -13,7 +13,8 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | WABA id -> tenant | WABA#<waba> | WABA | | | tenants |
 | template | TENANT#<tid>#TPL | <name>#<language> | | | templates |
 | held by a paused template (ref: MSG#<mid> a message, CMP#<cid> a campaign) | TENANT#<tid>#HOLD#<name>#<language> | <ref> | | 35 d | templates |
-| contact (window, opt-out) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
+| contact (window, opt-out; `erasure_salt` while an erasure runs) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
+| erasure receipt (no phone: its salted hash) | TENANT#<tid>#ERASED | ERASED#<phone hash> | | | erasure |
 | auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
 | inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
 | flow (tombstone when deleted) | TENANT#<tid>#FLOW | <flow name> | | 366 d after deletion | flows |
@@ -128,6 +129,14 @@ def contact(tenant_id: str, phone: str) -> Key:
     return Key(contacts_pk(tenant_id), phone)
 
 
+ERASED_SK_PREFIX = "ERASED#"
+
+
+def erasure(tenant_id: str, phone_hash: str) -> Key:
+    """The receipt of one erasure: its change raises `contact.erased` (the stream, sk prefix)."""
+    return Key(f"TENANT#{tenant_id}#ERASED", ERASED_SK_PREFIX + phone_hash)
+
+
 def inbox_pk(tenant_id: str, phone: str) -> str:
     return f"TENANT#{tenant_id}#INBOX#{phone}"
 
@@ -177,7 +186,7 @@ def message(tenant_id: str, message_id: str) -> Key:
 
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
     """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`,
-    `contact` or `template`; None for every other item."""
+    `contact`, `template` or `erasure`; None for every other item."""
     if not pk.startswith("TENANT#"):
         return None
     tenant_id, _, rest = pk.removeprefix("TENANT#").partition("#")
@@ -189,6 +198,8 @@ def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
         return "contact", tenant_id
     if rest == "TPL":
         return "template", tenant_id
+    if rest == "ERASED":
+        return "erasure", tenant_id
     return None
 
 
