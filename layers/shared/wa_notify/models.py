@@ -182,8 +182,8 @@ class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: StrictBool = False
     value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
-    reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule"]] | None = Field(
-        default=None, max_length=50, description="button payload or label -> what it does to the flow it answers")
+    reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
+        default=None, max_length=50, description="button payload or label -> what it does to the flow it answers, or opt_out (out of marketing)")
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)

@@ -75,15 +75,31 @@ def computed_tags(contact: ContactRow, now: datetime, value_tiers: list[dict[str
     return tags
 
 
-# Opt-out and opt-in words in the languages the product is sold in; matched on the whole message.
-STOP_WORDS = frozenset({"stop", "stopp", "unsubscribe", "parar", "sair", "cancelar", "annulla", "arret", "arrêt", "baja",
-                        "detener", "desuscribir", "退訂", "取消訂閱", "停止"})
-START_WORDS = frozenset({"start", "unstop", "subscribe", "iniciar", "começar", "comecar", "reanudar", "订阅", "訂閱", "開始"})
+def normalized_reply(text: str | None) -> str:
+    """A reply as words are compared: Unicode NFKD without combining marks (accents), casefolded,
+    with whatever is not a letter or digit trimmed from both ends (punctuation, spaces, emoji)
+    and inner whitespace collapsed: " Cancelár!! 👋" -> "cancelar", "ＳＴＯＰ" -> "stop"."""
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text or "") if not unicodedata.combining(c)).casefold()
+    kept = [i for i, c in enumerate(plain) if unicodedata.category(c)[0] in "LN"]
+    return " ".join(plain[kept[0]:kept[-1] + 1].split()) if kept else ""
+
+
+# Opt-out and opt-in words in the seeds' languages (and the ones the product is sold in); matched
+# on the whole message after normalized_reply, so accents, case and punctuation do not matter.
+STOP_WORDS = frozenset(normalized_reply(w) for w in (
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out",  # en (CTIA's standard words)
+    "parar", "pare", "sair", "descadastrar", "cancelar",  # pt
+    "basta", "annulla", "disiscriviti",  # it
+    "退訂", "退订", "取消訂閱", "取消订阅", "停止",  # zh
+    "stopp", "arrêt", "baja", "detener", "desuscribir"))
+START_WORDS = frozenset(normalized_reply(w) for w in ("start", "unstop", "subscribe", "iniciar", "começar", "reanudar", "订阅", "訂閱", "開始"))
 
 
 def opt_intent(text: str | None) -> str | None:
     """"out" for STOP and its equivalents, "in" for START, else None."""
-    word = (text or "").strip().strip(".!").lower()
+    word = normalized_reply(text)
     if word in STOP_WORDS:
         return "out"
     if word in START_WORDS:
@@ -91,21 +107,39 @@ def opt_intent(text: str | None) -> str | None:
     return None
 
 
-DEFAULT_REPLY_ACTIONS = {
+def opt_decision(kind: str, payload: str | None, text: str | None, action: str | None, answers_flow: bool) -> str | None:
+    """What a customer's message does to their marketing consent: "out", "in" or None.
+
+    A payload the tenant mapped to `opt_out` opts out. A STOP word typed or tapped opts out,
+    except a cancel word ("Cancelar", "cancel", "annulla") answering a message of a flow with a
+    key (a booking reminder): that cancels the booking (`action` "cancel") and leaves consent."""
+    if action == "opt_out":
+        return "out"
+    if kind not in ("text", "button"):
+        return None
+    intent = opt_intent(text) or (opt_intent(payload) if kind == "button" else None)
+    if intent == "out" and action == "cancel" and answers_flow:
+        return None
+    return intent
+
+
+DEFAULT_REPLY_ACTIONS = {normalized_reply(k): v for k, v in {
     "cancel": "cancel", "cancelar": "cancel", "annulla": "cancel", "cancel visit": "cancel", "cancel booking": "cancel",
     "confirm": "confirm", "confirm visit": "confirm", "confirmar": "confirm", "yes": "confirm", "i'll be there": "confirm",
     "reschedule": "reschedule", "change time": "reschedule", "change": "reschedule", "reprogramar": "reschedule",
-}
+}.items()}
 RATING_EMOJI = {"\U0001F621": 1, "\U0001F61E": 2, "\U0001F610": 3, "\U0001F642": 4, "\U0001F60D": 5, "\U0001F929": 5}
 ESCALATE_BELOW = 3
 
 
 def reply_action(payload: str | None, text: str | None, custom: dict[str, str] | None = None) -> str | None:
-    """cancel | confirm | reschedule for a button tap, from the payload first, then the label."""
-    actions = {**DEFAULT_REPLY_ACTIONS, **{k.lower(): v for k, v in (custom or {}).items()}}
+    """cancel | confirm | reschedule | opt_out for a reply, from the payload first, then the label
+    (both compared as normalized_reply: "CANCELÁR!" is "cancelar")."""
+    actions = {**DEFAULT_REPLY_ACTIONS, **{normalized_reply(k): v for k, v in (custom or {}).items()}}
     for candidate in (payload, text):
-        if candidate and candidate.strip().lower() in actions:
-            return actions[candidate.strip().lower()]
+        word = normalized_reply(candidate)
+        if word and word in actions:
+            return actions[word]
     return None
 
 

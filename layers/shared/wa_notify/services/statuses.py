@@ -19,6 +19,7 @@ from wa_notify.domain.conversation import (
     in_business_hours,
     inbound_summary,
     matching_rule,
+    opt_decision,
     opt_intent,
     rating,
     reply_action,
@@ -148,12 +149,18 @@ def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: 
     metrics.add_metric(name="InboundReceived", unit="Count", value=1)
     summary = inbound_summary(raw)
     phone = "+" + str(raw.get("from"))
-    intent = opt_intent(summary.get("text")) if summary["type"] in ("text", "button") else None
-    if intent:
-        deps.store.contacts.set_opt_out(tenant_id, phone, intent == "out", iso(deps.now()), f"customer wrote {summary.get('text')!r}",
-                                        source="reply")
     received = {"from": phone, "wamid": raw.get("id"), "received_at": stored.received_at, **summary}
     owed = handle_reply(deps, tenant_id, received, resumed=stored.resumed)
+    # After the reply is handled: a cancel word answering a booking's message cancelled the
+    # booking and leaves consent alone; the same word with no such context opts out.
+    action = received.get("action")
+    if action is None and summary.get("payload") and "rating" not in received:  # a tap on a message we do not know
+        action = reply_action(summary.get("payload"), summary.get("text"), deps.store.tenants.get_settings(tenant_id).get("reply_actions"))
+    intent = opt_decision(summary["type"], summary.get("payload"), summary.get("text"), action,
+                          bool((received.get("flow") or {}).get("key")))
+    if intent:
+        deps.store.contacts.set_opt_out(tenant_id, phone, intent == "out", iso(deps.now()),
+                                        f"customer {'tapped' if summary.get('payload') else 'wrote'} {summary.get('text')!r}", source="reply")
     owed.append(_event("message.received", received))
     deps.store.contacts.mark_inbound_handled(tenant_id, phone, stored.received_at, str(raw.get("id")), iso(deps.now()), owed)
 
