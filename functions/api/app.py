@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wa_notify.domain import jsonbody
-from wa_notify.domain.problems import DomainError, OverQuota, Unauthorized
+from wa_notify.domain.problems import DomainError, Invalid, OverQuota, Unauthorized
 from wa_notify.http import field_of, problem
 from wa_notify.models import (
     ActivityReport,
@@ -36,6 +36,7 @@ from wa_notify.models import (
     TemplateView,
     problem_responses,
 )
+from wa_notify.models_reading import TimelineItem
 from wa_notify.models_templates import FlowRequest, TemplateRequest
 from wa_notify.models_views import TemplateSyncView
 from wa_notify.observability import logger, metrics, record_outcome, tracer
@@ -207,6 +208,27 @@ def create_message(
     return Response(202, "application/json", body=result)
 
 
+@app.get("/v1/messages", summary="Read messages back, newest first: filter by to, status, template, flow_key, campaign, "
+         "metadata.<key> (any combination) within since/until", responses={200: {"description": "A page of messages; a filtered "
+         "page may hold fewer than `limit` (then `next` carries on)"}, **problem_responses(401, 422)})
+def list_messages(
+    to: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    template: Annotated[str | None, Query(max_length=512)] = None,
+    flow_key: Annotated[str | None, Query(max_length=256)] = None,
+    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(max_length=40, description="ISO 8601, inclusive")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="ISO 8601, inclusive")] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Page[MessageView]:
+    from wa_notify.services import reading
+
+    metadata = reading.metadata_filters(app.current_event.query_string_parameters)
+    return reading.list_messages(get_deps(), tenant(), to=to, status=status, template=template, flow_key=flow_key, campaign=campaign,
+                                 metadata=metadata, since=since, until=until, cursor=cursor, limit=limit)
+
+
 @app.get("/v1/messages/<message_id>", responses={200: {"description": "The message and its status history"}, **problem_responses(401, 404, 422)})
 def get_message(message_id: str) -> MessageView:
     return message_service.get(get_deps(), tenant(), message_id)
@@ -283,6 +305,16 @@ def put_contact(phone: str, body: Annotated[ContactRequest, Body()]) -> ContactV
 @app.get("/v1/contacts/<phone>", responses={200: {"description": "The contact"}, **problem_responses(401, 404)})
 def get_contact(phone: str) -> ContactView:
     return contact_service.get(get_deps(), tenant(), phone)
+
+
+@app.get("/v1/contacts/<phone>/timeline", summary="One contact's inbound and outbound messages, newest first",
+         responses={200: {"description": "A page of the timeline"}, **problem_responses(401, 422)})
+def contact_timeline(
+    phone: str, cursor: Annotated[str | None, Query(max_length=2048)] = None, limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Page[TimelineItem]:
+    from wa_notify.services import reading
+
+    return reading.timeline(get_deps(), tenant(), contact_service.phone_of(phone, missing=Invalid), cursor, limit)
 
 
 @app.get("/v1/contacts", responses={200: {"description": "A page of contacts"}, **problem_responses(401, 422)})

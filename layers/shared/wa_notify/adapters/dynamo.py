@@ -156,6 +156,7 @@ class Table:
         limit: int | None = None,
         start_key: dict[str, Any] | None = None,
         consistent: bool = False,
+        newest_first: bool = False,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         kwargs: dict[str, Any] = {
             "TableName": self.name,
@@ -172,6 +173,8 @@ class Table:
             kwargs["Limit"] = limit
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
+        if newest_first:
+            kwargs["ScanIndexForward"] = False
         resp = self.client.query(**kwargs)
         return [from_item(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 

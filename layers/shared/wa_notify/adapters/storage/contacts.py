@@ -76,7 +76,9 @@ class ContactRepository:
         failed before it was handled (then its effects run again)."""
         key = keys.inbound(tenant_id, phone, at, wamid)
         resumed = False
-        if not self.table.put_new(key.item({"wamid": wamid, "expires_at": ttl_s}, dynamo_safe(item))):
+        # In ContactIndex beside the contact's messages (the timeline), by the time it was sent.
+        listed = {"contact_key": keys.contact_list_key(tenant_id, phone), "listed_at": at}
+        if not self.table.put_new(key.item({"wamid": wamid, "expires_at": ttl_s}, dynamo_safe(item), listed)):
             row = self.table.get(*key, consistent=True, attributes=("handled_at",))
             if row is None or row.get("handled_at"):
                 return StoredInbound(at, handled=True)

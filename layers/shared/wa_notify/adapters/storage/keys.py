@@ -16,13 +16,13 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | contact (window, opt-out; `erasure_salt` while an erasure runs) | TENANT#<tid>#CONTACT | <phone E.164> | | | contacts |
 | erasure receipt (no phone: its salted hash) | TENANT#<tid>#ERASED | ERASED#<phone hash> | | | erasure |
 | auto-reply claims | (the contact's `auto_replied` map: rule id -> conversation) | | | | contacts |
-| inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | | 90 d | contacts |
+| inbound message | TENANT#<tid>#INBOX#<phone> | <at>#<wamid> | ContactIndex (contact_key, listed_at) | 90 d | contacts |
 | flow (tombstone when deleted) | TENANT#<tid>#FLOW | <flow name> | | 366 d after deletion | flows |
 | event (dedup + answer) | TENANT#<tid>#EVENT#<sha256> | EVENT | | 7 d | flows |
 | plan of a key, per flow | TENANT#<tid>#PLAN#<key> | <flow name> | | | flows |
 | daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> | | its day + 3 d | quota |
 | idempotency key | TENANT#<tid>#IDEM#<key> | IDEM | | 24 h (IDEMPOTENCY_TTL_SECONDS) | messages |
-| message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key) | | messages, leases, dispatch |
+| message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key); ContactIndex (contact_key, listed_at); TimeIndex (tenant_key, listed_at) | | messages, leases, dispatch |
 | SMS fallback deadline | TENANT#<tid>#MSG#<mid> | FALLBACK | DueIndex (DUE#<n>, due_at) until it is handled | deadline + 7 d | fallback |
 | analytics: template day | TENANT#<tid>#STATS | DAY#<yyyy-mm-dd>#TPL#<name>#<language> | | 400 d | analytics |
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
@@ -40,7 +40,11 @@ category changed (domain/changes.py).
 
 GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
 queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) finds a message
-from a status webhook; `CampaignIndex` (campaign_key) lists a campaign's messages.
+from a status webhook; `CampaignIndex` (campaign_key) lists a campaign's messages;
+`ContactIndex` (contact_key = TENANT#<tid>#TO#<phone>, listed_at) holds a contact's messages
+and inbound messages (the timeline, `?to=`); `TimeIndex` (tenant_key = TENANT#<tid>#MESSAGES,
+listed_at) a tenant's messages by time (`GET /v1/messages`). Both KEYS_ONLY, keys set once at
+creation: a status change never rewrites them.
 """
 
 from __future__ import annotations
@@ -182,6 +186,21 @@ MESSAGE_SK = "MSG"
 
 def message(tenant_id: str, message_id: str) -> Key:
     return Key(f"TENANT#{tenant_id}#MSG#{message_id}", MESSAGE_SK)
+
+
+def messages_pk_prefix(tenant_id: str) -> str:
+    """Where every message's pk starts (a listing's cursor must name one of them)."""
+    return f"TENANT#{tenant_id}#MSG#"
+
+
+def contact_list_key(tenant_id: str, phone: str) -> str:
+    """ContactIndex partition: one contact's messages and inbound messages, by `listed_at`."""
+    return f"TENANT#{tenant_id}#TO#{phone}"
+
+
+def messages_list_key(tenant_id: str) -> str:
+    """TimeIndex partition: every message of a tenant, by `listed_at` (its created_at)."""
+    return f"TENANT#{tenant_id}#MESSAGES"
 
 
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:

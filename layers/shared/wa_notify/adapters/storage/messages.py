@@ -29,6 +29,11 @@ class MessageRepository:
         row = keys.message(item["tenant_id"], item["id"]).item(dynamo_safe(item))
         if item.get("due_at") is not None:
             row["due_shard"] = keys.due_shard(item["id"], self.due_shards)
+        # ContactIndex and TimeIndex (GET /v1/messages, the timeline): set once, never changed, so
+        # their KEYS_ONLY entries cost one write each at creation and none on a status change.
+        row["contact_key"] = keys.contact_list_key(item["tenant_id"], item["to"])
+        row["tenant_key"] = keys.messages_list_key(item["tenant_id"])
+        row["listed_at"] = item["created_at"]
         return row
 
     def update(self, tenant_id: str, message_id: str, expression: str, **kwargs: Any) -> bool:

@@ -34,3 +34,24 @@ def query_page(table: Any, pk: str, *, limit: int, cursor: str | None, prefix: s
         cond, values = "pk = :pk", {":pk": pk}
     items, last = table.query(cond, values, limit=limit, start_key=decode_cursor(cursor, pk), consistent=True)
     return items, encode_cursor(last)
+
+
+def decode_index_cursor(cursor: str | None, partition: tuple[str, str], sort_attr: str, pk_prefixes: tuple[str, ...],
+                        bounds: tuple[str, str]) -> dict[str, Any] | None:
+    """A cursor of an index page (its LastEvaluatedKey: the table's pk and sk, the index's keys):
+    refused unless it names this very listing (`partition`: the index's key attribute and value),
+    one of its rows (`pk_prefixes`) and a place inside its time bounds (DynamoDB would refuse a
+    start key outside the key condition with a 400 of its own)."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        attr, value = partition
+        if (set(key) != {"pk", "sk", attr, sort_attr} or any(set(v) != {"S"} or not isinstance(v["S"], str) or len(v["S"]) > 1024
+                                                               for v in key.values())):
+            raise ValueError
+        if key[attr]["S"] != value or not key["pk"]["S"].startswith(pk_prefixes) or not bounds[0] <= key[sort_attr]["S"] <= bounds[1]:
+            raise ValueError
+        return key
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError("cursor is not valid") from exc
