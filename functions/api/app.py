@@ -317,6 +317,15 @@ def contact_timeline(
     return reading.timeline(get_deps(), tenant(), contact_service.phone_of(phone, missing=Invalid), cursor, limit)
 
 
+@app.delete("/v1/contacts/<phone>", summary="Erase a contact (LGPD/GDPR): its pending messages cancelled, its data scrubbed",
+            responses={204: NO_CONTENT, **problem_responses(401, 422)})
+def erase_contact(phone: str) -> Response[None]:
+    from wa_notify.services import erasure
+
+    erasure.erase(get_deps(), tenant(), phone)
+    return Response(204)
+
+
 @app.get("/v1/contacts", responses={200: {"description": "A page of contacts"}, **problem_responses(401, 422)})
 def list_contacts(
     tag: Annotated[str | None, Query(max_length=64)] = None,

@@ -15,6 +15,7 @@ from wa_notify.adapters.storage.buckets import BucketRepository
 from wa_notify.adapters.storage.campaigns import CampaignRepository
 from wa_notify.adapters.storage.contacts import ContactRepository
 from wa_notify.adapters.storage.dispatch import DispatchRepository
+from wa_notify.adapters.storage.erasure import ErasureRepository
 from wa_notify.adapters.storage.fallback import FallbackRepository
 from wa_notify.adapters.storage.flows import FlowRepository
 from wa_notify.adapters.storage.leases import LeaseRepository
@@ -42,6 +43,7 @@ class Store:
     analytics: AnalyticsRepository = field(init=False)
     buckets: BucketRepository = field(init=False)
     numbers: NumberRepository = field(init=False)
+    erasure: ErasureRepository = field(init=False)
 
     def __post_init__(self) -> None:
         t = self.table
@@ -58,3 +60,4 @@ class Store:
         self.analytics = AnalyticsRepository(t)
         self.buckets = BucketRepository(t)
         self.numbers = NumberRepository(t)
+        self.erasure = ErasureRepository(t)

@@ -1,0 +1,137 @@
+"""Erasure (LGPD/GDPR): DELETE /v1/contacts/{phone} leaves no copy of the phone or the name in the
+table, cancels what was pending, keeps the rest's ids, statuses and times, and resumes when a
+first run stopped half way."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from wa_notify.services import erasure
+
+from tests.functional.test_callbacks import received, with_callbacks
+
+PHONE, DIGITS = "+886912345678", "886912345678"
+NAME = "Zuleika Marquardt"
+OTHER, OTHER_NAME = "+886987654321", "Bartholomew Otterley"
+
+
+def every_item(stack):
+    """Every item left in the table, as DynamoDB holds it (moto Scan, all pages)."""
+    table = stack.deps.store.table
+    items, start = [], None
+    while True:
+        page = table.client.scan(TableName=table.name, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def traces(stack, *needles):
+    """Items holding any of the needles anywhere (keys, attributes, nested maps), as text."""
+    return [json.dumps(i) for i in every_item(stack) if any(n in json.dumps(i, ensure_ascii=False) for n in needles)]
+
+
+def forms(phone, name):
+    """Every form the phone may be stored in: E.164, digits (Meta's wa_id), a wamid's base64, and the name."""
+    digits = phone.lstrip("+")
+    return phone, digits, base64.b64encode(digits.encode()).decode()[:12], name
+
+
+def send(api, to, name, send_at=None):
+    body = {"to": to, "template": {"name": "order_shipped", "language": "en_US"},
+            "params": {"order_id": "A-1001", "first_name": name, "total": {"amount": 1580, "currency": "TWD"},
+                       "eta": {"date": "2024-09-07"}},
+            "button_params": {"0": "1Z999AA1"}, "metadata": {"customer": name}}
+    if send_at:
+        body["send_at"] = send_at
+    status, answer, _ = api.post("/v1/messages", body)
+    assert status == 202, answer
+    return answer["id"]
+
+
+@pytest.fixture
+def two_contacts(api, stack):
+    """Two contacts, each with a delivered message, a scheduled reminder and an inbound reply."""
+    with_callbacks(api, stack)
+    api.approved_template()
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    ids = {}
+    for phone, name in ((PHONE, NAME), (OTHER, OTHER_NAME)):
+        assert api.call("PUT", f"/v1/contacts/{phone}", {"name": name, "attributes": {"nickname": name}})[0] == 200
+        ids[phone] = {"delivered": send(api, phone, name), "scheduled": send(api, phone, name, later)}
+        stack.drain()
+        wamid = api.message(ids[phone]["delivered"])["provider_message_id"]
+        body = {"from": phone, "text": f"Thanks, {name} here", "context_message_id": wamid}
+        assert stack.request("POST", "/_local/sandbox/inbound", body=body)[0] == 202
+        stack.drain()
+    return ids
+
+
+def test_erasure_leaves_no_copy_of_the_phone_or_name_and_leaves_other_contacts_alone(api, stack, two_contacts):
+    # GIVEN a contact with a delivered message, a scheduled reminder and an inbound text, and another contact alike
+    assert traces(stack, *forms(PHONE, NAME))  # stored in many places before
+    other_before = [i for i in every_item(stack) if any(n in json.dumps(i, ensure_ascii=False) for n in forms(OTHER, OTHER_NAME))]
+    # WHEN the platform erases the first contact (the phone written in digits, as wa_id)
+    status, body, _ = api.delete(f"/v1/contacts/{DIGITS}")
+    stack.drain()
+    # THEN 204, and no item of the table holds the phone in any form, nor the name
+    assert status == 204, body
+    assert traces(stack, *forms(PHONE, NAME)) == []
+    # AND the messages keep ids, statuses and times; the phone became the hash of this erasure
+    ids = two_contacts[PHONE]
+    delivered, scheduled = api.message(ids["delivered"]), api.message(ids["scheduled"])
+    assert delivered["status"] in ("delivered", "read") and scheduled["status"] == "cancelled"
+    assert delivered["to"] == scheduled["to"] and delivered["to"].startswith("erased:")
+    assert delivered["provider_message_id"] is None and delivered["metadata"] is None
+    assert api.get(f"/v1/contacts/{PHONE}")[0] == 404
+    # AND the platform heard of the cancel (reason platform, once) and of the erasure (its hash, never the phone)
+    cancelled = [c for c in received(stack, "message.cancelled") if c["data"]["id"] == ids["scheduled"]]
+    assert [c["data"]["reason"] for c in cancelled] == ["platform"]
+    erased = received(stack, "contact.erased")
+    assert [e["data"]["phone_hash"] for e in erased] == [delivered["to"]]
+    assert not any(n in json.dumps(erased + cancelled) for n in forms(PHONE, NAME))
+    # AND the other contact's items are exactly as they were
+    other_after = [i for i in every_item(stack) if any(n in json.dumps(i, ensure_ascii=False) for n in forms(OTHER, OTHER_NAME))]
+    assert sorted(map(json.dumps, other_after)) == sorted(map(json.dumps, other_before))
+    assert api.message(two_contacts[OTHER]["scheduled"])["status"] == "scheduled"
+
+
+def test_a_later_send_to_the_number_starts_fresh_and_a_repeat_erasure_is_204(api, stack, two_contacts):
+    # GIVEN an erased contact
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    # WHEN the platform sends to the number again
+    message_id = send(api, PHONE, "Ana")
+    stack.drain()
+    # THEN it goes to the phone, and nothing of the erased past is found with ?to= or on the contact
+    assert api.message(message_id)["to"] == PHONE
+    assert "name" not in (api.get(f"/v1/contacts/{PHONE}")[1] or {}) or api.get(f"/v1/contacts/{PHONE}")[1].get("name") is None
+    # AND erasing again (or a number never stored) answers 204 again
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    assert api.delete("/v1/contacts/+886900000001")[0] == 204
+    assert api.delete("/v1/contacts/12")[0] == 422
+
+
+def test_an_erasure_stopped_half_way_is_finished_by_the_same_delete(api, stack, two_contacts, monkeypatch):
+    # GIVEN an erasure that fails after the messages were scrubbed (deleting the inbound texts)
+    repo = stack.deps.store.erasure
+    real = repo.delete_inbound
+
+    def outage(*args):
+        raise RuntimeError("DynamoDB outage")
+
+    monkeypatch.setattr(repo, "delete_inbound", outage)
+    with pytest.raises(RuntimeError):
+        erasure.erase(stack.deps, stack.dev_tenant["tenant_id"], PHONE)
+    first_hash = api.message(two_contacts[PHONE]["delivered"])["to"]
+    assert first_hash.startswith("erased:") and traces(stack, PHONE)  # the inbound text and the contact are still there
+    # WHEN the platform sends the same DELETE again
+    monkeypatch.setattr(repo, "delete_inbound", real)
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    # THEN nothing is left, every row carries the one hash of this erasure, and one contact.erased went
+    assert traces(stack, *forms(PHONE, NAME)) == []
+    assert {api.message(m)["to"] for m in two_contacts[PHONE].values()} == {first_hash}
+    assert [e["data"]["phone_hash"] for e in received(stack, "contact.erased")] == [first_hash]
