@@ -17,9 +17,39 @@ UNDELIVERABLE = 131026
 SMS_MAX_BYTES = 1_600  # Amazon SNS refuses longer SMS messages
 
 
+# GSM 03.38: the 7-bit alphabet (160 characters a segment, 153 when split) and its escaped
+# extension (two septets each). One character outside both makes the whole SMS UCS-2: 70 a
+# segment, 67 when split.
+GSM7_BASIC = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+# Typography Babel and editors put in text that has a GSM-7 twin: Babel's times carry U+202F
+# before AM/PM ("10:00\u202fAM"), its numbers and currencies U+00A0 or U+202F as group separators.
+GSM7_TWINS = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+              "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...", "\u00ad": ""}
+
+
+def gsm7_safe(text: str) -> str:
+    """Every space separator (U+00A0, U+2009, U+202F, ...) as a plain space and typographic quotes,
+    dashes and ellipses as their ASCII twins, so one of them does not turn the SMS into UCS-2."""
+    import unicodedata
+
+    return "".join(" " if unicodedata.category(c) == "Zs" else GSM7_TWINS.get(c, c) for c in text)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts the text takes: GSM-7 when every character is in it, UCS-2 otherwise."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
+        septets = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+        return 1 if septets <= 160 else -(-septets // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
 def sms_text(header: str | None, body: str, footer: str | None) -> str:
-    """The rendered template as plain text, cut (on a character) to what SNS accepts."""
-    text = "\n".join(part for part in (header, body, footer) if part)
+    """The rendered template as plain text, GSM-7-safe where it can be (gsm7_safe), cut (on a
+    character) to what SNS accepts."""
+    text = gsm7_safe("\n".join(part for part in (header, body, footer) if part))
     encoded = text.encode()
     if len(encoded) <= SMS_MAX_BYTES:
         return text

@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import timezone as dt_timezone
+from typing import TYPE_CHECKING, Any, cast
 
 from wa_notify.domain.moments import AHEAD_PROBLEM, MAX_AHEAD, valid_zone, zone_info
 from wa_notify.domain.problems import ProblemList
@@ -201,20 +202,36 @@ def anchor_time(data: dict[str, Any], field_name: str, timezone: str | None) -> 
     return parse_datetime(value, timezone)
 
 
-def recipient_zone(data: dict[str, Any], explicit: str | None, flow: Flow) -> str:
-    """The recipient's time zone: the event's, the data's, a typed anchor's, the flow's quiet hours', else UTC."""
+def recipient_zone(data: dict[str, Any], explicit: str | None, flow: Flow) -> str | None:
+    """The recipient's time zone: the event's (or the contact's), the data's, a typed anchor's, the
+    flow's quiet hours'; None when none names one (then carried_offset, else UTC)."""
     anchors = [data.get(s.anchor_field) for s in flow.steps if s.anchor_field]
     typed = [a.get("timezone") for a in anchors if isinstance(a, dict)]
     for candidate in (explicit, data.get("timezone"), *typed, flow.quiet_hours.timezone if flow.quiet_hours else None):
         if candidate and valid_zone(candidate):
             return candidate
-    return "UTC"
+    return None
+
+
+def carried_offset(data: dict[str, Any], flow: Flow) -> tzinfo | None:
+    """The UTC offset an ISO string anchor carries ("2030-01-01T10:00:00+08:00"): the recipient's
+    zone when nothing names one (no event, data, typed anchor, contact or quiet-hours zone)."""
+    for step in flow.steps:
+        value = data.get(step.anchor_field) if step.anchor_field else None
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if parsed.utcoffset() is not None:
+                return dt_timezone(cast(timedelta, parsed.utcoffset()))
+    return None
 
 
 def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = False, timezone: str | None = None) -> list[Planned]:
     """When each step of the flow should go for this event; raises ValueError(field, reason) pairs via Invalid."""
     zone_name = recipient_zone(data, timezone, flow)
-    zone = zone_info(zone_name)
+    zone: tzinfo = zone_info(zone_name) if zone_name else (carried_offset(data, flow) or UTC)
     problems = ProblemList()
     out: list[Planned] = []
     this_minute = now.replace(second=0, microsecond=0)
@@ -229,7 +246,7 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
             continue
         field = f"data.{step.anchor_field}"
         try:
-            anchor = anchor_time(data, step.anchor_field or "", zone_name)
+            anchor = anchor_time(data, step.anchor_field or "", zone_name or "UTC")
         except ValueError as exc:
             if not any(p.field == field for p in problems.items):  # once per field, however many steps use it
                 problems.add(field, str(exc))

@@ -74,11 +74,21 @@ def whitespace_problem(value: str) -> str | None:
     return None
 
 
+# An ISO 8601 date-time with its offset, as a whole parameter ("2030-01-01T10:00:00+08:00"): shown
+# to the customer like a typed {datetime} ("January 1, 2030, 10:00 AM"), never raw.
+ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
 def format_value(value: Any, language: str) -> str:
     """Turn one parameter value into display text; raise ValueError with a reason if it is not usable."""
     if isinstance(value, bool):
         raise ValueError("must be a string or a typed value, not a boolean")
     if isinstance(value, str):
+        if ISO_DATETIME_RE.fullmatch(value):  # a date-time the platform passed as text: localized in its own offset
+            try:
+                return _format_datetime(value, None, "long", babel_locale(language))
+            except ValueError:
+                return value
         return value
     if isinstance(value, (int, float)):
         return format_value({"number": value}, language)

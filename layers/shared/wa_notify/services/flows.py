@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
+from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.flows import FLOW_FIELDS, Flow, Planned, PlanWrite, plan, validate_flow
 from wa_notify.domain.header_media import HEADER_PARAM, kind_of
 from wa_notify.domain.ids import new_id
@@ -172,6 +173,9 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
                 continue
             item = _message_for(deps, tenant_id, tenant, flow, p, to, key, event_type, data, templates, problems, now)
             if item is not None:
+                # What Meta will charge, as on direct messages: the window as it will be at the step's minute
+                item["billing"] = billing("template", (item["template"] or {}).get("category"),
+                                          window_open(contact.get("window_expires_at"), p.send_at or now))
                 items.append(item)
                 ids.append(item["id"])
         plans[flow.name] = {"message_ids": ids, "event_type": event_type, "updated_at": iso(now)}
