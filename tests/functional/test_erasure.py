@@ -10,6 +10,8 @@ import pytest
 from wa_notify.services import erasure
 
 from tests.functional.test_callbacks import received, with_callbacks
+from tests.functional.test_permissions_in_practice import allowed, calls, granted  # noqa: F401 - calls is a fixture
+from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
 
 PHONE, DIGITS = "+886912345678", "886912345678"
 NAME = "Zuleika Marquardt"
@@ -135,3 +137,37 @@ def test_an_erasure_stopped_half_way_is_finished_by_the_same_delete(api, stack, 
     assert traces(stack, *forms(PHONE, NAME)) == []
     assert {api.message(m)["to"] for m in two_contacts[PHONE].values()} == {first_hash}
     assert [e["data"]["phone_hash"] for e in received(stack, "contact.erased")] == [first_hash]
+
+
+def test_every_aws_call_of_an_erasure_is_one_its_function_policy_allows(api, stack, two_contacts, calls):  # noqa: F811 - the fixture
+    # GIVEN a contact with messages, a pending one and an inbound text, and the AWS calls watched
+    # WHEN the platform erases it and the stream follows
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    # THEN the API and the callback function only made calls their policies allow, ContactIndex included
+    grants = granted()
+    refused = sorted((fn, action, resource) for fn, action, resource in calls if not allowed(action, resource, grants[fn]))
+    assert refused == []
+    assert ("ApiFunction", "dynamodb:Query", "Table/index/ContactIndex") in calls
+    assert ("ApiFunction", "dynamodb:DeleteItem", "Table") in calls
+
+
+def test_a_late_status_webhook_after_the_erasure_brings_nothing_back(api, stack):
+    # GIVEN a message WhatsApp accepted but has not reported on yet, and its contact erased
+    with_callbacks(api, stack)
+    api.approved_template()
+    stack.sandbox.configure({"auto_status": False})
+    message_id = send(api, PHONE, NAME)
+    stack.drain()
+    wamid = api.message(message_id)["provider_message_id"]
+    assert wamid
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    before = api.message(message_id)
+    # WHEN Meta's late webhooks arrive (they name the message and carry its wamid)
+    for status, at in (("delivered", "4102444800"), ("read", "4102444801")):
+        post_webhook(stack, status_event(stack, message_id, wamid, [{"status": status, "timestamp": at, "recipient_id": DIGITS}]))
+    stack.drain()
+    # THEN the row is as the erasure left it: no wamid, no phone, no new status or time
+    assert api.message(message_id) == before and before["provider_message_id"] is None
+    assert traces(stack, *forms(PHONE, NAME)) == []

@@ -155,7 +155,8 @@ class MessageRepository:
             # WhatsApp has it: the rendered request (the customer's data) is not kept, even when this
             # status overtook the sender's own record of the acceptance.
             "SET " + ", ".join(sets) + f" REMOVE lease_token, lease_until, #request, {OUT_OF_DUE_INDEX}",
-            condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))})",
+            # An erased message (erased_at) takes no status any more: it would bring the wamid back.
+            condition=f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND attribute_not_exists(erased_at)",
             names=names,
             values=values,
             return_new=True,
@@ -172,7 +173,7 @@ class MessageRepository:
         self.table.update(
             *key,
             "SET " + ", ".join(late_sets),
-            condition="attribute_exists(pk) AND attribute_not_exists(events.#new) AND #status <> :cancelled",
+            condition="attribute_exists(pk) AND attribute_not_exists(events.#new) AND #status <> :cancelled AND attribute_not_exists(erased_at)",
             names={"#new": new_status, "#status": "status"},
             values=late_values,
         )
