@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 # length, NaN and lone surrogates are refused there with the field named, before any model sees them.
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=jsonbody.loads)
 PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json", "/docs", "/dashboard")
+PUBLIC_PREFIXES = ("/r/",)  # click tracking: a customer's browser follows a tracked link, with no key
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 MAX_BODY_BYTES = 256 * 1024
 JSON_TYPE = re.compile(r"application/(?:[a-z0-9.!#$&^_-]+\+)?json")  # application/json and every application/*+json (RFC 6839)
 
@@ -83,7 +88,7 @@ def guard(event: dict[str, Any]) -> Response | None:
     if path == "/docs":
         enable_docs()
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if path not in PUBLIC_PATHS:
+    if not is_public(path):
         try:
             tenant_id = authenticate(get_deps(), headers.get("authorization"))
         except DomainError as exc:
@@ -92,7 +97,7 @@ def guard(event: dict[str, Any]) -> Response | None:
         logger.append_keys(tenant_id=tenant_id)
     if len(event.get("body") or "") > MAX_BODY_BYTES:
         return problem(413, "Payload too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    if event.get("body") and path not in PUBLIC_PATHS:
+    if event.get("body") and not is_public(path):
         content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
         if not JSON_TYPE.fullmatch(content_type):
             return problem(415, "Unsupported media type", f"send the body as application/json, not {content_type}")
@@ -387,6 +392,25 @@ def openapi_document():  # noqa: ANN201 - a bare Response has no schema
 
         _openapi_json = json.dumps(json.loads(app.get_openapi_json_schema(title="wa-notify", version="1.0.0")), indent=2, sort_keys=True)
     return Response(200, "application/json", body=_openapi_json, headers={"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/r/<token>", summary="Follow a tracked link (click tracking; no key): 302 to the URL stored at send time",
+         responses={302: {"description": "To the message's original URL; the click is recorded",
+                          "headers": {"Location": {"description": "the original URL", "schema": {"type": "string"}}}},
+                    **problem_responses(404)})
+def follow_link(token: str):  # noqa: ANN201 - a redirect or a problem, no JSON schema
+    from wa_notify.services import clicks
+
+    try:
+        url = clicks.follow(get_deps(), token)
+    except DomainError as exc:
+        refused = on_domain_error(exc)
+        refused.headers.update(LINK_HEADERS)
+        return refused
+    return Response(302, headers={"Location": url, **LINK_HEADERS})
+
+
+LINK_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @app.get("/dashboard", include_in_schema=False)

@@ -270,6 +270,7 @@ class LocalStack:
         env.pop("TENANT_SECRET_PREFIX", None)  # locally one token for every tenant; tests enable the AWS path
         env.update({
             "GRAPH_API_BASE_URL": f"http://{self.host}:{self.port}{GRAPH_PREFIX}/v23.0",
+            "PUBLIC_API_URL": f"http://{self.host}:{self.port}",  # tracked links (/r/<token>) lead back here
             "META_ACCESS_TOKEN": self.access_token,
             "META_APP_SECRET": self.app_secret,
             "META_VERIFY_TOKEN": self.verify_token,

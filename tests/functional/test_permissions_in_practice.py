@@ -114,6 +114,7 @@ def allowed(action: str, resource: str, grants: set[tuple[str, str]]) -> bool:
 def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, calls, message_body):
     # GIVEN a platform with a callback URL, templates, a clinic flow and contacts
     with_callbacks(api, stack)
+    assert api.call("PUT", "/v1/settings", {"track_clicks": True})[0] == 200  # click tokens at intake, plans and campaign pages
     for t in CLINIC_TEMPLATES:
         api.approved_template(t)
     api.approved_template()
@@ -147,6 +148,10 @@ def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, cal
     api.post("/v1/events", booking(tomorrow_at(11)))
     api.post("/v1/events", {**booking(tomorrow_at(11)), "type": "appointment.cancelled"})
     stack.fire_scheduled(datetime.now(UTC) + timedelta(days=1, hours=9))
+    stack.drain()
+    tracked = next(c["parameters"][0]["text"] for m in stack.sandbox.received() for c in m["request"].get("template", {}).get("components", [])
+                   if c.get("sub_type") == "url")
+    assert stack.request("GET", f"/r/{tracked}")[0] == 302  # a customer follows a tracked link
     stack.drain()
     # AND the platform reads back: messages by time and by recipient, a contact's timeline (issue 16)
     assert api.get("/v1/messages?status=read")[0] == api.get("/v1/messages?to=%2B886912345678")[0] == 200

@@ -75,6 +75,9 @@ PASSING = {
     "message MODIFY to failed": record("MODIFY", MSG_PK, "MSG", {**SENDING, "status": "failed", "error": {"code": 131026}}, SENDING),
     "inbound MODIFY once handled": record("MODIFY", INBOX_PK, f"{INBOUND['received_at']}#wamid.IN1",
                                           {**INBOUND, "handled_at": "2026-12-01T08:01:00.200Z", "callbacks": []}, INBOUND),
+    "first click while the sender's acceptance is not stored yet (message.clicked)": record(
+        "MODIFY", MSG_PK, "MSG", {**SENDING, "clicked_at": "2026-12-01T08:00:03.000Z", "clicks": [{"url": "https://a.example", "at": "x"}]},
+        SENDING),
     "contact opted out by a reply": record("MODIFY", CONTACT_PK, "+886912345678",
                                            {**CONTACT, "opted_out": True, "opt_source": "reply", "opt_changed_at": "2026-12-01T08:01:00.100Z"},
                                            CONTACT),
@@ -112,9 +115,9 @@ def test_the_mapping_has_exactly_the_four_item_kinds_as_valid_json_patterns():
     # GIVEN the stream mapping's filters in template.yaml
     # WHEN they are parsed as JSON
     parsed = [json.loads(p) for p in PATTERNS]
-    # THEN there are five (messages, inbound, contacts, templates, erasure receipts), each on the
-    # record's `dynamodb` part only (what DynamoDB mappings filter on)
-    assert len(parsed) == 5 and all(set(p) == {"dynamodb"} for p in parsed)
+    # THEN there are six (messages, clicked messages, inbound, contacts, templates, erasure receipts),
+    # each on the record's `dynamodb` part only (what DynamoDB mappings filter on)
+    assert len(parsed) == 6 and all(set(p) == {"dynamodb"} for p in parsed)
     assert all(len(p) <= 4096 for p in PATTERNS)
 
 

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # runs on the same laptop). Never private, link-local or metadata addresses. Off in AWS.
     callback_allow_local: bool = False
 
+    # The API's public base URL (https://<api id>.execute-api.<region>.amazonaws.com, or a custom
+    # domain): tracked links go out as <this>/r/<token> (click tracking; empty: nothing is tracked).
+    public_api_url: str = ""
+
     graph_api_base_url: str = "https://graph.facebook.com/v23.0"
     # In AWS the Meta credentials come from one Secrets Manager secret (JSON with
     # access_token, app_secret, verify_token); locally straight from the environment.

@@ -1,5 +1,5 @@
 """`GET /dashboard`: one self-contained page (no CDN, no build step) that asks for an API key
-and draws each template's funnel and the inbound weekday x hour heatmap from the analytics
+and draws each template's funnel (clicks on tracked links included) and the inbound weekday x hour heatmap from the analytics
 routes. The key stays in the tab (sessionStorage) and goes only to this origin; data is put in
 the page with textContent, never as HTML, since template names are the tenants' own text."""
 
@@ -10,7 +10,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>wa-notify dashboard</title>
 <style>
-  :root { --ink:#1d2433; --muted:#667085; --line:#e4e7ec; --sent:#94a3b8; --delivered:#3b82f6; --read:#16a34a; --failed:#dc2626; --replied:#9333ea; }
+  :root { --ink:#1d2433; --muted:#667085; --line:#e4e7ec; --sent:#94a3b8; --delivered:#3b82f6; --read:#16a34a; --failed:#dc2626; --replied:#9333ea; --clicked:#f59e0b; }
   * { box-sizing: border-box; }
   body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); margin: 0; background: #f8fafc; }
   header { background: #0f172a; color: #fff; padding: 14px 24px; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
@@ -52,6 +52,7 @@ PAGE = """<!doctype html>
     <h2>Funnel per template</h2>
     <div class="legend"><span><i style="background:var(--sent)"></i>sent</span><span><i style="background:var(--delivered)"></i>delivered</span>
       <span><i style="background:var(--read)"></i>read</span><span><i style="background:var(--replied)"></i>replied</span>
+      <span><i style="background:var(--clicked)"></i>clicked</span>
       <span><i style="background:var(--failed)"></i>failed</span></div>
     <div id="funnel" class="funnel"><span class="empty">No data loaded.</span></div>
   </section>
@@ -91,9 +92,10 @@ function drawFunnel(report) {
     const bar = (n, color) => el("div", { className: "bar", title: n, style: `width:${(100 * n / top).toFixed(2)}%;background:var(--${color})` });
     box.append(
       el("div", { className: "name", title: row.template.name }, row.template.name + " ", el("small", { textContent: row.template.language })),
-      el("div", { className: "bars" }, bar(row.sent, "sent"), bar(row.delivered, "delivered"), bar(row.read, "read"), bar(row.replied, "replied"), bar(row.failed, "failed")),
+      el("div", { className: "bars" }, bar(row.sent, "sent"), bar(row.delivered, "delivered"), bar(row.read, "read"), bar(row.replied, "replied"), bar(row.clicked || 0, "clicked"), bar(row.failed, "failed")),
       el("div", { className: "nums", textContent:
         `${row.sent} sent · ${pct(row.delivery_rate)} delivered · ${pct(row.read_rate)} read · ${row.replied} replied · ` +
+        `${row.clicked || 0} clicked (${pct(row.click_rate)}) · ` +
         `${row.failed} failed (${pct(row.failure_rate)}) · median read ${duration(row.median_time_to_read_seconds)}` }),
     );
   }

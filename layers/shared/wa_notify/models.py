@@ -188,6 +188,8 @@ class SettingsRequest(Strict):
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None
+    track_clicks: StrictBool | None = Field(default=None, description=(
+        "URLs in body params, and URL buttons of templates registered while on, go out as <api>/r/<token>: clicks are recorded"))
     throughput_per_second: StrictInt | None = Field(default=None, ge=1, le=1000, description=(
         "your number's WhatsApp throughput (80/s by default; 1,000/s once Meta upgraded it): all sends are paced to it"))
 

@@ -61,6 +61,8 @@ class MessageView(View):
     fallback: MessageFallbackView | None
     cancel_reason: str | None = Field(default=None, description="why it was cancelled (template_disabled: Meta disabled its template)")
     held_for: str | None = Field(default=None, description="<name>#<language> while its template is PAUSED: held, sent when approved again")
+    clicks: list[dict[str, Any]] = Field(default_factory=list, description="[{url, at}] of its tracked links, first 50 (click tracking)")
+    click_count: int = Field(default=0, description="every click, the ones past the first 50 included")
 
 
 class ContactView(View):
@@ -91,6 +93,7 @@ class SettingsView(View):
     business_hours: dict[str, Any] | None
     out_of_hours_reply: str | None
     sms_fallback: dict[str, Any] | None
+    track_clicks: bool = False
     updated_at: str | None
 
 
@@ -179,10 +182,12 @@ class TemplateReportRow(View):
     read: int
     failed: int
     replied: int
+    clicked: int = Field(default=0, description="messages whose tracked links were clicked (each message once)")
     delivery_rate: float | None
     read_rate: float | None
     failure_rate: float | None
     reply_rate: float | None
+    click_rate: float | None = Field(default=None, description="clicked / sent")
     median_time_to_read_seconds: int | None
 
 

@@ -13,6 +13,7 @@ from wa_notify.adapters.dynamo import Table
 from wa_notify.adapters.storage.analytics import AnalyticsRepository
 from wa_notify.adapters.storage.buckets import BucketRepository
 from wa_notify.adapters.storage.campaigns import CampaignRepository
+from wa_notify.adapters.storage.clicks import ClickRepository
 from wa_notify.adapters.storage.contacts import ContactRepository
 from wa_notify.adapters.storage.dispatch import DispatchRepository
 from wa_notify.adapters.storage.erasure import ErasureRepository
@@ -43,6 +44,7 @@ class Store:
     analytics: AnalyticsRepository = field(init=False)
     buckets: BucketRepository = field(init=False)
     numbers: NumberRepository = field(init=False)
+    clicks: ClickRepository = field(init=False)
     erasure: ErasureRepository = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,4 +62,5 @@ class Store:
         self.analytics = AnalyticsRepository(t)
         self.buckets = BucketRepository(t)
         self.numbers = NumberRepository(t)
+        self.clicks = ClickRepository(t)
         self.erasure = ErasureRepository(t)

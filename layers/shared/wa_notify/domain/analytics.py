@@ -1,7 +1,8 @@
 """Analytics for platforms, from daily counters (pure: no I/O).
 
 Counters are kept per tenant, UTC day and template: sent (WhatsApp accepted it), delivered,
-read, failed (at send or after), failed_unsent (never accepted), replied, and a histogram of
+read, failed (at send or after), failed_unsent (never accepted), replied, clicked (a message's
+first click on a tracked link), and a histogram of
 the time from sent to read. The median time to read is read off the histogram, interpolated
 inside its bucket: exact medians would need every read time kept, one more write each.
 """
@@ -12,7 +13,7 @@ import bisect
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-COUNTERS = ("sent", "delivered", "read", "failed", "failed_unsent", "replied")
+COUNTERS = ("sent", "delivered", "read", "failed", "failed_unsent", "replied", "clicked")
 # Upper bounds (seconds) of the time-to-read buckets; the last bucket is open.
 READ_TIME_BOUNDS = (60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600, 12 * 3_600, 86_400, 3 * 86_400)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -54,11 +55,12 @@ def template_report(template: dict[str, str], counts: dict[str, int]) -> dict[st
     median = median_from_buckets(buckets)
     return {
         "template": template,
-        **{k: c[k] for k in ("sent", "delivered", "read", "failed", "replied")},
+        **{k: c[k] for k in ("sent", "delivered", "read", "failed", "replied", "clicked")},
         "delivery_rate": ratio(c["delivered"], c["sent"]),
         "read_rate": ratio(c["read"], c["sent"]),
         "failure_rate": ratio(c["failed"], attempted),
         "reply_rate": ratio(c["replied"], c["sent"]),
+        "click_rate": ratio(c["clicked"], c["sent"]),
         "median_time_to_read_seconds": round(median) if median is not None else None,
     }
 

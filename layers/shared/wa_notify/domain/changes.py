@@ -130,7 +130,17 @@ def message_change(tenant_id: str, old: Mapping[str, Any], new: Mapping[str, Any
     if new.get("last_reply") and not old.get("last_reply"):
         reply_at = str((new.get("last_reply") or {}).get("at") or new.get("updated_at") or "")
         effects.counts.append((reply_at, template, {"replied": 1}))
+    if new.get("clicked_at") and not old.get("clicked_at"):
+        effects.callbacks.append(clicked_callback(message_id, new))
+        effects.counts.append((str(new["clicked_at"]), template, {"clicked": 1}))
     return effects
+
+
+def clicked_callback(message_id: str, new: Mapping[str, Any]) -> Callback:
+    """The first click on one of the message's tracked links (services/clicks.py sets `clicked_at`)."""
+    at = str(new["clicked_at"])
+    first = next((c for c in new.get("clicks") or [] if isinstance(c, Mapping)), {})
+    return Callback(event_id(message_id, "clicked"), "message.clicked", at, {"id": message_id, "url": first.get("url"), "at": at})
 
 
 def webhook_outcome(before: Any, now: str, new: Mapping[str, Any]) -> tuple[str | None, str, int | None] | None:

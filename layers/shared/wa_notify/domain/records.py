@@ -137,6 +137,8 @@ class SettingsRow(TypedDict, total=False):
     business_hours: dict[str, Any] | None
     out_of_hours_reply: dict[str, Any] | None
     sms_fallback: dict[str, Any] | None
+    track_clicks: bool | None
+    click_key: str  # the tenant's HMAC key for click tokens (domain/clicks.py), made when tracking is first on
     updated_at: str
 
 
@@ -160,6 +162,7 @@ class TemplateRow(TypedDict, total=False):
     meta_id: str
     quality: str | None  # Meta's quality score: GREEN, YELLOW, RED or UNKNOWN
     unsupported: str | None  # imported as Meta holds it, in a form we cannot send: why (sends answer 409)
+    click_targets: dict[str, str]  # button index -> the platform's URL, for buttons Meta holds as <api>/r/{{1}}
     created_at: str
     updated_at: str
 
@@ -310,6 +313,9 @@ class MessageRow(TypedDict, total=False):
     rating: int
     not_after: int  # epoch ms: a campaign message not sent by its window's end is cancelled
     pair_refusals: int  # WhatsApp's per-recipient pace refused it this many times (no attempt)
+    clicks: list[dict[str, str]]  # [{url, at}] of its tracked links (the first MAX_CLICKS)
+    clicked_at: str  # the first click (the stream's message.clicked)
+    click_count: int
 
 
 class MessageExtras(TypedDict, total=False):
@@ -360,6 +366,17 @@ class CampaignRow(TypedDict, total=False):
     updated_at: str
     cancelled_at: str
     phone_number_id: str  # the number it goes from (`from`); absent: the tenant's default
+
+
+class ClickTokenRow(TypedDict, total=False):
+    """A click-tracking token (keys.click_token): where it leads, and whose message it counts on."""
+
+    pk: str
+    sk: str
+    tenant_id: str
+    message_id: str
+    url: str
+    expires_at: int
 
 
 class NumberRow(TypedDict, total=False):

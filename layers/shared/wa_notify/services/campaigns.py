@@ -25,9 +25,9 @@ from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, Mes
 from wa_notify.domain.rendering import render
 from wa_notify.models import CampaignRequest, CampaignView
 from wa_notify.observability import logger, metrics
+from wa_notify.services import clicks, template_lifecycle
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
-from wa_notify.services import template_lifecycle
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso, ttl_cached
 from wa_notify.services.tenants import profile as tenant_profile
@@ -210,7 +210,7 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
         return held  # its template is PAUSED (resumes when approved) or DISABLED (cancelled)
     now = deps.now()
     tenant = tenant_profile(deps, tenant_id)
-    spec, _ = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
+    spec, template_item = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
     pnid = campaign.get("phone_number_id") or tenant["phone_number_id"]
     # The number's messaging limit: at most `room` new business-initiated conversations in this page.
     conversation_limit, number_row, room = number_service.conversation_room(deps, tenant_id, pnid, pnid == tenant["phone_number_id"])
@@ -231,7 +231,8 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
             extra["not_after"] = end_ms
         items.append(message_service.build_item(
             deps, tenant_id, message_id=message_id, to=contact["phone"], template_ref=campaign["template"],
-            request=rendered.request, priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
+            request=clicks.apply(deps, tenant_id, message_id, rendered.request, template_item.get("click_targets")),
+            priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
             phone_number_id=pnid, extra=extra))
     day, retry_s = message_service.quota_day(now)
     quota = message_service.daily_quota(deps, tenant)

@@ -19,6 +19,7 @@ from wa_notify.domain.templates import LANGUAGE_RE, NAME_RE, TemplateSpec
 from wa_notify.models import EventAccepted, EventRequest, FlowPage
 from wa_notify.models_templates import FlowRequest, parse_flow, spec_from_stored
 from wa_notify.observability import logger
+from wa_notify.services import clicks
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
 from wa_notify.services.deps import Deps, iso, page, readable
@@ -304,7 +305,8 @@ def _message_for(
             problems.add(f"data.{field_of.get(head, head)}" + (f".{inside}" if inside else ""), problem.message)
         return None
     return message_service.build_item(
-        deps, tenant_id, message_id=message_id, to=to, request=rendered.request,
+        deps, tenant_id, message_id=message_id, to=to,
+        request=clicks.apply(deps, tenant_id, message_id, rendered.request, template_item.get("click_targets")),
         template_ref={"name": step.template, "language": step.language, "category": template_item["category"]},
         priority=step.priority or flow.priority, send_at=p.send_at, metadata=None, now=now, phone_number_id=tenant["phone_number_id"],
         extra={"flow": {"name": flow.name, "step": step.index, "key": key, "event": event_type,

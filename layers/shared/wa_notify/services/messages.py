@@ -19,6 +19,7 @@ from wa_notify.domain.records import FallbackPlan, IdempotencyRow, MessageExtras
 from wa_notify.domain.rendering import render, text_request
 from wa_notify.models import MessageAccepted, MessageRequest, MessageView
 from wa_notify.observability import logger
+from wa_notify.services import clicks
 from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
 from wa_notify.services.deps import Deps, epoch_ms, iso
@@ -60,6 +61,8 @@ def view(item: MessageRow) -> MessageView:
         "fallback": fallback_view(item.get("fallback")),
         "cancel_reason": item.get("cancel_reason"),
         "held_for": item.get("held_for") if item.get("status") == st.SCHEDULED else None,
+        "clicks": item.get("clicks") or [],
+        "click_count": int(item.get("click_count") or 0),
     })
 
 
@@ -199,7 +202,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
         if template_item["category"] == "MARKETING" and contact.get("opted_out"):
             raise Conflict(f"{to} opted out of marketing messages at {contact.get('opt_changed_at')}; only utility and authentication templates go")
         rendered = render(spec, body.params, body.button_params, to=to, callback_data=message_id)
-        request = rendered.request
+        request = clicks.apply(deps, tenant_id, message_id, rendered.request, template_item.get("click_targets"))
         template_ref = {"name": name, "language": language, "category": template_item["category"]}
         if template_item["category"] in fallback_rules.ELIGIBLE_CATEGORIES:
             from wa_notify.services.callbacks import tenant_settings
@@ -208,7 +211,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
                                       rendered.header, rendered.body, rendered.footer)
     else:
         assert body.text is not None  # neither or both is one of the problems raised above
-        request = text_request(to, body.text, callback_data=message_id)
+        request = clicks.apply(deps, tenant_id, message_id, text_request(to, body.text, callback_data=message_id), None)
 
     item = build_item(deps, tenant_id, message_id=message_id, to=to, template_ref=template_ref, request=request,
                       priority=body.priority, send_at=send_at, metadata=metadata, now=now,

@@ -22,6 +22,7 @@ def get(deps: Deps, tenant_id: str) -> SettingsView:
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
             "out_of_hours_reply": stored.get("out_of_hours_reply"), "sms_fallback": stored.get("sms_fallback"),
+            "track_clicks": bool(stored.get("track_clicks")),
             "updated_at": stored.get("updated_at")})
 
 
@@ -34,12 +35,18 @@ def put(deps: Deps, tenant_id: str, body: SettingsRequest) -> SettingsView:
     changes = body.model_dump(mode="json", exclude_unset=True)
     if changes.get("callback_url"):
         _check_callback_url(deps, changes["callback_url"])
+    if changes.get("track_clicks") and not deps.settings.public_api_url:
+        from wa_notify.domain.problems import Invalid, Problem
+
+        raise Invalid([Problem("track_clicks", "this deployment has no PUBLIC_API_URL, so tracked links would have nowhere to go")])
     # Merged by name: the request's fields (SettingsRequest) are the row's (SettingsRow).
     stored: dict[str, Any] = {k: v for k, v in deps.store.tenants.get_settings(tenant_id).items() if k not in ("pk", "sk")}
     rotate = changes.pop("rotate_callback_secret", False)
     stored.update(changes)
     if stored.get("callback_url") and (rotate or not stored.get("callback_secret")):
         stored["callback_secret"] = "whsec_" + secrets.token_urlsafe(32)
+    if stored.get("track_clicks") and not stored.get("click_key"):
+        stored["click_key"] = secrets.token_urlsafe(32)  # click tokens' HMAC key (domain/clicks.py), never shown
     stored["updated_at"] = iso(deps.now())
     deps.store.tenants.put_settings(tenant_id, cast("SettingsRow", stored))
     from wa_notify.services.callbacks import _settings_cache

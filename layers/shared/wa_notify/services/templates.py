@@ -49,15 +49,20 @@ def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateVi
     if spec.category != "AUTHENTICATION":
         _reject_duplicate_wording(deps, tenant_id, spec)
     tenant = tenant_profile(deps, tenant_id)
+    from wa_notify.services import clicks
+
+    components, click_targets = clicks.for_registration(deps, tenant_id, spec.components)  # URL buttons via the tracker
     item: TemplateRow = {
         "name": spec.name,
         "language": spec.language,
         "category": spec.category,
         "parameter_format": spec.parameter_format,
-        "components": spec.components,
+        "components": components,
         "status": "PENDING",
         "created_at": iso(deps.now()),
     }
+    if click_targets:
+        item["click_targets"] = click_targets
     # Stored before Meta is called, so a status webhook that arrives at once finds it.
     if not store.templates.put(tenant_id, item):
         raise Conflict(f"template {spec.name} in {spec.language} exists already; delete it first to replace it")
@@ -66,7 +71,7 @@ def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateVi
         "language": spec.language,
         "category": spec.category,
         "parameter_format": spec.parameter_format,
-        "components": spec.components,
+        "components": components,
     }
     try:
         try:

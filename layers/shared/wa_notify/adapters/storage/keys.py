@@ -29,6 +29,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | dispatch watermark, per due shard | DISPATCH#<n> | DISPATCH | | | dispatch |
 | campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN | (its messages: CampaignIndex campaign_key = its pk) | | campaigns |
 | GCRA rate bucket | RATE#<scope> | RATE | | | buckets |
+| click-tracking token -> (tenant, message, URL) | CLICK#<token> | CLICK | | 400 d | clicks |
 
 Bucket scopes: PNID#<pnid>[#<shard>] (a phone number's pace, sharded above 80/s). One
 recipient's pace is WhatsApp's: its 131056 answer is retried with backoff (services/sending.py).
@@ -261,6 +262,12 @@ def activity_counters_sk(day: str) -> str:
 def campaign(tenant_id: str, campaign_id: str) -> Key:
     """Its pk is also its messages' `campaign_key` (CampaignIndex)."""
     return Key(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN")
+
+
+# ---- click tracking --------------------------------------------------------------------------------
+def click_token(token: str) -> Key:
+    """Found from the token alone (GET /r/{token} has no tenant): like an API key, not tenant-prefixed."""
+    return Key(f"CLICK#{token}", "CLICK")
 
 
 # ---- GCRA rate buckets ------------------------------------------------------------------------------
