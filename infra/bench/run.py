@@ -544,12 +544,14 @@ class Meter:
             c0 = time.thread_time()
             with stack_module._moto_lock:
                 before = meter._sizes_before(service, op, params)
+                indexed = meter._index_entries(service, op, params)
                 t0 = time.perf_counter()
                 try:
                     response = original_process(stubber, request)
                 finally:
                     spent = time.perf_counter() - t0
                 meter._price(service, op, params, before, response)
+                meter._price_indexes(indexed)
             spent_cpu = time.thread_time() - c0
             frame = meter.frames[-1] if meter.frames else None
             if frame is None and op == "ReceiveMessage" and '"Messages"' not in str(response[2] if response else ""):
@@ -683,6 +685,39 @@ class Meter:
                     for requests in params.get("RequestItems", {}).values() for r in requests]
             return [(k, False, self._item_bytes(k)) for k in keys if k]
         return []
+
+    def _index_view(self, key: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """Per GSI the item is in: (its index key, its projected attributes), as text."""
+        item = moto_item(self.table, key)
+        if item is None:
+            return {}
+        attrs = item.attrs
+        out = {}
+        for index in self.table.global_indexes:
+            names = [k["AttributeName"] for k in index.schema]
+            if not all(n in attrs for n in names):
+                continue
+            kind = index.projection.get("ProjectionType", "ALL")
+            projected = [] if kind == "KEYS_ONLY" else index.projection.get("NonKeyAttributes", []) if kind == "INCLUDE" else sorted(attrs)
+            out[index.name] = (repr([attrs[n].to_json() for n in names]), repr([(n, attrs[n].to_json()) for n in projected if n in attrs]))
+        return out
+
+    def _index_entries(self, service: str, op: str, params: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, tuple[str, str]]]]:
+        if service != "dynamodb" or op not in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+            return []
+        return [(key, self._index_view(key)) for key, _ in written_keys(op, params)]
+
+    def _price_indexes(self, indexed: list[tuple[dict[str, Any], dict[str, tuple[str, str]]]]) -> None:
+        """GSI writes, which DynamoDB bills besides the table's: an entry put or deleted is one
+        write unit (these entries are all under 1 KB), a key change two (delete and put), a
+        change of a projected attribute one; a write that changes neither costs the index nothing."""
+        for key, before in indexed:
+            after = self._index_view(key)
+            for name in set(before) | set(after):
+                old, new = before.get(name), after.get(name)
+                units = 0 if old == new else 2 if old and new and old[0] != new[0] else 1
+                if units:
+                    self.units[f"gsi_wru:{name}"] += units
 
     def _price(self, service: str, op: str, params: dict[str, Any], before: list[tuple[dict[str, Any], bool, int]], response: Any) -> None:
         if service != "dynamodb":
@@ -829,7 +864,8 @@ def summarize_path(meter: Meter, n: int, facts: dict[str, Any], *, delivered: in
         traces += sampled / XRAY_ASSUMED_MPS * n
     xray_cost = traces * PRICES["xray_per_trace_recorded"]
 
-    ddb_cost = meter.units["wru"] * PRICES["dynamodb_per_write_unit"] + meter.units["rru"] * PRICES["dynamodb_per_read_unit"]
+    gsi_wru = sum(v for k, v in meter.units.items() if k.startswith("gsi_wru:"))
+    ddb_cost = (meter.units["wru"] + gsi_wru) * PRICES["dynamodb_per_write_unit"] + meter.units["rru"] * PRICES["dynamodb_per_read_unit"]
     sqs_cost = (sqs_ours + sqs_pollers) * PRICES["sqs_per_request"]
     api_cost = api_requests * PRICES["api_gateway_http_per_request"]
     breakdown = {"api_gateway": api_cost, "lambda": lambda_cost, "dynamodb": ddb_cost, "sqs": sqs_cost,

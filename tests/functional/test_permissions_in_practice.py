@@ -155,6 +155,7 @@ def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, cal
     stack.drain()
     # AND the platform reads back: messages by time and by recipient, a contact's timeline (issue 16)
     assert api.get("/v1/messages?status=read")[0] == api.get("/v1/messages?to=%2B886912345678")[0] == 200
+    assert api.get("/v1/messages?status=failed")[0] == 200
     assert api.get("/v1/contacts/+886912345678/timeline")[0] == 200
     # THEN each call is allowed by its function's policy
     grants = granted()
@@ -165,4 +166,5 @@ def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, cal
     assert functions >= {"ApiFunction", "WebhookFunction", "SenderFunction", "CallbackFunction", "DispatcherFunction"}, functions
     assert ("CallbackFunction", "sns:Publish", "*") in calls
     assert any(fn == "SenderFunction" and action == "dynamodb:PutItem" for fn, action, _ in calls)  # a campaign page
-    assert {("ApiFunction", "dynamodb:Query", "Table/index/TimeIndex"), ("ApiFunction", "dynamodb:Query", "Table/index/ContactIndex")} <= set(calls)
+    assert {("ApiFunction", "dynamodb:Query", "Table/index/TimeIndex"), ("ApiFunction", "dynamodb:Query", "Table/index/ContactIndex"),
+            ("ApiFunction", "dynamodb:Query", "Table/index/FailedIndex")} <= set(calls)

@@ -219,3 +219,35 @@ def test_a_status_change_never_rewrites_the_reading_indexes(api, stack, message_
     stack.drain()
     # THEN its index keys are the ones it was created with (KEYS_ONLY entries: no write per status)
     assert index_keys() == before and before["listed_at"] and before["contact_key"].endswith("#TO#+886912345678")
+
+
+def test_failed_messages_come_from_their_own_sparse_index(api, stack, message_body):
+    # GIVEN many read messages and one that WhatsApp fails, the oldest
+    api.approved_template()
+    start = datetime.now(UTC)
+    stack.sandbox.faults.append(Fault(code=131026, mode="async", to=BO))
+    failed = send(api, message_body, to=BO)
+    stack.drain()
+    for i in range(6):
+        at(stack, start + timedelta(seconds=i + 1))
+        send(api, message_body)
+    stack.drain()
+    # WHEN the platform asks for what failed, one item a page
+    status, body, _ = api.get("/v1/messages?status=failed&limit=1")
+    # THEN the failed message is the whole answer, with no page of read ones to walk through first
+    assert status == 200 and [m["id"] for m in body["items"]] == [failed] and body["next"] is None
+    # AND only the failed row carries the index key, written by the status that failed it
+    rows = [stack.deps.store.table.get(*keys.message(stack.dev_tenant["tenant_id"], m), consistent=True)
+            for m in ids(api, "?limit=100")[0]]
+    assert [r["id"] for r in rows if "failed_key" in r] == [failed]
+
+
+def test_a_message_the_sender_fails_is_in_the_failed_index(api, stack, message_body):
+    # GIVEN a send WhatsApp refuses at once (a permanent error: the sender records the failure)
+    api.approved_template()
+    stack.sandbox.faults.append(Fault(code=131026, mode="sync", to=ANA))
+    failed = send(api, message_body)
+    stack.drain()
+    assert api.message(failed)["status"] == "failed"
+    # THEN ?status=failed finds it
+    assert ids(api, "?status=failed")[0] == [failed]

@@ -216,7 +216,10 @@ def test_layer_is_built_by_sam_for_the_runtime():
 def test_table_key_schema_indexes_ttl_and_protection():
     props = RES["Table"]["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
-    assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"DueIndex", "WamidIndex", "CampaignIndex"}
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"DueIndex", "WamidIndex", "CampaignIndex", "ContactIndex", "TimeIndex", "FailedIndex"}
+    # Reading back's indexes are KEYS_ONLY: a status change (not a key) never writes them (issue 16)
+    assert all(indexes[n]["Projection"] == {"ProjectionType": "KEYS_ONLY"} for n in ("ContactIndex", "TimeIndex", "FailedIndex"))
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["SSESpecification"]["SSEEnabled"] and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
     assert RES["Table"]["DeletionPolicy"] == "Retain"

@@ -1,8 +1,9 @@
 """Reading back: GET /v1/messages with filters, and a contact's timeline (inbound and outbound).
 
-`to` is read from ContactIndex, everything else from TimeIndex (a tenant's messages by time);
-status, template, flow_key, campaign and metadata.<k> are filters on the rows a page reads
-(docs/decisions.md: what each costs). Any of them may be combined; since/until bound the time.
+`to` is read from ContactIndex, `status=failed` from FailedIndex (sparse: failed messages only),
+everything else from TimeIndex (a tenant's messages by time); other statuses, template,
+flow_key, campaign and metadata.<k> are checks on the rows a page reads (docs/decisions.md:
+what each costs). Any of them may be combined; since/until bound the time.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def list_messages(deps: Deps, tenant_id: str, *, to: str | None = None, status: 
         checks.append(lambda row: row.get("campaign") == campaign)
     try:
         rows, nxt = ListingRepository(deps.store.table).messages(
-            tenant_id, to=to, since=since, until=until, cursor=cursor, limit=limit, keep=lambda row: all(c(row) for c in checks))
+            tenant_id, to=to, since=since, until=until, cursor=cursor, limit=limit, keep=lambda row: all(c(row) for c in checks),
+            failed_only=status == st.FAILED)
     except ValueError as exc:
         raise Invalid([Problem("cursor", str(exc))]) from exc
     return Page[MessageView](items=readable(rows, lambda row: view(cast("MessageRow", row))), next=nxt)

@@ -75,9 +75,10 @@ class DispatchRepository:
         """unknown -> failed: no status webhook came to tell whether the send reached WhatsApp."""
         ok, _ = self.table.update(
             *keys.message(tenant_id, message_id),
-            f"SET #status = :failed, #error = :err, events.#failed = :at, updated_at = :at REMOVE {OUT_OF_DUE_INDEX}",
+            f"SET #status = :failed, #error = :err, events.#failed = :at, updated_at = :at, failed_key = :fk REMOVE {OUT_OF_DUE_INDEX}",
             condition="#status = :unknown",
             names={"#status": "status", "#error": "error", "#failed": st.FAILED},
-            values={":failed": st.FAILED, ":unknown": st.UNKNOWN, ":err": dynamo_safe(error), ":at": at},
+            values={":failed": st.FAILED, ":unknown": st.UNKNOWN, ":err": dynamo_safe(error), ":at": at,
+                    ":fk": keys.failed_list_key(tenant_id)},
         )
         return ok

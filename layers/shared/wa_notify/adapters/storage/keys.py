@@ -22,7 +22,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | plan of a key, per flow | TENANT#<tid>#PLAN#<key> | <flow name> | | | flows |
 | daily quota counter | TENANT#<tid>#QUOTA | <yyyy-mm-dd> | | its day + 3 d | quota |
 | idempotency key | TENANT#<tid>#IDEM#<key> | IDEM | | 24 h (IDEMPOTENCY_TTL_SECONDS) | messages |
-| message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key); ContactIndex (contact_key, listed_at); TimeIndex (tenant_key, listed_at) | | messages, leases, dispatch |
+| message | TENANT#<tid>#MSG#<mid> | MSG | DueIndex while it needs an action (DUE#<n>, due_at); WamidIndex (wamid); CampaignIndex (campaign_key); ContactIndex (contact_key, listed_at); TimeIndex (tenant_key, listed_at); FailedIndex once failed (failed_key, listed_at) | | messages, leases, dispatch |
 | SMS fallback deadline | TENANT#<tid>#MSG#<mid> | FALLBACK | DueIndex (DUE#<n>, due_at) until it is handled | deadline + 7 d | fallback |
 | analytics: template day | TENANT#<tid>#STATS | DAY#<yyyy-mm-dd>#TPL#<name>#<language> | | 400 d | analytics |
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
@@ -45,8 +45,9 @@ queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) f
 from a status webhook; `CampaignIndex` (campaign_key) lists a campaign's messages;
 `ContactIndex` (contact_key = TENANT#<tid>#TO#<phone>, listed_at) holds a contact's messages
 and inbound messages (the timeline, `?to=`); `TimeIndex` (tenant_key = TENANT#<tid>#MESSAGES,
-listed_at) a tenant's messages by time (`GET /v1/messages`). Both KEYS_ONLY, keys set once at
-creation: a status change never rewrites them.
+listed_at) a tenant's messages by time (`GET /v1/messages`); `FailedIndex` (failed_key =
+TENANT#<tid>#FAILED, listed_at) only its failed ones (`?status=failed`). KEYS_ONLY, keys set
+once (at creation; failed_key when it fails): no other status change rewrites them.
 """
 
 from __future__ import annotations
@@ -203,6 +204,11 @@ def contact_list_key(tenant_id: str, phone: str) -> str:
 def messages_list_key(tenant_id: str) -> str:
     """TimeIndex partition: every message of a tenant, by `listed_at` (its created_at)."""
     return f"TENANT#{tenant_id}#MESSAGES"
+
+
+def failed_list_key(tenant_id: str) -> str:
+    """FailedIndex partition: a tenant's failed messages only (`failed_key`, set when one fails)."""
+    return f"TENANT#{tenant_id}#FAILED"
 
 
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:

@@ -85,8 +85,9 @@ class LeaseRepository:
                                fields={"last_error": error, "pair_refusals": refusals})
 
     def record_failed(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, at: str) -> bool:
-        return self._end_lease(tenant_id, message_id, token, st.FAILED, at, due_ms=None, attempt=True, fields={"error": error},
-                               history=True)
+        # failed_key: into FailedIndex (?status=failed), once.
+        return self._end_lease(tenant_id, message_id, token, st.FAILED, at, due_ms=None, attempt=True,
+                               fields={"error": error, "failed_key": keys.failed_list_key(tenant_id)}, history=True)
 
     def record_unknown(self, tenant_id: str, message_id: str, token: str, reason: str, due_ms: int, at: str) -> bool:
         """The request may have reached WhatsApp: never re-send blindly; wait for a webhook."""

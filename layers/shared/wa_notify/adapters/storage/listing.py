@@ -1,4 +1,4 @@
-"""Reading back (GET /v1/messages, a contact's timeline): pages of ContactIndex and TimeIndex.
+"""Reading back (GET /v1/messages, a contact's timeline): pages of ContactIndex, TimeIndex and FailedIndex.
 
 Both indexes are KEYS_ONLY, so a status change never rewrites an entry; a page reads its keys
 newest first, then the rows themselves (BatchGetItem), and keeps those `keep` accepts. Filters
@@ -27,10 +27,13 @@ class ListingRepository:
     table: Table
 
     def messages(self, tenant_id: str, *, to: str | None, since: str | None, until: str | None, cursor: str | None,
-                 limit: int, keep: Callable[[Row], bool]) -> tuple[list[Row], str | None]:
+                 limit: int, keep: Callable[[Row], bool], failed_only: bool = False) -> tuple[list[Row], str | None]:
         """A tenant's messages newest first: ContactIndex for one recipient (its inbound rows
-        skipped), TimeIndex otherwise."""
+        skipped), FailedIndex for its failed ones, TimeIndex otherwise."""
         messages_pk = keys.messages_pk_prefix(tenant_id)
+        if failed_only and not to:
+            return self._page("FailedIndex", ("failed_key", keys.failed_list_key(tenant_id)), (messages_pk,), since, until, cursor,
+                              limit, keep)
         if to:
             return self._page("ContactIndex", ("contact_key", keys.contact_list_key(tenant_id, to)), (messages_pk,), since, until,
                               cursor, limit, lambda row: row.get("sk") == keys.MESSAGE_SK and keep(row))

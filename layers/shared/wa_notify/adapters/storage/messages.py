@@ -147,6 +147,9 @@ class MessageRepository:
         if error:
             sets.append("#error = :error")
             values[":error"] = dynamo_safe(error)
+        if new_status == st.FAILED:  # FailedIndex (?status=failed): its one entry, written once
+            sets.append("failed_key = :failed_key")
+            values[":failed_key"] = keys.failed_list_key(tenant_id)
         names = {"#status": "status", "#new": new_status, "#request": "request"}
         if error:
             names["#error"] = "error"
