@@ -61,8 +61,9 @@ ATTEMPTS = {
     ("GET", "/v1/campaigns/{id}"): lambda i: f"/v1/campaigns/{i['campaign']}",
     ("DELETE", "/v1/campaigns/{id}"): lambda i: f"/v1/campaigns/{i['campaign']}",
 }
-# PUT on a name or a phone is the caller's own upsert: it writes B's object, never A's (checked below).
-OWN_UPSERTS = {("PUT", "/v1/flows/{name}"), ("PUT", "/v1/contacts/{phone}")}
+# PUT on a name or a phone is the caller's own upsert: it writes B's object, never A's; DELETE of a
+# phone erases B's own contact of that number (204 whether B had one), never A's (checked below).
+OWN_UPSERTS = {("PUT", "/v1/flows/{name}"), ("PUT", "/v1/contacts/{phone}"), ("DELETE", "/v1/contacts/{phone}")}
 
 
 def test_every_object_route_is_covered_here():
@@ -91,6 +92,10 @@ def test_another_tenants_upserts_and_lists_never_touch_or_show_a(api, stack, own
     ids, intruder = owned
     assert intruder.call("PUT", f"/v1/contacts/{CUSTOMER}", {"name": "Mallory"})[0] in (200, 201)
     assert api.get(f"/v1/contacts/{CUSTOMER}")[1]["name"] == "Ana"
+    assert intruder.delete(f"/v1/contacts/{CUSTOMER}")[0] == 204
+    stack.drain()
+    assert api.get(f"/v1/contacts/{CUSTOMER}")[1]["name"] == "Ana"
+    assert api.message(ids["id"])["to"] == CUSTOMER
     for path in ("/v1/templates", "/v1/flows", "/v1/contacts?tag=vip", "/v1/analytics/templates"):
         status, data, _ = intruder.get(path)
         assert status == 200 and all(item.get("name") != "Ana" for item in data["items"]), (path, data)
