@@ -254,6 +254,15 @@ def create_campaign(body: Annotated[CampaignRequest, Body()]) -> Response[Campai
     return Response(202, "application/json", body=result)
 
 
+@app.get("/v1/campaigns", summary="Campaigns, newest first", responses={200: {"description": "A page of campaigns (each without "
+         "its funnel: GET the campaign for it)"}, **problem_responses(401, 422)})
+def list_campaigns(cursor: Annotated[str | None, Query(max_length=2048)] = None,
+                   limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Page[CampaignView]:
+    from wa_notify.services import campaigns
+
+    return campaigns.list_all(get_deps(), tenant(), cursor, limit)
+
+
 @app.get("/v1/campaigns/<campaign_id>", responses={200: {"description": "The campaign and its progress"}, **problem_responses(401, 404)})
 def get_campaign(campaign_id: str) -> CampaignView:
     from wa_notify.services import campaigns

@@ -73,7 +73,7 @@ def test_cancelling_a_campaign_stops_what_has_not_left(api, stack):
     status, created, _ = api.post("/v1/campaigns", campaign_body(send_window={"start": iso(start)}))
     assert status == 202
     stack.drain()
-    assert api.get(f"/v1/campaigns/{created['id']}")[1]["status"] == "scheduled"
+    assert api.get(f"/v1/campaigns/{created['id']}")[1]["status"] == "sending"  # its messages wait for send_window.start (the contract has no "scheduled")
     # WHEN it is cancelled and its minute comes
     status, cancelled, _ = api.delete(f"/v1/campaigns/{created['id']}")
     assert status == 200 and cancelled["status"] == "cancelled"
@@ -211,4 +211,4 @@ def test_the_sample_campaign_event_is_accepted_and_scheduled(api, stack):
     # THEN its one message waits for the window
     assert status == 202, created
     view = api.get(f"/v1/campaigns/{created['id']}")[1]
-    assert view["status"] == "scheduled" and view["progress"]["planned"] == 1 and view["progress"]["queued"] == 1
+    assert view["status"] == "sending" and view["progress"]["planned"] == 1 and view["progress"]["queued"] == 1

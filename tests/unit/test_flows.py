@@ -116,7 +116,6 @@ def test_flow_validation_lists_every_problem():
             {"template": {"name": "t", "language": "en"}, "at": {"before": "1x"}, "on": "reschedule"}]})
     assert [(p.field, p.message) for p in caught.value.problems] == [
         ("cancel_on", "cannot contain the trigger 'a'"),
-        ("steps[0].template", "needs a language: give {name, language} or the flow's language"),
         ("steps[0].at.offset", "must be an ISO 8601 duration such as PT24H, PT2H30M or P3D"),
         ("steps[1].at", "must name the data field holding the date-time"),
         ("steps[1].on", "a reschedule step needs reschedule_on event types"),

@@ -188,6 +188,8 @@ class SettingsRequest(Strict):
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None
+    default_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description=(
+        "the translation for contacts whose locale no translation matches (messages, flows and campaigns that omit the language)"))
     track_clicks: StrictBool | None = Field(default=None, description=(
         "URLs in body params, and URL buttons of templates registered while on, go out as <api>/r/<token>: clicks are recorded"))
     throughput_per_second: StrictInt | None = Field(default=None, ge=1, le=1000, description=(
@@ -208,7 +210,7 @@ class SendWindow(Strict):
 class CampaignRequest(Strict):
     name: str | None = Field(default=None, max_length=128)
     template: str = Field(min_length=1, max_length=512)
-    language: str = Field(min_length=2, max_length=16)
+    language: str | None = Field(default=None, min_length=2, max_length=16, description="omit: each contact's locale picks the translation")
     segment: CampaignSegment
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)

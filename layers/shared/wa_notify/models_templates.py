@@ -357,6 +357,7 @@ class FlowRequest(Worded):
         "cancel_on": Says(EVENT_TYPES),
         "reschedule_on": Says(EVENT_TYPES),
         "language": Says("must be a template language code such as en or pt_BR"),
+        "default_language": Says("must be a template language code such as en or pt_BR"),
         "priority": Says(PRIORITY),
         "quiet_hours": Says('must be {"start": "21:00", "end": "08:00", "timezone"?}'),
         "steps": Says("is required: at least one step", {"too_long": "at most 20 steps"}, item="must be an object"),
@@ -366,7 +367,10 @@ class FlowRequest(Worded):
     trigger: str = Field(max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S", description="the event type that starts this flow")
     cancel_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
     reschedule_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
-    language: str | None = Field(default=None, description="the steps' template language, unless a step names its own")
+    language: str | None = Field(default=None, description="the steps' template language, unless a step names its own; "
+                                 "omit it to let each contact's locale pick the translation")
+    default_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$",
+                                         description="without a language: the translation when the contact's locale matches none")
     priority: Annotated[Priority, BeforeValidator(lambda v: v or "normal")] = "normal"
     quiet_hours: QuietHoursRequest | None = None
     steps: list[StepRequest] = Field(min_length=1, max_length=20)

@@ -25,6 +25,15 @@ class TemplateName(View):
     language: str
 
 
+class MessageTemplate(TemplateName):
+    language_reason: str | None = Field(default=None, description="why this translation, e.g. contact locale pt_PT, nearest translation")
+
+
+class CampaignTemplate(View):
+    name: str
+    language: str | None = Field(description="null: each contact's locale picks the translation")
+
+
 class MessageFallbackView(View):
     channel: Literal["sms"]
     reason: str | None
@@ -39,7 +48,7 @@ class MessageView(View):
 
     id: str
     to: str
-    template: TemplateName | None
+    template: MessageTemplate | None
     text: str | None
     status: str = Field(description="the public status")
     stage: str = Field(description="the internal stage (sending, unknown, ...)")
@@ -94,6 +103,7 @@ class SettingsView(View):
     out_of_hours_reply: str | None
     sms_fallback: dict[str, Any] | None
     track_clicks: bool = False
+    default_language: str | None = None
     updated_at: str | None
 
 
@@ -110,12 +120,13 @@ class CampaignProgress(View):
 class CampaignView(View):
     id: str
     name: str | None
-    template: TemplateName
+    template: CampaignTemplate
     segment: dict[str, Any] = Field(description="{tag} or {contacts: how many}")
     send_window: dict[str, Any] | None
-    status: str
-    progress: CampaignProgress
+    status: Literal["planning", "sending", "completed", "cancelled", "paused_quota", "paused_template"]
+    progress: CampaignProgress | None = Field(description="the funnel (null in GET /v1/campaigns: GET the campaign for it)")
     excluded_opted_out: int
+    excluded: dict[str, int] = Field(description="contacts left out, by reason: opted_out, no_translation, missing:<contact path>")
     reason: str | None
     created_at: str
     updated_at: str | None

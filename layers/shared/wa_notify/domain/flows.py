@@ -36,7 +36,7 @@ MAX_OFFSET = timedelta(days=366)
 STEP_WHEN = ("trigger", "reschedule", "always")
 EVENT_TYPE_MAX = 100  # an event's type, a flow's trigger and its cancel_on / reschedule_on entries
 EVENT_TYPES_MAX = 20  # entries in cancel_on or in reschedule_on
-FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "priority", "quiet_hours", "steps", "description"}
+FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "default_language", "priority", "quiet_hours", "steps", "description"}
 AT_SHAPE = 'must be "now", {"before": "<data field>", "offset": "PT24H"} or {"after": ..., "offset": ...}'
 
 
@@ -96,7 +96,7 @@ class QuietHours:
 class Step:
     index: int
     template: str
-    language: str
+    language: str  # "": the contact's locale picks it (domain/languages.py)
     at: str | dict[str, Any]
     urgent: bool = False
     when: str = "trigger"
@@ -129,6 +129,7 @@ class Flow:
     steps: list[Step]
     priority: str = "normal"
     quiet_hours: QuietHours | None = None
+    default_language: str | None = None  # for steps without a language whose contact's locale matches none
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,6 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
             template, language = raw.template, body.language
         else:
             template, language = raw.template.name, raw.template.language or body.language
-        if not language:
-            problems.add(f"{path}.template", "needs a language: give {name, language} or the flow's language")
         at: str | dict[str, Any] = "now"
         if raw.at != "now":
             at = raw.at.model_dump(exclude_none=True)
@@ -185,7 +184,7 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
     if not collecting:
         problems.raise_if_any()
     return Flow(name=name, trigger=trigger, cancel_on=lists["cancel_on"], reschedule_on=lists["reschedule_on"],
-                steps=steps, priority=body.priority, quiet_hours=quiet)
+                steps=steps, priority=body.priority, quiet_hours=quiet, default_language=body.default_language)
 
 
 def _clock(text: str) -> time:

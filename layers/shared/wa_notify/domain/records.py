@@ -27,6 +27,7 @@ class MessageTemplateRef(TypedDict, total=False):
     name: str
     language: str
     category: str
+    language_reason: str  # why this translation (domain/languages.py); absent on older rows
 
 
 class ErrorInfo(TypedDict, total=False):
@@ -139,6 +140,7 @@ class SettingsRow(TypedDict, total=False):
     sms_fallback: dict[str, Any] | None
     track_clicks: bool | None
     click_key: str  # the tenant's HMAC key for click tokens (domain/clicks.py), made when tracking is first on
+    default_language: str | None
     updated_at: str
 
 
@@ -222,6 +224,7 @@ class FlowRow(TypedDict, total=False):
     cancel_on: list[str] | None
     reschedule_on: list[str] | None
     language: str | None
+    default_language: str | None
     priority: str
     quiet_hours: dict[str, Any] | None
     steps: list[dict[str, Any]]
@@ -360,6 +363,9 @@ class CampaignRow(TypedDict, total=False):
     status: Required[str]
     planned: int
     excluded: int
+    excluded_by: dict[str, int]  # contacts left out, by reason (opted_out, no_translation, missing:<path>, invalid:<field>)
+    planned_all: bool  # its last page is planned; then `completed` once every message left our hands
+    completed_at: str
     cursor: str
     reason: str
     created_at: Required[str]

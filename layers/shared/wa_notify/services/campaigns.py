@@ -15,17 +15,21 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from wa_notify.domain import audience
 from wa_notify.domain import status as st
 from wa_notify.domain.conversation import window_open
 from wa_notify.domain.ids import new_id
+from wa_notify.domain.languages import nearest
 from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.phone import to_e164
-from wa_notify.domain.problems import Conflict, NotFound, ProblemList
-from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, MessageRow, NumberRow
+from wa_notify.domain.problems import Conflict, Invalid, NotFound, Problem, ProblemList
+from wa_notify.domain.records import CampaignRow, ContactRow, MessageExtras, MessageRow, MessageTemplateRef, NumberRow
 from wa_notify.domain.rendering import render
-from wa_notify.models import CampaignRequest, CampaignView
+from wa_notify.domain.templates import TemplateSpec
+from wa_notify.models import CampaignRequest, CampaignView, Page
+from wa_notify.models_templates import spec_from_stored
 from wa_notify.observability import logger, metrics
-from wa_notify.services import clicks, template_lifecycle
+from wa_notify.services import campaign_audience, clicks, template_lifecycle
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
@@ -65,12 +69,15 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
             problems.add("send_window.start", "can be at most 30 days ahead")
         if end is not None and end <= max(start or now, now):
             problems.add("send_window.end", "must be after the start (and in the future)")
+    audience.check(body.params, problems)
     problems.raise_if_any()
 
     name, language = body.template, body.language
-    spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
+    # Without a language each contact's locale picks the translation; the default's (else the first) is checked now.
+    checked = language or _checked_language(deps, tenant_id, name)
+    spec, template_item = template_service.load_spec(deps, tenant_id, name, checked)
     # Render once now: a parameter problem is the caller's 422, not 100,000 failed messages.
-    render(spec, body.params, body.button_params, to="+14155550100", callback_data="msg_check")
+    render(spec, audience.sample(body.params), body.button_params, to="+14155550100", callback_data="msg_check")
 
     tenant = tenant_profile(deps, tenant_id)
     sender = number_service.sender(deps, tenant_id, tenant, body.from_)
@@ -78,11 +85,11 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     campaign_id = new_id("cmp")
     item: CampaignRow = {
         "id": campaign_id, "tenant_id": tenant_id, "name": body.name or name,
-        "template": {"name": name, "language": language, "category": template_item["category"]},
+        "template": {"name": name, "category": template_item["category"], **({"language": language} if language else {})},
         "params": body.params, "button_params": body.button_params,
         "segment": {"tag": segment.tag} if segment.tag is not None else {"contacts": sorted(set(phones))},
         "send_window": {"start": iso(start) if start else None, "end": iso(end) if end else None},
-        "status": "planning", "planned": 0, "excluded": 0, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
+        "status": "planning", "planned": 0, "excluded": 0, "excluded_by": {}, "cursor": "", "created_at": iso(now), "updated_at": iso(now),
     }
     if sender != tenant["phone_number_id"]:
         item["phone_number_id"] = sender
@@ -98,23 +105,35 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     return view(item, counts=None)
 
 
-def view(item: CampaignRow, counts: dict[str, int] | None) -> CampaignView:
+def _checked_language(deps: Deps, tenant_id: str, name: str) -> str:
+    languages = sorted(template_service.translations(deps, tenant_id, name))
+    default = template_service.tenant_default_language(deps, tenant_id)
+    return (nearest(languages, default) if default else None) or languages[0]
+
+
+def view(item: CampaignRow, counts: dict[str, int] | None, *, listed: bool = False) -> CampaignView:
     progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
     if counts:
         progress.update({k: v for k, v in counts.items() if k in progress})
+    excluded = item.get("excluded_by")
+    if excluded is None:  # a campaign from before the reasons were counted: only opt-outs were excluded
+        excluded = {audience.OPTED_OUT: int(item.get("excluded", 0))} if item.get("excluded") else {}
     return CampaignView.model_validate({
-        "id": item["id"], "name": item.get("name"), "template": {"name": item["template"]["name"], "language": item["template"]["language"]},
+        "id": item["id"], "name": item.get("name"), "template": {"name": item["template"]["name"], "language": item["template"].get("language")},
         "segment": ({"tag": item["segment"]["tag"]} if "tag" in item["segment"] else {"contacts": len(item["segment"]["contacts"])}),
-        "send_window": item.get("send_window"), "status": item["status"], "progress": progress,
-        "excluded_opted_out": int(item.get("excluded", 0)), "reason": item.get("reason"),
+        "send_window": item.get("send_window"), "status": "sending" if item["status"] == "scheduled" else item["status"],  # "scheduled": rows from before issue 16
+        "progress": None if listed else progress,
+        "excluded_opted_out": int(excluded.get(audience.OPTED_OUT, 0)), "excluded": {k: int(v) for k, v in excluded.items()},
+        "reason": item.get("reason"),
         "created_at": item["created_at"], "updated_at": item.get("updated_at"),
     })
 
 
 def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
     """Cumulative funnel: `sent` counts everything WhatsApp took, `delivered` includes read."""
-    counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled"), 0)
+    counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled", "total"), 0)
     for _, status in deps.store.campaigns.messages_of(tenant_id, campaign_id):
+        counts["total"] += 1
         if status in (st.SCHEDULED, st.QUEUED, st.SENDING, st.UNKNOWN):
             counts["queued"] += 1
         elif status == st.FAILED:
@@ -139,7 +158,33 @@ def _load(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignRow:
 
 def get(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
     item = _load(deps, tenant_id, campaign_id)
-    return view(item, _counts(deps, tenant_id, campaign_id))
+    counts = _counts(deps, tenant_id, campaign_id)
+    return view(_completed(deps, tenant_id, item, counts), counts)
+
+
+def _completed(deps: Deps, tenant_id: str, item: CampaignRow, counts: dict[str, int]) -> CampaignRow:
+    """Checked when progress is read (no request per message): a campaign whose every page is
+    planned and whose every message left our hands (sent or beyond, failed or cancelled) is
+    `completed`; one conditional write, once."""
+    if (item["status"] == "sending" and item.get("planned_all") and counts["queued"] == 0
+            and counts["total"] >= int(item.get("planned", 0))
+            and deps.store.campaigns.complete(tenant_id, item["id"], iso(deps.now()))):
+        return {**item, "status": "completed"}
+    return item
+
+
+def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> Page[CampaignView]:
+    """Newest first; each without its funnel (GET one for it), a sending one checked for completion."""
+    try:
+        items, nxt = deps.store.campaigns.list(tenant_id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise Invalid([Problem("cursor", str(exc))]) from exc
+    views = []
+    for item in items:
+        if item["status"] == "sending" and item.get("planned_all"):
+            item = _completed(deps, tenant_id, item, _counts(deps, tenant_id, item["id"]))
+        views.append(view(item, None, listed=True))
+    return Page[CampaignView](items=views, next=nxt)
 
 
 def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
@@ -177,7 +222,8 @@ def run_job(deps: Deps, job: dict[str, Any]) -> str:
 
 
 def _page(deps: Deps, tenant_id: str, campaign: CampaignRow, size: int) -> tuple[list[ContactRow], str | None, int]:
-    """The next page of recipients: (contacts to send to, the next cursor or None, excluded)."""
+    """The next page of recipients: (contacts to send to, the next cursor or None, opted out).
+    A tag matches the contact's own tags and its computed ones (inactive_30d, value tiers...)."""
     cursor = campaign.get("cursor") or ""
     segment = campaign["segment"]
     if "contacts" in segment:
@@ -188,8 +234,9 @@ def _page(deps: Deps, tenant_id: str, campaign: CampaignRow, size: int) -> tuple
         nxt = str(start + size) if start + size < len(segment["contacts"]) else None
     else:
         contacts, nxt = deps.store.contacts.page(tenant_id, after=cursor or None, limit=size)
-        # A malformed row (no phone, tags not a list) is left out, never a planning job that fails forever.
-        contacts = [c for c in contacts if isinstance(tags := c.get("tags"), list) and segment["tag"] in tags and _has_phone(c)]
+        tiers, now = deps.store.tenants.get_settings(tenant_id).get("value_tiers"), deps.now()
+        # A malformed row (no phone) is left out, never a planning job that fails forever.
+        contacts = [c for c in contacts if campaign_audience.has_tag(c, segment["tag"], now, tiers) and _has_phone(c)]
     eligible = [c for c in contacts if not c.get("opted_out")]
     return eligible, nxt, len(contacts) - len(eligible)
 
@@ -204,33 +251,51 @@ def _has_phone(contact: ContactRow) -> bool:
 def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = None) -> str:
     """Plan the campaign's next page; `limit` shrinks it to what is left of today's quota."""
     campaign = deps.store.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign["status"] not in ("planning", "paused_quota"):
+    if campaign is None or campaign["status"] not in ("planning", "paused_quota", "sending") or campaign.get("planned_all"):
         return "skipped"
-    if (held := template_lifecycle.campaign_gate(deps, tenant_id, campaign)) is not None:
+    if campaign["template"].get("language") and (held := template_lifecycle.campaign_gate(deps, tenant_id, campaign)) is not None:
         return held  # its template is PAUSED (resumes when approved) or DISABLED (cancelled)
     now = deps.now()
     tenant = tenant_profile(deps, tenant_id)
-    spec, template_item = template_service.load_spec(deps, tenant_id, campaign["template"]["name"], campaign["template"]["language"])
     pnid = campaign.get("phone_number_id") or tenant["phone_number_id"]
     # The number's messaging limit: at most `room` new business-initiated conversations in this page.
     conversation_limit, number_row, room = number_service.conversation_room(deps, tenant_id, pnid, pnid == tenant["phone_number_id"])
     if conversation_limit is not None and room <= 0:
         return _wait_for_limit(deps, tenant_id, campaign_id, number_row, conversation_limit)
     size = min(limit or PAGE_SIZE, room if conversation_limit is not None else PAGE_SIZE)
-    contacts, nxt, excluded = _page(deps, tenant_id, campaign, size)
+    contacts, nxt, opted_out = _page(deps, tenant_id, campaign, size)
+    chosen, excluded = campaign_audience.recipients(deps, tenant_id, campaign, contacts)
+    if opted_out:
+        excluded[audience.OPTED_OUT] += opted_out
+    for row in {r.template["language"]: r.template for r in chosen}.values():
+        if not campaign["template"].get("language") and row["status"] not in template_lifecycle.SENDABLE:
+            # A translation this page needs is PAUSED or DISABLED: the campaign pauses or stops as a whole.
+            ref: MessageTemplateRef = {**campaign["template"], "language": row["language"]}
+            if (gated := template_lifecycle.campaign_gate(deps, tenant_id, {**campaign, "template": ref})) is not None:
+                return gated
     window = campaign.get("send_window") or {}
     start = datetime.fromisoformat(start_at) if (start_at := window.get("start")) else None
     end_ms = epoch_ms(datetime.fromisoformat(end_at)) if (end_at := window.get("end")) else None
     items: list[MessageRow] = []
-    for contact in contacts:
+    contacts = []
+    specs: dict[str, TemplateSpec] = {}
+    for r in chosen:
+        contact, template_item, language = r.contact, r.template, r.template["language"]
         message_id = campaign_message_id(campaign_id, contact["phone"])
-        rendered = render(spec, campaign["params"], campaign.get("button_params") or {}, to=contact["phone"], callback_data=message_id)
-        extra: MessageExtras = {"campaign": campaign_id,
-                                 "billing": {"category": campaign["template"]["category"].lower(), "billable": True}}
+        spec = specs.get(language) or specs.setdefault(language, spec_from_stored(template_item))
+        try:
+            rendered = render(spec, r.params, campaign.get("button_params") or {}, to=contact["phone"], callback_data=message_id)
+        except Invalid as exc:  # this contact's value does not fit the template (too long, a newline...)
+            excluded[f"invalid:{exc.problems[0].field}"] += 1
+            continue
+        contacts.append(contact)
+        category = template_item["category"] if not campaign["template"].get("language") else campaign["template"]["category"]
+        extra: MessageExtras = {"campaign": campaign_id, "billing": {"category": category.lower(), "billable": True}}
         if end_ms is not None:
             extra["not_after"] = end_ms
         items.append(message_service.build_item(
-            deps, tenant_id, message_id=message_id, to=contact["phone"], template_ref=campaign["template"],
+            deps, tenant_id, message_id=message_id, to=contact["phone"],
+            template_ref={"name": campaign["template"]["name"], "language": language, "category": category, "language_reason": r.why},
             request=clicks.apply(deps, tenant_id, message_id, rendered.request, template_item.get("click_targets")),
             priority="bulk", send_at=start, metadata={"campaign": campaign_id}, now=now,
             phone_number_id=pnid, extra=extra))
@@ -241,7 +306,7 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
     counted = None if conversation_limit is None or not opening else deps.store.numbers.count_conversations(
         tenant_id, pnid, number_row, opening, conversation_limit, epoch_ms(now), number_service.LIMIT_WINDOW_MS)
     outcome = deps.store.campaigns.write_page(
-        tenant_id, campaign, items, next_cursor=nxt, excluded=excluded, at=iso(now), quota=(day, quota), conversations=counted)
+        tenant_id, campaign, items, next_cursor=nxt, excluded=dict(excluded), at=iso(now), quota=(day, quota), conversations=counted)
     if outcome is CampaignPage.OVER_LIMIT:
         # Another campaign of the number counted first: plan again on what is left.
         deps.queues.send("bulk", {"kind": "campaign_plan", "tenant_id": tenant_id, "campaign_id": campaign_id}, delay_seconds=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ from wa_notify.services import clicks
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
 from wa_notify.services.deps import Deps, iso, page, readable
-from wa_notify.services.templates import check_sendable
+from wa_notify.services.templates import check_sendable, language_for
 from wa_notify.services.tenants import profile as tenant_profile
 
 EVENT_TTL_SECONDS = 7 * 86_400
@@ -49,14 +50,14 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
     flow = validate_flow(name, body, problems)
     for step in flow.steps:
         path = f"steps[{step.index}]"
-        if not step.template or not step.language:
+        if not step.template:
             continue  # already reported
-        if len(step.template) > 512 or not NAME_RE.match(step.template) or not LANGUAGE_RE.match(step.language):
+        if len(step.template) > 512 or not NAME_RE.match(step.template) or (step.language and not LANGUAGE_RE.match(step.language)):
             problems.add(f"{path}.template", f"no template {step.template[:64]} in language {step.language[:16]}")
             continue
-        item = deps.store.templates.get(tenant_id, step.template, step.language)
+        item = _checked_translation(deps, tenant_id, step.template, step.language, flow.default_language)
         if item is None:
-            problems.add(f"{path}.template", f"no template {step.template} in language {step.language}")
+            problems.add(f"{path}.template", f"no template {step.template}" + (f" in language {step.language}" if step.language else ""))
             continue
         spec = spec_from_stored(item)
         variables = {v.name for v in [*spec.header_variables, *spec.body_variables]} | media_header(spec)
@@ -153,6 +154,7 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
         tenant = {**tenant, "phone_number_id": number_service.sender(deps, tenant_id, tenant, body.from_)}
     contact = deps.store.contacts.get(tenant_id, to) or {}
     timezone = body.timezone or contact.get("timezone")
+    reasons: dict[tuple[str, int], str] = {}
     problems = ProblemList()
     items: list[MessageRow] = []
     skipped: list[dict[str, Any]] = []
@@ -166,6 +168,15 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
             continue
         ids = []
         for p in planned:
+            if not p.step.language and not p.skipped:  # the contact's locale picks the translation
+                try:
+                    language, reasons[(flow.name, p.step.index)] = language_for(
+                        deps, tenant_id, p.step.template, contact.get("locale"), default=flow.default_language, default_from="flow",
+                        field=f"flow.{flow.name}.steps[{p.step.index}].template")
+                except Invalid as exc:
+                    problems.items.extend(exc.problems)
+                    continue
+                p = replace(p, step=replace(p.step, language=language))
             if p.skipped:
                 skipped.append({"flow": flow.name, "step": p.step.index, "template": p.step.template, "reason": p.skipped})
                 continue
@@ -177,6 +188,8 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
                 # What Meta will charge, as on direct messages: the window as it will be at the step's minute
                 item["billing"] = billing("template", (item["template"] or {}).get("category"),
                                           window_open(contact.get("window_expires_at"), p.send_at or now))
+                assert item["template"] is not None  # a flow's messages are template messages
+                item["template"]["language_reason"] = reasons.get((flow.name, p.step.index), "given by the flow")
                 items.append(item)
                 ids.append(item["id"])
         plans[flow.name] = {"message_ids": ids, "event_type": event_type, "updated_at": iso(now)}
@@ -227,6 +240,15 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
     message_service.enqueue(deps, items)
     logger.info("event planned", extra={"type": event_type, "planned": len(items), "skipped": len(skipped), "cancelled": len(cancelled)})
     return EventAccepted.model_validate(response), True
+
+
+def _checked_translation(deps: Deps, tenant_id: str, name: str, language: str, default: str | None) -> TemplateRow | None:
+    """The translation a step's params are checked against: its language's, else (a step whose
+    contact's locale picks it) the flow's default_language's or the first one."""
+    if language:
+        return deps.store.templates.get(tenant_id, name, language)
+    items = sorted(deps.store.templates.list(tenant_id, name=name, limit=100)[0], key=lambda i: i["language"])
+    return next((i for i in items if i["language"] == default), items[0] if items else None)
 
 
 def _refuse_a_second_plan(seen: dict[str, PlanRow], starting: set[str], pending: set[str], key: str, event_type: str) -> None:

@@ -39,7 +39,8 @@ def view(item: MessageRow) -> MessageView:
     return MessageView.model_validate({
         "id": item["id"],
         "to": item["to"],
-        "template": {"name": template["name"], "language": template["language"]} if template else None,
+        "template": {"name": template["name"], "language": template["language"],
+                     "language_reason": template.get("language_reason")} if template else None,
         "text": item.get("text"),
         "status": st.public_status(item["status"]),
         "stage": item["status"],
@@ -195,15 +196,15 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
     template_ref: MessageTemplateRef | None = None
     sms = None
     if body.template is not None:
-        name, language = body.template.name, body.template.language
+        name, language, why = body.template.name, body.template.language, "given in the request"
         if language is None:
-            language = template_service.language_for(deps, tenant_id, name, contact.get("locale"))
+            language, why = template_service.language_for(deps, tenant_id, name, contact.get("locale"))
         spec, template_item = template_service.load_spec(deps, tenant_id, name, language)
         if template_item["category"] == "MARKETING" and contact.get("opted_out"):
             raise Conflict(f"{to} opted out of marketing messages at {contact.get('opt_changed_at')}; only utility and authentication templates go")
         rendered = render(spec, body.params, body.button_params, to=to, callback_data=message_id)
         request = clicks.apply(deps, tenant_id, message_id, rendered.request, template_item.get("click_targets"))
-        template_ref = {"name": name, "language": language, "category": template_item["category"]}
+        template_ref = {"name": name, "language": language, "category": template_item["category"], "language_reason": why}
         if template_item["category"] in fallback_rules.ELIGIBLE_CATEGORIES:
             from wa_notify.services.callbacks import tenant_settings
 

@@ -22,7 +22,7 @@ def get(deps: Deps, tenant_id: str) -> SettingsView:
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
             "out_of_hours_reply": stored.get("out_of_hours_reply"), "sms_fallback": stored.get("sms_fallback"),
-            "track_clicks": bool(stored.get("track_clicks")),
+            "track_clicks": bool(stored.get("track_clicks")), "default_language": stored.get("default_language"),
             "updated_at": stored.get("updated_at")})
 
 

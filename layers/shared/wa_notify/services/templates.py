@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wa_notify.domain.jsonsafe import unsafe_numbers
+from wa_notify.domain.languages import no_translation_problem, pick_translation
 from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
 from wa_notify.domain.records import TemplateRow
@@ -143,18 +144,35 @@ def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
         raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
 
 
-def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None) -> str:
-    """The translation for a customer: their locale, else one in the same base language, else the first."""
+def translations(deps: Deps, tenant_id: str, name: str, *, field: str = "template.name") -> list[str]:
+    """The languages template `name` is registered in; 422 naming `field` when it has none."""
     if len(name) > NAME_MAX or not NAME_RE.match(name):
-        raise Invalid([Problem("template.name", f"no template {name[:64]}")])
+        raise Invalid([Problem(field, f"no template {name[:64]}")])
     languages = [i["language"] for i in deps.store.templates.list(tenant_id, name=name, limit=100)[0]]
     if not languages:
-        raise Invalid([Problem("template.name", f"no template {name}")])
-    if locale is not None and locale in languages:
-        return locale
-    base = (locale or "").split("_")[0]
-    same_base = [lang for lang in languages if base and lang.split("_")[0] == base]
-    return (same_base or sorted(languages))[0]
+        raise Invalid([Problem(field, f"no template {name}")])
+    return languages
+
+
+def tenant_default_language(deps: Deps, tenant_id: str) -> str | None:
+    from wa_notify.services.callbacks import tenant_settings
+
+    value = tenant_settings(deps, tenant_id).get("default_language")
+    return value if isinstance(value, str) else None
+
+
+def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None, *, default: str | None = None,
+                 default_from: str = "tenant", field: str = "template", languages: list[str] | None = None) -> tuple[str, str]:
+    """(translation, why) for a customer with `locale` (domain/languages.py: the chain), the
+    default being `default` (a flow's) else the tenant's; 422 naming `{field}.language` when
+    none is usable. One function for messages, flows and campaigns."""
+    languages = languages if languages is not None else translations(deps, tenant_id, name, field=f"{field}.name")
+    if default is None:
+        default, default_from = tenant_default_language(deps, tenant_id), "tenant"
+    picked = pick_translation(languages, locale, default, default_from)
+    if picked is None:
+        raise Invalid([Problem(f"{field}.language", no_translation_problem(name, locale, default, languages))])
+    return picked
 
 
 def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template",

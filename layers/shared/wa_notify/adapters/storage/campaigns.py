@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.messages import MessageRepository
+from wa_notify.adapters.storage.paging import decode_cursor, encode_cursor
 from wa_notify.adapters.storage.quota import QuotaRepository
-from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import CampaignPage
 from wa_notify.domain.records import CampaignRow, MessageRow
 
-PLANNING, PAUSED_QUOTA, CANCELLED = "planning", "paused_quota", "cancelled"
+PLANNING, PAUSED_QUOTA, CANCELLED, SENDING, COMPLETED = "planning", "paused_quota", "cancelled", "sending", "completed"
 
 
 @dataclass
@@ -23,11 +24,31 @@ class CampaignRepository:
     quota: QuotaRepository
 
     def put(self, tenant_id: str, item: CampaignRow) -> None:
-        self.table.put_new(keys.campaign(tenant_id, item["id"]).item(dynamo_safe(item)))
+        """The campaign and its listing row (GET /v1/campaigns), together."""
+        listing = keys.campaign_listing(tenant_id, item["id"]).item({"created_at": item["created_at"]})
+        self.table.transact_put_new([keys.campaign(tenant_id, item["id"]).item(dynamo_safe(item)), listing])
+
+    def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[builtins.list[CampaignRow], str | None]:
+        """A page of campaigns, newest first: the listing rows, then the campaigns (one batch read)."""
+        pk = keys.campaigns_pk(tenant_id)
+        rows, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=decode_cursor(cursor, pk), newest_first=True)
+        found = {c["id"]: c for c in self.table.batch_get([keys.campaign(tenant_id, r["sk"])._asdict() for r in rows])}
+        return [cast("CampaignRow", found[r["sk"]]) for r in rows if r["sk"] in found], encode_cursor(last)
+
+    def complete(self, tenant_id: str, campaign_id: str, at: str) -> bool:
+        """sending -> completed, once every message is planned (planned_all) and has left our hands."""
+        ok, _ = self.table.update(
+            *keys.campaign(tenant_id, campaign_id), "SET #status = :done, completed_at = :at, updated_at = :at",
+            condition="#status = :sending AND planned_all = :t", names={"#status": "status"},
+            values={":done": COMPLETED, ":sending": SENDING, ":t": True, ":at": at})
+        return ok
 
     def drop_unplanned(self, tenant_id: str, campaign_id: str) -> bool:
         """Delete a campaign nothing was planned for yet (its planning job could not be queued)."""
-        return self.table.delete(*keys.campaign(tenant_id, campaign_id), condition="planned = :zero", values={":zero": 0})
+        dropped = self.table.delete(*keys.campaign(tenant_id, campaign_id), condition="planned = :zero", values={":zero": 0})
+        if dropped:
+            self.table.delete(*keys.campaign_listing(tenant_id, campaign_id))
+        return dropped
 
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRow | None:
         return cast("CampaignRow | None", self.table.get(*keys.campaign(tenant_id, campaign_id), consistent=True))
@@ -45,26 +66,42 @@ class CampaignRepository:
         """A campaign still planning (or paused) -> `status`, with why."""
         ok, _ = self.table.update(
             *keys.campaign(tenant_id, campaign_id), "SET #status = :s, reason = :r, updated_at = :at",
-            condition="#status IN (:planning, :paused)", names={"#status": "status"},
-            values={":s": status, ":r": reason, ":at": at, ":planning": PLANNING, ":paused": PAUSED_QUOTA},
+            condition="#status IN (:planning, :paused, :sending) AND attribute_not_exists(planned_all)", names={"#status": "status"},
+            values={":s": status, ":r": reason, ":at": at, ":planning": PLANNING, ":paused": PAUSED_QUOTA, ":sending": SENDING},
         )
         return ok
 
-    def write_page(self, tenant_id: str, campaign: CampaignRow, messages: list[MessageRow], *,
-                   next_cursor: str | None, excluded: int, at: str, quota: tuple[str, int],
+    def write_page(self, tenant_id: str, campaign: CampaignRow, messages: builtins.list[MessageRow], *,
+                   next_cursor: str | None, excluded: dict[str, int], at: str, quota: tuple[str, int],
                    conversations: dict[str, Any] | None = None) -> CampaignPage:
-        """One page of a campaign's messages, the campaign's cursor, the quota count and (with
-        `conversations`, numbers.count_conversations) the number's 24 h conversation count, all or nothing."""
+        """One page of a campaign's messages, the campaign's cursor, its exclusions by reason, the
+        quota count and (with `conversations`, numbers.count_conversations) the number's 24 h
+        conversation count, all or nothing. The campaign is `sending` once a message is planned,
+        `planned_all` after its last page (`completed` at once when that planned nothing)."""
         key = keys.campaign(tenant_id, campaign["id"])
-        done_status = "scheduled" if messages and messages[0]["status"] == st.SCHEDULED else "sending"
+        planned = int(campaign.get("planned", 0)) + len(messages)
+        status = SENDING if planned else (PLANNING if next_cursor is not None else COMPLETED)
+        names = {"#status": "status", "#cursor": "cursor"}
+        values: dict[str, Any] = {":next": next_cursor or "", ":n": len(messages), ":x": sum(excluded.values()), ":at": at,
+                                  ":cur": campaign.get("cursor") or "", ":status": status, ":planning": PLANNING,
+                                  ":paused": PAUSED_QUOTA, ":sending": SENDING}
+        sets = ["#cursor = :next", "planned = planned + :n", "excluded = excluded + :x", "#status = :status", "updated_at = :at"]
+        if "excluded_by" not in campaign:  # a campaign from before the reasons were counted
+            sets.append("excluded_by = :by")
+            values[":by"] = dict(excluded)
+        else:
+            for i, (reason, count) in enumerate(excluded.items()):
+                names[f"#r{i}"] = reason
+                values[f":x{i}"] = count
+                sets.append(f"excluded_by.#r{i} = if_not_exists(excluded_by.#r{i}, :zero) + :x{i}")
+                values[":zero"] = 0
+        if next_cursor is None:
+            sets.append("planned_all = :true")
+            values[":true"] = True
         updates = [{
-            "pk": key.pk, "sk": key.sk,
-            "expression": "SET #cursor = :next, planned = planned + :n, excluded = excluded + :x, #status = :status, "
-                          "updated_at = :at REMOVE reason",
-            "condition": "#cursor = :cur AND #status IN (:planning, :paused)",
-            "names": {"#status": "status", "#cursor": "cursor"},
-            "values": {":next": next_cursor or "", ":n": len(messages), ":x": excluded, ":at": at, ":cur": campaign.get("cursor") or "",
-                       ":status": PLANNING if next_cursor is not None else done_status, ":planning": PLANNING, ":paused": PAUSED_QUOTA},
+            "pk": key.pk, "sk": key.sk, "expression": "SET " + ", ".join(sets) + " REMOVE reason",
+            "condition": "#cursor = :cur AND #status IN (:planning, :paused, :sending) AND attribute_not_exists(planned_all)",
+            "names": names, "values": values,
         }]
         if messages:
             updates.append(self.quota.update(tenant_id, quota[0], len(messages), quota[1]))
@@ -82,9 +119,9 @@ class CampaignRepository:
             return CampaignPage.OVER_LIMIT
         return CampaignPage.CONFLICT
 
-    def messages_of(self, tenant_id: str, campaign_id: str) -> list[tuple[str, str]]:
+    def messages_of(self, tenant_id: str, campaign_id: str) -> builtins.list[tuple[str, str]]:
         """(id, status) of every message planned for the campaign."""
-        out: list[tuple[str, str]] = []
+        out: builtins.list[tuple[str, str]] = []
         start = None
         while True:
             items, start = self.table.query("campaign_key = :c", {":c": keys.campaign(tenant_id, campaign_id).pk},

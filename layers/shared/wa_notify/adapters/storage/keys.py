@@ -28,6 +28,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
 | dispatch watermark, per due shard | DISPATCH#<n> | DISPATCH | | | dispatch |
 | campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN | (its messages: CampaignIndex campaign_key = its pk) | | campaigns |
+| campaign listing (GET /v1/campaigns, newest first) | TENANT#<tid>#CAMPAIGNS | <cid> | | | campaigns |
 | GCRA rate bucket | RATE#<scope> | RATE | | | buckets |
 | click-tracking token -> (tenant, message, URL) | CLICK#<token> | CLICK | | 400 d | clicks |
 
@@ -268,6 +269,15 @@ def activity_counters_sk(day: str) -> str:
 def campaign(tenant_id: str, campaign_id: str) -> Key:
     """Its pk is also its messages' `campaign_key` (CampaignIndex)."""
     return Key(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN")
+
+
+def campaign_listing(tenant_id: str, campaign_id: str) -> Key:
+    """One row per campaign, sorted by its time-ordered id: GET /v1/campaigns reads it newest first."""
+    return Key(campaigns_pk(tenant_id), campaign_id)
+
+
+def campaigns_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#CAMPAIGNS"
 
 
 # ---- click tracking --------------------------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""Which translation of a template a customer gets, and why. Pure: messages, flows and campaigns
+all call `pick_translation` with the translations the template has.
+
+The chain: the contact's locale exactly; else a same-language variant (pt_PT -> pt_BR); else the
+bare language (pt); else the default language (the flow's `default_language`, else the
+tenant's `PUT /v1/settings {"default_language"}`), matched the same way (en -> en_US). With a
+default set and none of these translated, there is no usable translation (None: the caller's
+422, or a campaign contact excluded). With no default set anywhere, the first translation (in
+code order) goes, as before defaults existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+NO_TRANSLATION = "no_translation"
+
+
+def nearest(languages: list[str], wanted: str) -> str | None:
+    """`wanted` exactly, else its first same-language variant, else its bare language."""
+    if wanted in languages:
+        return wanted
+    base = wanted.split("_")[0]
+    variants = [lang for lang in languages if lang.split("_")[0] == base and lang != base]
+    if variants:
+        return variants[0]
+    return base if base in languages else None
+
+
+def pick_translation(available: Iterable[str], locale: str | None, default: str | None = None,
+                     default_from: str = "tenant") -> tuple[str, str] | None:
+    """(language, why) for a contact with `locale`; None when no translation is usable.
+    `default_from` names whose default it is in the reason ("flow" or "tenant")."""
+    languages = sorted(set(available))
+    if not languages:
+        return None
+    if locale:
+        if locale in languages:
+            return locale, f"contact locale {locale}"
+        if (close := nearest(languages, locale)) is not None:
+            return close, f"contact locale {locale}, nearest translation"
+    why = f"no translation for contact locale {locale}" if locale else "the contact has no locale"
+    if default:
+        if (chosen := nearest(languages, default)) is not None:
+            return chosen, f"{why}; {default_from} default_language {default}"
+        return None
+    return languages[0], f"{why}; first translation (no default_language set)"
+
+
+def no_translation_problem(name: str, locale: str | None, default: str | None, languages: Iterable[str]) -> str:
+    """The 422's message when `pick_translation` found nothing."""
+    return (f"template {name} has no translation for " + (f"locale {locale} or " if locale else "")
+            + f"default_language {default} (it has {', '.join(sorted(languages))}); give the language")
