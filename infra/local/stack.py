@@ -33,10 +33,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
 from wa_notify.domain import jsonbody
 from wa_notify.domain.problems import DomainError, Invalid, Malformed, Problem
 from wa_notify.http import PROBLEM_JSON, field_of, problem_body
+from wa_notify.models import IsoDateTime
 
 from infra.local import moto_speed, sandbox_templates
 from infra.local.provision import FunctionSpec, functions, load_template, provision
@@ -696,6 +697,15 @@ class SandboxConfigBody(_Body):
     clear_faults: bool | None = None
     numbers: dict[str, NumberTierBody] | None = None  # phone_number_id -> what Meta reports of it
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Omit a setting to keep it; null would be float(None) half way through applying the rest
+        # (only the marketing limit takes null: off).
+        if value is None and info.field_name != "marketing_per_user_limit":
+            raise ValueError("null is not a value here; omit the setting to keep it")
+        return value
+
 
 class CallbacksConfigBody(_Body):
     status: Annotated[int, Field(ge=100, le=599)]
@@ -734,15 +744,9 @@ def _phone_or_value_error(value: str) -> str:
 
 
 class ClockBody(_Body):
-    at: Annotated[datetime | None, Field(strict=False)] = None  # strict datetimes refuse even ISO strings
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _iso(cls, value: Any) -> Any:
-        # Strict mode takes a datetime only from a string, never a number of seconds.
-        if value is not None and not isinstance(value, str):
-            raise ValueError("at must be an ISO 8601 date-time")
-        return value
+    # The API's date-time rules: ISO 8601 text only (never "123" as seconds since 1970) and within
+    # the years a schedule can be converted and stored (year 1 or 9999 with an offset overflow).
+    at: Annotated[IsoDateTime | None, Field(strict=False)] = None  # strict datetimes refuse even ISO strings
 
 
 # ---- the local routes: one entry per (method, path), each with its body model and its answer ------

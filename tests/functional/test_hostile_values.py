@@ -73,6 +73,11 @@ CASES = [
     # date-times are ISO 8601 text, not numbers
     ("POST", "/v1/messages", {**MSG, "send_at": 123}, "send_at"),
     ("POST", "/v1/campaigns", {**CAMPAIGN, "send_window": {"start": int(time.time()) + 3600}}, "send_window.start"),
+    # ... nor numbers in text: lax pydantic reads "20261220" as seconds since 1970 (sent at once)
+    ("POST", "/v1/messages", {**MSG, "send_at": "20261220"}, "send_at"),
+    ("POST", "/v1/messages", {**MSG, "send_at": "123"}, "send_at"),
+    ("POST", "/v1/messages", {**MSG, "send_at": "-5"}, "send_at"),
+    ("POST", "/v1/campaigns", {**CAMPAIGN, "send_window": {"start": "20261220"}}, "send_window.start"),
     # booleans are not numbers nor strings (and numbers are not booleans)
     ("PUT", "/v1/settings", {"throughput_per_second": True}, "throughput_per_second"),
     ("PUT", "/v1/settings", {"value_tiers": [{"tag": "gold", "min_spend": True}]}, "value_tiers[0].min_spend"),
@@ -121,3 +126,30 @@ def test_a_hostile_value_is_a_4xx_naming_its_field_and_writes_nothing(world, met
     assert field in [e["field"] for e in data["errors"]], data
     assert rows(stack) == before
 
+
+
+@pytest.mark.parametrize("number", [1e-320, 1e200, 10**42], ids=["underflow", "overflow", "42 digits"])
+def test_a_number_dynamodb_cannot_hold_is_never_a_5xx(world, number):
+    # GIVEN a campaign whose param is a number DynamoDB cannot store as a number (1e-320 underflows
+    # its 38-digit decimal, 1e200 and 42 digits overflow it): it used to fail the write with a 500
+    api, stack = world
+    body = {**CAMPAIGN, "params": {**P, "order_id": number}}
+    # WHEN it is created
+    status, data, _ = api.call("POST", "/v1/campaigns", body)
+    # THEN it is refused as a 4xx naming the param, or taken: never a 5xx
+    assert status < 500, data
+    if status >= 400:
+        assert "params.order_id" in [e["field"] for e in data["errors"]], data
+
+
+def test_numbers_dynamodb_cannot_hold_are_stored_as_their_json_text():
+    # GIVEN values beyond DynamoDB's number type (38 digits, magnitudes 1e-130..1e126)
+    from decimal import Decimal
+
+    from wa_notify.adapters.dynamo import dynamo_safe, to_item
+
+    # WHEN they are made safe for a write
+    safe = dynamo_safe({"tiny": 1e-320, "huge": 1e200, "long": 10**42, "fine": 0.1, "int": 7})
+    # THEN the ones it cannot hold keep their JSON text, the rest are numbers, and each serializes
+    assert safe == {"tiny": "1e-320", "huge": "1e+200", "long": str(10**42), "fine": Decimal("0.1"), "int": 7}
+    assert to_item(safe)["tiny"] == {"S": "1e-320"} and to_item(safe)["fine"] == {"N": "0.1"}

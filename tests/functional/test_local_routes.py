@@ -23,6 +23,12 @@ HOSTILE = [
     ("POST", "/_local/clock", '{"at": "\\udfff"}', "at"),
     ("POST", "/_local/clock", '{"at": 1893456000}', "at"),
     ("POST", "/_local/clock", '{"at": "not a time"}', "at"),
+    ("POST", "/_local/clock", '{"at": "123"}', "at"),  # lax pydantic: seconds since 1970
+    ("POST", "/_local/clock", '{"at": "0001-01-01T00:00:00Z"}', "at"),  # the scheduled functions overflowed: 500
+    ("POST", "/_local/clock", '{"at": "9999-12-31T23:59:59-14:00"}', "at"),
+    ("PUT", "/_local/sandbox/config", '{"throughput_per_second": 5, "pair_burst": null}', "pair_burst"),  # was a 500, half applied
+    ("PUT", "/_local/sandbox/config", '{"template_decision": null}', "template_decision"),  # stored "NONE"
+    ("PUT", "/_local/sandbox/config", '{"auto_status": null}', "auto_status"),
     ("POST", "/_local/numbers", '{"tenant_id": 5}', "tenant_id"),
     ("POST", "/_local/numbers", '{"quality_rating": "PURPLE"}', "quality_rating"),
     ("POST", "/_local/numbers", '{"messaging_limit_tier": "TIER_1M"}', "messaging_limit_tier"),

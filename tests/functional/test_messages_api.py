@@ -58,6 +58,18 @@ def test_idempotency_key_same_body_same_message_different_body_409(api, stack, m
     assert again[1] == {"id": first[1]["id"], "status": "read"}
 
 
+def test_the_same_number_written_another_way_replays_the_same_message(api, stack, message_body):
+    # GIVEN a message accepted under a key, its number in E.164
+    api.approved_template()
+    first = api.post("/v1/messages", {**message_body, "to": "+886912345678"}, headers={"Idempotency-Key": "order-9"})
+    # WHEN the platform retries it with the number spaced out as the customer typed it
+    again = api.post("/v1/messages", {**message_body, "to": "+886 912 345 678"}, headers={"Idempotency-Key": "order-9"})
+    # THEN it is the same request: the same message, not a 409 "different body"
+    assert first[0] == 202, first[1].get("errors")
+    assert again[0] == 202, again
+    assert again[1]["id"] == first[1]["id"]
+
+
 def test_idempotency_keys_are_per_tenant(api, stack, message_body):
     api.approved_template()
     other = stack.create_tenant("other")

@@ -96,6 +96,22 @@ def test_a_message_goes_from_the_number_named_and_its_statuses_route_back(api, s
     assert api.message(body["id"])["status"] == "read" and api.message(plain["id"])["status"] == "read"
 
 
+@pytest.mark.parametrize("written", ["+15550000000", "+1 555 000 0000", "1 (555) 000-0000"])
+def test_the_default_number_can_be_named_by_its_display_number_even_a_meta_test_number(api, stack, message_body, written):
+    # GIVEN the default number, whose display number is Meta's test kind (+1 555 ...), which
+    # phonenumbers does not call valid (the stranger's walkthrough got a 422 "not one of your numbers")
+    api.approved_template()
+    listed = api.get("/v1/numbers")[1]["items"]
+    default = next(n for n in listed if n["default"])
+    assert default["display_phone_number"].lstrip("+") == "15550000000"
+    # WHEN a message names it by its display number, in any spelling
+    status, body, _ = api.post("/v1/messages", {**message_body, "from": written})
+    stack.drain()
+    # THEN it is accepted and goes from the default number
+    assert status == 202, body
+    assert sent_from(stack) == [(stack.dev_tenant["phone_number_id"], "+886912345678")]
+
+
 def test_an_unknown_from_is_a_422_naming_it_and_writes_nothing(api, stack, message_body):
     # GIVEN an approved template
     api.approved_template()

@@ -140,3 +140,41 @@ def test_a_body_variable_named_header_cannot_go_with_a_media_header():
     # AND the same body with a TEXT header registers
     payload["components"][0] = {"type": "HEADER", "format": "TEXT", "text": "Your order"}
     assert validate_template(payload).body_variables[1].name == "header"
+
+
+@pytest.mark.parametrize("link", [
+    "https://127.0.0.1/x.pdf",  # loopback: Meta can never download it
+    "https://169.254.169.254/latest/meta-data",  # cloud metadata
+    "https://10.0.0.5/invoice.pdf",  # private
+    "https://metadata.google.internal/x.pdf",
+    "https://example.com/\u0000.pdf",  # a control character inside the URL
+    "https://example.com/\u0085x.pdf",
+])
+def test_a_media_link_must_be_public_as_the_refusal_says(link):
+    # GIVEN a document header template, and a link the refusal's "public https URL" excludes
+    spec = template("DOCUMENT")
+    # WHEN it is rendered with that link
+    found = problems(spec, {"header": {"document": {"link": link}}, "first_name": "Ana"})
+    # THEN the link is refused, named
+    assert "must be a public https URL" in found["params.header.document.link"]
+
+
+@pytest.mark.parametrize("filename", ["\u202efdp.exe", "invoice\u2066.pdf", "a\u200f.pdf"])
+def test_a_document_filename_cannot_turn_its_text_around(filename):
+    # GIVEN a document header whose filename holds a direction control ("\u202efdp.exe" reads "exe.pdf")
+    spec = template("DOCUMENT")
+    # WHEN it is rendered
+    found = problems(spec, {"header": {"document": {"link": "https://example.com/i.pdf", "filename": filename}},
+                            "first_name": "Ana"})
+    # THEN the filename is refused, named
+    assert "direction controls" in found["params.header.document.filename"]
+
+
+def test_a_public_link_and_a_plain_filename_still_pass():
+    # GIVEN a public https link and an ordinary file name
+    spec = template("DOCUMENT")
+    # WHEN it is rendered
+    request = render(spec, {"header": {"document": {"link": "https://cdn.example.com/i.pdf", "filename": "Fatura março.pdf"}},
+                            "first_name": "Ana"}, {})
+    # THEN it goes out as given
+    assert "Fatura março.pdf" in str(request)

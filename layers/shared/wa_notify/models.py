@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -63,9 +64,15 @@ def _one_problem(value: Any, handler: Callable[[Any], Any]) -> Any:
 ParamValue = Annotated[str | int | float | TypedValue | HeaderValue, WrapValidator(_one_problem), BeforeValidator(_not_bool)]
 
 
+ISO_DATE_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}.*)?", re.DOTALL)
+
+
 def _iso_text(value: Any) -> Any:
-    """Date-times come as ISO 8601 text: lax pydantic would take 123 as 1970-01-01T00:02:03Z."""
-    if not isinstance(value, (str, datetime)):
+    """Date-times come as ISO 8601 text: lax pydantic would take 123, and the text "123" or
+    "20261220", as seconds since 1970 (a reminder sent at once instead of on 2026-12-20)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_DATE_TIME_RE.fullmatch(value.strip()):
         raise ValueError("must be an ISO 8601 date-time string such as 2026-11-24T09:00:00+08:00")
     return value
 

@@ -6,6 +6,7 @@ docs/key-schema.md; the repositories over this table are in `adapters/storage/`.
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 _ser = TypeSerializer()
@@ -44,9 +45,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _number(text: str) -> Decimal | str:
+    """A JSON number as DynamoDB's Decimal; one DynamoDB cannot hold (beyond 38 digits, or a
+    magnitude outside 1e-130..1e126, such as 1e-320 or a 42-digit integer) as its JSON text,
+    so a stranger's value is stored as given instead of failing the whole write."""
+    try:
+        return DYNAMODB_CONTEXT.create_decimal(text)
+    except decimal.DecimalException:  # Inexact, Rounded, Overflow, Underflow, Clamped: all trapped
+        return text
+
+
 def dynamo_safe(value: Any) -> Any:
-    """JSON-like data with floats turned into Decimals, as DynamoDB requires."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
+    """JSON-like data with numbers turned into Decimals, as DynamoDB requires."""
+    return json.loads(json.dumps(value), parse_float=_number, parse_int=lambda text: int(text) if len(text) <= 38 else text)
 
 
 def _is_condition_failure(exc: ClientError) -> bool:

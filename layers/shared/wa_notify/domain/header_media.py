@@ -14,6 +14,7 @@ import math
 import re
 from typing import Any
 
+from wa_notify.domain import callback_urls
 from wa_notify.domain.problems import ProblemList
 
 HEADER_PARAM = "header"  # the params key that carries a media or location header
@@ -23,6 +24,8 @@ LINK_MAX = 2000
 FILENAME_MAX = 240
 LOCATION_TEXT_MAX = 1000
 MEDIA_ID_RE = re.compile(r"^[0-9]{1,32}$")  # Meta's media ids (POST /{phone-number-id}/media) are digits
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+BIDI_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 HTTPS_RE = re.compile(r"^https://[^\s/?#@]+\.[^\s/?#@]+(?:[/?#]\S*)?$", re.IGNORECASE)
 # Meta refuses a wrong header parameter with 132012; these are the parameter types it tells apart.
 PARAMETER_TYPES = ("text", "image", "video", "document", "gif", "location")
@@ -78,7 +81,9 @@ def _media(kind: str, given: dict[str, Any], path: str, problems: ProblemList) -
     if (link is None) == (media_id is None):
         problems.add(path, f"give either link or id, not {'both' if link is not None else 'neither'}: {_shape(kind)}")
     elif link is not None:
-        if not isinstance(link, str) or len(link) > LINK_MAX or not HTTPS_RE.match(link):
+        if (not isinstance(link, str) or len(link) > LINK_MAX or not HTTPS_RE.match(link) or CONTROL_RE.search(link)
+                or callback_urls.url_problem(link)):
+            # Meta downloads it: a loopback, private or metadata address is never one it can reach.
             problems.add(f"{path}.link", f"must be a public https URL of at most {LINK_MAX} characters (Meta downloads it)")
         else:
             out["link"] = link
@@ -90,6 +95,9 @@ def _media(kind: str, given: dict[str, Any], path: str, problems: ProblemList) -
         filename = _text(given["filename"], f"{path}.filename", FILENAME_MAX, problems)
         if filename is not None and re.search(r"[/\\]", filename):
             problems.add(f"{path}.filename", "is a file name, without / or \\")
+        elif filename is not None and BIDI_RE.search(filename):
+            # U+202E makes "\u202efdp.exe" read as "exe.pdf" on the customer's phone.
+            problems.add(f"{path}.filename", "cannot contain direction controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)")
         elif filename is not None:
             out["filename"] = filename
     return out

@@ -103,8 +103,13 @@ def canonical_hash(body: dict[str, Any]) -> str:
 def request_hash(body: MessageRequest) -> str:
     """What an Idempotency-Key's record holds of the request. The dict hashed is the one the api
     handed to `create` before it took the model (None fields left out, `send_at` always there, a
-    datetime as str()): a record stored before still matches the same request replayed."""
-    return canonical_hash({**body.model_dump(exclude_none=True, mode="python"), "send_at": body.send_at})
+    datetime as str()): a record stored before still matches the same request replayed. `to` is
+    hashed as the E.164 number it names, so "+886 912 345 678" replays "+886912345678"."""
+    try:
+        to = to_e164(body.to)
+    except ValueError:
+        to = body.to  # refused later, by the same rule, with its problem
+    return canonical_hash({**body.model_dump(exclude_none=True, mode="python"), "to": to, "send_at": body.send_at})
 
 
 def create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: str | None) -> tuple[MessageAccepted, bool]:

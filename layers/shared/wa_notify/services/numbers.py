@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wa_notify.domain.phone import to_e164
 from wa_notify.domain.problems import Conflict, DomainError, Invalid, NotFound, Problem
 from wa_notify.domain.records import NumberRow, TenantRow
 from wa_notify.domain.whatsapp_errors import ProviderError
@@ -77,11 +76,15 @@ def sender(deps: Deps, tenant_id: str, tenant: TenantRow, value: str | None) -> 
                                    "give its phone_number_id or its display number")])
 
 
+DISPLAY_NUMBER_RE = re.compile(r"\+?[0-9][0-9 ()\-.]{5,22}[0-9]")
+
+
 def _display_digits(value: str) -> str:
-    try:
-        return _digits(to_e164(value if value.strip().startswith("+") else "+" + value.strip()))
-    except ValueError:
-        return ""
+    """The digits of a display number written in any format. Not through phonenumbers' validity
+    check: Meta's test business numbers (+1 555 ...) are not valid numbers to it, yet they are
+    what GET /v1/numbers lists."""
+    text = value.strip()
+    return _digits(text) if DISPLAY_NUMBER_RE.fullmatch(text) else ""
 
 
 def _default_row(deps: Deps, tenant_id: str, tenant: TenantRow) -> NumberRow:
