@@ -3,10 +3,12 @@
     python -m infra.examples load [VERTICAL ...] [--url URL] [--api-key KEY]   # make examples
     python -m infra.examples demo [VERTICAL]                                   # make demo
 
-`load` registers each vertical's templates (waiting for approval) and PUTs its flows on a running
-stack (`make dev`). `demo` starts its own local stack, loads the vertical, posts its sample
-events, then moves the clock to each planned minute and prints every message as the sandbox
-phone receives it.
+`load` turns click tracking on, registers each vertical's templates (waiting for approval) and
+PUTs its flows on a running stack (`make dev`): templates with a URL button are registered with
+it pointing at the tracker. `demo` starts its own local stack, loads the vertical, posts its
+sample events, then moves the clock to each planned minute and prints every message as the
+sandbox phone receives it; the phone then taps every tracked link once and the demo prints each
+template's click rate from the analytics.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ def read(vertical: str, part: str) -> Any:
     return json.loads((EXAMPLES / vertical / f"{part}.json").read_text())
 
 
-def load(call: Call, vertical: str, *, wait: Callable[[], None] = lambda: time.sleep(0.1)) -> dict[str, int]:
-    """Register the vertical's templates and flows; templates that exist already are kept."""
+def load(call: Call, vertical: str, *, wait: Callable[[], None] = lambda: time.sleep(0.1), track_clicks: bool = True) -> dict[str, int]:
+    """Register the vertical's templates and flows; templates that exist already are kept. With
+    `track_clicks` the tenant tracks clicks first, so URL buttons are registered via the tracker."""
+    if track_clicks:
+        status, body = call("PUT", "/v1/settings", {"track_clicks": True})
+        if status != 200:
+            raise RuntimeError(f"{vertical}: track_clicks: {status} {body}")
     for template in read(vertical, "templates"):
         status, body = call("POST", "/v1/templates", template)
         if status not in (201, 409):
@@ -73,6 +80,32 @@ def resolve_times(value: Any, now: datetime, zone: str = DEMO_ZONE) -> Any:
 
 def demo_events(vertical: str, now: datetime, to: str = DEMO_PHONE) -> list[dict[str, Any]]:
     return [{**event, "to": to, "data": resolve_times(event.get("data", {}), now), "timezone": DEMO_ZONE} for event in read(vertical, "demo")]
+
+
+def tracked_links(messages: list[dict[str, Any]]) -> list[str]:
+    """The `/r/<token>` paths the phone received: URL-button suffixes that are tokens, and tracker
+    URLs inside texts (the sandbox's `/_local/sandbox/messages` items)."""
+    from wa_notify.domain.clicks import URL_IN_TEXT, is_token
+
+    paths: list[str] = []
+    for message in messages:
+        for component in (message.get("request") or {}).get("template", {}).get("components", []):
+            if component.get("sub_type") == "url" and is_token(str(component["parameters"][0].get("text", ""))):
+                paths.append("/r/" + component["parameters"][0]["text"])
+        for url in URL_IN_TEXT.findall(message.get("text") or ""):
+            token = url.rstrip(".,;:!?)]}'\"").rsplit("/r/", 1)[-1]
+            if "/r/" in url and is_token(token):
+                paths.append("/r/" + token)
+    return list(dict.fromkeys(paths))
+
+
+def click_rates(call: Call) -> list[dict[str, Any]]:
+    """Today's analytics rows: template, sent, clicked, click_rate."""
+    today = datetime.now(UTC).date().isoformat()
+    status, body = call("GET", f"/v1/analytics/templates?from={today}&to={today}", None)
+    if status != 200:
+        raise RuntimeError(f"analytics: {status} {body}")
+    return [{"template": r["template"]["name"], "sent": r["sent"], "clicked": r["clicked"], "click_rate": r["click_rate"]} for r in body["items"]]
 
 
 def http_call(base_url: str, api_key: str) -> Call:
@@ -128,6 +161,15 @@ def demo(vertical: str) -> None:
             print(f"\nPOST /_local/clock {{\"at\": \"{send_at}\"}}")
             httpx.post(f"{base}/_local/clock", json={"at": send_at})
             show(send_at)
+        links = tracked_links(httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"])
+        print(f"\nthe phone taps {len(links)} tracked link(s):")
+        for path in links:
+            print(f"  GET {path} -> {httpx.get(base + path, follow_redirects=False).headers.get('location')}")
+        time.sleep(2)  # the stream counts the first click of each message
+        print("\nclick rates (GET /v1/analytics/templates):")
+        for row in click_rates(call):
+            rate = "-" if row["click_rate"] is None else f"{100 * row['click_rate']:.0f}%"
+            print(f"  {row['template']:28s} sent {row['sent']:3d}  clicked {row['clicked']:3d}  click rate {rate}")
     finally:
         stack.stop()
 

@@ -216,3 +216,34 @@ def test_turning_tracking_on_needs_a_public_url(api, stack, monkeypatch):
     status, body, _ = api.call("PUT", "/v1/settings", {"track_clicks": True})
     assert status == 422 and body["errors"][0]["field"] == "track_clicks"
     assert api.get("/v1/settings")[1]["track_clicks"] is False
+
+
+@pytest.mark.parametrize("vertical", ["retail", "restaurant", "education", "clinic", "bank", "salon"])
+def test_the_seeds_measure_click_rates_for_every_use_case(stack, vertical):
+    # GIVEN a vertical loaded by the seed loader (tracking on before its templates are registered)
+    from infra.examples import click_rates, demo_events, load, read, tracked_links
+    from tests.functional.test_examples import in_process
+
+    call = in_process(stack, stack.dev_tenant["api_key"])
+    load(call, vertical, wait=stack.drain)
+    with_url = {t["name"] for t in read(vertical, "templates")
+                if any(b.get("type") == "URL" for c in t["components"] for b in c.get("buttons", []))}
+    # WHEN its sample events run to the end and the phone taps every tracked link
+    planned = []
+    for event in demo_events(vertical, datetime.now(UTC)):
+        planned += call("POST", "/v1/events", event)[1]["messages"]
+    stack.drain()
+    for send_at in sorted({m["send_at"] for m in planned if m["send_at"]}):
+        stack.request("POST", "/_local/clock", body={"at": send_at})
+        stack.drain()
+    links = tracked_links(stack.sandbox.received())
+    for path in links:
+        assert stack.request("GET", path)[0] == 302, path
+    stack.drain()
+    # THEN every template that went out has a click rate, and each with a URL button that went out was clicked
+    rows = {r["template"]: r for r in click_rates(call)}
+    assert rows and all(r["click_rate"] is not None for r in rows.values() if r["sent"])
+    sent_with_url = with_url & set(rows)
+    assert bool(sent_with_url) == bool(with_url), (with_url, rows)  # the seeds send their URL templates
+    assert len(links) >= len(sent_with_url)
+    assert all(rows[name]["clicked"] >= 1 for name in sent_with_url), rows
