@@ -10,6 +10,7 @@ import pytest
 from wa_notify.services import erasure
 
 from tests.functional.test_callbacks import received, with_callbacks
+from tests.functional.test_campaigns_and_quota import campaign_body
 from tests.functional.test_permissions_in_practice import allowed, calls, granted  # noqa: F401 - calls is a fixture
 from tests.functional.test_webhooks_and_statuses import post_webhook, status_event
 
@@ -171,3 +172,20 @@ def test_a_late_status_webhook_after_the_erasure_brings_nothing_back(api, stack)
     # THEN the row is as the erasure left it: no wamid, no phone, no new status or time
     assert api.message(message_id) == before and before["provider_message_id"] is None
     assert traces(stack, *forms(PHONE, NAME)) == []
+
+
+def test_a_campaign_that_named_the_contact_but_sent_it_nothing_forgets_the_number(api, stack):
+    # GIVEN an opted-out contact named in a campaign's explicit segment (excluded: no message to it)
+    api.approved_template()
+    assert api.call("PUT", f"/v1/contacts/{PHONE}", {"name": NAME, "opted_out": True})[0] == 200
+    body = {**campaign_body(), "segment": {"contacts": [PHONE, OTHER]}}
+    status, created, _ = api.post("/v1/campaigns", body)
+    assert status == 202, created
+    stack.drain()
+    assert traces(stack, PHONE)
+    # WHEN the contact is erased
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    # THEN the campaign keeps the other contact and nothing of the erased one is left anywhere
+    assert traces(stack, *forms(PHONE, NAME)) == []
+    assert [i for i in every_item(stack) if OTHER in json.dumps(i) and i["sk"]["S"] == "CAMPAIGN"]

@@ -6,7 +6,8 @@ finishes the job (and a DELETE of a number we never stored answers 204 too):
 1. the erasure's salt is kept on the contact row (created if there is none) until the end;
 2. the contact's pending messages are cancelled (`cancel_reason` erased: `message.cancelled`
    with reason `platform`, the platform asked for it);
-3. the campaigns of its messages lose the phone from their explicit segment and their cursor;
+3. the campaigns of its messages, and any other campaign whose explicit segment names it (the
+   tenant's campaign listing), lose the phone from their segment and their cursor;
 4. every message row to the phone is scrubbed (domain/erasure.scrub: the phone becomes the
    salted hash, so `?to=` no longer finds it and it leaves any index keyed on the phone);
 5. its inbound messages are deleted;
@@ -48,9 +49,23 @@ def erase(deps: Deps, tenant_id: str, raw_phone: str) -> None:
             store.scrub_campaign(tenant_id, row["campaign"], phone)
             campaigns.add(row["campaign"])
         store.scrub_message(row, phone, hashed, at)
+    for campaign_id in _campaigns_naming(deps, tenant_id, phone) - campaigns:
+        store.scrub_campaign(tenant_id, campaign_id, phone)  # named in its segment, excluded (no message)
     for sk in store.inbound_keys(tenant_id, phone):
         store.delete_inbound(tenant_id, phone, sk)
     store.write_receipt(tenant_id, hashed, at, len(message_ids))
     store.finish(tenant_id, phone, salt)
     metrics.add_metric(name="ContactsErased", unit="Count", value=1)
     logger.info("contact erased", extra={"to": mask(phone), "messages": len(message_ids), "campaigns": len(campaigns)})
+
+
+def _campaigns_naming(deps: Deps, tenant_id: str, phone: str) -> set[str]:
+    """Campaigns whose explicit segment or planning cursor holds the phone: the tenant's campaign
+    listing read whole, 100 a page (campaigns are few; no index on segment members)."""
+    found: set[str] = set()
+    cursor: str | None = None
+    while True:
+        page, cursor = deps.store.campaigns.list(tenant_id, limit=100, cursor=cursor)
+        found |= {c["id"] for c in page if phone in ((c.get("segment") or {}).get("contacts") or []) or c.get("cursor") == phone}
+        if not cursor:
+            return found

@@ -83,7 +83,7 @@ class ErasureRepository:
         contacts = (row.get("segment") or {}).get("contacts")
         if isinstance(contacts, list) and phone in contacts:
             kept = [c for c in contacts if c != phone]
-            self.table.update(*key, "SET segment.contacts = :kept", condition="segment.contacts = :was",
+            self.table.update(*key, "SET #seg.contacts = :kept", condition="#seg.contacts = :was", names={"#seg": "segment"},
                               values={":kept": kept, ":was": contacts})
         if row.get("cursor") == phone:
             self.table.update(*key, "SET #cursor = :before", condition="#cursor = :phone", names={"#cursor": "cursor"},
