@@ -16,29 +16,35 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import DEV_API_KEY, ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
 SKIP_MARKER = "<!-- readme-test: skip (needs AWS) -->"
 CURL = re.compile(r"(?<![\w./-])curl(?=\s)")
 
-# Wrappers the README's blocks run under: curl keeps what it does (its stdout still reaches
-# `$(...)`) and leaves, per call, its exit code, the response headers (-D adds to any other
-# option) and its body; `make examples` runs its target's command.
+# Each curl of the README becomes `__readme_curl <its number>`: it does what curl does (its stdout
+# still reaches `$(...)`) and leaves, per run, its exit code, the response headers (-D adds to any
+# other option) and its body, under <number>.<run> (a curl in a polling loop runs several times;
+# the run count is a file because a curl inside $(...) runs in a subshell). `make examples` runs
+# its target's command.
 PRELUDE = r"""
-curl() {  # the count is kept in a file: a curl inside $(...) runs in a subshell
-  local __n=$(( $(cat "$README_LOG/count" 2>/dev/null || echo 0) + 1 ))
-  printf '%s\n' "$__n" > "$README_LOG/count"
-  printf '%s\n' "$*" > "$README_LOG/$__n.args"
-  command curl --max-time 60 -D "$README_LOG/$__n.headers" "$@" | tee "$README_LOG/$__n.body"
+__readme_curl() {
+  local id=$1; shift
+  local n=$(( $(cat "$README_LOG/count" 2>/dev/null || echo 0) + 1 ))
+  printf '%s\n' "$n" > "$README_LOG/count"
+  local f="$README_LOG/$id.$n"
+  printf '%s\n' "$*" > "$f.args"
+  command curl --max-time 60 -D "$f.headers" "$@" | tee "$f.body"
   local rc=${PIPESTATUS[0]}
-  printf '%s\n' "$rc" > "$README_LOG/$__n.rc"
+  printf '%s\n' "$rc" > "$f.rc"
   return $rc
 }
 make() {
@@ -53,6 +59,8 @@ class Call:
     block: int
     line: int
     text: str
+    row: int = 0  # the line within its block
+    col: int = 0  # where "curl" starts on it
     expect: str | None = None
 
 
@@ -117,8 +125,8 @@ def curl_calls(block: Block, index: int) -> list[Call]:
         if starts_in_code and comment.startswith("#   ") and last is not None and last.expect is not None:
             last.expect += " " + comment[1:].strip()  # a `# ->` that goes on over several lines
             continue
-        for _ in CURL.finditer(visible):
-            last = Call(index, block.line + offset, raw.strip())
+        for found in CURL.finditer(visible):
+            last = Call(index, block.line + offset, raw.strip(), offset, found.start())
             calls.append(last)
         continued = quote is None and raw.rstrip().endswith("\\")
     return calls
@@ -152,6 +160,15 @@ def top_level(expect: str) -> tuple[int | None, dict[str, Any]]:
     return status, keys
 
 
+def numbered(block: Block, calls: list[Call]) -> str:
+    """The block's code with each of its curls called through __readme_curl <its number>."""
+    lines = block.code.splitlines()
+    for n, call in sorted(((n, c) for n, c in enumerate(calls) if any(c is mine for mine in block.calls)), key=lambda nc: -nc[1].col):
+        text = lines[call.row]
+        lines[call.row] = text[:call.col] + f"__readme_curl {n}" + text[call.col + len("curl"):]
+    return "\n".join(lines)
+
+
 def test_readme_blocks_are_found_and_the_aws_ones_marked():
     # GIVEN the README WHEN its blocks are read THEN there are curl blocks to run, and the Deploy
     # section's (which needs AWS) is skipped by its marker, not by accident
@@ -161,33 +178,66 @@ def test_readme_blocks_are_found_and_the_aws_ones_marked():
     assert not any("Deploy" in b.heading for b in run)
 
 
-def test_every_readme_curl_works_against_a_local_stack(base_url, tmp_path):
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory):
+    """A local stack of its own, as `make dev` starts it: the README's dev tenant starts empty
+    whatever other e2e tests did to the session's stack."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("readme-stack") / "output.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "LOCAL_API_KEY": DEV_API_KEY}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the README's local stack did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_every_readme_curl_works_against_a_local_stack(own_stack, tmp_path):
+    base_url = own_stack
     # GIVEN the README's curl blocks in order, joined into one shell session (variables carry on)
     run, _ = blocks((ROOT / "README.md").read_text())
     calls = [c for b in run for c in b.calls]
-    script = PRELUDE + "\n".join(f"\n# --- README line {b.line} ({b.heading})\n{b.code}" for b in run)
+    script = PRELUDE + "\n".join(f"\n# --- README line {b.line} ({b.heading})\n{numbered(b, calls)}" for b in run)
     log = tmp_path / "calls"
     log.mkdir()
     env = {**os.environ, "PORT": base_url.rsplit(":", 1)[1], "README_LOG": str(log), "README_PYTHON": sys.executable}
     # WHEN bash runs them from the repository's root (the README's relative paths)
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    made = sorted(int(p.stem) for p in log.glob("*.rc"))
+    runs = {n: sorted(int(p.name.split(".")[1]) for p in log.glob(f"{n}.*.rc")) for n in range(len(calls))}
     # THEN every curl the README shows ran, in order
-    assert len(made) == len(calls), (f"{len(calls)} curls in the README, {len(made)} ran; bash said:\n{done.stderr[-3000:]}")
+    missing = [calls[n].line for n, made in runs.items() if not made]
+    assert not missing, f"README lines {missing}: their curl never ran; bash said:\n{done.stderr[-3000:]}"
+    firsts = [runs[n][0] for n in range(len(calls))]
+    assert firsts == sorted(firsts), "the README's curls ran out of order"
     problems = []
-    for n, call in enumerate(calls, 1):
+    for n, call in enumerate(calls):
         where = f"README line {call.line}: {call.text[:100]}"
-        rc = int((log / f"{n}.rc").read_text())
-        statuses = re.findall(r"^HTTP/[\d.]+ (\d{3})", (log / f"{n}.headers").read_text(), re.M)
-        status = int(statuses[-1]) if statuses else None
-        body = (log / f"{n}.body").read_text()
-        # AND each exits 0 and is answered without a 5xx
-        if rc != 0:
-            problems.append(f"{where}: curl exited {rc}")
+        results = []
+        for k in runs[n]:
+            rc = int((log / f"{n}.{k}.rc").read_text())
+            statuses = re.findall(r"^HTTP/[\d.]+ (\d{3})", (log / f"{n}.{k}.headers").read_text(), re.M)
+            results.append((rc, int(statuses[-1]) if statuses else None, (log / f"{n}.{k}.body").read_text()))
+        # AND each run exits 0 and is answered without a 5xx (a polling loop's last run is the answer)
+        for rc, status, body in results:
+            if rc != 0:
+                problems.append(f"{where}: curl exited {rc}")
+            if status is None or status >= 500:
+                problems.append(f"{where}: answered {status}: {body[:300]}")
+        rc, status, body = results[-1]
         want_status, want_keys = top_level(call.expect) if call.expect else (None, {})
-        if status is None or status >= 500:
-            problems.append(f"{where}: answered {status}: {body[:300]}")
-        elif status >= 400 and status != want_status:  # a refusal the README does not show is a README a newcomer cannot follow
+        if status is not None and 400 <= status < 500 and status != want_status:  # a refusal the README does not show is a README a newcomer cannot follow
             problems.append(f"{where}: answered {status}, which the README does not show: {body[:300]}")
         # AND the documented answers hold: the status, the top-level keys and their literal values
         if call.expect:
