@@ -49,6 +49,7 @@ def shop(base_url):
     """A tenant with a week of real traffic: three templates, failures, 3 button replies and 60 more inbound messages."""
     tenant = httpx.post(f"{base_url}/_local/tenants", json={"name": "dashboard shop"}).json()
     client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {tenant['api_key']}"}, timeout=10)
+    assert client.put("/v1/settings", json={"track_clicks": True}).status_code == 200  # URL buttons via the tracker
     template = json.loads((ROOT / "events/api/create_template.json").read_text())
     message = json.loads((ROOT / "events/api/create_message.json").read_text())
     plan = {"order_shipped": (8, 0), "order_packed": (5, 2), "payment_received": (4, 1)}
@@ -73,6 +74,11 @@ def shop(base_url):
         to = client.get(f"/v1/messages/{message_id}").json()["to"]
         tap = {"from": to, "button": {"payload": "Thanks", "text": "Thanks"}, "context_message_id": wamid, "phone_number_id": tenant["phone_number_id"]}
         assert httpx.post(f"{base_url}/_local/sandbox/inbound", json=tap).status_code == 202
+    for message_id in ids[:2]:  # two of them follow the tracked "Track package" link
+        to = client.get(f"/v1/messages/{message_id}").json()["to"]
+        sent = httpx.get(f"{base_url}/_local/sandbox/messages", params={"to": to}).json()["messages"][0]["request"]
+        token = next(c["parameters"][0]["text"] for c in sent["template"]["components"] if c.get("sub_type") == "url")
+        assert httpx.get(f"{base_url}/r/{token}", follow_redirects=False).status_code == 302
     info = httpx.get(f"{base_url}/_local/info").json()
     now = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
     for i in range(60):  # a week of inbound messages, busiest at 09:00 and 18:00 UTC on weekdays
@@ -89,6 +95,8 @@ def test_dashboard_draws_the_funnel_and_heatmap_from_real_traffic(base_url, shop
     report = wait_for(lambda: client.get("/v1/analytics/templates").json(), lambda r: sum(i["sent"] + i["replied"] for i in r["items"]) == 20, timeout=20)
     assert {i["template"]["name"]: (i["sent"], i["failed"], i["replied"]) for i in report["items"]} == {
         "order_shipped": (8, 0, 3), "order_packed": (5, 2, 0), "payment_received": (4, 1, 0)}
+    clicked = wait_for(lambda: client.get("/v1/analytics/templates").json(), lambda r: sum(i["clicked"] for i in r["items"]) == 2)
+    assert {i["template"]["name"]: (i["clicked"], i["click_rate"]) for i in clicked["items"]}["order_shipped"] == (2, 0.25)
     activity = wait_for(lambda: client.get("/v1/analytics/activity?timezone=UTC").json(), lambda a: a["total"] == 63, timeout=20)
     assert activity["total"] == 63
     OUTPUT.mkdir(exist_ok=True)
@@ -114,6 +122,7 @@ def test_dashboard_draws_the_funnel_and_heatmap_from_real_traffic(base_url, shop
         delayed = page.locator(".funnel .nums").nth(0).inner_text()
         assert delayed.startswith("5 sent") and "2 failed (40.0%)" in delayed
         assert "3 replied" in page.locator(".funnel .nums").nth(1).inner_text()
+        assert "2 clicked (25.0%)" in page.locator(".funnel .nums").nth(1).inner_text()  # click tracking
         assert page.locator("#heat-total").inner_text() == "(63 in UTC)"
         cells = [int(t) for t in page.locator("table.heat td").all_inner_texts() if t.strip()]
         assert sum(cells) == 63
