@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 HANDLE = "4::aW1hZ2UvanBlZw==:ARa1ZDhwbLZM3EENeeg"
-TO = "+14155550188"  # nobody else's recipient in the e2e suites
+TO = "+14155550166"  # nobody else's recipient in the e2e suites
 IMAGE = "https://cdn.example.com/e2e/summer.jpg"
 PDF = "https://cdn.example.com/e2e/invoice-A-1001.pdf"
 

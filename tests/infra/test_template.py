@@ -186,7 +186,8 @@ def test_write_and_send_permissions_are_least_privilege():
         return {p["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for p in FUNCTIONS[fname]["Properties"]["Policies"]
                 if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
 
-    assert sends("WebhookFunction") == {"SendQueueHigh"}  # auto-replies on the high lane only
+    # auto-replies on the high lane; a template's approval resumes its paused campaigns' planning on the bulk lane
+    assert sends("WebhookFunction") == {"SendQueueHigh", "SendQueueBulk"}
     assert sends("CallbackFunction") == {"CallbackRetryQueue", "CallbackDLQ"}
 
 
