@@ -67,3 +67,22 @@ def test_sms_fallback_text_is_gsm7_one_segment_despite_babels_narrow_spaces(api,
     (_, text), = sms_sent()
     assert "6:30 PM" in text and "\u202f" not in text
     assert len(text) > 70 and sms_segments(text) == 1
+
+
+def test_campaign_messages_carry_the_same_billing_as_direct_ones(api, stack):
+    from tests.functional.test_campaigns_and_quota import add_contacts, campaign_body
+
+    # GIVEN a utility template and two vip contacts, one of whom wrote today (window open)
+    api.approved_template()
+    add_contacts(api, ["+14155550001", "+14155550002"])
+    assert stack.request("POST", "/_local/sandbox/inbound", body={"from": "+14155550002", "text": "hi"})[0] == 202
+    stack.drain()
+    # WHEN a campaign sends it to both
+    status, created, _ = api.post("/v1/campaigns", campaign_body())
+    assert status == 202, created
+    stack.drain()
+    items = api.get(f"/v1/messages?campaign={created['id']}")[1]["items"]
+    # THEN each message shows Meta's billing with its type: free inside the window, regular outside
+    billing = {m["to"]: m["billing"] for m in items}
+    assert billing == {"+14155550001": {"category": "utility", "type": "regular", "billable": True},
+                       "+14155550002": {"category": "utility", "type": "free_customer_service", "billable": False}}

@@ -17,7 +17,7 @@ from typing import Any
 
 from wa_notify.domain import audience
 from wa_notify.domain import status as st
-from wa_notify.domain.conversation import window_open
+from wa_notify.domain.conversation import billing, window_open
 from wa_notify.domain.ids import new_id
 from wa_notify.domain.languages import nearest
 from wa_notify.domain.outcomes import CampaignPage
@@ -290,7 +290,8 @@ def plan_page(deps: Deps, tenant_id: str, campaign_id: str, limit: int | None = 
             continue
         contacts.append(contact)
         category = template_item["category"] if not campaign["template"].get("language") else campaign["template"]["category"]
-        extra: MessageExtras = {"campaign": campaign_id, "billing": {"category": category.lower(), "billable": True}}
+        extra: MessageExtras = {"campaign": campaign_id,  # billing as direct messages show it (domain billing)
+                                "billing": billing("template", category, window_open(contact.get("window_expires_at"), start or now))}
         if end_ms is not None:
             extra["not_after"] = end_ms
         items.append(message_service.build_item(
