@@ -189,3 +189,31 @@ def test_a_campaign_that_named_the_contact_but_sent_it_nothing_forgets_the_numbe
     # THEN the campaign keeps the other contact and nothing of the erased one is left anywhere
     assert traces(stack, *forms(PHONE, NAME)) == []
     assert [i for i in every_item(stack) if OTHER in json.dumps(i) and i["sk"]["S"] == "CAMPAIGN"]
+
+
+def test_click_tokens_whose_urls_carry_the_customer_go_with_the_erasure(api, stack):
+    # GIVEN click tracking, a template with a tracked URL button and one whose body carries a link,
+    # both links naming the customer, one of them clicked
+    from tests.functional.test_click_tracking import PLAIN, track
+
+    track(api)
+    api.approved_template()
+    api.approved_template(PLAIN)
+    button = send(api, PHONE, NAME)
+    body = {"to": PHONE, "template": {"name": "visit_note", "language": "en_US"},
+            "params": {"first_name": NAME, "link": f"https://clinic.example.com/v?who={DIGITS}"}}
+    status, text_link, _ = api.post("/v1/messages", body)
+    assert status == 202, text_link
+    stack.drain()
+    assert stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], button).get("click_tokens")
+    link = stack.sandbox.received(PHONE)[-1]["request"]["template"]["components"][0]["parameters"][1]["text"]
+    assert stack.request("GET", "/r/" + link.rsplit("/r/", 1)[1])[0] == 302
+    stack.drain()
+    assert any(i["pk"]["S"].startswith("CLICK#") for i in every_item(stack))
+    # WHEN the contact is erased
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    stack.drain()
+    # THEN its token rows are gone with every other copy of the phone and the name
+    assert not any(i["pk"]["S"].startswith("CLICK#") for i in every_item(stack))
+    assert traces(stack, *forms(PHONE, NAME)) == []
+    assert api.message(text_link["id"])["status"] in ("delivered", "read")

@@ -13,6 +13,7 @@ the phone, clicked URLs) is removed until someone decides it may stay.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +65,31 @@ def scrub(row: Mapping[str, Any], hashed: str) -> tuple[dict[str, Any], list[str
             continue
         removes.append(name)
     return sets, removes
+
+
+_TRACKED = re.compile(r"/r/([A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])")  # domain/clicks: <api base>/r/<token>
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def click_tokens_in(request: Mapping[str, Any]) -> list[str]:
+    """The click-tracking tokens a stored request carries (domain/clicks.track put them there):
+    a tracked URL button's parameter is the token itself, a tracked text URL is `.../r/<token>`.
+    Kept on the message row (`click_tokens`), so an erasure finds the token rows once the request
+    is gone; a candidate that is no token of this message is left (the delete is conditional)."""
+    found: list[str] = []
+    text = (request.get("text") or {}).get("body") if isinstance(request.get("text"), Mapping) else None
+    strings = [text] if isinstance(text, str) else []
+    for component in (request.get("template") or {}).get("components") or []:
+        for param in component.get("parameters") or [] if isinstance(component, Mapping) else []:
+            value = param.get("text") if isinstance(param, Mapping) else None
+            if not isinstance(value, str):
+                continue
+            if component.get("sub_type") == "url" and _TOKEN.fullmatch(value):
+                found.append(value)
+            strings.append(value)
+    for value in strings:
+        found += _TRACKED.findall(value)
+    return list(dict.fromkeys(found))
 
 
 # ---- message.cancelled reasons -------------------------------------------------------------------

@@ -319,6 +319,7 @@ class MessageRow(TypedDict, total=False):
     clicks: list[dict[str, str]]  # [{url, at}] of its tracked links (the first MAX_CLICKS)
     clicked_at: str  # the first click (the stream's message.clicked)
     click_count: int
+    click_tokens: list[str]  # its click-tracking tokens (keys.click_token), for an erasure to find
 
 
 class MessageExtras(TypedDict, total=False):

@@ -48,6 +48,7 @@ def erase(deps: Deps, tenant_id: str, raw_phone: str) -> None:
             # Before its message: a rerun finds the campaign through the message not yet scrubbed.
             store.scrub_campaign(tenant_id, row["campaign"], phone)
             campaigns.add(row["campaign"])
+        store.delete_click_tokens(row)
         store.scrub_message(row, phone, hashed, at)
     for campaign_id in _campaigns_naming(deps, tenant_id, phone) - campaigns:
         store.scrub_campaign(tenant_id, campaign_id, phone)  # named in its segment, excluded (no message)

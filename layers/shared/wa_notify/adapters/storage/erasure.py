@@ -60,6 +60,14 @@ class ErasureRepository:
                                   names=names, values=values)
         return ok
 
+    def delete_click_tokens(self, row: MessageRow) -> None:
+        """The click-token rows of a message (their URLs may carry the customer's data), each only
+        while it names this message."""
+        tokens = list(row.get("click_tokens") or []) + rules.click_tokens_in(row.get("request") or {})
+        for token in dict.fromkeys(tokens):
+            self.table.delete(*keys.click_token(str(token)), condition="message_id = :m AND tenant_id = :t",
+                              values={":m": row["id"], ":t": row["tenant_id"]})
+
     def inbound_keys(self, tenant_id: str, phone: str) -> builtins.list[str]:
         """The sort keys of the contact's inbound messages (its inbox partition, all of it)."""
         out: builtins.list[str] = []

@@ -10,6 +10,7 @@ from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.adapters.storage.quota import QuotaRepository
 from wa_notify.domain import status as st
+from wa_notify.domain.erasure import click_tokens_in
 from wa_notify.domain.outcomes import MessageWrite
 from wa_notify.domain.records import ErrorInfo, IdempotencyRow, LastReply, MessageRow
 
@@ -34,6 +35,9 @@ class MessageRepository:
         row["contact_key"] = keys.contact_list_key(item["tenant_id"], item["to"])
         row["tenant_key"] = keys.messages_list_key(item["tenant_id"])
         row["listed_at"] = item["created_at"]
+        # Its click-tracking tokens, for an erasure to find their rows once the request is gone.
+        if tokens := click_tokens_in(item.get("request") or {}):
+            row["click_tokens"] = tokens
         return row
 
     def update(self, tenant_id: str, message_id: str, expression: str, **kwargs: Any) -> bool:
