@@ -99,7 +99,7 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     except Exception:
         # Without its planning job the campaign would sit in "planning" forever: take it back, so
         # the failed request leaves nothing behind and the platform's retry starts clean.
-        deps.store.campaigns.drop_unplanned(tenant_id, campaign_id)
+        deps.store.campaigns.drop_unplanned(tenant_id, campaign_id, item["created_at"])
         raise
     logger.info("campaign accepted", extra={"campaign_id": campaign_id, "template": name})
     return view(item, counts=None)

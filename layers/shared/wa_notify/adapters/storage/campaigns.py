@@ -25,15 +25,15 @@ class CampaignRepository:
 
     def put(self, tenant_id: str, item: CampaignRow) -> None:
         """The campaign and its listing row (GET /v1/campaigns), together."""
-        listing = keys.campaign_listing(tenant_id, item["id"]).item({"created_at": item["created_at"]})
+        listing = keys.campaign_listing(tenant_id, item["created_at"], item["id"]).item({"id": item["id"]})
         self.table.transact_put_new([keys.campaign(tenant_id, item["id"]).item(dynamo_safe(item)), listing])
 
     def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[builtins.list[CampaignRow], str | None]:
         """A page of campaigns, newest first: the listing rows, then the campaigns (one batch read)."""
         pk = keys.campaigns_pk(tenant_id)
         rows, last = self.table.query("pk = :pk", {":pk": pk}, limit=limit, start_key=decode_cursor(cursor, pk), newest_first=True)
-        found = {c["id"]: c for c in self.table.batch_get([keys.campaign(tenant_id, r["sk"])._asdict() for r in rows])}
-        return [cast("CampaignRow", found[r["sk"]]) for r in rows if r["sk"] in found], encode_cursor(last)
+        found = {c["id"]: c for c in self.table.batch_get([keys.campaign(tenant_id, r["id"])._asdict() for r in rows])}
+        return [cast("CampaignRow", found[r["id"]]) for r in rows if r["id"] in found], encode_cursor(last)
 
     def complete(self, tenant_id: str, campaign_id: str, at: str) -> bool:
         """sending -> completed, once every message is planned (planned_all) and has left our hands."""
@@ -43,11 +43,11 @@ class CampaignRepository:
             values={":done": COMPLETED, ":sending": SENDING, ":t": True, ":at": at})
         return ok
 
-    def drop_unplanned(self, tenant_id: str, campaign_id: str) -> bool:
+    def drop_unplanned(self, tenant_id: str, campaign_id: str, created_at: str) -> bool:
         """Delete a campaign nothing was planned for yet (its planning job could not be queued)."""
         dropped = self.table.delete(*keys.campaign(tenant_id, campaign_id), condition="planned = :zero", values={":zero": 0})
         if dropped:
-            self.table.delete(*keys.campaign_listing(tenant_id, campaign_id))
+            self.table.delete(*keys.campaign_listing(tenant_id, created_at, campaign_id))
         return dropped
 
     def get(self, tenant_id: str, campaign_id: str) -> CampaignRow | None:

@@ -28,7 +28,7 @@ another's (see docs/decisions.md). `<tid>` is a tenant id, `<mid>` a message id.
 | analytics: inbound day | TENANT#<tid>#STATS | ACT#<yyyy-mm-dd> | | 400 d | analytics |
 | dispatch watermark, per due shard | DISPATCH#<n> | DISPATCH | | | dispatch |
 | campaign | TENANT#<tid>#CAMPAIGN#<cid> | CAMPAIGN | (its messages: CampaignIndex campaign_key = its pk) | | campaigns |
-| campaign listing (GET /v1/campaigns, newest first) | TENANT#<tid>#CAMPAIGNS | <cid> | | | campaigns |
+| campaign listing (GET /v1/campaigns, newest first) | TENANT#<tid>#CAMPAIGNS | <created_at>#<cid> | | | campaigns |
 | GCRA rate bucket | RATE#<scope> | RATE | | | buckets |
 | click-tracking token -> (tenant, message, URL) | CLICK#<token> | CLICK | | 400 d | clicks |
 
@@ -206,11 +206,6 @@ def messages_list_key(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#MESSAGES"
 
 
-def failed_list_key(tenant_id: str) -> str:
-    """FailedIndex partition: a tenant's failed messages only (`failed_key`, set when one fails)."""
-    return f"TENANT#{tenant_id}#FAILED"
-
-
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
     """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`,
     `contact`, `template` or `erasure`; None for every other item."""
@@ -271,9 +266,10 @@ def campaign(tenant_id: str, campaign_id: str) -> Key:
     return Key(f"TENANT#{tenant_id}#CAMPAIGN#{campaign_id}", "CAMPAIGN")
 
 
-def campaign_listing(tenant_id: str, campaign_id: str) -> Key:
-    """One row per campaign, sorted by its time-ordered id: GET /v1/campaigns reads it newest first."""
-    return Key(campaigns_pk(tenant_id), campaign_id)
+def campaign_listing(tenant_id: str, created_at: str, campaign_id: str) -> Key:
+    """One row per campaign, sorted by creation time: GET /v1/campaigns reads it newest first.
+    (An id's base32 text does not sort as its time does: digits sort before letters.)"""
+    return Key(campaigns_pk(tenant_id), f"{created_at}#{campaign_id}")
 
 
 def campaigns_pk(tenant_id: str) -> str:
