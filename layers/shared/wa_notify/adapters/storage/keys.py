@@ -206,6 +206,11 @@ def messages_list_key(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#MESSAGES"
 
 
+def failed_list_key(tenant_id: str) -> str:
+    """FailedIndex partition: a tenant's failed messages only (`failed_key`, set when one fails)."""
+    return f"TENANT#{tenant_id}#FAILED"
+
+
 def stream_kind(pk: str, sk: str) -> tuple[str, str] | None:
     """(kind, tenant id) of an item whose changes the stream handler reads: `message`, `inbound`,
     `contact`, `template` or `erasure`; None for every other item."""
