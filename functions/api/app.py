@@ -369,7 +369,7 @@ def list_numbers() -> NumbersView:
 @app.get("/v1/analytics/templates", summary="Per template: sent, delivered, read, failed, replied, rates, median time to read",
          responses={200: {"description": "One row per template over the UTC days [from, to]"}, **problem_responses(401, 422)})
 def analytics_templates(
-    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day, e.g. 2026-11-01 (default: 30 days ago)")] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day, e.g. 2026-11-01 (default: 29 days before `to`, so 30 days)")] = None,
     to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
 ) -> TemplatesReport:
     from wa_notify.services import analytics
@@ -380,7 +380,7 @@ def analytics_templates(
 @app.get("/v1/analytics/activity", summary="Inbound messages by weekday x hour",
          responses={200: {"description": "A 7 x 24 matrix of counts, Monday first"}, **problem_responses(401, 422)})
 def analytics_activity(
-    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day (default: 28 days ago)")] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first UTC day (default: 27 days before `to`, so 28 days: four whole weeks)")] = None,
     to: Annotated[str | None, Query(max_length=10, description="last UTC day, inclusive (default: today)")] = None,
     timezone: Annotated[str | None, Query(max_length=64, description="IANA zone for weekday and hour (default UTC)")] = None,
 ) -> ActivityReport:
