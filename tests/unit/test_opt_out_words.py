@@ -30,6 +30,7 @@ def test_normalized_reply_trims_around_the_word_only():
     assert normalized_reply(" Cancelár!! 👋") == "cancelar"
     assert normalized_reply("I'll  be\tthere") == "i'll be there"
     assert normalized_reply("STOP_UPDATES") == "stop_updates"
+    assert normalized_reply("I\u2019ll be there!") == "i'll be there"  # a phone's typographic apostrophe
 
 
 def test_reply_actions_compare_normalized_and_may_opt_out():

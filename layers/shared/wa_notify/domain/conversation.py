@@ -82,6 +82,7 @@ def normalized_reply(text: str | None) -> str:
     import unicodedata
 
     plain = "".join(c for c in unicodedata.normalize("NFKD", text or "") if not unicodedata.combining(c)).casefold()
+    plain = plain.replace("\u2019", "'").replace("\u2018", "'")  # phones type "I’ll be there"
     kept = [i for i, c in enumerate(plain) if unicodedata.category(c)[0] in "LN"]
     return " ".join(plain[kept[0]:kept[-1] + 1].split()) if kept else ""
 
