@@ -64,10 +64,12 @@ ATTEMPTS = {
 # PUT on a name or a phone is the caller's own upsert: it writes B's object, never A's; DELETE of a
 # phone erases B's own contact of that number (204 whether B had one), never A's (checked below).
 OWN_UPSERTS = {("PUT", "/v1/flows/{name}"), ("PUT", "/v1/contacts/{phone}"), ("DELETE", "/v1/contacts/{phone}")}
+# A phone's timeline is the caller's own contact of that number: B reads B's (empty), never A's.
+OWN_READS = {("GET", "/v1/contacts/{phone}/timeline")}
 
 
 def test_every_object_route_is_covered_here():
-    assert object_routes() == set(ATTEMPTS) | OWN_UPSERTS
+    assert object_routes() == set(ATTEMPTS) | OWN_UPSERTS | OWN_READS
 
 
 def test_another_tenants_key_gets_404_and_no_data_on_every_object_route(api, stack, owned):
@@ -96,7 +98,10 @@ def test_another_tenants_upserts_and_lists_never_touch_or_show_a(api, stack, own
     stack.drain()
     assert api.get(f"/v1/contacts/{CUSTOMER}")[1]["name"] == "Ana"
     assert api.message(ids["id"])["to"] == CUSTOMER
-    for path in ("/v1/templates", "/v1/flows", "/v1/contacts?tag=vip", "/v1/analytics/templates"):
+    # A's customer read back by B, by phone: B's own (empty) timeline and messages (issue 16)
+    assert intruder.get(f"/v1/contacts/{CUSTOMER}/timeline")[1]["items"] == []
+    assert intruder.get(f"/v1/messages?to={CUSTOMER.replace('+', '%2B')}")[1]["items"] == []
+    for path in ("/v1/templates", "/v1/flows", "/v1/contacts?tag=vip", "/v1/analytics/templates", "/v1/messages"):
         status, data, _ = intruder.get(path)
         assert status == 200 and all(item.get("name") != "Ana" for item in data["items"]), (path, data)
         assert ids["name"] not in json.dumps(data)
