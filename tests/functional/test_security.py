@@ -66,10 +66,13 @@ ATTEMPTS = {
 OWN_UPSERTS = {("PUT", "/v1/flows/{name}"), ("PUT", "/v1/contacts/{phone}"), ("DELETE", "/v1/contacts/{phone}")}
 # A phone's timeline is the caller's own contact of that number: B reads B's (empty), never A's.
 OWN_READS = {("GET", "/v1/contacts/{phone}/timeline")}
+# A tracked link is followed by a customer's browser with no key: the 128-bit token is the
+# capability, and another tenant's token only counts on its own message (test_click_tracking.py).
+PUBLIC_OBJECT_ROUTES = {("GET", "/r/{token}")}
 
 
 def test_every_object_route_is_covered_here():
-    assert object_routes() == set(ATTEMPTS) | OWN_UPSERTS | OWN_READS
+    assert object_routes() == set(ATTEMPTS) | OWN_UPSERTS | OWN_READS | PUBLIC_OBJECT_ROUTES
 
 
 def test_another_tenants_key_gets_404_and_no_data_on_every_object_route(api, stack, owned):
