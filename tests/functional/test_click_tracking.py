@@ -247,3 +247,32 @@ def test_the_seeds_measure_click_rates_for_every_use_case(stack, vertical):
     assert bool(sent_with_url) == bool(with_url), (with_url, rows)  # the seeds send their URL templates
     assert len(links) >= len(sent_with_url)
     assert all(rows[name]["clicked"] >= 1 for name in sent_with_url), rows
+
+
+def _count_requests(stack):
+    seen = []
+    stack.deps.store.table.client.meta.events.register("before-parameter-build.dynamodb.*", lambda model, **_: seen.append(model.name))
+    return seen
+
+
+def test_a_click_costs_one_read_and_one_write_and_a_tracked_intake_one_put_per_url(api, stack, tracked):
+    # GIVEN a tracked message, and the table's requests counted from now on
+    token = [c for c in sent_request(stack)["template"]["components"] if c.get("sub_type") == "url"][0]["parameters"][0]["text"]
+    seen = _count_requests(stack)
+    # WHEN the link is followed once (the stream's work is not the click's)
+    assert follow(stack, f"/r/{token}")[0] == 302
+    # THEN the click was one GetItem (the token) and one UpdateItem (the message)
+    assert sorted(seen) == ["GetItem", "UpdateItem"], seen
+    # AND a tracked message costs its untracked intake plus one PutItem (its one URL)
+    seen.clear()
+    assert api.post("/v1/messages", {**load_event("api/create_message.json"), "to": "+886912000010"})[0] == 202
+    tracked_intake = list(seen)
+    track(api, on=False)
+    api.post("/v1/templates", {**load_event("api/create_template.json"), "name": "order_shipped_plain",
+                               "components": [{**c, "text": "Plain. " + c["text"]} if c["type"] == "BODY" else c
+                                              for c in load_event("api/create_template.json")["components"]]})
+    stack.drain()
+    seen.clear()
+    assert api.post("/v1/messages", {**load_event("api/create_message.json"), "to": "+886912000011",
+                                     "template": {"name": "order_shipped_plain", "language": "en_US"}})[0] == 202
+    assert len(tracked_intake) == len(seen) + 1 and tracked_intake.count("PutItem") == seen.count("PutItem") + 1, (tracked_intake, seen)
