@@ -114,3 +114,20 @@ def test_an_event_that_cancels_a_flows_plan_raises_message_cancelled_platform(ap
     stack.drain()
     # THEN each reminder raised message.cancelled once, reason platform
     assert [cancelled(stack, m["id"]) for m in planned[1:]] == [["platform"]] * 3
+
+
+def test_free_text_whose_window_closed_before_it_went_raises_message_cancelled_window_closed(api, stack):
+    # GIVEN a customer who wrote (the window opens) and a free-text answer accepted inside it
+    with_callbacks(api, stack)
+    assert stack.request("POST", "/_local/sandbox/inbound", body={"from": CUSTOMER, "text": "Is my order ready?"})[0] == 202
+    stack.drain()
+    status, accepted, _ = api.post("/v1/messages", {"to": CUSTOMER, "text": "Yes, pick it up today."})
+    assert status == 202, accepted
+    # WHEN the sender only gets to it after the 24 h window closed
+    later = stack.deps.now() + timedelta(hours=25)
+    stack.deps.clock = lambda: later
+    stack.drain()
+    # THEN it is cancelled, never sent to Meta, and the platform heard why: window_closed
+    assert api.message(accepted["id"])["status"] == "cancelled"
+    assert stack.sandbox.received(CUSTOMER) == []
+    assert cancelled(stack, accepted["id"]) == ["window_closed"]

@@ -140,6 +140,15 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
             store.leases.cancel(tenant_id, message_id, token, "the contact opted out of marketing", iso(now))
             metrics.add_metric(name="SendCancelledOptOut", unit="Count", value=1)
             return "cancelled"
+    if message.get("template") is None and message.get("text") is not None:
+        # Free text goes only inside the customer's 24 h window: one that closed while the message
+        # waited is cancelled (window_closed), never sent to fail with Meta's 131047.
+        from wa_notify.domain.conversation import window_open
+
+        if not window_open((store.contacts.get(tenant_id, to) or {}).get("window_expires_at"), now):
+            store.leases.cancel(tenant_id, message_id, token, "window_closed", iso(now))
+            metrics.add_metric(name="SendCancelledOutsideWindow", unit="Count", value=1)
+            return "cancelled"
     now_us = now_ms * 1000
     lane = message["priority"]
     wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
