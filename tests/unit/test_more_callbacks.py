@@ -88,3 +88,17 @@ def test_a_scrubbed_message_keeps_ids_statuses_times_and_counts_and_nothing_of_t
                     "last_reply": {"at": "y", "rating": 5}}
     assert sorted(removes) == ["cancelled_by", "contact_key", "metadata", "request", "some_future_attribute", "text", "wamid"]
     assert hashed != erasure.phone_hash("other salt", "+886912345678") and "886912345678" not in hashed
+
+
+def test_the_click_tokens_a_request_carries_are_found_for_an_erasure():
+    # GIVEN a stored request with a tracked URL button (its parameter is the token) and a tracked text link
+    token_a, token_b = "A" * 21 + "b", "c" * 22
+    request = {"template": {"components": [
+        {"type": "body", "parameters": [{"type": "text", "text": f"see https://api.example.com/r/{token_b}."}]},
+        {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": token_a}]},
+        {"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": "x" * 22}]}]}}
+    # WHEN its tokens are read
+    # THEN both tokens, once each, and no quick-reply payload; a text message's link too
+    assert erasure.click_tokens_in(request) == [token_a, token_b]
+    assert erasure.click_tokens_in({"type": "text", "text": {"body": f"https://x.example/r/{token_b} and /r/short"}}) == [token_b]
+    assert erasure.click_tokens_in({}) == []
