@@ -408,10 +408,12 @@ def openapi_document():  # noqa: ANN201 - a bare Response has no schema
                           "headers": {"Location": {"description": "the original URL", "schema": {"type": "string"}}}},
                     **problem_responses(404)})
 def follow_link(token: str):  # noqa: ANN201 - a redirect or a problem, no JSON schema
+    from wa_notify.domain.clicks import is_link_preview
     from wa_notify.services import clicks
 
     try:
-        url = clicks.follow(get_deps(), token)
+        # WhatsApp's link-preview fetch follows the link too: redirected, not counted as a click.
+        url = clicks.follow(get_deps(), token, record=not is_link_preview(app.current_event.get_header_value("user-agent") or ""))
     except DomainError as exc:
         refused = on_domain_error(exc)
         refused.headers.update(LINK_HEADERS)

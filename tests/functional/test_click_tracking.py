@@ -276,3 +276,14 @@ def test_a_click_costs_one_read_and_one_write_and_a_tracked_intake_one_put_per_u
     assert api.post("/v1/messages", {**load_event("api/create_message.json"), "to": "+886912000011",
                                      "template": {"name": "order_shipped_plain", "language": "en_US"}})[0] == 202
     assert len(tracked_intake) == len(seen) + 1 and tracked_intake.count("PutItem") == seen.count("PutItem") + 1, (tracked_intake, seen)
+
+
+def test_whatsapps_link_preview_fetch_is_redirected_but_not_a_click(api, stack, tracked):
+    # GIVEN a tracked message's token
+    token = [c for c in sent_request(stack)["template"]["components"] if c.get("sub_type") == "url"][0]["parameters"][0]["text"]
+    # WHEN WhatsApp's preview fetcher follows it
+    status, headers, _ = stack.request("GET", f"/r/{token}", headers={"user-agent": "WhatsApp/2.23.18.78 i"})
+    stack.drain()
+    # THEN it is redirected like anyone, and no click is recorded, no message.clicked sent
+    assert status == 302 and headers["location"] == "https://track.example.com/1Z999AA1"
+    assert api.message(tracked)["click_count"] == 0 and not received(stack, "message.clicked")

@@ -118,3 +118,13 @@ def test_click_rate_is_clicked_over_sent():
     # GIVEN four sent, one clicked THEN the rate is a quarter
     row = analytics.template_report({"name": "x", "language": "en"}, {"sent": 4, "clicked": 1})
     assert (row["clicked"], row["click_rate"]) == (1, 0.25)
+
+
+def test_link_preview_fetches_are_told_from_people():
+    # GIVEN WhatsApp's and Meta's preview fetchers, and phones' browsers
+    previews = ["WhatsApp/2.23.18.78 i", "WhatsApp/2.19.92 A", "WhatsApp", "facebookexternalhit/1.1", "Facebot"]
+    people = ["Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+              "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Version/18.1 Mobile/15E148 Safari/604.1", ""]
+    # THEN only the fetchers are previews
+    assert all(clicks.is_link_preview(ua) for ua in previews)
+    assert not any(clicks.is_link_preview(ua) for ua in people)

@@ -58,6 +58,12 @@ def is_token(value: str) -> bool:
     return bool(TOKEN_RE.fullmatch(value))
 
 
+def is_link_preview(user_agent: str) -> bool:
+    """WhatsApp's link-preview fetch (`WhatsApp/2.23.18.78 i`) or Meta's shared crawler
+    (`facebookexternalhit/1.1`, `Facebot`): it follows the link, but no person clicked it."""
+    return user_agent.startswith("WhatsApp") or "facebookexternalhit" in user_agent or "Facebot" in user_agent
+
+
 def _url_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in URL_IN_TEXT.finditer(text):

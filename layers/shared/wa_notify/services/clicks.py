@@ -42,9 +42,9 @@ def apply(deps: Deps, tenant_id: str, message_id: str, request: dict[str, Any], 
     return tracked
 
 
-def follow(deps: Deps, token: str) -> str:
-    """Record one click and return where it goes; NotFound for a malformed, unknown or expired
-    token, or one whose message is gone."""
+def follow(deps: Deps, token: str, *, record: bool = True) -> str:
+    """Record one click (unless `record` is False: a link-preview fetch) and return where it goes;
+    NotFound for a malformed, unknown or expired token, or one whose message is gone."""
     unknown = NotFound("no such link")
     if not clicks.is_token(token):
         raise unknown
@@ -55,7 +55,7 @@ def follow(deps: Deps, token: str) -> str:
     url = str(link["url"])
     if not url.lower().startswith(("https://", "http://")):
         raise unknown  # only ever an http(s) URL stored at intake; anything else is not followed
-    if not deps.store.clicks.record(str(link["tenant_id"]), str(link["message_id"]), url, iso(now), clicks.MAX_CLICKS):
+    if record and not deps.store.clicks.record(str(link["tenant_id"]), str(link["message_id"]), url, iso(now), clicks.MAX_CLICKS):
         raise unknown
     return url
 
