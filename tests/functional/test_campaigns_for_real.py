@@ -92,6 +92,24 @@ def test_status_is_sending_while_pages_remain_and_completed_at_the_end(api, stac
     # THEN it is completed, with every message counted
     body = api.get(f"/v1/campaigns/{created['id']}")[1]
     assert body["status"] == "completed" and body["progress"]["planned"] == 5 and body["progress"]["sent"] == 5
+    # AND a completed campaign cannot be cancelled any more (409), it stays completed
+    status, problem, _ = api.delete(f"/v1/campaigns/{created['id']}")
+    assert status == 409 and "completed" in problem["detail"]
+    assert api.get(f"/v1/campaigns/{created['id']}")[1]["status"] == "completed"
+
+
+def test_a_contact_value_the_template_refuses_is_excluded_not_a_failed_page(api, stack):
+    # GIVEN two tagged contacts, one whose city holds a newline (a body parameter may not)
+    come_back_templates(api, ("en_US",))
+    contact(api, "+14155550001", name="Al", tags=["vip"], attributes={"city": "Austin"})
+    contact(api, "+14155550002", name="Bo", tags=["vip"], attributes={"city": "Bo\nise"})
+    # WHEN the campaign runs
+    created = api.post("/v1/campaigns", {"template": "we_miss_you", "segment": {"tag": "vip"}, "params": COME_BACK})[1]
+    stack.drain()
+    # THEN the other contact got it and this one is counted with why
+    body = api.get(f"/v1/campaigns/{created['id']}")[1]
+    assert body["progress"]["planned"] == 1 and body["status"] == "completed"
+    assert body["excluded"] == {"invalid:params.city": 1}, body
 
 
 def test_campaigns_are_listed_newest_first_with_a_cursor(api, stack):

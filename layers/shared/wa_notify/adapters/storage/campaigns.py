@@ -54,10 +54,11 @@ class CampaignRepository:
         return cast("CampaignRow | None", self.table.get(*keys.campaign(tenant_id, campaign_id), consistent=True))
 
     def stop(self, tenant_id: str, campaign_id: str, at: str) -> CampaignRow | None:
-        """Any not-yet-cancelled campaign -> cancelled; None when it already was."""
+        """Any campaign not yet cancelled or completed -> cancelled; None when it was either."""
         ok, item = self.table.update(
             *keys.campaign(tenant_id, campaign_id), "SET #status = :c, updated_at = :at, cancelled_at = :at",
-            condition="attribute_exists(pk) AND #status <> :c", names={"#status": "status"}, values={":c": CANCELLED, ":at": at},
+            condition="attribute_exists(pk) AND NOT #status IN (:c, :done)", names={"#status": "status"},
+            values={":c": CANCELLED, ":done": COMPLETED, ":at": at},
             return_new=True,
         )
         return cast("CampaignRow", item) if ok else None
@@ -120,12 +121,16 @@ class CampaignRepository:
         return CampaignPage.CONFLICT
 
     def messages_of(self, tenant_id: str, campaign_id: str) -> builtins.list[tuple[str, str]]:
-        """(id, status) of every message planned for the campaign."""
+        """(id, status) of every message planned for the campaign: their keys from CampaignIndex
+        (KEYS_ONLY, so a status change never writes the index), their statuses read with
+        BatchGetItem (consistent, 100 a call), a page of keys at a time."""
         out: builtins.list[tuple[str, str]] = []
         start = None
         while True:
             items, start = self.table.query("campaign_key = :c", {":c": keys.campaign(tenant_id, campaign_id).pk},
                                             index="CampaignIndex", start_key=start)
-            out += [(i["id"], i["status"]) for i in items]
+            rows = self.table.batch_get([{"pk": i["pk"], "sk": i["sk"]} for i in items],
+                                        projection="id, #status", names={"#status": "status"}) if items else []
+            out += [(r["id"], r["status"]) for r in rows]
             if not start:
                 return out
