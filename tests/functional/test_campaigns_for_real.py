@@ -142,3 +142,28 @@ def test_bad_contact_params_are_422(api, stack):
         status, problem, _ = api.post("/v1/campaigns", {"template": "we_miss_you", "segment": {"tag": "vip"}, "params": params})
         # THEN 422 naming the param
         assert status == 422 and field in {e["field"] for e in problem["errors"]}, problem
+
+
+def test_a_paused_translation_pauses_a_campaign_without_language_and_approval_resumes_it(api, stack):
+    # GIVEN a pt_PT and an en_US contact, and the pt_BR translation paused by Meta
+    come_back_templates(api)
+    contact(api, "+351912345678", name="Rui", locale="pt_PT", tags=["vip"], attributes={"city": "Porto"})
+    contact(api, "+14155550001", name="Al", locale="en_US", tags=["vip"], attributes={"city": "Austin"})
+
+    def meta(event):
+        status, _, _ = stack.request("POST", "/_local/sandbox/template_event", body={"name": "we_miss_you", "language": "pt_BR", "event": event})
+        assert status == 200
+        stack.drain()
+
+    meta("PAUSED")
+    # WHEN a campaign without language plans the page that needs it
+    created = api.post("/v1/campaigns", {"template": "we_miss_you", "segment": {"tag": "vip"}, "params": COME_BACK})[1]
+    stack.drain()
+    # THEN the campaign is paused_template and nothing went out
+    body = api.get(f"/v1/campaigns/{created['id']}")[1]
+    assert body["status"] == "paused_template" and "pt_BR" in body["reason"] and stack.sandbox.received() == []
+    # WHEN Meta approves it again THEN the campaign resumes and completes
+    meta("APPROVED")
+    stack.drain()
+    assert api.get(f"/v1/campaigns/{created['id']}")[1]["status"] == "completed"
+    assert len(stack.sandbox.received()) == 2
