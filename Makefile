@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: browser dev test install lock unit functional infra e2e lint build validate clean openapi examples demo bench soak
+.PHONY: browser dev test install lock unit functional infra e2e lint build validate clean openapi examples demo clicks bench soak
 
 # What CI installs is requirements-dev.lock (every package, pinned with its hashes), then the
 # project itself without dependencies; a changed lock (or pyproject) installs again.
@@ -75,6 +75,9 @@ examples: install  ## load the six verticals' templates and flows into the runni
 
 demo: install  ## book a clinic appointment on a local stack, move the clock, watch each message arrive
 	$(PY) -m infra.examples demo $(or $(VERTICAL),clinic)
+
+clicks: install  ## every use case's seeds on a local stack, each tracked link tapped once: click rates per vertical and template
+	$(PY) -m infra.examples clicks $(VERTICALS)
 
 bench: install  ## throughput, priority, requests and cost per message, cold imports, rendering, dispatch -> .bench/report.json
 	$(PY) -m infra.bench.run $(if $(QUICK),--quick,)

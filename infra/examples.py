@@ -2,13 +2,15 @@
 
     python -m infra.examples load [VERTICAL ...] [--url URL] [--api-key KEY]   # make examples
     python -m infra.examples demo [VERTICAL]                                   # make demo
+    python -m infra.examples clicks [VERTICAL ...]                             # click rates, every use case
 
 `load` turns click tracking on, registers each vertical's templates (waiting for approval) and
 PUTs its flows on a running stack (`make dev`): templates with a URL button are registered with
 it pointing at the tracker. `demo` starts its own local stack, loads the vertical, posts its
 sample events, then moves the clock to each planned minute and prints every message as the
 sandbox phone receives it; the phone then taps every tracked link once and the demo prints each
-template's click rate from the analytics.
+template's click rate from the analytics. `clicks` runs every vertical's seeds that way, each on
+a fresh local stack, and prints one click-rate table for all the use cases.
 """
 
 from __future__ import annotations
@@ -174,15 +176,65 @@ def demo(vertical: str) -> None:
         stack.stop()
 
 
+def run_seeds(vertical: str, *, tap: bool = True) -> list[dict[str, Any]]:
+    """One vertical's seeds on a fresh local stack: loaded, its sample events posted, the clock
+    moved past every planned minute, every tracked link tapped once; its click-rate rows."""
+    import httpx
+
+    from infra.local.stack import LocalStack
+
+    stack = LocalStack(port=0).start()
+    base = f"http://127.0.0.1:{stack.port}"
+    try:
+        call = http_call(base, stack.dev_tenant["api_key"])
+        load(call, vertical)
+        planned = [m for event in demo_events(vertical, datetime.now(UTC)) for m in call("POST", "/v1/events", event)[1]["messages"]]
+        for send_at in sorted({m["send_at"] for m in planned if m["send_at"]}):
+            httpx.post(f"{base}/_local/clock", json={"at": send_at})
+
+        def phone() -> list[dict[str, Any]]:
+            return list(httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"])
+
+        deadline = time.monotonic() + 15
+        while len(phone()) < len(planned) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for path in tracked_links(phone()) if tap else []:
+            httpx.get(base + path, follow_redirects=False)
+        deadline = time.monotonic() + 5  # the stream counts sends and first clicks
+        rows = click_rates(call)
+        while time.monotonic() < deadline and sum(r["sent"] for r in rows) < len(planned):
+            time.sleep(0.2)
+            rows = click_rates(call)
+        time.sleep(1)
+        return click_rates(call)
+    finally:
+        stack.stop()
+
+
+def clicks_report(verticals: list[str]) -> None:
+    print(f"{'use case':12s} {'template':28s} {'sent':>4s} {'clicked':>7s} {'click rate':>10s}")
+    for vertical in verticals:
+        rows = run_seeds(vertical)
+        sent, clicked = sum(r["sent"] for r in rows), sum(r["clicked"] for r in rows)
+        for row in rows:
+            rate = "-" if row["click_rate"] is None else f"{100 * row['click_rate']:.0f}%"
+            print(f"{vertical:12s} {row['template']:28s} {row['sent']:4d} {row['clicked']:7d} {rate:>10s}")
+        overall = f"{100 * clicked / sent:.0f}%" if sent else "-"
+        print(f"{vertical:12s} {'(all templates)':28s} {sent:4d} {clicked:7d} {overall:>10s}\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("load", "demo"))
+    parser.add_argument("command", choices=("load", "demo", "clicks"))
     parser.add_argument("verticals", nargs="*", choices=(*VERTICALS, []), default=[])
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--api-key")
     args = parser.parse_args()
     if args.command == "demo":
         demo((args.verticals or ["clinic"])[0])
+        return
+    if args.command == "clicks":
+        clicks_report(args.verticals or list(VERTICALS))
         return
     import httpx
 
