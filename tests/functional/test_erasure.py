@@ -217,3 +217,21 @@ def test_click_tokens_whose_urls_carry_the_customer_go_with_the_erasure(api, sta
     assert not any(i["pk"]["S"].startswith("CLICK#") for i in every_item(stack))
     assert traces(stack, *forms(PHONE, NAME)) == []
     assert api.message(text_link["id"])["status"] in ("delivered", "read")
+
+
+def test_a_message_being_sent_during_the_erasure_is_accepted_without_its_wamid(api, stack):
+    # GIVEN a message the sender holds (leased, its request on its way to Meta) when its contact is erased
+    api.approved_template()
+    message_id = send(api, PHONE, NAME)  # queued, not drained
+    tenant_id = stack.dev_tenant["tenant_id"]
+    now = stack.deps.now()
+    assert stack.deps.store.leases.take(tenant_id, message_id, "lease-1", int(now.timestamp() * 1000) + 60_000, now.isoformat())
+    assert api.delete(f"/v1/contacts/{PHONE}")[0] == 204
+    # WHEN Meta's answer comes back to the sender (a wamid that carries the number, as Meta's do)
+    wamid = "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x0c" + DIGITS.encode()).decode()
+    assert stack.deps.store.leases.record_accepted(tenant_id, message_id, wamid, now.isoformat())
+    stack.drain()
+    # THEN the message is accepted, without the wamid, and nothing of the contact is left
+    message = api.message(message_id)
+    assert message["provider_message_id"] is None and message["to"].startswith("erased:")
+    assert traces(stack, *forms(PHONE, NAME), wamid) == []

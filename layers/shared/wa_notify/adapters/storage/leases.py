@@ -117,14 +117,24 @@ class LeaseRepository:
         1 KB, so each of the six or so writes still to come (statuses, callback claims) costs
         one write unit instead of two."""
         key = keys.message(tenant_id, message_id)
-        ok, _ = self.table.update(
+        names = {"#status": "status", "#accepted": st.ACCEPTED, "#request": "request"}
+        values = {":accepted": st.ACCEPTED, ":wamid": wamid, ":at": at, ":one": 1, ":sending": st.SENDING, ":unknown": st.UNKNOWN}
+        ok, old = self.table.update(
             *key,
             "SET #status = :accepted, wamid = :wamid, events.#accepted = :at, attempts = attempts + :one, updated_at = :at "
             f"REMOVE {LEASE}, {OUT_OF_DUE_INDEX}, #request",
-            condition="#status IN (:sending, :unknown)",
-            names={"#status": "status", "#accepted": st.ACCEPTED, "#request": "request"},
-            values={":accepted": st.ACCEPTED, ":wamid": wamid, ":at": at, ":one": 1, ":sending": st.SENDING, ":unknown": st.UNKNOWN},
+            condition="#status IN (:sending, :unknown) AND attribute_not_exists(erased_at)",
+            names=names, values=values, return_old_on_failure=True,
         )
+        if not ok and old and old.get("erased_at"):
+            # Its contact was erased while it was being sent: the acceptance without the wamid
+            # (Meta's wamid carries the number), nothing else to keep.
+            values.pop(":wamid")
+            ok, _ = self.table.update(
+                *key, "SET #status = :accepted, events.#accepted = :at, attempts = attempts + :one, updated_at = :at "
+                f"REMOVE {LEASE}, {OUT_OF_DUE_INDEX}, #request",
+                condition="#status IN (:sending, :unknown)", names=names, values=values)
+            return ok
         if not ok:
             # A status webhook beat us to it and already moved the message on: keep its
             # status, just make sure the id and the attempt are recorded.
