@@ -63,6 +63,7 @@ def test_a_tracked_button_goes_out_as_a_token_and_redirects_to_the_platforms_url
     template = api.get("/v1/templates/order_shipped?language=en_US")[1]
     button = template["components"][-1]["buttons"][0]
     assert button["url"] == f"{stack.deps.settings.public_api_url}/r/{{{{1}}}}"
+    assert template["click_targets"] == {"0": "https://track.example.com/{{1}}"}  # where it leads, shown to the platform
     request = sent_request(stack)
     suffix = [c for c in request["template"]["components"] if c.get("sub_type") == "url"][0]["parameters"][0]["text"]
     # THEN the suffix Meta puts after <api>/r/ is a token, not the caller's suffix

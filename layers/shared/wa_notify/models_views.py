@@ -153,6 +153,8 @@ class TemplateView(View):
                                     "(sends of it answer 409)")
     # Only when the template has several translations and none was asked for: absent otherwise.
     languages: list[str] | None = Field(default=None, exclude_if=lambda v: v is None)
+    click_targets: dict[str, str] | None = Field(default=None, description=(
+        "click tracking: button index -> your URL, for URL buttons Meta holds as <api>/r/{{1}} (registered while tracking was on)"))
 
 
 class TemplateSyncView(View):

@@ -39,6 +39,7 @@ def view(item: TemplateRow, languages: list[str] | None = None) -> TemplateView:
         "quality": item.get("quality"),
         "unsupported": item.get("unsupported"),
         "languages": languages,
+        "click_targets": item.get("click_targets"),
     })
 
 
