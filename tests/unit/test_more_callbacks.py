@@ -76,7 +76,7 @@ def test_a_scrubbed_message_keeps_ids_statuses_times_and_counts_and_nothing_of_t
     row = {**keys.message(TENANT, "msg_01")._asdict(), "id": "msg_01", "tenant_id": TENANT, "to": "+886912345678",
            "status": "read", "events": {"read": "x"}, "attempts": 1, "template": {"name": "order_shipped", "language": "en_US"},
            "request": {"to": "886912345678"}, "text": "Hi Ana", "metadata": {"customer": "Ana"}, "wamid": "wamid.HBgMODg2",
-           "cancelled_by": "wamid.HBgMODg2", "contact_key": "TO#+886912345678", "listed_at": "x", "tenant_key": "k",
+           "cancelled_by": "wamid.HBgMODg2", "contact_key": "TO#+886912345678", "listed_at": "x", "tenant_key": "k", "failed_key": "f",
            "error": {"code": 131026, "title": "Undeliverable", "details": "to 886912345678"},
            "fallback": {"text": "Hi Ana", "status": "sent", "provider_message_id": "sns-1"},
            "last_reply": {"at": "y", "text": "Ana here", "payload": "p", "rating": 5}, "some_future_attribute": "+886912345678"}

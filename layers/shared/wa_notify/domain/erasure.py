@@ -26,8 +26,8 @@ KEEP = frozenset({
     "held_for", "pricing", "rating", "not_after", "pair_refusals", "unknown_reason",
     # an in-flight send keeps its lease and due time, so the sender's conditional end still applies
     "lease_token", "lease_until", "due_at", "due_shard",
-    # TimeIndex (GET /v1/messages unfiltered) keeps it; ContactIndex's `contact_key` names the phone: removed
-    "tenant_key", "listed_at",
+    # TimeIndex and FailedIndex (per tenant) keep it; ContactIndex's `contact_key` names the phone: removed
+    "tenant_key", "listed_at", "failed_key",
     # click tracking's time and count (the clicked URLs, `clicks`, go: a URL may carry the customer's data)
     "clicked_at", "click_count",
 })
