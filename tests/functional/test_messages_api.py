@@ -70,6 +70,25 @@ def test_the_same_number_written_another_way_replays_the_same_message(api, stack
     assert again[1]["id"] == first[1]["id"]
 
 
+def test_a_record_stored_before_the_number_was_normalized_still_replays(api, stack, message_body):
+    # GIVEN a message accepted under a key whose record holds the hash of the raw request, as
+    # records written before `to` was hashed as E.164 do (within their 24 h, across a deploy)
+    from wa_notify.adapters.storage import keys
+    from wa_notify.models import MessageRequest
+    from wa_notify.services.messages import legacy_request_hash
+
+    api.approved_template()
+    spaced = {**message_body, "to": "+886 912 345 678"}
+    first = api.post("/v1/messages", spaced, headers={"Idempotency-Key": "order-legacy"})
+    key = keys.idempotency(stack.dev_tenant["tenant_id"], "order-legacy")
+    stack.deps.store.table.update(key.pk, key.sk, "SET body_hash = :h",
+                                  values={":h": legacy_request_hash(MessageRequest.model_validate(spaced))})
+    # WHEN the same request is replayed
+    again = api.post("/v1/messages", spaced, headers={"Idempotency-Key": "order-legacy"})
+    # THEN it answers the same message, not a 409
+    assert again[0] == 202 and again[1]["id"] == first[1]["id"], again
+
+
 def test_idempotency_keys_are_per_tenant(api, stack, message_body):
     api.approved_template()
     other = stack.create_tenant("other")

@@ -100,11 +100,16 @@ def canonical_hash(body: dict[str, Any]) -> str:
     return body_hash(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode())
 
 
+def legacy_request_hash(body: MessageRequest) -> str:
+    """What an Idempotency-Key's record held of the request before `to` was normalized: the dict
+    the api handed to `create` before it took the model (None fields left out, `send_at` always
+    there, a datetime as str()). A record stored then still matches the same request replayed."""
+    return canonical_hash({**body.model_dump(exclude_none=True, mode="python"), "send_at": body.send_at})
+
+
 def request_hash(body: MessageRequest) -> str:
-    """What an Idempotency-Key's record holds of the request. The dict hashed is the one the api
-    handed to `create` before it took the model (None fields left out, `send_at` always there, a
-    datetime as str()): a record stored before still matches the same request replayed. `to` is
-    hashed as the E.164 number it names, so "+886 912 345 678" replays "+886912345678"."""
+    """What an Idempotency-Key's record holds of the request: as legacy_request_hash, with `to` as
+    the E.164 number it names, so "+886 912 345 678" replays "+886912345678"."""
     try:
         to = to_e164(body.to)
     except ValueError:
@@ -124,7 +129,7 @@ def create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: st
         return _create(deps, tenant_id, body, idempotency_key, fingerprint)
     except DomainError:
         if idempotency_key is not None:
-            replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
+            replay = _replay(deps, tenant_id, idempotency_key, fingerprint, legacy_request_hash(body))
             if isinstance(replay, MessageAccepted):
                 return replay, False
         raise
@@ -244,7 +249,7 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
         # Another request with the same key was first: it wrote the record (DUPLICATE_KEY), or,
         # resuming this request's own record, the message (ID_CLASH). Answer what it wrote.
         assert idempotency_key is not None  # only a write carrying a key can clash on it
-        replay = _replay(deps, tenant_id, idempotency_key, fingerprint)
+        replay = _replay(deps, tenant_id, idempotency_key, fingerprint, legacy_request_hash(body))
         if isinstance(replay, MessageAccepted):
             return replay, False
         if isinstance(replay, str) and resume_id is None:
@@ -308,14 +313,14 @@ def enqueue(deps: Deps, items: list[MessageRow]) -> None:
             logger.exception("enqueue failed; the dispatcher will pick the messages up", extra={"lane": lane, "count": len(jobs)})
 
 
-def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str) -> MessageAccepted | str | None:
+def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str, legacy: str) -> MessageAccepted | str | None:
     """What an earlier request with this key answered; its message id alone when the record is
     there but the message is not (that request stopped between its writes, or is still writing:
     the caller writes it under that id); None when the key has no live record."""
     record = deps.store.messages.get_idempotency(tenant_id, key)
     if record is None or record.get("expires_at", 0) < int(deps.now().timestamp()):
         return None
-    if record["body_hash"] != fingerprint:
+    if record["body_hash"] not in (fingerprint, legacy):  # legacy: a record stored before `to` was normalized
         raise Conflict("this Idempotency-Key was used with a different body")
     item = deps.store.messages.get(tenant_id, record["message_id"])
     if item is None:
