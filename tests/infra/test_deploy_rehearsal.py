@@ -108,7 +108,7 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         esms = lam.list_event_source_mappings()["EventSourceMappings"]
         assert len(esms) == 5 and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in esms)
         stream = [m for m in esms if m["EventSourceArn"] == table["LatestStreamArn"]]
-        assert len(stream) == 1 and len(stream[0]["FilterCriteria"]["Filters"]) == 6
+        assert len(stream) == 1 and len(stream[0]["FilterCriteria"]["Filters"]) == 5
         assert "StreamFailureQueue" in stream[0]["DestinationConfig"]["OnFailure"]["Destination"]
         groups = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]
         assert len(groups) == 6 and all(g["retentionInDays"] == 30 for g in groups)  # 5 functions and the API's access log
@@ -239,7 +239,7 @@ def test_the_stream_mapping_reaches_cloudformation_with_its_failure_path():
     mapping = resources["CallbackFunctionChanges"]["Properties"]
     role = resources["CallbackFunctionRole"]["Properties"]
     # THEN the mapping carries the filters, bisect, item failures and finite retries
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]} and len(mapping["FilterCriteria"]["Filters"]) == 6
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]} and len(mapping["FilterCriteria"]["Filters"]) == 5
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["MaximumRetryAttempts"] >= 0 and mapping["MaximumRecordAgeInSeconds"] > 0
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}}

@@ -102,7 +102,9 @@ def test_the_stream_mapping_filters_reports_item_failures_bisects_and_gives_up_f
         '{"dynamodb": {"Keys": {"sk": {"S": ["MSG"]}}, "NewImage": {"clicked_at": {"S": [{"exists": true}]}}}}',  # click tracking
         '{"dynamodb": {"NewImage": {"handled_at": {"S": [{"exists": true}]}}}}',
         '{"dynamodb": {"NewImage": {"opt_source": {"S": [{"exists": true}]}}}}',
-    ]  # then templates and erasure receipts  # tests/unit/test_stream_filters.py matches each against recorded-looking records
+    ]  # then templates; erasure receipts carry handled_at  # tests/unit/test_stream_filters.py matches each against records
+    # Lambda allows five filters per event source mapping by default (up to ten on request): a sixth fails the deploy.
+    assert len(patterns) <= 5
 
 
 def test_a_stream_batch_fits_the_callback_timeout():

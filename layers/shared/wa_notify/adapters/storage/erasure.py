@@ -98,8 +98,11 @@ class ErasureRepository:
                               values={":before": just_before(phone), ":phone": phone})
 
     def write_receipt(self, tenant_id: str, hashed: str, at: str, messages: int) -> None:
-        """The erasure's receipt (its first write raises `contact.erased`); a rerun leaves it."""
-        self.table.put_new(keys.erasure(tenant_id, hashed).item({"phone_hash": hashed, "erased_at": at, "messages": messages}))
+        """The erasure's receipt (its first write raises `contact.erased`); a rerun leaves it.
+        `handled_at` lets it through the stream filter of handled inbound messages (template.yaml:
+        one filter fewer, under Lambda's default quota of five)."""
+        self.table.put_new(keys.erasure(tenant_id, hashed).item({"phone_hash": hashed, "erased_at": at, "handled_at": at,
+                                                                 "messages": messages}))
 
     def finish(self, tenant_id: str, phone: str, salt: str) -> None:
         """The contact row goes last, with the salt: nothing stored links the hash to the phone."""
