@@ -157,6 +157,14 @@ def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, cal
     assert api.get("/v1/messages?status=read")[0] == api.get("/v1/messages?to=%2B886912345678")[0] == 200
     assert api.get("/v1/messages?status=failed")[0] == 200
     assert api.get("/v1/contacts/+886912345678/timeline")[0] == 200
+    # AND a campaign waiting for its window is read (its progress) and cancelled (the high lane's
+    # job): CampaignIndex gives the messages' keys, BatchGetItem their statuses (issue 14)
+    window = {"start": (datetime.now(UTC) + timedelta(days=1)).isoformat(), "end": (datetime.now(UTC) + timedelta(days=2)).isoformat()}
+    later = api.post("/v1/campaigns", {**campaign, "send_window": window})[1]["id"]
+    stack.drain()
+    assert api.get(f"/v1/campaigns/{later}")[1]["progress"]["queued"] >= 1
+    assert api.delete(f"/v1/campaigns/{later}")[0] == 200
+    stack.drain()
     # THEN each call is allowed by its function's policy
     grants = granted()
     refused = sorted((fn, action, resource) for fn, action, resource in calls if not allowed(action, resource, grants[fn]))
@@ -168,3 +176,6 @@ def test_every_call_each_function_makes_is_one_its_policy_allows(api, stack, cal
     assert any(fn == "SenderFunction" and action == "dynamodb:PutItem" for fn, action, _ in calls)  # a campaign page
     assert {("ApiFunction", "dynamodb:Query", "Table/index/TimeIndex"), ("ApiFunction", "dynamodb:Query", "Table/index/ContactIndex"),
             ("ApiFunction", "dynamodb:Query", "Table/index/FailedIndex")} <= set(calls)
+    assert {("ApiFunction", "dynamodb:Query", "Table/index/CampaignIndex"), ("ApiFunction", "dynamodb:BatchGetItem", "Table"),
+            ("SenderFunction", "dynamodb:Query", "Table/index/CampaignIndex"), ("SenderFunction", "dynamodb:BatchGetItem", "Table"),
+            ("DispatcherFunction", "dynamodb:BatchGetItem", "Table")} <= set(calls)

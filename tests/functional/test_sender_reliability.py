@@ -177,7 +177,33 @@ def test_a_sender_that_dies_holding_the_lease_never_causes_a_resend(api, stack, 
     assert stack.deps.store.leases.take(tenant, message_id, "dead-sender", epoch_ms(now) + 60_000, iso(now))
     stack.drain()  # the SQS job finds it leased: skipped
     assert provider_calls(stack) == 0
-    stack.request("POST", "/_local/clock", body={"at": (now + timedelta(minutes=2)).isoformat()})
+    # the lease leaves its due time (the stale-queue deadline) alone: found once both have passed
+    later = now + timedelta(seconds=stack.deps.settings.stale_queue_seconds + 60)
+    stack.request("POST", "/_local/clock", body={"at": later.isoformat()})
+    assert api.message(message_id)["stage"] == "unknown"
+    stack.drain()
+    assert provider_calls(stack) == 0
+
+
+def test_a_lease_leaves_the_due_index_entry_alone_and_a_live_one_is_skipped_until_it_ends(api, stack, message_body):
+    # GIVEN a queued message (in DueIndex at its stale-queue deadline) whose sender takes the lease late
+    message_id = queued_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    from wa_notify.services.deps import epoch_ms, iso
+    before = stack.deps.store.messages.get(tenant, message_id)
+    late = stack.deps.now() + timedelta(seconds=stack.deps.settings.stale_queue_seconds - 5)
+    lease_s = stack.deps.settings.send_lease_seconds
+    # WHEN the lease is taken
+    assert stack.deps.store.leases.take(tenant, message_id, "late-sender", epoch_ms(late) + lease_s * 1000, iso(late))
+    row = stack.deps.store.messages.get(tenant, message_id)
+    # THEN its index keys are unchanged (no index write: DueIndex is KEYS_ONLY and the key stays)
+    assert (row["due_shard"], row["due_at"]) == (before["due_shard"], before["due_at"]) and row["status"] == "sending"
+    stack.drain()
+    # AND WHEN the tick passes the due time while the lease is live, the message is left to its sender
+    stack.request("POST", "/_local/clock", body={"at": (late + timedelta(seconds=30)).isoformat()})
+    assert stack.deps.store.messages.get(tenant, message_id)["status"] == "sending"
+    # AND once the lease has ended, a later tick finds it (the row stayed in the index) and it is unknown, not re-sent
+    stack.request("POST", "/_local/clock", body={"at": (late + timedelta(seconds=lease_s + 60)).isoformat()})
     assert api.message(message_id)["stage"] == "unknown"
     stack.drain()
     assert provider_calls(stack) == 0

@@ -31,10 +31,16 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
     # The tick of minute M releases every scheduled message due before M+1 ("in that minute");
     # leases and stale jobs are judged against the exact time.
     minute_end_ms = (now_ms // 60_000 + 1) * 60_000 - 1
+    # Each shard's range is claimed, then its due keys read (DueIndex is KEYS_ONLY); the rows of
+    # every shard are read together (BatchGetItem), then each shard's are moved on.
+    claims, entries = [], []
     for shard in range(store.due_shards):
-        claim = store.dispatch.claim_range(shard, minute_end_ms)
+        claims.append(store.dispatch.claim_range(shard, minute_end_ms))
+        entries.append(store.dispatch.due_keys(shard, minute_end_ms, s.dispatch_max_items))
+    rows = store.dispatch.due_rows([e for shard_entries in entries for e in shard_entries], minute_end_ms)
+    for claim, shard_entries in zip(claims, entries, strict=True):
         claimed = claim.outcome is Watermark.CLAIMED
-        for row in store.dispatch.due_in_shard(shard, minute_end_ms, s.dispatch_max_items):
+        for row in (rows[e["pk"]] for e in shard_entries if e["pk"] in rows):
             tenant_id, message_id, status, due_at = row["tenant_id"], row["id"], row["status"], int(row["due_at"])
             item = cast("MessageRow", row)  # read as a message only below, where the status is a message's (not fallback_due)
             if status == st.SCHEDULED:
@@ -64,6 +70,8 @@ def run(deps: Deps, now: datetime) -> dict[str, int]:
                     jobs[item["priority"]].append(send_job(item))
                     counts["requeued"] += 1
             elif status == st.SENDING:
+                # Its due time is the one it had before the lease (taking a lease leaves the index
+                # alone): a live lease is skipped, and the row is read again at the next tick.
                 if int(item.get("lease_until", 0)) <= now_ms and store.leases.expire(
                     tenant_id, message_id, item.get("lease_token", ""), now_ms + s.unknown_reconcile_seconds * 1000, at
                 ):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import TypedDict, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
@@ -11,6 +11,16 @@ from wa_notify.adapters.storage.messages import OUT_OF_DUE_INDEX
 from wa_notify.domain import status as st
 from wa_notify.domain.outcomes import DueClaim, Watermark
 from wa_notify.domain.records import ErrorInfo, FallbackDeadlineRow, MessageRow
+
+
+class DueEntry(TypedDict):
+    """A DueIndex entry (KEYS_ONLY): the row's keys and its index keys; the row is read by them."""
+
+    pk: str
+    sk: str
+    due_shard: str
+    due_at: int
+
 
 AHEAD_BY_MS = 60_000  # a watermark this far past the run's minute was moved on purpose (the clock)
 
@@ -35,19 +45,31 @@ class DispatchRepository:
             return DueClaim(Watermark.AHEAD)
         return DueClaim(Watermark.TAKEN)
 
-    def due_in_shard(self, shard: int, through_ms: int, limit: int) -> list[MessageRow | FallbackDeadlineRow]:
-        """The due index's rows: messages, and SMS fallback deadlines (status `fallback_due`)."""
-        out: list[MessageRow | FallbackDeadlineRow] = []
+    def due_keys(self, shard: int, through_ms: int, limit: int) -> list[DueEntry]:
+        """The keys of a shard's rows due by `through_ms`, from DueIndex. The index is KEYS_ONLY (a
+        lease or status change never rewrites its entry): `due_rows` reads the rows themselves."""
+        entries: list[DueEntry] = []
         start = None
-        while len(out) < limit:
+        while len(entries) < limit:
             items, start = self.table.query(
                 "due_shard = :s AND due_at <= :now", {":s": keys.due_shard_of(shard), ":now": through_ms},
                 index="DueIndex", start_key=start,
             )
-            out.extend(cast("list[MessageRow | FallbackDeadlineRow]", items))
+            entries.extend(cast("list[DueEntry]", items))
             if not start:
                 break
-        return out
+        return entries
+
+    def due_rows(self, entries: list[DueEntry], through_ms: int) -> dict[str, MessageRow | FallbackDeadlineRow]:
+        """The rows of index entries (every shard's at once: BatchGetItem, 100 a call, consistent),
+        by pk: messages, and SMS fallback deadlines (status `fallback_due`). What the tick acts on
+        is each row as it is now; one that moved on since the index saw it (a later due time, or
+        out of the index) is left out."""
+        if not entries:
+            return {}
+        rows = self.table.batch_get([{"pk": e["pk"], "sk": e["sk"]} for e in entries])
+        return {r["pk"]: cast("MessageRow | FallbackDeadlineRow", r) for r in rows
+                if r.get("due_at") is not None and int(r["due_at"]) <= through_ms}
 
     def promote_scheduled(self, tenant_id: str, message_id: str, next_due_ms: int, at: str) -> bool:
         """scheduled -> queued (its job is being enqueued); due again at `next_due_ms` if it is lost."""

@@ -41,8 +41,9 @@ contacts whose `opt_source` says who changed their opt-out, and templates whose 
 category changed (domain/changes.py).
 
 GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
-queued, leased and unknown messages; fallback deadlines); `WamidIndex` (wamid) finds a message
-from a status webhook; `CampaignIndex` (campaign_key) lists a campaign's messages;
+queued, leased and unknown messages; fallback deadlines; KEYS_ONLY: the dispatcher reads the rows);
+`WamidIndex` (wamid) finds a message from a status webhook; `CampaignIndex` (campaign_key, KEYS_ONLY)
+lists a campaign's messages;
 `ContactIndex` (contact_key = TENANT#<tid>#TO#<phone>, listed_at) holds a contact's messages
 and inbound messages (the timeline, `?to=`); `TimeIndex` (tenant_key = TENANT#<tid>#MESSAGES,
 listed_at) a tenant's messages by time (`GET /v1/messages`); `FailedIndex` (failed_key =

@@ -22,10 +22,15 @@ class LeaseRepository:
 
     def take(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str, *,
              release_by_ms: int = 0) -> MessageRow | None:
-        """queued (or due scheduled) -> sending, won by exactly one sender. The message, or None."""
+        """queued (or due scheduled) -> sending, won by exactly one sender. The message, or None.
+
+        Its due time stays as it was (the stale-queue deadline, or a scheduled message's minute):
+        moving it would rewrite its DueIndex entry (a key change: two index writes) on every send.
+        A sender that dies holding the lease is found when both that time and the lease have
+        passed (the dispatcher skips a live lease and sees the row again next minute)."""
         ok, new = self.table.update(
             *keys.message(tenant_id, message_id),
-            "SET #status = :sending, lease_token = :token, lease_until = :until, due_at = :until, updated_at = :at, "
+            "SET #status = :sending, lease_token = :token, lease_until = :until, updated_at = :at, "
             "events.#queued = if_not_exists(events.#queued, :at)",
             # A scheduled message is leased straight from the dispatcher's job, but never before its minute.
             condition="#status = :queued OR (#status = :scheduled AND due_at <= :minute_end)",
