@@ -408,7 +408,7 @@ def openapi_document():  # noqa: ANN201 - a bare Response has no schema
                           "headers": {"Location": {"description": "the original URL", "schema": {"type": "string"}}}},
                     **problem_responses(404)})
 def follow_link(token: str):  # noqa: ANN201 - a redirect or a problem, no JSON schema
-    from wa_notify.domain.clicks import is_link_preview
+    from wa_notify.domain.clicks import is_link_preview, location_header
     from wa_notify.services import clicks
 
     try:
@@ -418,7 +418,7 @@ def follow_link(token: str):  # noqa: ANN201 - a redirect or a problem, no JSON 
         refused = on_domain_error(exc)
         refused.headers.update(LINK_HEADERS)
         return refused
-    return Response(302, headers={"Location": url, **LINK_HEADERS})
+    return Response(302, headers={"Location": location_header(url), **LINK_HEADERS})
 
 
 LINK_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

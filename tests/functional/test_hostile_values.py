@@ -103,6 +103,13 @@ CASES = [
     ("PUT", "/v1/contacts/++886912345678", {"name": "Ana"}, "phone"),
     ("POST", "/v1/campaigns", {**CAMPAIGN, "segment": {"contacts": ["++886912345678"]}}, "segment.contacts[0]"),
     ("POST", "/v1/templates/order_shipped/preview", {"language": "en_US", "params": P, "button_params": {"0": "X"}, "to": "++886912345678"}, "to"),
+    # reply_actions keys that could never match a reply (compared without case, accents, punctuation, emoji)
+    ("PUT", "/v1/settings", {"reply_actions": {"\U0001F44D": "opt_out"}}, "reply_actions.\U0001F44D.[key]"),
+    ("PUT", "/v1/settings", {"reply_actions": {"!!!": "opt_out"}}, "reply_actions.!!!.[key]"),
+    ("PUT", "/v1/settings", {"reply_actions": {"STOP\u0000": "opt_out"}}, "reply_actions.STOP\u0000.[key]"),
+    # tags are printable (a NUL tag segment planned nothing and was stored)
+    ("POST", "/v1/campaigns", {**CAMPAIGN, "segment": {"tag": "\u0000"}}, "segment.tag"),
+    ("PUT", f"/v1/contacts/{PHONE}", {"tags": ["vip\u0007"]}, "tags[0]"),
     # flows: event types are bounded like an event's type, and never empty
     ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "trigger": "t" * 200_000}, "trigger"),
     ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "trigger": "t" * 101}, "trigger"),

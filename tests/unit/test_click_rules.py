@@ -128,3 +128,15 @@ def test_link_preview_fetches_are_told_from_people():
     # THEN only the fetchers are previews
     assert all(clicks.is_link_preview(ua) for ua in previews)
     assert not any(clicks.is_link_preview(ua) for ua in people)
+
+
+def test_a_non_ascii_url_goes_out_as_its_uri_form_in_location():
+    # GIVEN URLs a platform may put in a text param: non-ASCII host, path and query; and ASCII ones
+    from wa_notify.domain.clicks import location_header
+
+    # WHEN they become the redirect's Location header (latin-1 bytes on the wire: the local
+    # stack's server crashed on the raw form and left the customer without an answer)
+    # THEN non-ASCII is IDNA and percent-encoded, and an ASCII URL is untouched
+    assert location_header("https://例子.测试/路径?q=ü#a") == "https://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84?q=%C3%BC#a"
+    assert location_header("https://example.com/a%20b?x=1&y=2") == "https://example.com/a%20b?x=1&y=2"
+    assert location_header("https://bücher.de:8443/ä").encode("latin-1")

@@ -15,6 +15,7 @@ from wa_notify.domain.conversation import normalized_reply, opt_decision, opt_in
     ("退訂", "out"), ("退订", "out"), ("取消訂閱", "out"), ("取消订阅。", "out"), ("「退訂」", "out"),
     # en, full-width letters, quotes and emoji
     ("UNSUBSCRIBE", "out"), ("ＳＴＯＰ", "out"), ('"stop"', "out"), ("🛑 STOP 🛑", "out"), ("Cancel", "out"),
+    ("opt-out", "out"), ("Opt–Out", "out"), ("OPT OUT", "out"),  # dashes inside are spaces
     # opt back in
     ("START", "in"), ("começar", "in"), ("COMECAR!", "in"),
     # sentences, other words and nothing are not opt-outs
@@ -30,6 +31,7 @@ def test_normalized_reply_trims_around_the_word_only():
     assert normalized_reply(" Cancelár!! 👋") == "cancelar"
     assert normalized_reply("I'll  be\tthere") == "i'll be there"
     assert normalized_reply("STOP_UPDATES") == "stop_updates"
+    assert normalized_reply("NOT-COMING") == "not coming"
     assert normalized_reply("I\u2019ll be there!") == "i'll be there"  # a phone's typographic apostrophe
 
 

@@ -146,7 +146,7 @@ class EventAccepted(BaseModel):
     cancelled: list[str]
 
 
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]  # printable: a NUL tag matches nothing
 
 
 class ContactRequest(Strict):
@@ -185,11 +185,23 @@ class SmsFallback(Strict):
                                   description="alphanumeric sender ID where the destination country allows one")
 
 
+def _reply_key(value: str) -> str:
+    """A reply_actions key is compared as a reply is (conversation.normalized_reply): one with no
+    letter or digit ("👍", "!!!", NUL) could never match, so it is refused instead of stored."""
+    from wa_notify.domain.conversation import normalized_reply
+
+    if not normalized_reply(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must hold a letter or digit (replies are matched ignoring case, accents, punctuation and emoji) "
+                         "and no control characters")
+    return value
+
+
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: StrictBool = False
     value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
-    reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
+    reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_reply_key)],
+                        Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers, or opt_out (out of marketing)")
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None

@@ -142,3 +142,25 @@ def tracked_button_components(components: list[dict[str, Any]], api_base: str) -
                 button["url"] = prefix + "{{1}}"
                 button["example"] = [prefix + SAMPLE_TOKEN]
     return out, targets
+
+
+def location_header(url: str) -> str:
+    """The stored URL as an HTTP Location value: header values are bytes in latin-1, so a URL
+    typed with non-ASCII ("https://例子.测试/路径?q=ü") goes out as its URI form (IDNA host,
+    percent-encoded path, query and fragment); an ASCII URL is unchanged (its %-escapes kept)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = quote(host, safe="")
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    if parts.username is not None:
+        userinfo = quote(parts.username, safe="") + (f":{quote(parts.password, safe='')}" if parts.password is not None else "")
+        netloc = f"{userinfo}@{netloc}"
+    keep = "/%:@!$&'()*+,;=-._~?"
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=keep), quote(parts.query, safe=keep), quote(parts.fragment, safe=keep)))

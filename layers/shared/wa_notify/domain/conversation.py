@@ -77,14 +77,17 @@ def computed_tags(contact: ContactRow, now: datetime, value_tiers: list[dict[str
 
 def normalized_reply(text: str | None) -> str:
     """A reply as words are compared: Unicode NFKD without combining marks (accents), casefolded,
-    with whatever is not a letter or digit trimmed from both ends (punctuation, spaces, emoji)
-    and inner whitespace collapsed: " Cancelár!! 👋" -> "cancelar", "ＳＴＯＰ" -> "stop"."""
+    with whatever is not a letter or digit trimmed from both ends (punctuation, spaces, emoji),
+    inner dashes as spaces and inner whitespace collapsed: " Cancelár!! 👋" -> "cancelar",
+    "ＳＴＯＰ" -> "stop", "Opt-Out" -> "opt out"."""
     import unicodedata
 
     plain = "".join(c for c in unicodedata.normalize("NFKD", text or "") if not unicodedata.combining(c)).casefold()
     plain = plain.replace("\u2019", "'").replace("\u2018", "'")  # phones type "I’ll be there"
     kept = [i for i, c in enumerate(plain) if unicodedata.category(c)[0] in "LN"]
-    return " ".join(plain[kept[0]:kept[-1] + 1].split()) if kept else ""
+    inner = plain[kept[0]:kept[-1] + 1] if kept else ""
+    # Dashes inside are spaces: "opt-out" is "opt out" ("NOT-COMING" and "not coming" the same key).
+    return " ".join("".join(" " if unicodedata.category(c) == "Pd" else c for c in inner).split())
 
 
 # Opt-out and opt-in words in the seeds' languages (and the ones the product is sold in); matched
