@@ -58,3 +58,12 @@ def base_url(tmp_path_factory):
     log.close()
 
 
+def wait_for(fetch, predicate, timeout=15.0):
+    """fetch() until predicate(value) holds or `timeout` seconds pass; the last value either way
+    (the caller's assert says what was expected)."""
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not predicate(value) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = fetch()
+    return value

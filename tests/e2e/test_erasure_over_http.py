@@ -3,26 +3,18 @@ reminders is erased; the platform hears message.cancelled and contact.erased; no
 back shows the phone (issue 16)."""
 
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from infra.examples import demo_events, http_call, load
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
 PHONE = "+886955501234"
 
-
-def wait_for(read, done, seconds=15):
-    deadline = time.monotonic() + seconds
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        value = read()
-    return value
 
 
 def test_erasing_a_contact_cancels_its_reminders_reports_it_and_leaves_no_phone(base_url):

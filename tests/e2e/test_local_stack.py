@@ -7,17 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import wait_for
+
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.e2e
 
-
-def wait_for(fetch, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not predicate(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = fetch()
-    return value
 
 
 def test_template_registration_and_send_reach_read_within_seconds(base_url, dev_api_key):

@@ -2,10 +2,11 @@
 registered with Meta's example.header_handle, sent with params.header; the sandbox phone
 (`GET /_local/sandbox/messages`) shows Meta's exact header component."""
 
-import time
 
 import httpx
 import pytest
+
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +22,6 @@ def template(name, header_format, what):
         {"type": "BODY", "text": f"Hi {{{{first_name}}}}, here is {what}.",
          "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ana"}]}}]}
 
-
-def wait_for(fetch, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not predicate(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = fetch()
-    return value
 
 
 def test_image_and_document_headers_reach_the_phone_in_metas_exact_component(base_url):

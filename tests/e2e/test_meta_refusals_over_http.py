@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.e2e.conftest import wait_for
+
 pytestmark = pytest.mark.e2e
 
 SALE = {
@@ -18,14 +20,6 @@ SALE = {
 }
 TO = "+14155550177"  # nobody else's recipient in the e2e suites
 
-
-def wait_for(fetch, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not predicate(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = fetch()
-    return value
 
 
 def test_the_per_user_marketing_limit_is_reported_and_never_retried(base_url):

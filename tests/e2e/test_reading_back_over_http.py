@@ -8,18 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import wait_for
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
 ANA, BO = "+5511987650001", "+5511987650002"
 
-
-def wait_for(fetch, done, seconds=15):
-    deadline = time.monotonic() + seconds
-    value = fetch()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        value = fetch()
-    return value
 
 
 def test_filters_and_the_timeline_over_http(base_url):

@@ -5,13 +5,12 @@ a scheduled message until Meta approves it again; disabling it cancels what is h
 (template_disabled); each change reaches the platform as template.status_changed."""
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import DEV_API_KEY
+from tests.e2e.conftest import DEV_API_KEY, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,14 +21,6 @@ TEMPLATE = {"name": NAME, "language": "en_US", "status": "APPROVED", "category":
 TO = "+14155550188"  # nobody else's recipient in the e2e suites
 SEND = {"to": TO, "template": {"name": NAME, "language": "en_US"}, "params": {"1": "Ana", "2": "Monday"}}
 
-
-def wait_for(fetch, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not predicate(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = fetch()
-    return value
 
 
 def meta_event(base_url, event, **extra):
