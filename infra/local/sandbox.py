@@ -95,6 +95,8 @@ class Sandbox:
     _buckets: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     synchronous_webhooks: bool = False  # tests: deliver inline instead of on a thread
+    closed: bool = False  # the stack stopped: no more webhooks (close())
+    _threads: list[threading.Thread] = field(default_factory=list)  # webhooks in flight
     clock: Callable[[], float] = time.monotonic  # the limits' time; tests drive it to refill the pair window
     # Per-user marketing limit (131049): at most this many MARKETING templates to one user per
     # window (outside an open customer-service window, which Meta does not count); None: off, as
@@ -434,6 +436,8 @@ class Sandbox:
         def job() -> None:
             for status, error in outcome:
                 time.sleep(self.status_delay_seconds)
+                if self.closed:
+                    return
                 self.send_status(record, status, error=error)
 
         self._spawn(job)
@@ -502,6 +506,8 @@ class Sandbox:
         """Like Meta: anything but 200 is retried, with growing waits (capped for a laptop)."""
         status = 0
         for attempt in range(attempts):
+            if self.closed:
+                return status
             try:
                 status = self.deliver(body, headers) if self.deliver else 0
             except Exception:  # noqa: BLE001 - a failed delivery is retried, as Meta does
@@ -515,8 +521,22 @@ class Sandbox:
     def _spawn(self, fn: Callable[[], Any]) -> None:
         if self.synchronous_webhooks:
             fn()
-        else:
-            threading.Thread(target=fn, daemon=True).start()
+            return
+        thread = threading.Thread(target=fn, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send no more webhooks and wait for those in flight: a stopped stack's late status would
+        otherwise reach the next stack's table (moto's state is per process) outside its lock."""
+        self.closed = True
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # ---- what the phone received -------------------------------------------------------------
     def received(self, to: str | None = None) -> list[dict[str, Any]]:

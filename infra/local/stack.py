@@ -372,6 +372,13 @@ class LocalStack:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+        # Let the pollers finish their invocation and the sandbox its webhooks in flight before
+        # moto goes: left running, they wrote into the next stack's table (one moto per process).
+        if getattr(self, "sandbox", None) is not None:
+            self.sandbox.close()
+        deadline = time.monotonic() + 10.0
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.mock.stop()
         for key, value in self.environ_changed.items():
             if value is None:
