@@ -120,10 +120,26 @@ class CloudApiClient:
 
     def get_phone_number(self, phone_number_id: str, fields: str, access_token: str) -> dict[str, Any]:
         """GET /{phone-number-id}?fields=...; raises ProviderError when Meta refuses or is unreachable."""
+        return self._get_object(phone_number_id, {"fields": fields}, access_token)
+
+    def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """One page of GET /{waba}/message_templates: Meta's `{data, paging}` (`paging.next` only
+        while more remain). Raises ProviderError when Meta refuses or is unreachable."""
+        params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": limit}
+        if after:
+            params["after"] = after
+        page = self._get_object(f"{waba_id}/message_templates", params, access_token)
+        if not isinstance(page.get("data"), list):
+            raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without a list of templates", http_status=200)
+        return page
+
+    def _get_object(self, path: str, params: dict[str, str | int], access_token: str) -> dict[str, Any]:
+        """One Graph API GET whose answer is a JSON object; ProviderError when Meta refuses, is
+        unreachable or answers 200 with anything else."""
         import httpx
 
         try:
-            response = self.http.get(phone_number_id, params={"fields": fields}, headers=_auth(access_token))
+            response = self.http.get(path, params=params, headers=_auth(access_token))
         except httpx.TransportError as exc:
             raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
@@ -131,32 +147,10 @@ class CloudApiClient:
         try:
             data = response.json()
         except ValueError as exc:
-            raise ProviderError(code=None, title="WhatsApp answered without JSON", http_status=response.status_code) from exc
-        if not isinstance(data, dict):
-            raise ProviderError(code=None, title="WhatsApp answered without a JSON object", http_status=response.status_code)
-        return data
-
-    def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
-        """One page of GET /{waba}/message_templates: Meta's `{data, paging}` (`paging.next` only
-        while more remain). Raises ProviderError when Meta refuses or is unreachable."""
-        import httpx
-
-        params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": limit}
-        if after:
-            params["after"] = after
-        try:
-            response = self.http.get(f"{waba_id}/message_templates", params=params, headers=_auth(access_token))
-        except httpx.TransportError as exc:
-            raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise parse_error(response)
-        try:
-            page = response.json()
-        except ValueError as exc:
             raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without JSON", http_status=200) from exc
-        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without a list of templates", http_status=200)
-        return page
+        if not isinstance(data, dict):
+            raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without a JSON object", http_status=200)
+        return data
 
     def close(self) -> None:
         self.http.close()
