@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	 if [ -z "$$PYBIN" ]; then echo "Python $(PYTHON_VERSION) not found: install it with pyenv"; exit 1; fi; \
 	 echo "using $$PYBIN ($$($$PYBIN --version))"; \
 	 [ -x $(PY) ] || $$PYBIN -m venv $(VENV)
+	@# phonenumberslite replaced phonenumbers (same import name): uninstalling either after the other is in
+	@# place deletes the files they share, so a venv holding phonenumbers drops both and installs lite afresh.
+	if $(PY) -m pip show -q phonenumbers 2>/dev/null; then $(PY) -m pip uninstall -q -y phonenumbers phonenumberslite; fi
 	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-dev.lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
@@ -26,10 +29,15 @@ install: $(VENV)/.installed
 # `make lock` after changing a dependency in pyproject.toml (or layers/shared/requirements.in);
 # versions already pinned are kept unless UPGRADE=1. The layer's requirements.txt is compiled
 # with the dev lock as constraints, so SAM builds the layer at exactly the versions tested.
+# The layer's list leaves out what the Lambda python3.13 runtime ships (boto3 and what it runs on):
+# one boto3 with its own botocore, never the runtime's boto3 on a layer's botocore (issue 19);
+# layers/shared/Makefile installs the list with --no-deps, so nothing comes back transitively.
+LAMBDA_RUNTIME_PACKAGES := boto3 botocore s3transfer jmespath urllib3 python-dateutil six
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version $(basename $(PYTHON_VERSION)) $(if $(UPGRADE),--upgrade,)
 lock: install  ## regenerate requirements-dev.lock and layers/shared/requirements.txt (UPGRADE=1: newest allowed versions)
 	$(UV_COMPILE) pyproject.toml --extra dev --generate-hashes -o requirements-dev.lock
-	$(UV_COMPILE) layers/shared/requirements.in -c requirements-dev.lock --annotation-style line -o layers/shared/requirements.txt
+	$(UV_COMPILE) layers/shared/requirements.in -c requirements-dev.lock --annotation-style line \
+	  $(foreach p,$(LAMBDA_RUNTIME_PACKAGES),--no-emit-package $(p)) -o layers/shared/requirements.txt
 
 dev: install  ## the local stack on 127.0.0.1:$(PORT), no AWS or Meta account
 	$(PY) -m infra.local --port $(PORT)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.infra.test_layer import boto_pairing_problems, built_layer
+
 ROOT = Path(__file__).parents[2]
+LAYER_MAX_MB = 60  # issue 19's bound; the layer held 87 MB (105 MB on disk) with botocore and the full phonenumbers
 pytestmark = pytest.mark.infra
 
 
@@ -34,6 +37,11 @@ def test_sam_build_succeeds(tmp_path):
     assert (layer / "wa_notify" / "__init__.py").exists()
     assert any(layer.glob("pydantic_core/*aarch64*.so")), "arm64 wheels expected for the arm64 functions"
     assert (tmp_path / "build" / "SenderFunction" / "app.py").exists()
+    # the built layer pairs no botocore with the runtime's boto3 (issue 19), and stays within 60 MB unzipped
+    assert boto_pairing_problems(built_layer(layer)) == []
+    assert not (layer / "botocore").exists() and not (layer / "phonenumbers" / "geodata").exists()
+    unzipped_mb = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file()) / 2**20
+    assert unzipped_mb <= LAYER_MAX_MB, f"the layer holds {unzipped_mb:.1f} MB unzipped"
 
 
 def test_cfn_lint_with_the_serverless_rules_is_clean():
