@@ -29,6 +29,7 @@ from wa_notify.domain.flows import parse_duration
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 VERTICALS = ("retail", "restaurant", "education", "clinic", "bank", "salon")
+VERTICAL_ALIASES = {"school": "education", "shop": "retail"}  # make demo VERTICAL=school|shop
 DEMO_ZONE = "Asia/Taipei"
 DEMO_PHONE = "+886912345678"
 
@@ -122,11 +123,36 @@ def http_call(base_url: str, api_key: str) -> Call:
     return call
 
 
-def demo(vertical: str) -> None:
+def canonical(vertical: str) -> str:
+    """A vertical's folder name; `school` and `shop` are what their owners call them."""
+    return VERTICAL_ALIASES.get(vertical, vertical)
+
+
+def phone_buttons(template: dict[str, Any], request: dict[str, Any]) -> list[str]:
+    """The buttons as the phone shows them: each label, and where a URL button leads (the
+    template's URL with the request's `{{1}}` suffix, i.e. the tracker's link when tracking is on)."""
+    suffixes = {str(c.get("index")): c["parameters"][0].get("text", "") for c in request.get("template", {}).get("components", [])
+                if c.get("type") == "button" and c.get("sub_type") == "url" and c.get("parameters")}
+    shown = []
+    for component in template.get("components", []):
+        for index, button in enumerate(component.get("buttons", []) if component.get("type") == "BUTTONS" else []):
+            label = f"[{button.get('text', '')}]"
+            if button.get("type") == "URL":
+                label += " " + str(button.get("url", "")).replace("{{1}}", suffixes.get(str(index), ""))
+            shown.append(label)
+    return shown
+
+
+def demo(vertical: str, *, settle_seconds: float = 10.0) -> list[dict[str, Any]]:
+    """One vertical on its own local stack (`make demo VERTICAL=...`): loaded, its sample events
+    posted, the clock moved to each planned minute, each message printed as the phone receives
+    it (text and buttons), every tracked link tapped once, the click rates; returns what the phone
+    received (the sandbox's messages)."""
     import httpx
 
     from infra.local.stack import LocalStack
 
+    vertical = canonical(vertical)
     stack = LocalStack(port=0).start()
     base = f"http://127.0.0.1:{stack.port}"
     try:
@@ -137,41 +163,59 @@ def demo(vertical: str) -> None:
         for event in demo_events(vertical, now):
             status, body = call("POST", "/v1/events", event)
             print(f"\nPOST /v1/events {event['type']} -> {status}")
+            if status != 202:
+                raise RuntimeError(f"{vertical}: event {event['type']}: {status} {body}")
             for m in body["messages"]:
                 print(f"  planned {m['template']:24s} {m['status']:9s} {m['send_at'] or 'now'}")
             for s in body["skipped"]:
                 print(f"  skipped {s['template']:24s} {s['reason']}")
             planned += body["messages"]
-        seen = 0
+        templates = {(t["name"], t["language"]): t for t in call("GET", "/v1/templates", None)[1]["items"]}
+        messages: list[dict[str, Any]] = []
 
-        def show(clock: str) -> None:
-            nonlocal seen
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                messages = httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"]
-                if len(messages) > seen and all(m["statuses"] for m in messages[seen:]):
-                    break
-                time.sleep(0.1)
-            for m in messages[seen:]:
+        def phone() -> list[dict[str, Any]]:
+            return list(httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"])
+
+        def show(clock: str, expected: int) -> None:
+            # Wait for the messages due at this minute and their first status, not a fixed time.
+            seen = len(messages)
+            deadline = time.monotonic() + settle_seconds
+            received = phone()
+            while time.monotonic() < deadline and not (len(received) >= seen + expected and all(m["statuses"] for m in received[seen:])):
+                time.sleep(0.05)
+                received = phone()
+            for m in received[seen:]:
                 statuses = ", ".join(s["status"] for s in m["statuses"])
                 print(f"  [{clock}] phone received: \u201c{m['text']}\u201d  ({statuses})")
-            seen = len(messages)
+                language = m["request"].get("template", {}).get("language", {}).get("code")
+                template = templates.get((m["request"].get("template", {}).get("name"), language), {})
+                for button in phone_buttons(template, m["request"]):
+                    print(f"      button {button}")
+            if len(received) == seen:
+                print(f"  [{clock}] (nothing for the phone at this minute)")
+            messages[:] = received
 
         print("\nnow:")
-        show("now")
+        show("now", sum(1 for m in planned if not m["send_at"]))
         for send_at in sorted({m["send_at"] for m in planned if m["send_at"]}):
             print(f"\nPOST /_local/clock {{\"at\": \"{send_at}\"}}")
             httpx.post(f"{base}/_local/clock", json={"at": send_at})
-            show(send_at)
-        links = tracked_links(httpx.get(f"{base}/_local/sandbox/messages", params={"to": DEMO_PHONE}).json()["messages"])
+            show(send_at, sum(1 for m in planned if m["send_at"] == send_at))
+        links = tracked_links(phone())
         print(f"\nthe phone taps {len(links)} tracked link(s):")
         for path in links:
             print(f"  GET {path} -> {httpx.get(base + path, follow_redirects=False).headers.get('location')}")
-        time.sleep(2)  # the stream counts the first click of each message
+        # The stream counts each message's first click: wait for it rather than a fixed time.
+        deadline = time.monotonic() + settle_seconds
+        rows = click_rates(call)
+        while time.monotonic() < deadline and sum(r["clicked"] for r in rows) < len(links):
+            time.sleep(0.1)
+            rows = click_rates(call)
         print("\nclick rates (GET /v1/analytics/templates):")
-        for row in click_rates(call):
+        for row in rows:
             rate = "-" if row["click_rate"] is None else f"{100 * row['click_rate']:.0f}%"
             print(f"  {row['template']:28s} sent {row['sent']:3d}  clicked {row['clicked']:3d}  click rate {rate}")
+        return phone()
     finally:
         stack.stop()
 
@@ -226,7 +270,7 @@ def clicks_report(verticals: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("load", "demo", "clicks"))
-    parser.add_argument("verticals", nargs="*", choices=(*VERTICALS, []), default=[])
+    parser.add_argument("verticals", nargs="*", choices=(*VERTICALS, *VERTICAL_ALIASES, []), default=[])
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--api-key")
     args = parser.parse_args()
@@ -234,7 +278,7 @@ def main() -> None:
         demo((args.verticals or ["clinic"])[0])
         return
     if args.command == "clicks":
-        clicks_report(args.verticals or list(VERTICALS))
+        clicks_report([canonical(v) for v in args.verticals] or list(VERTICALS))
         return
     import httpx
 
@@ -244,7 +288,7 @@ def main() -> None:
         # Nothing listening is the usual case (no `make dev`, or it runs on another PORT): one line, not a traceback.
         raise SystemExit(f"no local stack at {args.url}: start it with make dev") from None
     call = http_call(args.url, api_key)
-    for vertical in args.verticals or VERTICALS:
+    for vertical in [canonical(v) for v in args.verticals] or VERTICALS:
         print(f"{vertical}: {load(call, vertical)}")
 
 
