@@ -81,7 +81,7 @@ openapi: install  ## regenerate docs/openapi.json (a test fails when it drifts f
 examples: install  ## load the six verticals' templates and flows into the running `make dev` stack
 	$(PY) -m infra.examples load --url http://127.0.0.1:$(PORT)
 
-demo: install  ## book a clinic appointment on a local stack, move the clock, watch each message arrive
+demo: install  ## VERTICAL=clinic|salon|restaurant|school|shop|bank (clinic by default) on its own local stack: its sample events, the clock moved, each message as the phone receives it
 	$(PY) -m infra.examples demo $(or $(VERTICAL),clinic)
 
 clicks: install  ## every use case's seeds on a local stack, each tracked link tapped once: click rates per vertical and template
