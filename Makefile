@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: browser dev test install lock unit functional infra e2e lint build validate clean openapi examples demo clicks bench soak
+.PHONY: browser dev test install lock unit functional infra e2e lint checkov build validate clean openapi examples demo clicks bench soak
 
 # What CI installs is requirements-dev.lock (every package, pinned with its hashes), then the
 # project itself without dependencies; a changed lock (or pyproject) installs again.
@@ -26,6 +26,20 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 
 install: $(VENV)/.installed
 
+# checkov (make lint) lives in its own venv: its pins (boto3, botocore, pydantic...) are not the
+# project's, so it never shares requirements-dev.lock. Pinned with hashes in requirements-checkov.lock
+# (`make lock` compiles it from requirements-checkov.in); a changed lock installs again.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock
+	@PYBIN=$$(command -v pyenv >/dev/null && pyenv which python 2>/dev/null || command -v python$(basename $(PYTHON_VERSION)) || command -v python3); \
+	 if [ -z "$$PYBIN" ]; then echo "Python $(PYTHON_VERSION) not found: install it with pyenv"; exit 1; fi; \
+	 [ -x $(CHECKOV_VENV)/bin/python ] || $$PYBIN -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --require-hashes --no-deps -r requirements-checkov.lock
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed  ## template.yaml's security checks (0 failed; each skip in the template names its reason)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+
 # `make lock` after changing a dependency in pyproject.toml (or layers/shared/requirements.in);
 # versions already pinned are kept unless UPGRADE=1. The layer's requirements.txt is compiled
 # with the dev lock as constraints, so SAM builds the layer at exactly the versions tested.
@@ -36,6 +50,7 @@ LAMBDA_RUNTIME_PACKAGES := boto3 botocore s3transfer jmespath urllib3 python-dat
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version $(basename $(PYTHON_VERSION)) $(if $(UPGRADE),--upgrade,)
 lock: install  ## regenerate requirements-dev.lock and layers/shared/requirements.txt (UPGRADE=1: newest allowed versions)
 	$(UV_COMPILE) pyproject.toml --extra dev --generate-hashes -o requirements-dev.lock
+	$(UV_COMPILE) requirements-checkov.in --generate-hashes -o requirements-checkov.lock
 	$(UV_COMPILE) layers/shared/requirements.in -c requirements-dev.lock --annotation-style line \
 	  $(foreach p,$(LAMBDA_RUNTIME_PACKAGES),--no-emit-package $(p)) -o layers/shared/requirements.txt
 
@@ -58,13 +73,13 @@ unit: install
 functional: install
 	$(PY) -m pytest tests/functional
 
-infra: install
+infra: install $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest tests/infra
 
 e2e: install
 	$(PY) -m pytest tests/e2e
 
-lint: install  ## ruff, mypy ([tool.mypy] in pyproject.toml: strict for the domain) and the SAM template's lint
+lint: install checkov  ## checkov, ruff, mypy ([tool.mypy] in pyproject.toml: strict for the domain) and the SAM template's lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/sam validate --lint
@@ -73,7 +88,7 @@ build: install  ## sam build (needs python3.13 on PATH: pyenv with .python-versi
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/sam build --parallel
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache
 
 openapi: install  ## regenerate docs/openapi.json (a test fails when it drifts from the code)
 	$(PY) -m infra.openapi

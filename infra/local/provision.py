@@ -56,13 +56,18 @@ class Provisioned:
     account: str
     refs: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)  # (logical id, attribute) -> value
+    conditions: dict[str, bool] = field(default_factory=dict)  # the template's Conditions, at the parameters' defaults
 
     def resolve(self, value: Any) -> Any:
-        """Resolve the intrinsics the local stack needs (Ref, GetAtt, Sub); None if it cannot."""
+        """Resolve the intrinsics the local stack needs (Ref, GetAtt, Sub, If); None if it cannot
+        (or if an If chose AWS::NoValue)."""
         if isinstance(value, dict) and len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
-                return self.refs.get(arg)
+                return None if arg == "AWS::NoValue" else self.refs.get(arg)
+            if key == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.resolve(when_true if self.conditions[condition] else when_false)
             if key == "Fn::GetAtt":
                 return self.attrs.get((arg[0], arg[1]))
             if key == "Fn::Sub":
@@ -79,6 +84,31 @@ class Provisioned:
         return value
 
 
+def evaluate_conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, bool]:
+    """The template's Conditions (Equals, Not, And, Or, Condition) with these parameter values:
+    the local stack runs what a deploy with the defaults runs (no KMS key, the stack's table)."""
+    source = template.get("Conditions") or {}
+
+    def value(node: Any) -> Any:
+        return refs.get(node["Ref"]) if isinstance(node, dict) and "Ref" in node else node
+
+    def holds(node: Any) -> bool:
+        (key, arg), = node.items()
+        if key == "Condition":
+            return holds(source[arg])
+        if key == "Fn::Equals":
+            return str(value(arg[0])) == str(value(arg[1]))
+        if key == "Fn::Not":
+            return not holds(arg[0])
+        if key == "Fn::And":
+            return all(holds(a) for a in arg)
+        if key == "Fn::Or":
+            return any(holds(a) for a in arg)
+        raise ValueError(f"condition function {key} is not supported locally")
+
+    return {name: holds(node) for name, node in source.items()}
+
+
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
@@ -90,6 +120,7 @@ def provision(template: dict[str, Any], dynamodb: Any, sqs: Any, *, prefix: str 
         out.refs[name] = str(param.get("Default", ""))
     out.refs["AWS::Region"] = region
     out.refs["AWS::AccountId"] = account
+    out.conditions = evaluate_conditions(template, out.refs)
 
     for logical, res in resources_of(template, "AWS::DynamoDB::Table").items():
         props = res["Properties"]

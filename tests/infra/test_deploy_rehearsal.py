@@ -85,6 +85,11 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
             "AWS::Lambda::Url", "AWS::Lambda::Permission"} <= types
     mappings = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    # (the dispatcher, invoked asynchronously by its schedule, parks what fails in its DLQ, and may send
+    # there; moto's CloudFormation drops DeadLetterConfig, so this is checked as CloudFormation gets it)
+    dispatcher = cfn["Resources"]["DispatcherFunction"]["Properties"]
+    assert dispatcher["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["DispatcherDLQ", "Arn"]}}
+    assert "DispatcherDLQ" in json.dumps(cfn["Resources"]["DispatcherFunctionRole"]["Properties"]["Policies"])
     cfn = for_moto(cfn)
     with mock_aws():  # its own mock: nothing here writes to the table, so the stream mapping moto creates triggers nothing
         # WHEN the stack is created
@@ -100,8 +105,14 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         table = boto3.client("dynamodb", region_name="us-east-1").describe_table(TableName=boto3.client(
             "dynamodb", region_name="us-east-1").list_tables()["TableNames"][0])["Table"]
         assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-        # 3 lanes and their DLQs, the callback retry queue and its DLQ, the stream's failure queue
-        assert len(boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]) == 9
+        # 3 lanes and their DLQs, the callback retry queue and its DLQ, the stream's failure queue, the dispatcher's DLQ
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_urls = sqs.list_queues()["QueueUrls"]
+        assert len(queue_urls) == 10
+        # AND without KmsKeyArn every queue is encrypted with SQS-managed keys, none with KMS (no KMS cost)
+        for url in queue_urls:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            assert attributes.get("SqsManagedSseEnabled") == "true" and "KmsMasterKeyId" not in attributes, url
         lam = boto3.client("lambda", region_name="us-east-1")
         functions = lam.list_functions()["Functions"]
         assert len(functions) == 5 and {f["Runtime"] for f in functions} == {"python3.13"}
@@ -112,6 +123,7 @@ def test_template_translates_and_deploys_into_moto_cloudformation():
         assert "StreamFailureQueue" in stream[0]["DestinationConfig"]["OnFailure"]["Destination"]
         groups = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]
         assert len(groups) == 6 and all(g["retentionInDays"] == 30 for g in groups)  # 5 functions and the API's access log
+        assert not [g for g in groups if g.get("kmsKeyId")]  # no KmsKeyArn: CloudWatch Logs' own encryption
         assert len(boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]) == 1
         assert not boto3.client("sns", region_name="us-east-1").list_subscriptions()["Subscriptions"]  # no AlarmEmail, no subscription
 
@@ -239,7 +251,9 @@ def test_the_stream_mapping_reaches_cloudformation_with_its_failure_path():
     mapping = resources["CallbackFunctionChanges"]["Properties"]
     role = resources["CallbackFunctionRole"]["Properties"]
     # THEN the mapping carries the filters, bisect, item failures and finite retries
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]} and len(mapping["FilterCriteria"]["Filters"]) == 5
+    # (the stack's table's stream, or a restored table's during a recovery: docs/runbook.md)
+    assert mapping["EventSourceArn"] == {"Fn::If": ["UsesRestoredTable", {"Ref": "RestoredTableStreamArn"}, {"Fn::GetAtt": ["Table", "StreamArn"]}]}
+    assert len(mapping["FilterCriteria"]["Filters"]) == 5
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["MaximumRetryAttempts"] >= 0 and mapping["MaximumRecordAgeInSeconds"] > 0
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}}
