@@ -51,13 +51,26 @@ def skips(resource: dict) -> list[dict]:
 @pytest.fixture(scope="module")
 def checkov_report() -> dict:
     if not CHECKOV.exists():
-        if os.environ.get("REQUIRE_BROWSER"):  # .ci/run: make test has run make lint, which creates the venv
-            pytest.fail("no .venv-checkov in CI: make lint should have created it")
+        if os.environ.get("REQUIRE_CHECKOV"):  # .ci/run: make test has run make lint, which creates the venv
+            pytest.fail("no .venv-checkov although REQUIRE_CHECKOV is set: make lint creates it")
         pytest.skip("no .venv-checkov: `make checkov` creates it (make lint, make infra and make test do)")
     result = subprocess.run([str(CHECKOV), "--skip-download", "--framework", "cloudformation", "-f", "template.yaml", "-o", "json"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
     return report[0] if isinstance(report, list) else report
+
+
+def test_checkov_is_pinned_with_hashes_in_a_lock_of_its_own():
+    # GIVEN requirements-checkov.in and the lock make lock compiles from it
+    wanted = (ROOT / "requirements-checkov.in").read_text()
+    lock = (ROOT / "requirements-checkov.lock").read_text()
+    pinned = [line.split()[0] for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
+    # THEN the lock pins checkov at the version asked for, and every package with its hashes
+    (version,) = [line for line in wanted.splitlines() if line.startswith("checkov==")]
+    assert version in pinned and all("==" in p for p in pinned)
+    assert lock.count("--hash=sha256:") >= len(pinned)
+    # AND the project's own lock stays free of it (its boto3/botocore pins are not ours)
+    assert "checkov" not in (ROOT / "requirements-dev.lock").read_text()
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_names_its_reason(checkov_report):
@@ -207,3 +220,102 @@ def test_during_a_recovery_the_functions_use_the_restored_table_and_its_stream()
         "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${RestoredTableName}/index/*"]
     # AND the TableName output names it (python -m wa_notify.admin reads the output)
     assert T["Outputs"]["TableName"]["Value"] == {"Fn::If": ["UsesRestoredTable", {"Ref": "RestoredTableName"}, {"Ref": "Table"}]}
+
+
+def rehearsed_deploy(**parameters: str) -> dict[str, str]:
+    """The deploy rehearsal (tests/infra/test_deploy_rehearsal.py) with these parameters, inside
+    mock_aws: the stack is created completely; its logical ids -> physical ids."""
+    import boto3
+
+    from tests.infra.test_deploy_rehearsal import STACK, for_moto, translated, zipped
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="wa-notify-artifacts")
+    s3.put_object(Bucket="wa-notify-artifacts", Key="code.zip", Body=zipped("app.py", "def lambda_handler(e, c):\n    return e\n"))
+    s3.put_object(Bucket="wa-notify-artifacts", Key="layer.zip", Body=zipped("python/wa_notify/__init__.py", ""))
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(for_moto(translated())),
+                                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]}
+
+
+def attached_policies(physical: dict[str, str], function: str) -> list[str]:
+    import boto3
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    return [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=physical[f"{function}Role"])["AttachedPolicies"]]
+
+
+def test_the_stack_deploys_with_a_kms_key_and_then_encrypts_with_it():
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        # GIVEN a customer key
+        key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+        # WHEN the stack is created with KmsKeyArn
+        physical = rehearsed_deploy(KmsKeyArn=key)
+        # THEN it has the key's policy, and no restored table's
+        assert "KmsKeyUsePolicy" in physical and "RestoredTableAccessPolicy" not in physical
+        # AND every queue uses the key (moto reports SqsManagedSseEnabled "true" for any queue not given
+        # it; that the template leaves it out with a key is test_with_a_kms_key_... above)
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        urls = sqs.list_queues()["QueueUrls"]
+        assert len(urls) == 10
+        for url in urls:
+            assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"].get("KmsMasterKeyId") == key, url
+        # AND the five roles have the key's policy (moto's CloudFormation drops the table's SSESpecification
+        # and a log group's KmsKeyId: test_with_a_kms_key_... above checks those in the template)
+        assert all(physical["KmsKeyUsePolicy"] in attached_policies(physical, name) for name in FUNCTIONS)
+
+
+def test_the_stack_deploys_pointed_at_a_restored_table():
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        # GIVEN a restored table with its stream turned on (docs/runbook.md, step 2)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        restored = dynamodb.create_table(TableName="wa-notify-restored", BillingMode="PAY_PER_REQUEST",
+                                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+                                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
+        # WHEN the stack is created pointed at it (step 3)
+        physical = rehearsed_deploy(RestoredTableName="wa-notify-restored", RestoredTableStreamArn=restored["LatestStreamArn"])
+        # THEN every function's TABLE_NAME names it, the callback function follows its stream, and every role may use it
+        lam = boto3.client("lambda", region_name="us-east-1")
+        for name in FUNCTIONS:
+            assert lam.get_function_configuration(FunctionName=physical[name])["Environment"]["Variables"]["TABLE_NAME"] == "wa-notify-restored"
+            assert physical["RestoredTableAccessPolicy"] in attached_policies(physical, name), name
+        streams = [m["EventSourceArn"] for m in lam.list_event_source_mappings(FunctionName=physical["CallbackFunction"])["EventSourceMappings"]
+                   if ":table/" in m["EventSourceArn"]]
+        assert streams == [restored["LatestStreamArn"]]
+        # AND the stack's own table is still created and kept (DeletionPolicy Retain), unused
+        assert len(dynamodb.list_tables()["TableNames"]) == 2
+
+
+def test_the_runbook_names_what_the_template_has():
+    """docs/runbook.md's commands against the template: drift would break a recovery, the worst moment."""
+    import re
+
+    runbook = (ROOT / "docs/runbook.md").read_text()
+    # GIVEN the resources, parameters and attributes its commands name
+    named = set(re.findall(r"\$\(fn (\w+)\)", runbook))
+    (deploy,) = re.findall(r"--parameter-overrides \\\n\s*\"([^\"]+)\"", runbook)
+    overrides = {pair.split("=")[0] for pair in deploy.split()} - {"Stage"}
+    restored_sizes = dict(re.findall(r"\$\(fn (\w+)\) --reserved-concurrent-executions (\d+)", runbook.split("## 5.")[1]))
+    # THEN each is the template's
+    assert named and named <= set(RES)
+    assert overrides == {"RestoredTableName", "RestoredTableStreamArn"} <= set(T["Parameters"])
+    # AND resuming gives back exactly the reserved concurrency the template sets for what step 1 paused
+    paused = set(re.findall(r"\$\(fn (\w+)\) --reserved-concurrent-executions 0", runbook))
+    assert set(restored_sizes) == paused
+    assert {n: int(v) for n, v in restored_sizes.items()} == {n: FUNCTIONS[n]["Properties"]["ReservedConcurrentExecutions"] for n in paused}
+    # AND the restored table gets what the template gives the stack's table: stream view, TTL attribute, recovery
+    table = RES["Table"]["Properties"]
+    assert f"StreamViewType={table['StreamSpecification']['StreamViewType']}" in runbook
+    assert f"AttributeName={table['TimeToLiveSpecification']['AttributeName']}" in runbook
+    assert "PointInTimeRecoveryEnabled=true" in runbook
