@@ -23,12 +23,14 @@ if TYPE_CHECKING:  # imported where used, lazily (see above)
     from datetime import datetime
 
     from babel import Locale
-from wa_notify.domain.header_media import HEADER_PARAM, header_parameter, kind_of
+from wa_notify.domain.header_media import header_parameter
 from wa_notify.domain.problems import Invalid, Problem, ProblemList
-from wa_notify.domain.templates import PLACEHOLDER_RE, TemplateSpec
+from wa_notify.domain.render_plan import BODY_PARAM_MAX as BODY_PARAM_MAX  # the limits render() applies
+from wa_notify.domain.render_plan import HEADER_PARAM_MAX as HEADER_PARAM_MAX
+from wa_notify.domain.render_plan import fill as fill  # filling a text, read here by its callers
+from wa_notify.domain.render_plan import fill_parts, plan_of
+from wa_notify.domain.templates import TemplateSpec
 
-HEADER_PARAM_MAX = 60
-BODY_PARAM_MAX = 1024
 BUTTON_PARAM_MAX = 2000
 BODY_RENDERED_MAX = 1024
 TEXT_MESSAGE_MAX = 4096
@@ -38,6 +40,8 @@ DATE_STYLES: tuple[DateStyle, ...] = ("short", "medium", "long", "full")
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 AMOUNT_MAX = Decimal("1e15")
+# What urllib's quote() leaves as it is with safe="": a suffix made only of these is its own encoding.
+_URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ class Rendered:
                 "buttons": self.buttons, "request": self.request}
 
 
+@functools.lru_cache(maxsize=256)
 def babel_locale(language: str) -> Locale:
-    """Babel locale for a WhatsApp language code, falling back to the base language, then English."""
+    """Babel locale for a WhatsApp language code, falling back to the base language, then English.
+    Parsed once per code (Babel parses and loads its data again on every call, ~6 us); bounded
+    because the code is the caller's."""
     from babel import Locale, UnknownLocaleError
 
     for candidate in (language, language.split("_")[0], "en"):
@@ -67,6 +74,10 @@ def babel_locale(language: str) -> Locale:
 
 
 def whitespace_problem(value: str) -> str | None:
+    # Every character both patterns look for is unprintable (a control character) or part of a run
+    # of 5 spaces: most values are neither, checked without a regular expression.
+    if value.isprintable() and "     " not in value:
+        return None
     if _BAD_WHITESPACE.search(value):
         return "cannot contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rejects it)"
     if _CONTROL.search(value):
@@ -101,16 +112,15 @@ def format_value(value: Any, language: str) -> str:
     style: DateStyle = given or "long"  # for dates and date-times; refused above for the other kinds
     keys = set(value) - {"format"}
     if keys == {"amount", "currency"}:
-        from babel.numbers import UnknownCurrencyError, format_currency, get_currency_name
+        from babel.numbers import format_currency
 
         currency = value["currency"]
         amount = value["amount"]
         if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
             raise ValueError("currency must be an ISO 4217 code such as USD or TWD")
         try:
-            get_currency_name(currency, locale="en", count=None)
             decimal_amount = Decimal(str(amount))
-        except (UnknownCurrencyError, InvalidOperation) as exc:
+        except InvalidOperation as exc:
             raise ValueError(f"is not a valid amount in {currency}") from exc
         if isinstance(amount, bool) or not isinstance(amount, (int, float, str)) or not decimal_amount.is_finite():
             raise ValueError("amount must be a number")
@@ -141,6 +151,7 @@ def format_value(value: Any, language: str) -> str:
     raise ValueError("unknown typed value: use {amount, currency}, {date}, {datetime, timezone} or {number}")
 
 
+@functools.cache
 def _known_currencies() -> frozenset[str]:
     from babel.numbers import list_currencies
 
@@ -182,32 +193,6 @@ def _format_datetime(raw: Any, timezone: Any, style: DateStyle, locale: Locale) 
     return pattern.replace("{1}", date_text).replace("{0}", time_text).replace("'", "")
 
 
-@functools.lru_cache(maxsize=1024)
-def split_text(text: str) -> tuple[str, ...]:
-    """A template text pre-split once into literal, name, literal, name, ..., literal: filling it
-    is then a join, with no regular expression per send (a campaign renders the same text
-    100,000 times)."""
-    parts: list[str] = []
-    last = 0
-    for match in PLACEHOLDER_RE.finditer(text):
-        parts += [text[last : match.start()], match.group(1)]
-        last = match.end()
-    parts.append(text[last:])
-    return tuple(parts)
-
-
-def fill(text: str, values: dict[str, str]) -> str:
-    parts = split_text(text)
-    if len(parts) == 1:
-        return text
-    out = [parts[0]]
-    for i in range(1, len(parts), 2):
-        name = parts[i]
-        out += [values.get(name, "{{" + name + "}}"), parts[i + 1]]
-    return "".join(out)
-
-
-
 def render(
     spec: TemplateSpec,
     params: dict[str, Any] | None,
@@ -216,82 +201,95 @@ def render(
     to: str | None = None,
     callback_data: str | None = None,
 ) -> Rendered:
-    """Fill the template; raise `Invalid` listing every bad, missing or unknown parameter."""
+    """Fill the template; raise `Invalid` listing every bad, missing or unknown parameter.
+
+    Every message of the API, campaigns and flows is rendered here, so what does not depend on
+    the send is read from the spec's plan (plan_of), texts are pre-split once (split_text), and a
+    value is not run through a regular expression it cannot fail (whitespace_problem); every
+    problem is still found and named in the same order."""
     params = params or {}
     button_params = button_params or {}
-    problems = ProblemList()
     if not isinstance(params, dict):
         raise Invalid([Problem("params", "must be an object")])
-    text_values: dict[str, dict[str, str]] = {"header": {}, "body": {}}
-    limits = {"header": HEADER_PARAM_MAX, "body": BODY_PARAM_MAX}
-    expected = {v.name for v in spec.header_variables} | {v.name for v in spec.body_variables}
-    if kind_of(spec.header_format):
-        expected.add(HEADER_PARAM)  # the media or location of the header (domain/header_media.py)
-    for unknown in sorted(set(params) - expected):
-        known = ", ".join(sorted(expected)) or "none"
-        problems.add(f"params.{unknown}", f"is not a variable of template {spec.name} (its variables: {known})")
-    for var in [*spec.header_variables, *spec.body_variables]:
-        field = f"params.{var.name}"
-        if var.name not in params:
-            problems.add(field, f"is required by the template {var.component}")
+    plan = plan_of(spec)
+    problems: list[Problem] = []
+    header_values: dict[str, str] = {}
+    body_values: dict[str, str] = {}
+    if not plan.expected.issuperset(params):
+        known = ", ".join(sorted(plan.expected)) or "none"
+        problems += [Problem(f"params.{unknown}", f"is not a variable of template {spec.name} (its variables: {known})")
+                     for unknown in sorted(set(params) - plan.expected)]
+    language = spec.language
+    for name, component, limit in plan.text_variables:
+        if name not in params:
+            problems.append(Problem(f"params.{name}", f"is required by the template {component}"))
             continue
-        try:
-            text = format_value(params[var.name], spec.language)
-        except ValueError as exc:
-            problems.add(field, str(exc))
-            continue
+        value = params[name]
+        if type(value) is str and value[10:11] != "T":  # plain text, not an ISO date-time (see format_value)
+            text = value
+        else:
+            try:
+                text = format_value(value, language)
+            except ValueError as exc:
+                problems.append(Problem(f"params.{name}", str(exc)))
+                continue
         if not text.strip():
-            problems.add(field, "cannot be empty")
+            problems.append(Problem(f"params.{name}", "cannot be empty"))
             continue
-        if reason := whitespace_problem(text):
-            problems.add(field, reason)
+        if not (text.isprintable() and "     " not in text) and (reason := whitespace_problem(text)):  # its first test inlined: most values pass it
+            problems.append(Problem(f"params.{name}", reason))
             continue
-        if len(text) > limits[var.component]:
-            problems.add(field, f"is {len(text)} characters; a {var.component} parameter is at most {limits[var.component]}")
+        if len(text) > limit:
+            problems.append(Problem(f"params.{name}", f"is {len(text)} characters; a {component} parameter is at most {limit}"))
             continue
-        text_values[var.component][var.name] = text
-    header_media = header_parameter(spec.header_format, params, problems)
+        (header_values if component == "header" else body_values)[name] = text
+    header_media = None
+    if plan.media_header:
+        media_problems = ProblemList()
+        header_media = header_parameter(spec.header_format, params, media_problems)
+        problems += media_problems.items
 
     buttons_out: list[dict[str, Any]] = []
     button_components: list[dict[str, Any]] = []
-    valid_indexes = {str(b.index) for b in spec.buttons}
     if not isinstance(button_params, dict):
-        problems.add("button_params", "must be an object keyed by button index")
+        problems.append(Problem("button_params", "must be an object keyed by button index"))
         button_params = {}
-    for key in sorted(set(map(str, button_params)) - valid_indexes):
-        problems.add(f"button_params.{key}", f"template {spec.name} has no button at index {key}")
-    for button in spec.buttons:
-        key = str(button.index)
-        supplied = button_params.get(key, button_params.get(button.index))  # type: ignore[call-overload]
+    if button_params and not plan.button_keys.issuperset(button_params) and not plan.button_keys.issuperset(map(str, button_params)):
+        problems += [Problem(f"button_params.{key}", f"template {spec.name} has no button at index {key}")
+                     for key in sorted(set(map(str, button_params)) - plan.button_keys)]
+    for button, key, url_parts in plan.buttons:
+        # By its key ("0"), else by its index as a number (0)
+        supplied = (button_params[key] if key in button_params else button_params.get(button.index)) if button_params else None  # type: ignore[call-overload]
         entry: dict[str, Any] = {"index": button.index, "type": button.type, "text": button.text}
         if button.type == "URL" and button.url:
             if button.url_variable is not None:
                 if supplied is None:
-                    problems.add(f"button_params.{key}", f"button {key} ({button.text}) needs a value for its URL")
+                    problems.append(Problem(f"button_params.{key}", f"button {key} ({button.text}) needs a value for its URL"))
                     continue
                 if not isinstance(supplied, str) or not supplied.strip():
-                    problems.add(f"button_params.{key}", "must be a non-empty string")
+                    problems.append(Problem(f"button_params.{key}", "must be a non-empty string"))
                     continue
-                if reason := whitespace_problem(supplied):
-                    problems.add(f"button_params.{key}", reason)
+                if not (supplied.isprintable() and "     " not in supplied) and (reason := whitespace_problem(supplied)):
+                    problems.append(Problem(f"button_params.{key}", reason))
                     continue
-                # The dynamic URL suffix must be percent-encoded; decode first so encoded input is not doubled.
-                suffix = quote(unquote(supplied), safe="")
+                # The dynamic URL suffix must be percent-encoded; decode first so encoded input is not
+                # doubled. A suffix of URL-safe characters only (no "%") is its own encoding.
+                suffix = supplied if not supplied.rstrip(_URL_SAFE) else quote(unquote(supplied), safe="")
                 if len(suffix) > BUTTON_PARAM_MAX:
-                    problems.add(f"button_params.{key}", f"is too long: at most {BUTTON_PARAM_MAX} characters")
+                    problems.append(Problem(f"button_params.{key}", f"is too long: at most {BUTTON_PARAM_MAX} characters"))
                     continue
-                entry["url"] = PLACEHOLDER_RE.sub(suffix, button.url)
+                entry["url"] = suffix.join(url_parts[0::2]) if url_parts else button.url  # every placeholder: the suffix
                 button_components.append(
                     {"type": "button", "sub_type": "url", "index": key, "parameters": [{"type": "text", "text": suffix}]}
                 )
             else:
                 if supplied is not None:
-                    problems.add(f"button_params.{key}", "this URL button has no variable")
+                    problems.append(Problem(f"button_params.{key}", "this URL button has no variable"))
                 entry["url"] = button.url
         elif button.type == "QUICK_REPLY":
             if supplied is not None:
                 if not isinstance(supplied, str) or not supplied or len(supplied) > 256:
-                    problems.add(f"button_params.{key}", "a quick-reply payload is a string of 1 to 256 characters")
+                    problems.append(Problem(f"button_params.{key}", "a quick-reply payload is a string of 1 to 256 characters"))
                     continue
                 entry["payload"] = supplied
                 button_components.append(
@@ -300,46 +298,46 @@ def render(
         elif button.type == "PHONE_NUMBER":
             entry["phone_number"] = button.phone_number
             if supplied is not None:
-                problems.add(f"button_params.{key}", "a phone-number button takes no parameter")
+                problems.append(Problem(f"button_params.{key}", "a phone-number button takes no parameter"))
         elif supplied is not None:
             if button.type == "COPY_CODE" and isinstance(supplied, str) and 0 < len(supplied) <= 15:
                 button_components.append(
                     {"type": "button", "sub_type": "copy_code", "index": key, "parameters": [{"type": "coupon_code", "coupon_code": supplied}]}
                 )
             else:
-                problems.add(f"button_params.{key}", f"a {button.type} button takes no parameter here")
+                problems.append(Problem(f"button_params.{key}", f"a {button.type} button takes no parameter here"))
         buttons_out.append(entry)
 
-    problems.raise_if_any()
-    header = fill(spec.header_text, text_values["header"]) if spec.header_text is not None else None
-    body = fill(spec.body_text, text_values["body"])
+    if problems:
+        raise Invalid(problems)
+    header = fill_parts(plan.header_parts, header_values) if plan.header_parts is not None else None
+    body = fill_parts(plan.body_parts, body_values)
     if len(body) > BODY_RENDERED_MAX:
         raise Invalid([Problem("params", f"the rendered body is {len(body)} characters; WhatsApp allows {BODY_RENDERED_MAX}")])
 
     components: list[dict[str, Any]] = [{"type": "header", "parameters": [header_media]}] if header_media else []
-    named = spec.parameter_format == "NAMED"
-    for component in ("header", "body"):
-        variables = spec.header_variables if component == "header" else spec.body_variables
-        if not variables:
-            continue
-        parameters = []
-        for var in variables:
-            param: dict[str, Any] = {"type": "text", "text": text_values[component][var.name]}
-            if named:
-                param["parameter_name"] = var.name
-            parameters.append(param)
-        components.append({"type": component, "parameters": parameters})
-    components.extend(button_components)
+    if plan.header_variables:
+        components.append({"type": "header", "parameters": _text_parameters(plan.header_variables, header_values, plan.named)})
+    if plan.body_variables:
+        components.append({"type": "body", "parameters": _text_parameters(plan.body_variables, body_values, plan.named)})
+    components += button_components
     request: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     if to is not None:
         request["to"] = to
-    template: dict[str, Any] = {"name": spec.name, "language": {"code": spec.language}}
+    template: dict[str, Any] = {"name": spec.name, "language": {"code": language}}
     if components:
         template["components"] = components
-    request.update({"type": "template", "template": template})
+    request["type"] = "template"
+    request["template"] = template
     if callback_data is not None:
         request["biz_opaque_callback_data"] = callback_data
-    return Rendered(header=header, body=body, footer=spec.footer_text, buttons=buttons_out, request=request, header_media=header_media)
+    return Rendered(header, body, spec.footer_text, buttons_out, request, header_media)
+
+
+def _text_parameters(names: tuple[str, ...], values: dict[str, str], named: bool) -> list[dict[str, Any]]:
+    if named:
+        return [{"type": "text", "text": values[name], "parameter_name": name} for name in names]
+    return [{"type": "text", "text": values[name]} for name in names]
 
 
 def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:
