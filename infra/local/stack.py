@@ -319,8 +319,13 @@ class LocalStack:
         self.deps = deps
 
         self.dev_tenant = self.create_tenant("dev", api_key=os.environ.get("LOCAL_API_KEY") or None)
+        # The sender's lanes are three event source mappings, each with its own containers in
+        # Lambda (their own MaximumConcurrency): one container per lane here too. With one for the
+        # whole function, the high lane's batch waited for the bulk lane's invocation to end (a
+        # paced batch of ten, seconds), and an alert sat behind a running campaign.
         self.queue_sources = [
-            (self.provisioned.refs[q], self.provisioned.attrs[(q, "Arn")], batch, self.functions[spec.logical_id])
+            (self.provisioned.refs[q], self.provisioned.attrs[(q, "Arn")], batch,
+             LocalFunction(spec) if len(spec.sqs_sources) > 1 else self.functions[spec.logical_id])
             for spec in specs for q, batch in spec.sqs_sources
         ]
         # The table's stream into its function, as Lambda's poller would (infra/local/streams.py).
