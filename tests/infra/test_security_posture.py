@@ -95,10 +95,11 @@ def test_every_skip_in_the_template_names_its_reason_and_only_decided_checks_are
     assert all_skips
     for name, skip in all_skips:
         assert skip["id"].startswith("CKV_") and len(str(skip.get("comment", "")).strip()) >= 40, (name, skip)
-    # AND the only checks skipped are the three decided in docs/decisions.md (no VPC; the environment
-    # holds no secret; a DLQ for a function nothing invokes asynchronously), and only on functions
-    assert {s["id"] for _, s in all_skips} == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}
-    assert {name for name, _ in all_skips} <= set(FUNCTIONS)
+    # AND the only checks skipped are the ones decided in docs/decisions.md (no VPC; the environment
+    # holds no secret; a DLQ for a function nothing invokes asynchronously; the alarm topic off aws/sns)
+    assert {s["id"] for _, s in all_skips} == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_26"}
+    assert {name for name, _ in all_skips} <= {*FUNCTIONS, "AlarmTopic"}
+    assert {name for name, s in all_skips if s["id"] == "CKV_AWS_26"} == {"AlarmTopic"}
 
 
 def test_a_dlq_is_skipped_only_where_nothing_invokes_asynchronously_and_async_failures_are_parked_and_alarmed():
@@ -154,8 +155,9 @@ def test_without_a_kms_key_encryption_at_rest_is_what_it_was():
     assert "KmsKeyId" not in res["MetaSecret"]["Properties"]
     groups = [r["Properties"] for r in res.values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert len(groups) == 6 and not [g for g in groups if "KmsKeyId" in g]
-    # AND no policy for a key exists
+    # AND no policy for a key exists, and the alarm topic is on no key (alarms cannot publish to one on aws/sns)
     assert "KmsKeyUsePolicy" not in res
+    assert "KmsMasterKeyId" not in res["AlarmTopic"]["Properties"]
 
 
 def test_with_a_kms_key_the_table_secret_queues_and_logs_use_it_and_every_function_may():
@@ -169,6 +171,7 @@ def test_with_a_kms_key_the_table_secret_queues_and_logs_use_it_and_every_functi
     assert res["Table"]["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
     assert res["MetaSecret"]["Properties"]["KmsKeyId"] == key
     assert all(r["Properties"]["KmsKeyId"] == key for r in res.values() if r["Type"] == "AWS::Logs::LogGroup")
+    assert res["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == key
     # AND every function's role may use that key, and only that key
     policy = res["KmsKeyUsePolicy"]["Properties"]
     assert {role["Ref"] for role in policy["Roles"]} == {f"{name}Role" for name in FUNCTIONS}

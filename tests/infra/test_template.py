@@ -271,7 +271,9 @@ def test_samconfig_holds_no_account_ids_or_secrets():
 def test_every_alarm_notifies_the_alarm_topic():
     alarms = resources_of(T, "AWS::CloudWatch::Alarm")
     assert alarms and all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
-    assert RES["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+    # CloudWatch cannot publish to a topic on the AWS-managed key aws/sns (its policy cannot admit
+    # cloudwatch.amazonaws.com): the customer's key when given (its policy admits CloudWatch), else none
+    assert RES["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 
 
 def test_alarms_cover_dlqs_failure_rate_throttling_and_every_function():
