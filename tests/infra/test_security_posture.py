@@ -322,3 +322,16 @@ def test_the_runbook_names_what_the_template_has():
     assert f"StreamViewType={table['StreamSpecification']['StreamViewType']}" in runbook
     assert f"AttributeName={table['TimeToLiveSpecification']['AttributeName']}" in runbook
     assert "PointInTimeRecoveryEnabled=true" in runbook
+
+
+def test_make_lint_runs_checkov_from_its_own_venv():
+    # GIVEN the Makefile's lint and checkov targets
+    makefile = (ROOT / "Makefile").read_text()
+    lint = next(line for line in makefile.splitlines() if line.startswith("lint:"))
+    recipe = makefile.split("\ncheckov:", 1)[1].split("\n\n", 1)[0]
+    # THEN lint depends on checkov, which scans template.yaml with the venv's own checkov
+    assert "checkov" in lint.split("##")[0].split(":", 1)[1].split()
+    assert "$(CHECKOV_VENV)/bin/checkov" in recipe and "-f template.yaml" in recipe and "--framework cloudformation" in recipe
+    # AND that venv comes from the checkov lock, with hashes, and git ignores it
+    assert "pip install -q --require-hashes --no-deps -r requirements-checkov.lock" in makefile
+    assert ".venv-checkov/" in (ROOT / ".gitignore").read_text().splitlines()
