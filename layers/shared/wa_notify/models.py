@@ -196,6 +196,19 @@ def _reply_key(value: str) -> str:
     return value
 
 
+def _one_rating_per_reply(value: dict[str, int] | None) -> dict[str, int] | None:
+    """Two rating_replies keys a reply cannot tell apart ("Not happy", "not-happy!") must not rate differently."""
+    from wa_notify.domain.conversation import normalized_reply
+
+    seen: dict[str, tuple[str, int]] = {}
+    for key, stars in (value or {}).items():
+        earlier = seen.setdefault(normalized_reply(key), (key, stars))
+        if earlier[1] != stars:
+            raise ValueError(f"{earlier[0]!r} and {key!r} are the same reply (compared ignoring case, accents and punctuation) "
+                             "with different ratings")
+    return value
+
+
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: StrictBool = False
@@ -203,6 +216,10 @@ class SettingsRequest(Strict):
     reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_reply_key)],
                         Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers, or opt_out (out of marketing)")
+    rating_replies: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_reply_key)],
+                                   Annotated[StrictInt, Field(ge=1, le=5)]] | None, AfterValidator(_one_rating_per_reply)] = Field(
+        default=None, max_length=50, description=(
+            "button payload or label -> the rating 1-5 it stands for (\"Not happy\": 1), beside digits, stars and faces; below 3 escalates"))
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
     out_of_hours_reply: str | None = Field(default=None, max_length=4096)

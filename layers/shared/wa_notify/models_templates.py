@@ -4,7 +4,7 @@ template-creation JSON, POST /v1/templates) and a flow (PUT /v1/flows/{name}).
 The models give the shape (JSON types, enums, lengths) and its OpenAPI schema; the rules that
 relate the parts stay pure in the domain (domain/templates.py, domain/flows.py). Every problem
 keeps the message and the field path its 422 always had: each model names, per field, what a
-wrong or missing value means (`_says`), instead of pydantic's generic wording.
+wrong or missing value means (`_says`, models_worded.py), instead of pydantic's generic wording.
 
 Templates are judged whole inside the model (the component rules run as the `components`
 validator, beside the other fields' errors), so one 422 lists every problem. A flow's rules
@@ -14,10 +14,8 @@ references it checks in the store (docs/decisions.md).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -29,98 +27,18 @@ from pydantic import (
     StrictBool,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wa_notify.domain import flows as flow_rules
 from wa_notify.domain import moments
 from wa_notify.domain import templates as rules
-from wa_notify.domain.problems import Invalid, Problem, ProblemList, path_of
+from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
 from wa_notify.domain.template_text import NESTED_ARRAY
-
-Message = str | Callable[[Any], str]  # a message, or one made from the offending value
-RULE = "rule"  # the error type of our own problems: kept as they are by every model above
-
-
-@dataclass(frozen=True)
-class Says:
-    """What the 422 says about one field: `default` for any problem of its own, `by_type` for
-    particular pydantic error types (string_too_long...), `item` for a wrong list item (at
-    `field[i]`). Problems deeper inside are reported at the field itself, in these words."""
-
-    default: Message
-    by_type: dict[str, Message] = field(default_factory=dict)
-    item: Message | None = None
-
-
-def _words(message: Message, value: Any) -> str:
-    return message(value) if callable(message) else message
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    """A problem's path as a pydantic location: "components[1].text" -> ("components", 1, "text")."""
-    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"\[\d+\]|[^.\[\]]+", path))
-
-
-def problems_error(title: str, problems: list[Problem], strip: tuple[str | int, ...] = ()) -> ValidationError:
-    """Domain problems as one ValidationError (pydantic keeps each location and message when a
-    validator raises it); `strip` removes the part of each path the caller's location already has."""
-    details = []
-    for p in problems:
-        loc = _loc(p.field)
-        details.append(InitErrorDetails(type=PydanticCustomError(RULE, p.message), loc=loc[len(strip):] if loc[: len(strip)] == strip else loc,
-                                        input=None))
-    return ValidationError.from_exception_data(title, details)
-
-
-def invalid(exc: ValidationError) -> Invalid:
-    """A model's errors as the domain's Invalid (for callers outside a route: stored rows, the sandbox)."""
-    return Invalid([Problem(path_of(tuple(e["loc"])), e["msg"]) for e in exc.errors()])
-
-
-class Worded(BaseModel):
-    """A model whose errors are worded by `_says`: {field: Says}, "" for the body itself and
-    "*extra" for an unknown key."""
-
-    _says: ClassVar[dict[str, Says]] = {}
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _in_our_words(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
-        try:
-            return handler(data)
-        except ValidationError as exc:
-            details: list[InitErrorDetails] = []
-            seen: set[tuple[Any, ...]] = set()
-            for e in exc.errors():
-                loc, message = cls._reworded(e)
-                if message is None:  # not ours to word: left as pydantic said it, for the model around this one
-                    details.append(InitErrorDetails(type=e["type"], loc=loc, input=e.get("input"), ctx=e.get("ctx", {})))
-                elif (loc, message) not in seen:
-                    seen.add((loc, message))
-                    details.append(InitErrorDetails(type=PydanticCustomError(RULE, message), loc=loc, input=e.get("input")))
-            raise ValidationError.from_exception_data(cls.__name__, details) from None
-
-    @classmethod
-    def _reworded(cls, e: Any) -> tuple[tuple[str | int, ...], str | None]:
-        loc, kind, value = tuple(e["loc"]), e["type"], e.get("input")
-        if kind == RULE:
-            return loc, e["msg"]  # a nested model's own words
-        if kind == "extra_forbidden" and "*extra" in cls._says:
-            return loc[:1], _words(cls._says["*extra"].default, value)
-        says = cls._says.get(str(loc[0]) if loc else "")
-        if says is None:
-            return loc, None
-        if not loc:
-            return (), _words(says.default, value)
-        if says.item is not None and len(loc) > 1 and isinstance(loc[1], int):
-            return loc[:2], _words(says.item, value)
-        if len(loc) == 1 and kind in says.by_type:
-            return loc[:1], _words(says.by_type[kind], value)
-        return loc[:1], _words(says.by_type.get(kind, says.default), value)
+from wa_notify.models_worded import Says, Worded, invalid, problems_error
 
 
 def _upper(value: Any) -> Any:
@@ -316,7 +234,12 @@ class StepTime(BaseModel):
 
     before: str | None = Field(default=None, description="the data field holding the date-time")
     after: str | None = None
-    offset: str | None = Field(default=None, description="ISO 8601 duration with fixed units, e.g. PT24H, P3D (default PT0S)")
+    # Any JSON here: domain/flows.py checks it with the step, so a wrong one is named at `at.offset`.
+    offset: Annotated[Any, WithJsonSchema({"anyOf": [
+        {"type": "string", "description": "ISO 8601 duration with fixed units, e.g. PT24H, P3D (default PT0S)"},
+        {"type": "object", "properties": {"field": {"type": "string", "description": "the event data field holding the duration, e.g. revisit_after"}},
+         "required": ["field"], "additionalProperties": False},
+    ]})] = Field(default=None, description='a fixed duration, or {"field": "<data field>"} whose value (e.g. "P42D") each event gives')
 
 
 class StepRequest(Worded):
@@ -345,6 +268,41 @@ class StepRequest(Worded):
     description: str | None = None
 
 
+ACK_TEXT = (f"must be the text the customer reads: 1 to {flow_rules.ACK_TEXT_MAX} characters, not blank, "
+            "no control characters but line breaks")
+
+
+def _ack_text(value: str) -> str:
+    if flow_rules.ack_text_problem(value):
+        raise ValueError(ACK_TEXT)
+    return value
+
+
+AckText = Annotated[str, Field(min_length=1, max_length=flow_rules.ACK_TEXT_MAX), AfterValidator(_ack_text)]
+
+
+class AcknowledgeRequest(Worded):
+    """The free-form text that answers a customer's tap on one of the flow's messages, by action."""
+
+    model_config = ConfigDict(extra="forbid")
+    _says = {
+        "*extra": Says("is not an action a tap can take: acknowledge confirm, cancel or reschedule"),
+        "confirm": Says(ACK_TEXT),
+        "cancel": Says(ACK_TEXT),
+        "reschedule": Says(ACK_TEXT),
+    }
+
+    confirm: AckText | None = Field(default=None, description="sent when the customer confirms (e.g. taps Confirm)")
+    cancel: AckText | None = Field(default=None, description="sent when the customer's tap cancelled the booking")
+    reschedule: AckText | None = Field(default=None, description="sent when the customer asks to change the time")
+
+    @model_validator(mode="after")
+    def _some_text(self) -> AcknowledgeRequest:
+        if self.confirm is None and self.cancel is None and self.reschedule is None:
+            raise ValueError("names no action")
+        return self
+
+
 class FlowRequest(Worded):
     """PUT /v1/flows/{name}: what an event starts, cancels or re-plans, and its steps."""
 
@@ -361,6 +319,7 @@ class FlowRequest(Worded):
         "priority": Says(PRIORITY),
         "quiet_hours": Says('must be {"start": "21:00", "end": "08:00", "timezone"?}'),
         "steps": Says("is required: at least one step", {"too_long": "at most 20 steps"}, item="must be an object"),
+        "acknowledge": Says('must be {"confirm"?, "cancel"?, "reschedule"?: "<text>"} with at least one action'),
         "description": Says("must be text"),
     }
 
@@ -374,6 +333,8 @@ class FlowRequest(Worded):
     priority: Annotated[Priority, BeforeValidator(lambda v: v or "normal")] = "normal"
     quiet_hours: QuietHoursRequest | None = None
     steps: list[StepRequest] = Field(min_length=1, max_length=20)
+    acknowledge: AcknowledgeRequest | None = Field(default=None, description=(
+        "text answering a customer's tap on the flow's messages, once the action is applied (free: inside the window the tap opened)"))
     description: str | None = None
 
 

@@ -98,6 +98,7 @@ class SettingsView(View):
     callback_secret: str | None
     value_tiers: list[dict[str, Any]] | None
     reply_actions: dict[str, str] | None
+    rating_replies: dict[str, int] | None = None
     auto_replies: list[dict[str, Any]] | None
     business_hours: dict[str, Any] | None
     out_of_hours_reply: str | None

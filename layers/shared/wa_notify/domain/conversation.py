@@ -147,12 +147,16 @@ def reply_action(payload: str | None, text: str | None, custom: dict[str, str] |
     return None
 
 
-def rating(payload: str | None, text: str | None) -> int | None:
-    """1-5 from "4", "4 stars", "⭐⭐⭐⭐" or a face emoji; None if the reply is not a rating."""
+def rating(payload: str | None, text: str | None, custom: dict[str, int] | None = None) -> int | None:
+    """1-5 from "4", "4 stars", "⭐⭐⭐⭐" or a face emoji, or from the tenant's `rating_replies`
+    words and buttons ("Not happy": 1, compared as normalized_reply); None if the reply is not a rating."""
+    words = {normalized_reply(k): v for k, v in (custom or {}).items()}
     for candidate in (payload, text):
         value = (candidate or "").strip()
         if not value:
             continue
+        if words and normalized_reply(value) in words:
+            return words[normalized_reply(value)]
         if value in RATING_EMOJI:
             return RATING_EMOJI[value]
         stars = value.replace("\ufe0f", "")

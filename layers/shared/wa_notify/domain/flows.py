@@ -2,7 +2,9 @@
 
 A step's `at` is `"now"`, `{"before": "<data field>", "offset": "PT24H"}` or
 `{"after": "<data field>", "offset": "P3D"}`. The anchor field holds an ISO 8601 date-time
-(with an offset) or a typed `{"datetime", "timezone"}` value.
+(with an offset) or a typed `{"datetime", "timezone"}` value. An offset may instead name a data
+field holding the duration, `{"field": "revisit_after"}`: each event then brings its own interval
+(a cut comes back in P21D, a colouring in P42D).
 
 Rules (docs/decisions.md):
 - a timed step whose minute has passed is skipped, never sent late; one in the current minute goes now;
@@ -36,8 +38,13 @@ MAX_OFFSET = timedelta(days=366)
 STEP_WHEN = ("trigger", "reschedule", "always")
 EVENT_TYPE_MAX = 100  # an event's type, a flow's trigger and its cancel_on / reschedule_on entries
 EVENT_TYPES_MAX = 20  # entries in cancel_on or in reschedule_on
-FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "default_language", "priority", "quiet_hours", "steps", "description"}
+FLOW_FIELDS = {"trigger", "cancel_on", "reschedule_on", "language", "default_language", "priority", "quiet_hours", "steps", "acknowledge",
+               "description"}
+ACK_ACTIONS = ("confirm", "cancel", "reschedule")  # the tap actions a flow may answer (`acknowledge`)
+ACK_TEXT_MAX = 4096  # WhatsApp's limit for a text message's body
 AT_SHAPE = 'must be "now", {"before": "<data field>", "offset": "PT24H"} or {"after": ..., "offset": ...}'
+FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a data field a step names (its anchor, a field offset)
+OFFSET_SHAPE = 'must be an ISO 8601 duration such as PT24H or P3D, or {"field": "<data field holding one>"}'
 
 
 class PlanWrite(enum.Enum):
@@ -119,6 +126,12 @@ class Step:
             return self.timing.get("before") or self.timing.get("after")
         return None
 
+    @property
+    def offset_field(self) -> str | None:
+        """The data field holding this step's offset ({"field": ...}); None for a fixed one."""
+        offset = (self.timing or {}).get("offset")
+        return offset.get("field") if isinstance(offset, dict) else None
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -130,6 +143,7 @@ class Flow:
     priority: str = "normal"
     quiet_hours: QuietHours | None = None
     default_language: str | None = None  # for steps without a language whose contact's locale matches none
+    acknowledge: dict[str, str] = field(default_factory=dict)  # tap action -> the text answering it
 
 
 @dataclass(frozen=True)
@@ -171,12 +185,20 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
                 problems.add(f"{path}.at", AT_SHAPE)
             else:
                 anchor = at.get("before") or at.get("after")
-                if not isinstance(anchor, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", anchor):
+                if not isinstance(anchor, str) or not FIELD_RE.fullmatch(anchor):
                     problems.add(f"{path}.at", "must name the data field holding the date-time")
-                try:
-                    parse_duration(at.get("offset", "PT0S"))
-                except ValueError as exc:
-                    problems.add(f"{path}.at.offset", str(exc))
+                offset = at.get("offset", "PT0S")
+                if isinstance(offset, dict):
+                    named = offset.get("field")
+                    if set(offset) != {"field"} or not isinstance(named, str) or not FIELD_RE.fullmatch(named):
+                        problems.add(f"{path}.at.offset", OFFSET_SHAPE)
+                elif isinstance(offset, str):
+                    try:
+                        parse_duration(offset)
+                    except ValueError as exc:
+                        problems.add(f"{path}.at.offset", str(exc))
+                else:
+                    problems.add(f"{path}.at.offset", OFFSET_SHAPE)
         if raw.on != "trigger" and not lists["reschedule_on"]:
             problems.add(f"{path}.on", "a reschedule step needs reschedule_on event types")
         steps.append(Step(index=i, template=template, language=language or "", at=at, urgent=raw.urgent, when=raw.on,
@@ -184,7 +206,16 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
     if not collecting:
         problems.raise_if_any()
     return Flow(name=name, trigger=trigger, cancel_on=lists["cancel_on"], reschedule_on=lists["reschedule_on"],
-                steps=steps, priority=body.priority, quiet_hours=quiet, default_language=body.default_language)
+                steps=steps, priority=body.priority, quiet_hours=quiet, default_language=body.default_language,
+                acknowledge=body.acknowledge.model_dump(exclude_none=True) if body.acknowledge else {})
+
+
+def ack_text_problem(text: str) -> bool:
+    """True for a text a customer could not read as a message: blank, or holding control
+    characters (other than line breaks and tabs) or lone surrogates."""
+    import unicodedata
+
+    return not text.strip() or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
 
 
 def _clock(text: str) -> time:
@@ -227,6 +258,17 @@ def carried_offset(data: dict[str, Any], flow: Flow) -> tzinfo | None:
     return None
 
 
+def step_offset(step: Step, data: dict[str, Any]) -> timedelta:
+    """A timed step's offset: its fixed duration, or the duration the event's data field holds
+    (ValueError saying what is wrong with that field's value)."""
+    named = step.offset_field
+    if named is None:
+        return parse_duration((step.timing or {}).get("offset", "PT0S"))
+    if data.get(named) is None:
+        raise ValueError("is required by the flow (the ISO 8601 duration a step waits, such as P42D)")
+    return parse_duration(data[named])
+
+
 def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = False, timezone: str | None = None) -> list[Planned]:
     """When each step of the flow should go for this event; raises ValueError(field, reason) pairs via Invalid."""
     zone_name = recipient_zone(data, timezone, flow)
@@ -243,6 +285,15 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
         if not step.timed:
             out.append(Planned(step, None))
             continue
+        try:  # before the anchor, so one 422 names a bad offset field and a bad anchor together
+            offset = step_offset(step, data)
+        except ValueError as exc:
+            if step.offset_field is None:
+                raise  # a fixed offset was checked when the flow was stored
+            named = f"data.{step.offset_field}"
+            if not any(p.field == named for p in problems.items):
+                problems.add(named, str(exc))
+            offset = None
         field = f"data.{step.anchor_field}"
         try:
             anchor = anchor_time(data, step.anchor_field or "", zone_name or "UTC")
@@ -257,8 +308,9 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
                 problems.add(field, f"is {anchor.date().isoformat()}: more than {MAX_OFFSET.days} days in the past or "
                                     f"{(MAX_AHEAD + MAX_OFFSET).days} days ahead, so no reminder could be planned from it")
             continue
+        if offset is None:
+            continue
         timing = step.timing or {}
-        offset = parse_duration(timing.get("offset", "PT0S"))
         before = "before" in timing
         when = anchor - offset if before else anchor + offset
         original = when

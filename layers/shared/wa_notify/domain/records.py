@@ -19,7 +19,6 @@ from typing import Any, Required, TypedDict
 
 # ---- nested shapes ----------------------------------------------------------------------------
 
-
 class MessageTemplateRef(TypedDict, total=False):
     """The template a message (or a campaign) sends. Every ref has name and language; they are not
     Required so that `message.get("template") or {}` (a text message has none) types as a ref."""
@@ -101,7 +100,6 @@ class EventResponse(TypedDict, total=False):
 
 # ---- tenants ----------------------------------------------------------------------------------
 
-
 class TenantRow(TypedDict, total=False):
     """The tenant profile (keys.tenant)."""
 
@@ -134,6 +132,7 @@ class SettingsRow(TypedDict, total=False):
     callback_secret: str | None
     value_tiers: list[dict[str, Any]] | None
     reply_actions: dict[str, Any] | None
+    rating_replies: dict[str, int] | None
     auto_replies: list[dict[str, Any]] | None
     business_hours: dict[str, Any] | None
     out_of_hours_reply: dict[str, Any] | None
@@ -145,7 +144,6 @@ class SettingsRow(TypedDict, total=False):
 
 
 # ---- templates and contacts -------------------------------------------------------------------
-
 
 class TemplateRow(TypedDict, total=False):
     """A template, one per name and language (keys.template)."""
@@ -213,7 +211,6 @@ InboundRow = TypedDict("InboundRow", {
 
 # ---- flows --------------------------------------------------------------------------------------
 
-
 class FlowRow(TypedDict, total=False):
     """A flow (keys.flow): the FlowRequest as given, with its times (a tombstone once deleted)."""
 
@@ -228,6 +225,7 @@ class FlowRow(TypedDict, total=False):
     priority: str
     quiet_hours: dict[str, Any] | None
     steps: list[dict[str, Any]]
+    acknowledge: dict[str, str] | None
     description: str | None
     created_at: str
     updated_at: str
@@ -260,7 +258,6 @@ class PlanRow(TypedDict, total=False):
 
 # ---- messages -----------------------------------------------------------------------------------
 
-
 class IdempotencyRow(TypedDict, total=False):
     """An Idempotency-Key's record (keys.idempotency)."""
 
@@ -287,7 +284,7 @@ class MessageRow(TypedDict, total=False):
     template: MessageTemplateRef | None
     text: str | None
     priority: Required[str]
-    request: Any  # the rendered Cloud API request until WhatsApp accepts it: a dict to write, packed when read (domain/wire.py)
+    request: dict[str, Any]  # the rendered Cloud API request, until WhatsApp accepts it
     status: Required[str]
     events: dict[str, str]  # status -> when
     attempts: int
@@ -346,7 +343,6 @@ class FallbackDeadlineRow(TypedDict, total=False):
 
 
 # ---- campaigns ----------------------------------------------------------------------------------
-
 
 class CampaignRow(TypedDict, total=False):
     """A campaign (keys.campaign); its messages name it in CampaignIndex."""

@@ -20,6 +20,7 @@ def get(deps: Deps, tenant_id: str) -> SettingsView:
             "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota.used(tenant_id, day),
             "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
+            "rating_replies": stored.get("rating_replies"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
             "out_of_hours_reply": stored.get("out_of_hours_reply"), "sms_fallback": stored.get("sms_fallback"),
             "track_clicks": bool(stored.get("track_clicks")), "default_language": stored.get("default_language"),

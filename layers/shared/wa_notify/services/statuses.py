@@ -25,8 +25,9 @@ from wa_notify.domain.conversation import (
     reply_action,
     window_open,
 )
+from wa_notify.domain.flows import ACK_ACTIONS
 from wa_notify.domain.outcomes import StoredInbound
-from wa_notify.domain.records import ErrorInfo, InboundRow
+from wa_notify.domain.records import ErrorInfo, FlowRef, InboundRow
 from wa_notify.domain.whatsapp_errors import advice
 from wa_notify.jobs import StatusUpdate, WebhookChange, WhatsAppError
 from wa_notify.observability import logger, metrics
@@ -150,7 +151,7 @@ def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: 
     summary = inbound_summary(raw)
     phone = "+" + str(raw.get("from"))
     received = {"from": phone, "wamid": raw.get("id"), "received_at": stored.received_at, **summary}
-    owed = handle_reply(deps, tenant_id, received, resumed=stored.resumed)
+    owed = handle_reply(deps, tenant_id, received, resumed=stored.resumed, phone_number_id=phone_number_id)
     # After the reply is handled: a cancel word answering a booking's message cancelled the
     # booking and leaves consent alone; the same word with no such context opts out.
     action = received.get("action")
@@ -169,7 +170,8 @@ def _event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": kind, "data": data}
 
 
-def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resumed: bool = False) -> list[dict[str, Any]]:
+def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resumed: bool = False,
+                 phone_number_id: str | None = None) -> list[dict[str, Any]]:
     """A reply to one of our messages (a button tap or a quoted reply): act on its flow, record ratings.
 
     Adds `message_id`, `flow`, `action` and `rating` to `received` (it becomes the callback) and
@@ -185,9 +187,9 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resume
     if flow:
         received["flow"] = {"name": flow.get("name"), "key": flow.get("key")}
     out: list[dict[str, Any]] = []
-    stars = rating(received.get("payload"), received.get("text"))
-    action = None if stars is not None else reply_action(received.get("payload"), received.get("text"),
-                                                         deps.store.tenants.get_settings(tenant_id).get("reply_actions"))
+    settings = deps.store.tenants.get_settings(tenant_id)
+    stars = rating(received.get("payload"), received.get("text"), settings.get("rating_replies"))
+    action = None if stars is not None else reply_action(received.get("payload"), received.get("text"), settings.get("reply_actions"))
     deps.store.messages.record_reply(tenant_id, message_id, {"at": received["received_at"], "text": received.get("text"),
                                                     "payload": received.get("payload"), "action": action, "rating": stars})
     if stars is not None:
@@ -209,7 +211,35 @@ def handle_reply(deps: Deps, tenant_id: str, received: dict[str, Any], *, resume
             out.append(_event("flow.confirmed", data))
         elif action == "reschedule":
             out.append(_event("flow.reschedule_requested", data))
+        if action in ACK_ACTIONS and flow and flow.get("key"):
+            acknowledgement = acknowledge(deps, tenant_id, flow, action, received, phone_number_id)
+            if acknowledgement:
+                data["acknowledgement"] = acknowledgement  # the id of the text that answered the tap (in the flow.* callback)
     return out
+
+
+def acknowledge(deps: Deps, tenant_id: str, flow: FlowRef, action: str, received: dict[str, Any],
+                phone_number_id: str | None) -> str | None:
+    """After a tap's action is applied: the flow's `acknowledge` text for it, as free-form text
+    inside the window the tap opened, once (FlowRepository.claim_acknowledgement says which taps
+    count). The id of the message sent, or None."""
+    stored = deps.store.flows.get(tenant_id, flow["name"])
+    texts = (stored.get("acknowledge") or {}) if stored and not stored.get("deleted_at") else {}
+    if not texts:
+        return None  # a flow without acknowledge: taps act and answer nothing, as before
+    received_at = datetime.fromisoformat(str(received["received_at"]).replace("Z", "+00:00"))
+    if not window_open(iso(received_at + WINDOW), deps.now()):
+        return None  # a webhook delivered a day late: the window the tap opened has closed
+    # Claimed even without a text for this action: a cancel then stops a later confirm's answer.
+    if not deps.store.flows.claim_acknowledgement(tenant_id, flow.get("key", ""), flow["name"], action, iso(deps.now())):
+        return None
+    text = texts.get(action)
+    if not text:
+        return None
+    message_id = send_auto_reply(deps, tenant_id, received["from"], text, f"ack_{action}", phone_number_id,
+                                 metadata={"acknowledge": action, "flow": flow["name"]})
+    metrics.add_metric(name="TapAcknowledged", unit="Count", value=1)
+    return message_id
 
 
 def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
@@ -285,7 +315,8 @@ def auto_reply(deps: Deps, tenant_id: str, phone: str, text: str | None, moment:
     return sent
 
 
-def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id: str, phone_number_id: str | None = None) -> str:
+def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id: str, phone_number_id: str | None = None,
+                    metadata: dict[str, Any] | None = None) -> str:
     from wa_notify.domain.ids import new_id
     from wa_notify.domain.rendering import text_request
     from wa_notify.services import messages as message_service
@@ -295,11 +326,12 @@ def send_auto_reply(deps: Deps, tenant_id: str, phone: str, reply: str, rule_id:
     message_id = new_id("msg")
     item = message_service.build_item(
         deps, tenant_id, message_id=message_id, to=phone, template_ref=None, request=text_request(phone, reply, callback_data=message_id),
-        priority="high", send_at=None, metadata={"auto_reply": rule_id}, now=now,
+        priority="high", send_at=None, metadata=metadata or {"auto_reply": rule_id}, now=now,
         phone_number_id=phone_number_id or profile(deps, tenant_id)["phone_number_id"],
         text=reply, extra={"billing": {"category": "service", "type": "free_customer_service", "billable": False}},
     )
     deps.store.messages.create(item, None)
     message_service.enqueue(deps, [item])
-    metrics.add_metric(name="AutoReplySent", unit="Count", value=1)
+    if metadata is None:
+        metrics.add_metric(name="AutoReplySent", unit="Count", value=1)
     return message_id

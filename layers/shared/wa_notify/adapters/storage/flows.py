@@ -49,6 +49,17 @@ class FlowRepository:
         items, _ = self.table.query("pk = :pk", {":pk": keys.plans_pk(tenant_id, key)}, consistent=True)
         return cast("builtins.list[PlanRow]", items)
 
+    def claim_acknowledgement(self, tenant_id: str, key: str, flow_name: str, action: str, at: str) -> bool:
+        """Whether a customer's tap of `action` on this key's plan is the one to acknowledge: the
+        first of its action (a second Cancel changes nothing), and no confirm or reschedule after
+        the customer cancelled. A webhook retried after the claim does not claim again."""
+        condition = "attribute_exists(pk) AND attribute_not_exists(#done)"
+        if action != "cancel":
+            condition += " AND attribute_not_exists(acknowledged_cancel)"
+        ok, _ = self.table.update(*keys.plan(tenant_id, key, flow_name), "SET #done = :at", condition=condition,
+                                  names={"#done": f"acknowledged_{action}"}, values={":at": at})
+        return ok
+
     def write_plan(
         self, tenant_id: str, event_hash: str, event_record: EventRow, messages: builtins.list[MessageRow],
         plans: dict[str, PlanRow], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
