@@ -207,7 +207,7 @@ def create_message(
 ) -> Response[MessageAccepted]:
     result, created = message_service.create(get_deps(), tenant(), body, idempotency_key)
     if created:
-        record_outcome(tenant(), body.template.name if body.template else None, "accepted")
+        record_outcome(tenant(), body.template.name if body.template else None, "accepted", per_tenant=False)
     else:
         metrics.add_metric(name="MessagesReplayed", unit="Count", value=1)
     return Response(202, "application/json", body=result)

@@ -16,6 +16,7 @@ reads the stream as Lambda's poller does and calls the real handler in process:
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,4 +146,19 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     created = out["dynamodb"].get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         out["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in out["dynamodb"]:
+            out["dynamodb"][image] = _as_json(out["dynamodb"][image])
     return out
+
+
+def _as_json(value: Any) -> Any:
+    """An image as Lambda's JSON event carries it: binary values (a packed request,
+    domain/wire.py) base64 text, never bytes."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    return value

@@ -48,11 +48,13 @@ def test_log_level_and_lambdas_own_lines_follow_the_templates_logging_config():
     # AND at INFO its platform.start and platform.report JSON lines (with the trace for Active functions)
     assert [line[:40] for line in run.platform_lines(info, "SenderFunction")] == [
         line[:40] for line in run.PLATFORM_LINES_JSON]
-    assert "X-Amzn-Trace-Id" in run.platform_lines(info, "ApiFunction")[-1]
+    assert "X-Amzn-Trace-Id" in run.platform_lines(info, "SenderFunction")[-1]
+    assert "X-Amzn-Trace-Id" not in run.platform_lines(info, "ApiFunction")[-1]  # PassThrough
     # AND a function's own ApplicationLogLevel is its own (Lambda filters by it)
     assert info["functions"]["ApiFunction"]["logging"]["application_log_level"] == "ERROR"
-    # AND without a LoggingConfig, the text START/END/REPORT lines
-    assert run.platform_lines(text, "SenderFunction") == run.PLATFORM_LINES
+    # AND without a LoggingConfig, the text START/END/REPORT lines (the trace's on an Active function's REPORT)
+    assert run.platform_lines(text, "ApiFunction") == run.PLATFORM_LINES
+    assert run.platform_lines(text, "SenderFunction")[-1].startswith(run.PLATFORM_LINES[-1].rstrip("\n"))
 
 
 def test_the_whole_path_is_metered_per_invocation_and_everything_is_priced():

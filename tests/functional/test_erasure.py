@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from wa_notify.domain.wire import stored_request
 from wa_notify.services import erasure
 
 from tests.functional.test_callbacks import received, with_callbacks
@@ -20,7 +21,8 @@ OTHER, OTHER_NAME = "+886987654321", "Bartholomew Otterley"
 
 
 def every_item(stack):
-    """Every item left in the table, as DynamoDB holds it (moto Scan, all pages)."""
+    """Every item left in the table, as DynamoDB holds it (moto Scan, all pages), a packed request
+    (domain/wire.py: deflated bytes) unpacked to its text, so a name inside it is found."""
     table = stack.deps.store.table
     items, start = [], None
     while True:
@@ -28,7 +30,11 @@ def every_item(stack):
         items += page["Items"]
         start = page.get("LastEvaluatedKey")
         if not start:
-            return items
+            break
+    for item in items:
+        if "B" in item.get("request", {}):
+            item["request"] = {"S": json.dumps(stored_request(item["request"]["B"]), ensure_ascii=False)}
+    return items
 
 
 def traces(stack, *needles):

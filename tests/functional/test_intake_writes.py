@@ -114,7 +114,9 @@ def record_of(stack, key):
 
 
 def test_an_intake_failing_at_any_aws_call_is_completed_by_its_retry_once(api, stack, message_body):
-    # GIVEN an approved template, and a count of what intake queues
+    # GIVEN an approved template, a count of what intake queues, and a daily limit under 20,000,
+    # where each message is counted by its own write (reservations: the tests below)
+    stack.deps.settings = stack.deps.settings.model_copy(update={"default_daily_quota": 10_000})
     api.approved_template()
     enqueued = Enqueued(stack)
     extra_counts = 0
@@ -214,7 +216,92 @@ def test_intake_writes_no_transaction(api, stack, message_body):
         assert api.post("/v1/messages", {**message_body, "to": "+14155550002"})[0] == 202
     finally:
         client.meta.events.unregister("before-parameter-build.dynamodb.*", unique_id="intake-ops")
-    # THEN each is plain conditional writes (1 write unit each, a transaction costs 2 per item)
+    # THEN each is plain conditional writes (1 write unit each, a transaction costs 2 per item), the
+    # second message spending a send the first one's quota write reserved (default limit 100,000)
     writes = [o for o in ops if not o.startswith(("GetItem", "Query", "BatchGetItem"))]
-    assert writes == ["PutItem:IDEM", "UpdateItem:QUOTA", "PutItem:MSG", "UpdateItem:QUOTA", "PutItem:MSG"], ops
+    assert writes == ["PutItem:IDEM", "UpdateItem:QUOTA", "PutItem:MSG", "PutItem:MSG"], ops
     assert keys.MESSAGE_SK == "MSG"
+    # AND the template was read once for both (this container's 2 s copy)
+    template_reads = [o for o in ops if o.startswith("GetItem:") and "#" in o]
+    assert len(template_reads) == 1, ops  # sort key <name>#<language>
+
+
+def quota_writes(stack, call):
+    """How many quota UpdateItems `call` makes."""
+    seen = []
+    client = stack.deps.store.table.client
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem",
+                                lambda params, model, **_: seen.append(label(model.name, params)), unique_id="quota-writes")
+    try:
+        call()
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", unique_id="quota-writes")
+    return seen.count("UpdateItem:QUOTA")
+
+
+def test_a_large_daily_limit_is_counted_ten_sends_a_write(api, stack, message_body):
+    # GIVEN the default daily limit of 100,000 (reservations of 10)
+    api.approved_template()
+    # WHEN 25 messages are accepted
+    def send():
+        for n in range(25):
+            assert api.post("/v1/messages", {**message_body, "to": f"+141555501{n:02d}"})[0] == 202
+    writes = quota_writes(stack, send)
+    # THEN three quota writes counted them (10 + 10 + 10), and 5 counted sends wait in this container
+    assert writes == 3
+    assert quota_used(stack) == 30 and len(message_rows(stack)) == 25
+    tenant_id, day = stack.dev_tenant["tenant_id"], message_service.quota_day(stack.deps.now())[0]
+    assert stack.deps.store.quota.reserved(tenant_id, day) == 5
+
+
+def test_near_the_limit_reservations_give_way_to_exact_counts_and_the_limit_holds(api, stack, message_body):
+    # GIVEN a daily limit of 100,000 of which 99,997 are used (another container's sends)
+    api.approved_template()
+    tenant_id, day = stack.dev_tenant["tenant_id"], message_service.quota_day(stack.deps.now())[0]
+    assert stack.deps.store.quota.count(tenant_id, day, 99_997, 100_000)
+    # WHEN four messages come
+    statuses = [api.post("/v1/messages", {**message_body, "to": f"+141555502{n:02d}"})[0] for n in range(4)]
+    # THEN a reservation of 10 no longer fits: three are counted one by one, the fourth is 429
+    assert statuses == [202, 202, 202, 429]
+    assert quota_used(stack) == 100_000 and len(message_rows(stack)) == 3
+    assert stack.deps.store.quota.reserved(tenant_id, day) == 0
+
+
+def test_a_reservation_is_for_its_day_only(stack):
+    # GIVEN sends reserved yesterday
+    quota = stack.deps.store.quota
+    assert quota.take_one("ten_x", "2026-12-01", 100_000) and quota.reserved("ten_x", "2026-12-01") == 9
+    # WHEN the first send of a new day is counted
+    assert quota.take_one("ten_x", "2026-12-02", 100_000)
+    # THEN it is counted against the new day, and yesterday's reservation is void
+    assert quota.used("ten_x", "2026-12-02") == 10 and quota.reserved("ten_x", "2026-12-02") == 9
+    assert quota.reserved("ten_x", "2026-12-01") == 0
+
+
+def test_intake_sees_another_containers_template_change_within_its_recent_seconds(api, stack, message_body):
+    # GIVEN intake has read the template (this container keeps its copy `recent_seconds`)
+    api.approved_template()
+    stack.deps.store.templates.recent_seconds = 0.2
+    assert api.post("/v1/messages", message_body)[0] == 202
+    # WHEN another container (its own repository on the same table) applies Meta's PAUSED
+    from wa_notify.adapters.storage.templates import TemplateRepository
+
+    other = TemplateRepository(stack.deps.store.table)
+    assert other.apply_event(stack.dev_tenant["tenant_id"], "order_shipped", "en_US", at="2026-12-02T00:00:00Z", status="PAUSED")
+    # THEN once the copy is older than that, intake refuses with 409 (within it, the sender's gate holds what slips through)
+    import time
+
+    time.sleep(0.25)
+    status, problem, _ = api.post("/v1/messages", {**message_body, "to": "+14155550399"})
+    assert status == 409 and "PAUSED" in problem["detail"], problem
+
+
+def test_a_template_change_through_this_container_is_seen_at_once(api, stack, message_body):
+    # GIVEN intake has read the template
+    api.approved_template()
+    assert api.post("/v1/messages", message_body)[0] == 202
+    # WHEN this container applies Meta's PAUSED (the local stack: one process, one repository)
+    assert stack.deps.store.templates.apply_event(stack.dev_tenant["tenant_id"], "order_shipped", "en_US",
+                                                  at="2026-12-02T00:00:00Z", status="PAUSED")
+    # THEN the next message is refused at once
+    assert api.post("/v1/messages", {**message_body, "to": "+14155550398"})[0] == 409

@@ -141,15 +141,17 @@ _latencies: dict[tuple[tuple[str, str], ...], list[float]] = {}
 
 
 def record_outcome(tenant_id: str, template: str | None, outcome: str, *, code: int | None = None,
-                   latency_ms: float | None = None) -> None:
-    """Count one message outcome fleet-wide (for alarms) and per tenant/template/outcome
-    (for the dashboard); `latency_ms` is the time from acceptance to WhatsApp's yes. The per
-    tenant counts are summed until the invocation ends (`metrics.log_metrics` flushes them):
-    a batch of ten sends of one template is one EMF line, not ten."""
+                   latency_ms: float | None = None, per_tenant: bool = True) -> None:
+    """Count one message outcome fleet-wide (for alarms) and, with `per_tenant`, per
+    tenant/template/outcome (for the dashboard); `latency_ms` is the time from acceptance to
+    WhatsApp's yes. The per tenant counts are summed until the invocation ends
+    (`metrics.log_metrics` flushes them): a batch of ten sends of one template is one EMF line,
+    not ten. Intake passes per_tenant=False: one API invocation is one message, so its per
+    tenant line would be a second EMF line a message (docs/decisions.md, issue 14's log budget)."""
     metrics.add_metric(name=FLEET_METRIC[outcome], unit="Count", value=1)
     if latency_ms is not None:
         metrics.add_metric(name="SendLatency", unit="Milliseconds", value=latency_ms)
-    if not _emf_enabled():
+    if not per_tenant or not _emf_enabled():
         return
     dimensions = {"service": "wa-notify", "tenant": tenant_id, "template": template or "free_form", "outcome": outcome}
     if code is not None:

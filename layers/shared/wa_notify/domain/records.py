@@ -284,7 +284,7 @@ class MessageRow(TypedDict, total=False):
     template: MessageTemplateRef | None
     text: str | None
     priority: Required[str]
-    request: dict[str, Any]  # the rendered Cloud API request, until WhatsApp accepts it
+    request: Any  # the rendered Cloud API request until WhatsApp accepts it: a dict to write, packed when read (domain/wire.py)
     status: Required[str]
     events: dict[str, str]  # status -> when
     attempts: int

@@ -13,6 +13,7 @@ from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.records import MessageRow
 from wa_notify.domain.whatsapp_errors import PAIR_RATE_LIMIT, THROTTLE_CODES, ProviderError, backoff_seconds, pair_backoff_seconds
+from wa_notify.domain.wire import wire_request
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import template_lifecycle
 from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
@@ -167,12 +168,13 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
         return "throttled"
 
-    outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, phone_number_id=pnid))
+    request = wire_request(message.get("request"), to=message["to"], message_id=message_id)
+    outcome = deps.cloud_api.send_message(pnid, request, deps.whatsapp_token(tenant_id, phone_number_id=pnid))
     if isinstance(outcome, Rejected) and outcome.error.token_rejected:
         # The token was rotated or revoked since it was cached: fetch it again and retry once.
         # A refused token means nothing was sent, so this cannot duplicate.
         metrics.add_metric(name="TokenRefetched", unit="Count", value=1)
-        outcome = deps.cloud_api.send_message(pnid, message["request"], deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True))
+        outcome = deps.cloud_api.send_message(pnid, request, deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True))
     if isinstance(outcome, Rejected) and outcome.error.code in template_lifecycle.META_CODES:
         return template_lifecycle.refused(deps, tenant_id, message, token, outcome.error.code)
     at = iso(deps.now())

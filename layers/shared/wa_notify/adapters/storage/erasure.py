@@ -15,6 +15,7 @@ from wa_notify.adapters.dynamo import Table, dynamo_safe
 from wa_notify.adapters.storage import keys
 from wa_notify.domain import erasure as rules
 from wa_notify.domain.records import CampaignRow, MessageRow
+from wa_notify.domain.wire import stored_request
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ErasureRepository:
     def delete_click_tokens(self, row: MessageRow) -> None:
         """The click-token rows of a message (their URLs may carry the customer's data), each only
         while it names this message."""
-        tokens = list(row.get("click_tokens") or []) + rules.click_tokens_in(row.get("request") or {})
+        tokens = list(row.get("click_tokens") or []) + rules.click_tokens_in(stored_request(row.get("request")))
         for token in dict.fromkeys(tokens):
             self.table.delete(*keys.click_token(str(token)), condition="message_id = :m AND tenant_id = :t",
                               values={":m": row["id"], ":t": row["tenant_id"]})

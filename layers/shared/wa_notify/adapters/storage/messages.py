@@ -13,6 +13,7 @@ from wa_notify.domain import status as st
 from wa_notify.domain.erasure import click_tokens_in
 from wa_notify.domain.outcomes import MessageWrite
 from wa_notify.domain.records import ErrorInfo, IdempotencyRow, LastReply, MessageRow
+from wa_notify.domain.wire import pack_request
 
 # A message leaves the due index (and its GSI partition) when nothing is due for it any more.
 OUT_OF_DUE_INDEX = "due_shard, due_at"
@@ -28,6 +29,9 @@ class MessageRepository:
         """A message row: its keys, and its due-index shard when it has a due time (as written: numbers
         are Decimals, so the result is the wire dict, not a MessageRow)."""
         row = keys.message(item["tenant_id"], item["id"]).item(dynamo_safe(item))
+        if item.get("request"):
+            # Packed (domain/wire.py): the row stays under 1 KB, one write unit a write, not two.
+            row["request"] = pack_request(item["request"])
         if item.get("due_at") is not None:
             row["due_shard"] = keys.due_shard(item["id"], self.due_shards)
         # ContactIndex and TimeIndex (GET /v1/messages, the timeline): set once, never changed, so
@@ -51,7 +55,8 @@ class MessageRepository:
         """Write the message with plain conditional writes, in this order (issue 14):
         1. its idempotency record, only if the key is free or expired (taken: DUPLICATE_KEY);
         2. its count against the daily quota, only if that stays within the limit (else the record
-           of step 1 is deleted again, so nothing is left, and OVER_QUOTA);
+           of step 1 is deleted again, so nothing is left, and OVER_QUOTA): no write when this
+           container reserved sends earlier (QuotaRepository.take_one);
         3. the message itself, only if absent (present: ID_CLASH; after a resume, another request
            completed it first).
         Stopped between 1 and 3, the record names a message that is not there: a retry with the
@@ -62,7 +67,7 @@ class MessageRepository:
             record = keys.idempotency(tenant_id, idempotency["key"]).item(idempotency)
             if not self.table.put_new(record, replace_expired_before=now_s):
                 return MessageWrite.DUPLICATE_KEY
-        if quota and not self.quota.count(tenant_id, quota[0], 1, quota[1]):
+        if quota and not self.quota.take_one(tenant_id, quota[0], quota[1]):
             if idempotency:
                 self.release_key(tenant_id, idempotency["key"], item["id"])
             return MessageWrite.OVER_QUOTA

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from wa_notify.adapters.dynamo import Table, dynamo_safe, from_item, to_item
@@ -14,18 +15,49 @@ from wa_notify.domain.records import TemplateRow
 # What an import compares and copies from Meta's copy of a template.
 SYNCED = ("category", "parameter_format", "components", "status", "meta_id", "quality", "status_reason", "unsupported")
 HOLD_TTL_SECONDS = 35 * 86_400
+RECENT_MAX = 2_048  # templates one container remembers (get_recent)
 
 
 @dataclass
 class TemplateRepository:
     table: Table
+    # How long `get_recent` may answer from this container's memory (issue 14: intake read the
+    # template on every message, one read per message). Writes through this repository forget
+    # their row at once; another container's change shows here within this many seconds.
+    recent_seconds: float = 2.0
+    _recent: dict[tuple[str, str, str], tuple[TemplateRow, float]] = field(default_factory=dict, repr=False)
 
     def put(self, tenant_id: str, item: TemplateRow) -> bool:
         """A new template; False when this name and language exist."""
-        return self.table.put_new(keys.template(tenant_id, item["name"], item["language"]).item(dynamo_safe(item)))
+        written = self.table.put_new(keys.template(tenant_id, item["name"], item["language"]).item(dynamo_safe(item)))
+        self.forget(tenant_id, item["name"], item["language"])
+        return written
 
     def get(self, tenant_id: str, name: str, language: str) -> TemplateRow | None:
         return cast("TemplateRow | None", self.table.get(*keys.template(tenant_id, name, language), consistent=True))
+
+    def get_recent(self, tenant_id: str, name: str, language: str) -> TemplateRow | None:
+        """The row as read at most `recent_seconds` ago by this container (a consistent read when
+        older or never read; a missing template is not remembered, so a new one is found at once).
+        For intake's render, not for decisions that need the stored status now (the sender's gate
+        reads again before acting on anything but a sendable status)."""
+        key = (tenant_id, name, language)
+        now = time.monotonic()
+        hit = self._recent.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        item = self.get(tenant_id, name, language)
+        if item is None:
+            self._recent.pop(key, None)
+        else:
+            if len(self._recent) >= RECENT_MAX:  # bounded: a container serving many tenants starts over
+                self._recent.clear()
+            self._recent[key] = (item, now + self.recent_seconds)
+        return item
+
+    def forget(self, tenant_id: str, name: str, language: str) -> None:
+        """Drop this container's remembered copy (every write of a template row calls it)."""
+        self._recent.pop((tenant_id, name, language), None)
 
     def list(self, tenant_id: str, *, name: str | None = None, limit: int = 50,
              cursor: str | None = None) -> tuple[list[TemplateRow], str | None]:
@@ -35,6 +67,7 @@ class TemplateRepository:
 
     def set_meta(self, tenant_id: str, name: str, language: str, meta_id: str, status: str, category: str) -> None:
         # Only fills the id; a status webhook that already arrived keeps its newer status.
+        self.forget(tenant_id, name, language)
         self.table.update(
             *keys.template(tenant_id, name, language),
             "SET meta_id = :id, category = :cat, #status = if_not_exists(status_source, :status)",
@@ -42,6 +75,7 @@ class TemplateRepository:
             names={"#status": "status"},
             values={":id": meta_id, ":status": status, ":cat": category},
         )
+        self.forget(tenant_id, name, language)
 
     # ---- import (POST /v1/templates/sync) -------------------------------------------------------
     def import_one(self, tenant_id: str, item: TemplateRow, at: str, current: TemplateRow | None = None) -> str:
@@ -50,6 +84,7 @@ class TemplateRepository:
         update is conditional on the status and category read, so a lifecycle webhook applied in
         between (newer than Meta's list) wins."""
         key = keys.template(tenant_id, item["name"], item["language"])
+        self.forget(tenant_id, item["name"], item["language"])
         safe = dynamo_safe(item)
         if current is None:
             if self.table.put_new(key.item(safe, {"status_source": item["status"], "updated_at": at})):
@@ -67,6 +102,7 @@ class TemplateRepository:
         sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changed)))
         ok, _ = self.table.update(*key, f"SET {sets}, status_source = :src, updated_at = :at",
                                   condition="#status = :seen AND category = :cat", names=names, values=values)
+        self.forget(tenant_id, item["name"], item["language"])
         return "updated" if ok else "unchanged"
 
     # ---- Meta's lifecycle webhooks ------------------------------------------------------------
@@ -85,6 +121,7 @@ class TemplateRepository:
                 differs.append(f"(attribute_not_exists(#{attr}) OR #{attr} <> :{attr})")
         if not differs:
             return False
+        self.forget(tenant_id, name, language)
         if status is not None:
             sets += ["status_source = :status", "status_reason = :reason", "status_detail = :detail"]
             values |= {":reason": reason, ":detail": dynamo_safe(detail)}
@@ -97,6 +134,7 @@ class TemplateRepository:
                 values[":reason"] = reason
         ok, _ = self.table.update(*keys.template(tenant_id, name, language), "SET " + ", ".join(sets),
                                   condition="attribute_exists(pk) AND " + (differs[0] if len(differs) == 1 else f"({' OR '.join(differs)})"), names=names, values=values)
+        self.forget(tenant_id, name, language)
         return ok
 
     # ---- what a PAUSED template holds -------------------------------------------------------
@@ -161,4 +199,6 @@ class TemplateRepository:
         return str(new["status"]) if ok and new else None
 
     def delete(self, tenant_id: str, name: str, language: str) -> bool:
-        return self.table.delete(*keys.template(tenant_id, name, language), condition="attribute_exists(pk)")
+        deleted = self.table.delete(*keys.template(tenant_id, name, language), condition="attribute_exists(pk)")
+        self.forget(tenant_id, name, language)
+        return deleted
