@@ -21,8 +21,9 @@ How it is taken:
   perf_counter, from before `import functions.<name>.app` until its lambda_handler returns the
   first answer, with everything that answer loads lazily (Babel, phonenumbers, httpx, the
   Powertools tracer and the X-Ray SDK's patching: the child looks like Lambda to Powertools,
-  AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT and a sampled _X_AMZN_TRACE_ID set, its segments
-  sent to a local UDP port nobody reads). Its answer is checked (202, 200, its message promoted, the
+  AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT and _X_AMZN_TRACE_ID set, Sampled=1 for a function
+  the template traces Active (its worst first invocation) and Sampled=0 for a PassThrough one,
+  whose callers send no sampled header; its segments go to a local UDP port nobody reads). Its answer is checked (202, 200, its message promoted, the
   sample's one bad record failed), so a figure is never that of an error.
 - The baseline is a bare `import boto3` timed the same way in a fresh process. Runs interleave
   (baseline, then each function, `runs` times) so all see the same machine load; medians. The
@@ -122,6 +123,9 @@ class ColdWorld:
         from wa_notify.domain import signatures
 
         self.stack, self.moto_url, self.xray_port, self.site = stack, moto_url, xray_port, site
+        from infra.bench.run import template_facts
+
+        self.tracing = {name: f["tracing"] for name, f in template_facts()["functions"].items()}
         self.sign = signatures.sign
         self.tenant = stack.dev_tenant
         self.key = {"authorization": f"Bearer {self.tenant['api_key']}"}
@@ -161,10 +165,14 @@ class ColdWorld:
         return str(json.loads(raw)["provider_message_id"])
 
     def child_env(self, logical_id: str) -> dict[str, str]:
+        # An Active function's first invocation sampled (its worst case: Lambda samples the first
+        # request of each second); a PassThrough one's not (HTTP API, Meta and the stream send no
+        # sampled trace header, so Lambda marks it Sampled=0).
+        sampled = int(self.tracing.get(logical_id) == "Active")
         env = {**os.environ, "AWS_ENDPOINT_URL": self.moto_url,
                # what Lambda sets, so Powertools traces (and the X-Ray SDK patches botocore) as deployed
                "AWS_LAMBDA_FUNCTION_NAME": logical_id, "LAMBDA_TASK_ROOT": str(ROOT), "POWERTOOLS_TRACE_DISABLED": "false",
-               "_X_AMZN_TRACE_ID": "Root=1-6744b7c2-3f9d2a1b7c8e4f5a6b7c8d9e;Parent=4a7b9c2d1e3f5a6b;Sampled=1",
+               "_X_AMZN_TRACE_ID": f"Root=1-6744b7c2-3f9d2a1b7c8e4f5a6b7c8d9e;Parent=4a7b9c2d1e3f5a6b;Sampled={sampled}",
                "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{self.xray_port}", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
                "PYTHONPATH": os.pathsep.join(map(str, self.site))}
         env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -82,7 +82,12 @@ metrics = LockedMetrics(namespace=_namespace, service=SERVICE, provider=OneLineP
 
 
 class LazyTracer:
-    """`capture_lambda_handler` like Powertools' Tracer, which is created on the first call."""
+    """`capture_lambda_handler` like Powertools' Tracer, which is created on the first sampled
+    invocation: Lambda marks each invocation in _X_AMZN_TRACE_ID (Sampled=1 or 0). The API,
+    the webhook and the stream's function are PassThrough and their callers (HTTP API, Meta,
+    the stream) send no sampled header, so they never import the X-Ray SDK nor patch botocore
+    and httpx (about half of a bare boto3 import, issue 19's cold start); the sender and the
+    dispatcher build it the first time Lambda samples one of their invocations."""
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -107,7 +112,12 @@ class LazyTracer:
             def traced(event: Any, context: Any) -> Any:
                 nonlocal wrapped
                 if wrapped is None:
-                    wrapped = self.tracer.capture_lambda_handler(handler, capture_response=capture_response) if self._enabled() else handler
+                    if not self._enabled():
+                        wrapped = handler
+                    elif not sampled():
+                        return handler(event, context)  # nothing to record: no SDK yet
+                    else:
+                        wrapped = self.tracer.capture_lambda_handler(handler, capture_response=capture_response)
                 return wrapped(event, context)
 
             return traced
@@ -116,6 +126,11 @@ class LazyTracer:
 
 
 tracer = LazyTracer(service=SERVICE)
+
+
+def sampled() -> bool:
+    """Whether Lambda samples this invocation for X-Ray (its _X_AMZN_TRACE_ID says Sampled=1)."""
+    return "Sampled=1" in os.environ.get("_X_AMZN_TRACE_ID", "")
 
 
 # ---- per tenant, template and outcome ---------------------------------------------------------
