@@ -4,9 +4,9 @@
     python -m infra.examples demo [VERTICAL]                                   # make demo
     python -m infra.examples clicks [VERTICAL ...]                             # click rates, every use case
 
-`load` turns click tracking on, registers each vertical's templates (waiting for approval) and
-PUTs its flows on a running stack (`make dev`): templates with a URL button are registered with
-it pointing at the tracker. `demo` starts its own local stack, loads the vertical, posts its
+`load` turns click tracking on, PUTs a vertical's `settings.json` if it has one, registers its
+templates (waiting for approval) and PUTs its flows on a running stack (`make dev`): templates
+with a URL button are registered with it pointing at the tracker. `demo` starts its own local stack, loads the vertical, posts its
 sample events, then moves the clock to each planned minute and prints every message as the
 sandbox phone receives it; the phone then taps every tracked link once and the demo prints each
 template's click rate from the analytics. `clicks` runs every vertical's seeds that way, each on
@@ -47,6 +47,10 @@ def load(call: Call, vertical: str, *, wait: Callable[[], None] = lambda: time.s
         status, body = call("PUT", "/v1/settings", {"track_clicks": True})
         if status != 200:
             raise RuntimeError(f"{vertical}: track_clicks: {status} {body}")
+    if (EXAMPLES / vertical / "settings.json").exists():  # e.g. the salon's buttons that count as ratings
+        status, body = call("PUT", "/v1/settings", read(vertical, "settings"))
+        if status != 200:
+            raise RuntimeError(f"{vertical}: settings: {status} {body}")
     for template in read(vertical, "templates"):
         status, body = call("POST", "/v1/templates", template)
         if status not in (201, 409):
