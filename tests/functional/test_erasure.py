@@ -212,7 +212,9 @@ def test_click_tokens_whose_urls_carry_the_customer_go_with_the_erasure(api, sta
     assert status == 202, text_link
     stack.drain()
     assert stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], button).get("click_tokens")
-    link = stack.sandbox.received(PHONE)[-1]["request"]["template"]["components"][0]["parameters"][1]["text"]
+    # (the two go out side by side in one batch: the link's message found by its id, not its place)
+    sent = [r for r in stack.sandbox.received(PHONE) if r["request"]["biz_opaque_callback_data"] == text_link["id"]]
+    link = sent[0]["request"]["template"]["components"][0]["parameters"][1]["text"]
     assert stack.request("GET", "/r/" + link.rsplit("/r/", 1)[1])[0] == 302
     stack.drain()
     assert any(i["pk"]["S"].startswith("CLICK#") for i in every_item(stack))
