@@ -41,12 +41,28 @@ How each figure is taken (also written into the report under `method`):
 - throttle: 1,000 bulk messages already queued; 3 sender workers (threads calling the real
   handler, like 3 Lambda containers) drain the lane against the sandbox, which enforces
   WhatsApp's 80/s per number and answers 130429 beyond it. achieved_mps is the sandbox's
-  accepted sends per second after the first 2 s (the first second is the burst).
+  accepted sends per second after the first 2 s (the first second is the burst). The stack's
+  moto runs with infra/local/moto_speed.py (moto's own per-request costs taken out, the same
+  answers and stored items and streams: tests/functional/test_moto_speed.py); botocore's
+  signing, serialization and parsing stay (Lambda does them too). Every container is a thread
+  of this one process, so the process's CPU per send (process_cpu_ms_per_send, moto's share in
+  moto_cpu_ms_per_send) caps the rate: local_stack_ceiling_per_s; the 1-minute load average of
+  the machine during the run is reported with it (other work on the machine takes CPU too).
   throttle_simulated: infra/bench/simulate.py (the real pacer, a DynamoDB latency model).
 - priority: high-lane messages posted through the real API one at a time, timed from accept
   to the sandbox receiving them: first idle, then with a 5,000-message bulk backlog sent to
   the bulk lane (all of it in the queue before the first alert is timed) while 2 bulk workers
-  drain it.
+  drain it. Assumed for high_p95_ms_loaded: the alert's path runs as its own containers do in
+  AWS (the API function's, the high lane's), on a CPU of its own against a DynamoDB that serves
+  everyone side by side. Locally every container is a thread of one process behind one moto
+  lock, so while the alert's intake or its high-lane invocation runs, bulk's threads finish the
+  moto request they are in and wait at their next one (infra/local/stack.py LaneFirstLock,
+  urgent_runs_alone); the high lane's empty polls hold nobody. Still real: the lanes' separate
+  queues, the number's bucket shared with bulk (the pacer's lane shares), the sender's lease
+  and writes. Measured first, with the same backlog: high_p95_ms_loaded_one_interpreter, the
+  alert's path sharing the interpreter with bulk's threads (its moto requests still go first at
+  the lock). Each loaded phase says how fast bulk went out meanwhile and how often the
+  number's bucket was busy (its TAT ahead of now) when an alert was posted.
 - cold_import_ms: each handler module imported in a fresh interpreter, median of 5; the
   baseline is a bare `import boto3` measured the same way, interleaved with them.
 - cold_start_ms: infra/bench/cold_start.py: a fresh process per function imports its handler and
@@ -351,27 +367,50 @@ def _bench_throttle(n: int, workers: int, limit: int) -> dict[str, Any]:
         return status, body
 
     stack.sandbox._send = counting_send
+    # moto's own share of the CPU: each request's thread CPU inside moto (a thread waiting for
+    # moto's lock or the GIL spends none).
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    serialized = BotocoreStubber.process_request
+    moto_cpu_s = [0.0]
+    moto_cpu_lock = threading.Lock()
+
+    def timed(self: Any, request: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return serialized(self, request)
+        finally:
+            spent = time.thread_time() - t0
+            with moto_cpu_lock:
+                moto_cpu_s[0] += spent
+
+    BotocoreStubber.process_request = timed  # type: ignore[method-assign]
     stop = threading.Event()
     pool = [Worker(stack, "bulk", stop) for _ in range(workers)]
     cpu0 = time.process_time()
-    for w in pool:
-        w.start()
-    deadline = time.monotonic() + n / limit + 30
-    while len(stack.sandbox.messages) < n and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stop.set()
-    for w in pool:
-        w.join()
+    try:
+        for w in pool:
+            w.start()
+        deadline = time.monotonic() + n / limit + 30
+        while len(stack.sandbox.messages) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        for w in pool:
+            w.join()
+    finally:
+        BotocoreStubber.process_request = serialized  # type: ignore[method-assign]
     # The whole process's CPU per accepted send (our handler, moto, the sandbox, the pollers: one
     # interpreter, one GIL): 1,000 / this is about the most the local stack can send per second.
     cpu_ms_per_send = (time.process_time() - cpu0) * 1000 / max(1, len(times))
+    moto_ms_per_send = moto_cpu_s[0] * 1000 / max(1, len(times))
     times = sorted(times)
     steady = [t for t in times if t >= times[0] + 2.0]
     achieved = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
     stack.stop()
     return {"limit_per_s": limit, "messages": len(times), "achieved_per_s": round(achieved, 1), "ratio": round(achieved / limit, 3),
             "provider_rate_limit_errors": refused.get(130429, 0) + refused.get(131056, 0),
-            "process_cpu_ms_per_send": round(cpu_ms_per_send, 1), "local_stack_ceiling_per_s": round(1000 / cpu_ms_per_send, 1)}
+            "process_cpu_ms_per_send": round(cpu_ms_per_send, 1), "moto_cpu_ms_per_send": round(moto_ms_per_send, 1),
+            "local_stack_ceiling_per_s": round(1000 / cpu_ms_per_send, 1), "load_average_1m": os.getloadavg()[0]}
 
 
 def moto_table(name: str) -> Any:
@@ -924,12 +963,18 @@ def bench_priority(samples: int = 40, backlog: int = 5_000) -> dict[str, Any]:
 
 
 def _bench_priority(samples: int, backlog: int) -> dict[str, Any]:
+    from wa_notify.adapters.storage import keys as storage_keys
     from wa_notify.services.messages import enqueue
+
+    from infra.local import stack as stack_module
+    from infra.local.stack import urgent
 
     stack, key = new_stack()
     stack.sandbox.configure({"auto_status": False, "throughput_per_second": 80})
     received: dict[str, float] = {}
     original = stack.sandbox._send
+    bucket_table = moto_table(stack.deps.store.table.name)
+    bucket_key = storage_keys.bucket(storage_keys.number_scope(stack.dev_tenant["phone_number_id"]))
 
     def timing_send(pnid: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         status, body = original(pnid, payload)
@@ -937,17 +982,29 @@ def _bench_priority(samples: int, backlog: int) -> dict[str, Any]:
             received[payload.get("biz_opaque_callback_data", "")] = time.monotonic()
         return status, body
 
+    def bucket_lead_ms() -> float:
+        """How far ahead of now the number's bucket is (GCRA's TAT): > 0 when bulk has it busy."""
+        with stack_module._moto_lock:
+            item = moto_item(bucket_table, {"pk": {"S": bucket_key[0]}, "sk": {"S": bucket_key[1]}})
+        tat = int(item.attrs["tat"].value) if item is not None and "tat" in item.attrs else 0
+        return (tat - time.time() * 1_000_000) / 1000
+
     stack.sandbox._send = timing_send
     stop = threading.Event()
     pool = [Worker(stack, "high", stop)]
     for w in pool:
         w.start()
 
-    def measure(offset: int) -> list[float]:
+    def measure(offset: int, leads: list[float] | None = None) -> list[float]:
         latencies = []
         for i in range(samples):
+            if leads is not None:
+                leads.append(bucket_lead_ms())
             t0 = time.monotonic()
-            status, _, raw = stack.request("POST", "/v1/messages", body=message_body(offset + i, "high"), headers=key)
+            # The alert's intake is the API function's own container in AWS: like the high lane's
+            # invocations (LocalStack.poll_once), its moto requests are not queued behind bulk's.
+            with urgent():
+                status, _, raw = stack.request("POST", "/v1/messages", body=message_body(offset + i, "high"), headers=key)
             message_id = json.loads(raw)["id"]
             while message_id not in received and time.monotonic() < t0 + 10:
                 time.sleep(0.002)
@@ -960,6 +1017,25 @@ def _bench_priority(samples: int, backlog: int) -> dict[str, Any]:
         attrs = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
+    def bulk_sent_now() -> int:
+        return sum(1 for m in stack.sandbox.messages if m["request"].get("to", "").startswith("+1416"))
+
+    def loaded_phase(offset: int, *, own_cpu: bool) -> dict[str, Any]:
+        # own_cpu: the alert's path runs as its own containers would, on a CPU of its own: while it
+        # works, bulk's threads finish the moto request they are in and wait at their next
+        # (LaneFirstLock.urgent_runs_alone). Otherwise it shares the interpreter with bulk's threads
+        # and only goes first at moto's lock.
+        stack_module._moto_lock.urgent_runs_alone = own_cpu
+        leads: list[float] = []
+        sent_before, started = bulk_sent_now(), time.monotonic()
+        try:
+            latencies = measure(offset, leads)
+        finally:
+            stack_module._moto_lock.urgent_runs_alone = False
+        return {"latencies": latencies, "bulk_per_s": round((bulk_sent_now() - sent_before) / (time.monotonic() - started), 1),
+                "bucket_busy_share": round(sum(1 for lead in leads if lead > 0) / len(leads), 2),
+                "bucket_lead_ms_median": round(statistics.median(leads), 1)}
+
     idle = measure(0)
     # The backlog: every message of it in the bulk queue before the first alert is timed.
     t0 = time.perf_counter()
@@ -971,9 +1047,10 @@ def _bench_priority(samples: int, backlog: int) -> dict[str, Any]:
     for w in bulk:
         w.start()
     time.sleep(3)  # bulk saturates the number's bucket first
-    loaded = measure(1_000)
+    shared = loaded_phase(1_000, own_cpu=False)
+    own = loaded_phase(2_000, own_cpu=True)
     queued_at_end = bulk_depth()
-    bulk_sent = sum(1 for m in stack.sandbox.messages if m["request"].get("to", "").startswith("+1416"))
+    bulk_sent = bulk_sent_now()
     stop.set()
     for w in [*pool, *bulk]:
         w.join()
@@ -983,9 +1060,12 @@ def _bench_priority(samples: int, backlog: int) -> dict[str, Any]:
         return round(statistics.quantiles(values, n=20)[18], 1)
 
     return {"bulk_backlog": queued_at_start, "bulk_queued_after_measuring": queued_at_end, "bulk_sent_while_measuring": bulk_sent,
-            "samples": samples, "backlog_setup_s": round(setup_s, 1),
-            "high_p95_ms_idle": p95(idle), "high_p95_ms_loaded": p95(loaded),
-            "loaded_over_idle": round(p95(loaded) / p95(idle), 2)}
+            "samples": samples, "backlog_setup_s": round(setup_s, 1), "load_average_1m": os.getloadavg()[0],
+            "high_p95_ms_idle": p95(idle), "high_p95_ms_loaded": p95(own["latencies"]),
+            "loaded_over_idle": round(p95(own["latencies"]) / p95(idle), 2),
+            "loaded_alert_path_own_cpu": {k: v for k, v in own.items() if k != "latencies"},
+            "high_p95_ms_loaded_one_interpreter": p95(shared["latencies"]),
+            "loaded_one_interpreter": {k: v for k, v in shared.items() if k != "latencies"}}
 
 
 def bench_cold_imports(runs: int = 5) -> dict[str, Any]:

@@ -20,6 +20,17 @@ they stay for the life of the process, as moto's own classes are process-wide.
 - SQS retention: for each message it hands out, ReceiveMessage computed every queue attribute
   three times (each count a scan of the queue) to read the retention period; it is read from
   the queue.
+- structural checks: the update validator's three checks that only look (clause counts,
+  overlapping paths, key attributes) run once per update text, attribute names and table keys
+  that passed them; a failure is never remembered.
+- item sizes: the 400 KB check re-sums the whole item on every attribute set, and moto's
+  DynamoType.size rebuilt each nested value first; the same sum straight from the values.
+- condition lexing: a ConditionExpression's tokens are kept per text (it is parsed twice per
+  UpdateItem, each token lexed through six regular expressions compiled again).
+- one old-item copy per UpdateItem: the backend's copy for the stream's old image is the one
+  the response layer took of the same item moments before (for ReturnValues).
+- method names: the response class's function list, which moto built with inspect.getmembers
+  on every request, is kept per class.
 """
 
 from __future__ import annotations
@@ -44,16 +55,27 @@ def install() -> None:
 
 
 # ---- TransactWriteItems ------------------------------------------------------------------------
+_snapshots = threading.local()  # the item copy an UpdateItem's response layer took (item, copy)
+
+
 class _TablesNotCopied:
     """Stands in for the `copy` module inside moto.dynamodb.models: a Table "copied" is the table
-    itself (so moto's own backup and rollback of whole tables do nothing); anything else is
-    deep-copied as before (moto's UpdateItem copies the old item with it)."""
+    itself (so moto's own backup and rollback of whole tables do nothing); the item an UpdateItem
+    copies before changing it (for the stream's old image) is the copy its response layer took
+    of that very item moments before (`_patch_update_snapshot`); anything else is deep-copied as
+    before."""
 
     @staticmethod
     def deepcopy(value: Any, memo: Any = None) -> Any:
         from moto.dynamodb.models.table import Table
 
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+        if isinstance(value, Table):
+            return value
+        taken = getattr(_snapshots, "taken", None)
+        if memo is None and taken is not None and taken[0] is value:
+            _snapshots.taken = None  # used once
+            return taken[1]
+        return copy.deepcopy(value, memo)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
@@ -121,6 +143,47 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items.pop(hash_key, None)
     else:
         table.items[hash_key] = item
+
+
+# ---- UpdateItem's two copies of the old item ---------------------------------------------------
+class _ResponseCopies:
+    """Stands in for the `copy` module inside moto.dynamodb.responses, whose one use is UpdateItem
+    copying the item before the update (for ReturnValues): that copy is kept for the backend."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.dynamo_type import Item
+
+        result = copy.deepcopy(value, memo)
+        if memo is None and isinstance(value, Item):
+            _snapshots.taken = (value, result)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _patch_update_snapshot() -> None:
+    """An UpdateItem deep-copied the item twice before changing it: the response layer (to answer
+    ReturnValues) and then the backend (the stream record's old image). Nothing changes the item
+    in between (one request, under the stack's lock) and neither copy is changed afterwards (each
+    is only turned into JSON, which copies what it returns), so the backend uses the response
+    layer's copy. It is used only by the same UpdateItem, for the same item object, once."""
+    import moto.dynamodb.responses as ddb_responses
+
+    ddb_responses.copy = _ResponseCopies()  # type: ignore[assignment]
+    handler = ddb_responses.DynamoHandler
+    original = handler.update_item
+
+    def update_item(self: Any) -> Any:
+        _snapshots.taken = None
+        try:
+            return original(self)
+        finally:
+            _snapshots.taken = None
+
+    update_item._wa_original = original  # type: ignore[attr-defined]
+    handler.update_item = update_item  # type: ignore[method-assign]
 
 
 # ---- response serialization --------------------------------------------------------------------
@@ -232,10 +295,28 @@ def _patch_node_copies() -> None:
     """moto's validator deep-copies the parsed tree before filling in values. A tree node is a
     plain object (no slots, no copy hooks), so copy.deepcopy's generic path (`__reduce_ex__`,
     `_reconstruct`) amounts to: a new instance of its class, registered in the memo, with each
-    attribute deep-copied; that is done here directly, a third of the cost."""
+    attribute deep-copied; that is done here directly, a third of the cost. A node's `children`
+    list and its `parent` are copied here too, with copy.deepcopy's memo rules (a list or node
+    met again is its one copy; the list is in the memo before its items are copied), so the
+    generic dispatch runs only for anything else."""
     from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
 
     atomic = (str, int, float, bool, type(None))
+
+    def copied(value: Any, memo: dict[int, Any]) -> Any:
+        if type(value) in atomic:
+            return value
+        found = memo.get(id(value))
+        if found is not None:
+            return found
+        if type(value) is list:
+            out: list[Any] = []
+            memo[id(value)] = out
+            out.extend(copied(item, memo) for item in value)
+            return out
+        if Node in type(value).__mro__:
+            return node_deepcopy(value, memo)
+        return copy.deepcopy(value, memo)
 
     def node_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
         cls = type(self)
@@ -243,10 +324,168 @@ def _patch_node_copies() -> None:
         memo[id(self)] = new
         state = new.__dict__
         for name, value in self.__dict__.items():
-            state[name] = value if type(value) in atomic else copy.deepcopy(value, memo)
+            state[name] = value if type(value) in atomic else copied(value, memo)
         return new
 
     Node.__deepcopy__ = node_deepcopy  # type: ignore[attr-defined]
+
+
+# ---- structural checks of an update --------------------------------------------------------
+STRUCTURAL_CACHE_SIZE = 512
+
+
+def _patch_structural_checks() -> None:
+    """moto's update validator runs ten passes over a copy of the parsed tree. The first three
+    only look and raise (one ADD/REMOVE/SET clause each, no overlapping paths, no key attribute
+    updated): each returns the node it was given, and what it finds depends only on the tree, the
+    request's attribute names and the table's key attributes. The one that counts clauses is
+    quadratic (each nested UpdateExpression node searches all below it), a third of the
+    validator. Once an update's tree has passed them with the same names and keys, they are not
+    run again for it; a failure is never remembered (it raises every time, from moto's code). The
+    other seven passes (values, names, functions, paths, operations, types, empty keys) run on
+    every request as before."""
+    from moto.dynamodb.parsing.validators import (  # type: ignore[attr-defined]
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    structural = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    original_init, original_validate = UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate
+    passed: dict[tuple[Any, ...], Any] = {}  # key -> the parsed tree it names (held, so its id is not reused)
+    lock = threading.Lock()
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        names = tuple(sorted((self.expression_attribute_names or {}).items()))
+        self._wa_tree = expression
+        self._wa_key = (id(expression), names, tuple(self.table.table_key_attrs))
+
+    def validate(self: Any) -> Any:
+        with lock:
+            known = passed.get(self._wa_key) is self._wa_tree
+        node = self.node_to_validate
+        checked = False
+        for processor in self.processors:
+            is_structural = isinstance(processor, structural)
+            if is_structural and known:
+                continue
+            if not is_structural and not checked and not known:
+                checked = True  # every structural check has passed (moto runs them first)
+                with lock:
+                    if len(passed) >= STRUCTURAL_CACHE_SIZE:
+                        passed.clear()
+                    passed[self._wa_key] = self._wa_tree
+            node = processor.traverse(node)
+        return node
+
+    init._wa_original = original_init  # type: ignore[attr-defined]
+    validate._wa_original = original_validate  # type: ignore[attr-defined]
+    UpdateExpressionValidator.__init__ = init  # type: ignore[method-assign]
+    UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
+
+
+# ---- item sizes ------------------------------------------------------------------------------
+_SETS = {"SS": "S", "NS": "N", "BS": "B"}
+
+
+def _value_size(type_: str, value: Any) -> int:
+    """DynamoType.size for (type, value), as moto computes it, without building DynamoTypes (and
+    a map's string and number members sized in line: most of an item)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if type_ == "M":
+        total = 0
+        for k, v in value.items():
+            total += len(k if isinstance(k, bytes) else k.encode("utf-8"))
+            if type(v) is not DynamoType:
+                total += DynamoType(v).size()
+                continue
+            member_type, member = v.type, v.value
+            if member_type == "S" and type(member) is str:
+                total += len(member.encode("utf-8"))
+            elif member_type == "N":
+                total += len(str(member))
+            else:
+                total += _value_size(member_type, member)
+        return total
+    if type_ == "N":
+        return len(str(value))
+    if type_ in _SETS:
+        member_type = _SETS[type_]
+        return sum(_value_size(member_type, v) for v in value)
+    if type_ == "L":
+        return sum(v.size() for v in value)
+    if isinstance(value, bool):
+        return 1
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))  # moto's bytesize
+
+
+def _patch_item_sizes() -> None:
+    """Every attribute set on an item (each SET of an UpdateItem) re-sums the size of the whole
+    item, to refuse one over 400 KB; moto's DynamoType.size rebuilds every nested map value as a
+    new DynamoType (itself rebuilding all below it) before sizing it. The same sum is taken
+    straight from the values: a tenth of an UpdateItem's time before."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def size(self: Any) -> int:
+        return _value_size(self.type, self.value)
+
+    size._wa_original = DynamoType.size  # type: ignore[attr-defined]
+    DynamoType.size = size  # type: ignore[method-assign]
+
+
+# ---- condition expression lexing --------------------------------------------------------------
+def _patch_condition_lexing() -> None:
+    """An UpdateItem's ConditionExpression is parsed twice (the response layer checks which
+    names and values it uses, the backend evaluates it), and each parse first lexes the text
+    with six regular expressions compiled again for every token. The tokens depend only on the
+    text (names and values are looked up after lexing), and they are immutable (namedtuples
+    whose `children` no step of moto's parser changes), so the token list is kept per text; each
+    parse gets its own deque of them. A text that does not lex raises every time."""
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+    lexed: dict[str, tuple[Any, ...]] = {}
+    lock = threading.Lock()
+
+    def lex(self: Any) -> Any:
+        text = self.condition_expression
+        with lock:
+            tokens = lexed.get(text)
+        if tokens is None:
+            tokens = tuple(original(self))
+            with lock:
+                if len(lexed) >= PARSE_CACHE_SIZE:
+                    lexed.clear()
+                lexed[text] = tokens
+        return deque(tokens)
+
+    lex._wa_original = original  # type: ignore[attr-defined]
+    ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
+
+
+# ---- response method lookup -------------------------------------------------------------------
+def _patch_method_names() -> None:
+    """For every request, moto lists its response class's functions with inspect.getmembers to
+    check that the action is one of them. The list is kept per class (moto's response classes
+    are not changed after import: the patches here replace functions, never add or remove one)."""
+    import moto.core.responses as core_responses
+
+    original = core_responses.method_names_from_class
+    found: dict[Any, list[str]] = {}
+
+    def method_names_from_class(clazz: object) -> list[str]:
+        names = found.get(clazz)
+        if names is None:
+            names = found[clazz] = original(clazz)
+        return names
+
+    method_names_from_class._wa_original = original  # type: ignore[attr-defined]
+    core_responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
 
 
 # ---- item JSON -------------------------------------------------------------------------------
@@ -302,5 +541,10 @@ PATCHES: dict[str, Callable[[], None]] = {
     "expression_traversal": _patch_expression_traversal,
     "node_copies": _patch_node_copies,
     "item_json": _patch_item_json,
+    "structural_checks": _patch_structural_checks,
+    "item_sizes": _patch_item_sizes,
+    "method_names": _patch_method_names,
+    "condition_lexing": _patch_condition_lexing,
+    "update_snapshot": _patch_update_snapshot,
     "sqs_retention": _patch_sqs_retention,
 }

@@ -1,7 +1,8 @@
 """The whole system on one laptop: moto + the real handlers + the sandbox WhatsApp, one HTTP port.
 
 - moto runs in process; its request handling is serialized by one lock, because moto's
-  conditional writes are not atomic under concurrent requests (reliability-and-security.md §6.5).
+  conditional writes are not atomic under concurrent requests (reliability-and-security.md §6.5);
+  a waiting request of the high lane's path gets it first (LaneFirstLock).
 - Tables and queues are created from template.yaml; each function gets its template env.
 - HTTP API routes come from the template's HttpApi events and are turned into payload
   format 2.0 events for the same `lambda_handler` Lambda runs.
@@ -50,7 +51,146 @@ MAX_BODY_BYTES = 256 * 1024  # the API's own limit (functions/api/app.py): a lar
 PUBLIC_ADDRESS = "93.184.215.14"  # what in-process DNS answers for any other callback host
 # Locally, EMF metrics are off; Powertools warns on every flush with nothing in it.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-_moto_lock = threading.RLock()
+
+
+class LaneFirstLock:
+    """The one lock around moto, re-entrant like an RLock, that a waiting request of the high
+    lane's path gets before any other waiting request.
+
+    In AWS every sender container has its own CPU and DynamoDB serves them side by side, so a
+    high-priority message never queues behind bulk sends. Locally every container is a thread
+    of one process and moto takes one request at a time, so an alert's requests queued behind
+    up to twenty bulk threads' (and Python's lock is not even FIFO): that wait is the local
+    stack's, not the design's. Requests are still served one at a time, each whole, so moto stays
+    atomic; only the order among waiters changes. A thread is urgent inside `urgent()` (the
+    high lane's poller wraps its polls in it; pool threads started inside inherit it, see
+    `_pool_tasks_inherit_urgency`).
+
+    With `urgent_runs_alone` (the priority bench sets it) no other request starts while any
+    urgent work is under way, not only while an urgent request waits: every container shares
+    this one interpreter, and between its moto requests the high lane's container would
+    otherwise share the CPU with twenty bulk threads, which its own container in AWS never
+    does. Other threads finish the request they are in and wait at their next one."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._urgent_turn = threading.Condition(self._mutex)
+        self._normal_turn = threading.Condition(self._mutex)
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+        self._normal_waiting = 0
+        self._urgent_sections = 0
+        self.urgent_runs_alone = False
+
+    def urgent_section(self, entering: bool) -> None:
+        with self._mutex:
+            self._urgent_sections += 1 if entering else -1
+            if not self._urgent_sections and self._owner is None and self._normal_waiting:
+                self._normal_turn.notify()
+
+    def _others_wait(self) -> bool:
+        return self._owner is not None or self._urgent_waiting > 0 or (self.urgent_runs_alone and self._urgent_sections > 0)
+
+    def acquire(self) -> bool:
+        me = threading.get_ident()
+        is_urgent = _is_urgent()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if is_urgent:
+                self._urgent_waiting += 1
+                try:
+                    while self._owner is not None:
+                        self._urgent_turn.wait()
+                finally:
+                    self._urgent_waiting -= 1
+            else:
+                self._normal_waiting += 1
+                try:
+                    while self._others_wait():
+                        self._normal_turn.wait()
+                finally:
+                    self._normal_waiting -= 1
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a lock this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+            if self._urgent_waiting:
+                self._urgent_turn.notify()
+            elif self._normal_waiting and not (self.urgent_runs_alone and self._urgent_sections):
+                self._normal_turn.notify()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+_urgency = threading.local()
+
+
+def _is_urgent() -> bool:
+    return getattr(_urgency, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def urgent(*, working: bool = True) -> Iterator[None]:
+    """This thread's moto requests (and those of the pool threads it starts) go before others.
+    `working`: it is the urgent work itself (an invocation), which runs alone when the lock says
+    so; a poller's receive is not (an empty poll of the high lane holds nobody up in AWS)."""
+    depth = getattr(_urgency, "depth", 0)
+    sections = getattr(_urgency, "sections", 0)
+    _urgency.depth = depth + 1
+    if working:
+        _urgency.sections = sections + 1
+        if not sections:
+            _moto_lock.urgent_section(True)
+    try:
+        yield
+    finally:
+        _urgency.depth = depth
+        if working:
+            _urgency.sections = sections
+            if not sections:
+                _moto_lock.urgent_section(False)
+
+
+def _pool_tasks_inherit_urgency() -> None:
+    """A pool task runs with its submitter's urgency: the sender sends a batch's records on a
+    thread pool, and those threads belong to the high lane's container as much as the handler's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if getattr(ThreadPoolExecutor.submit, "_wa_urgency", False):
+        return
+    original = ThreadPoolExecutor.submit
+
+    def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if not _is_urgent():
+            return original(self, fn, *args, **kwargs)
+        working = getattr(_urgency, "sections", 0) > 0
+
+        def run_urgent(*a: Any, **k: Any) -> Any:
+            with urgent(working=working):
+                return fn(*a, **k)
+
+        return original(self, run_urgent, *args, **kwargs)
+
+    submit._wa_urgency = True  # type: ignore[attr-defined]
+    submit._wa_original = original  # type: ignore[attr-defined]
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
+_moto_lock = LaneFirstLock()
 
 
 def _serialize_moto() -> None:
@@ -229,6 +369,7 @@ class LocalStack:
         self.wakeups: list[threading.Event] = []
         self.idle_wait = 1.0
         self.environ_changed: dict[str, str | None] = {}  # what start() did to os.environ: the values before
+        self.urgent_queue_url: str | None = None  # the high lane's: its invocations' moto requests go first
 
     # ---- start-up -------------------------------------------------------------------------------
     def start(self, *, serve: bool = True) -> LocalStack:
@@ -252,6 +393,7 @@ class LocalStack:
         self.mock = mock_aws()
         self.mock.start()
         _serialize_moto()
+        _pool_tasks_inherit_urgency()
         _untrack_moto_models()
         moto_speed.install()
         import boto3
@@ -317,6 +459,7 @@ class LocalStack:
             deps.store.table.client.meta.events.register(f"after-call.dynamodb.{operation}", self._wake_pollers)
         set_deps(deps)
         self.deps = deps
+        self.urgent_queue_url = deps.queues.lane_urls.get("high")
 
         self.dev_tenant = self.create_tenant("dev", api_key=os.environ.get("LOCAL_API_KEY") or None)
         # The sender's lanes are three event source mappings, each with its own containers in
@@ -411,13 +554,22 @@ class LocalStack:
                 wake.wait(self.idle_wait)
 
     def poll_once(self, queue_url: str, queue_arn: str, batch: int, fn: LocalFunction) -> int:
-        resp = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(batch, 10),
-                                        AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
-        messages = resp.get("Messages", [])
-        if not messages:
-            return 0
+        # The high lane's poller and container: their moto requests are not queued behind other
+        # lanes' (LaneFirstLock); its invocation is urgent work.
+        is_urgent = queue_url == self.urgent_queue_url
+        with urgent(working=False) if is_urgent else contextlib.nullcontext():
+            resp = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(batch, 10),
+                                            AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
+            messages = resp.get("Messages", [])
+            if not messages:
+                return 0
+            return self._invoke_batch(queue_url, queue_arn, messages, fn, is_urgent=is_urgent)
+
+    def _invoke_batch(self, queue_url: str, queue_arn: str, messages: list[Any], fn: LocalFunction, *,
+                      is_urgent: bool) -> int:
         try:
-            result = fn.invoke(sqs_event(messages, queue_arn)) or {}
+            with urgent() if is_urgent else contextlib.nullcontext():
+                result = fn.invoke(sqs_event(messages, queue_arn)) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception as exc:  # noqa: BLE001 - an invocation error fails the whole batch, as in Lambda
             print(f"[local] {fn.spec.logical_id} failed the batch: {type(exc).__name__}: {exc}", flush=True)

@@ -181,3 +181,113 @@ def test_sqs_hands_out_a_message_within_its_retention_period_and_not_after_it(st
     # THEN it came back the first time only
     assert [m["Body"] for m in fresh["Messages"]] == ["m"]
     assert "Messages" not in aged
+
+
+def test_an_item_s_size_is_what_moto_computes_for_every_attribute_type():
+    # GIVEN values of every type, nested in maps and lists, with multi-byte text
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_speed.install()
+    values = [{"S": "héllo ✓"}, {"N": "-12.50"}, {"B": b"\x00\xff\x10"}, {"B": "AAEC"}, {"BOOL": False}, {"NULL": True},
+              {"SS": ["a", "ü"]}, {"NS": ["1", "22.5"]}, {"BS": [b"\x01", b"\x02\x03"]}, {"L": []}, {"M": {}},
+              {"M": {"ключ": {"S": "x"}, "l": {"L": [{"N": "1"}, {"M": {"deep": {"SS": ["q"]}, "b": {"BOOL": True}}}]}}}]
+    patched = DynamoType.size
+    # WHEN each is sized by the patch and by moto's own method (restored for the comparison)
+    ours = [DynamoType(v).size() for v in values]
+    DynamoType.size = patched._wa_original
+    try:
+        theirs = [DynamoType(v).size() for v in values]
+    finally:
+        DynamoType.size = patched
+    # THEN the sizes are the same
+    assert ours == theirs
+
+
+def test_an_update_that_makes_an_item_larger_than_400_kb_is_still_refused(ddb):
+    # GIVEN an item of about 300 KB
+    client, name = ddb
+    client.put_item(TableName=name, Item={**key("L"), "big": {"S": "x" * 300_000}})
+    # WHEN an update would add another 200 KB
+    with pytest.raises(ClientError) as caught:
+        client.update_item(TableName=name, Key=key("L"), UpdateExpression="SET more = :v", ExpressionAttributeValues={":v": {"S": "y" * 200_000}})
+    # THEN it is refused and the item is unchanged, while a small update still goes through
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "more" not in client.get_item(TableName=name, Key=key("L"))["Item"]
+    client.update_item(TableName=name, Key=key("L"), UpdateExpression="SET more = :v", ExpressionAttributeValues={":v": {"S": "y"}})
+    assert client.get_item(TableName=name, Key=key("L"))["Item"]["more"] == {"S": "y"}
+
+
+@pytest.mark.parametrize(("expression", "fine", "refused", "message"), [
+    ("SET #a = :i, #b = :i", {"#a": "x", "#b": "y"}, {"#a": "x", "#b": "x"}, "two document paths"),
+    ("SET #k = :i", {"#k": "n"}, {"#k": "pk"}, "key"),
+])
+def test_an_update_text_that_passed_is_still_refused_when_its_names_make_it_wrong(ddb, expression, fine, refused, message):
+    # GIVEN an update text that passed moto's structural checks with some attribute names
+    client, name = ddb
+    client.put_item(TableName=name, Item={**key("M"), "n": {"N": "1"}})
+    client.update_item(TableName=name, Key=key("M"), UpdateExpression=expression, ExpressionAttributeNames=fine,
+                       ExpressionAttributeValues={":i": {"N": "2"}})
+    # WHEN the same text comes with names that make two paths the same or name the key
+    with pytest.raises(ClientError) as caught:
+        client.update_item(TableName=name, Key=key("M"), UpdateExpression=expression, ExpressionAttributeNames=refused,
+                           ExpressionAttributeValues={":i": {"N": "3"}})
+    # THEN moto refuses it as before, and nothing of it is written
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert message in caught.value.response["Error"]["Message"].lower()
+    assert client.get_item(TableName=name, Key=key("M"))["Item"]["n"] == {"N": "2" if "#k" in fine else "1"}
+
+
+def test_one_condition_text_is_decided_on_each_request_s_values(ddb):
+    # GIVEN a condition text already used once (its tokens are shared)
+    client, name = ddb
+    client.put_item(TableName=name, Item={**key("N"), "tat": {"N": "100"}})
+    condition = "attribute_not_exists(tat) OR tat <= :now"
+    client.update_item(TableName=name, Key=key("N"), UpdateExpression="SET seen = :now", ConditionExpression=condition,
+                       ExpressionAttributeValues={":now": {"N": "150"}})
+    # WHEN it is used again with a value that fails it, and a text that does not lex is sent twice
+    with pytest.raises(ClientError) as failed:
+        client.update_item(TableName=name, Key=key("N"), UpdateExpression="SET seen = :now", ConditionExpression=condition,
+                           ExpressionAttributeValues={":now": {"N": "50"}})
+    bad = []
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Cannot parse condition") as caught:  # moto's own error for it
+            client.update_item(TableName=name, Key=key("N"), UpdateExpression="SET seen = :now", ConditionExpression="tat <= :now ~",
+                               ExpressionAttributeValues={":now": {"N": "50"}})
+        bad.append(str(caught.value))
+    # THEN the second is refused on its own value, the bad text every time, and the item kept the first write
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert bad == ["Cannot parse condition starting at:~"] * 2
+    assert client.get_item(TableName=name, Key=key("N"))["Item"]["seen"] == {"N": "150"}
+
+
+def test_moto_s_action_list_per_response_class_is_its_own(stack):
+    # GIVEN moto's DynamoDB and SQS response classes
+    import moto.core.responses as core_responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    kept = core_responses.method_names_from_class
+    # WHEN their actions are listed through the kept list and by moto's own function
+    # THEN the lists are the same
+    for cls in (DynamoHandler, SQSResponse):
+        assert kept(cls) == kept._wa_original(cls)
+
+
+def test_each_update_answers_and_streams_the_item_as_it_was_just_before_it(ddb):
+    # GIVEN an item (each UpdateItem's old item is copied once, for its answer and its stream record)
+    client, name = ddb
+    client.put_item(TableName=name, Item={**key("O"), "n": {"N": "1"}, "m": {"M": {"x": {"S": "a"}}}})
+    before = stream_length(name)
+    # WHEN it is updated twice, each asking for the old values
+    first = client.update_item(TableName=name, Key=key("O"), UpdateExpression="SET n = n + :one, m.x = :b",
+                               ExpressionAttributeValues={":one": {"N": "1"}, ":b": {"S": "b"}}, ReturnValues="ALL_OLD")
+    second = client.update_item(TableName=name, Key=key("O"), UpdateExpression="SET n = n + :one, m.x = :c",
+                                ExpressionAttributeValues={":one": {"N": "1"}, ":c": {"S": "c"}}, ReturnValues="UPDATED_OLD")
+    # THEN each answer and each stream record's old image is the item just before that update,
+    # and the first record's images did not change with the second update
+    assert first["Attributes"]["n"] == {"N": "1"} and first["Attributes"]["m"] == {"M": {"x": {"S": "a"}}}
+    assert second["Attributes"]["n"] == {"N": "2"}
+    records = [r.to_json()["dynamodb"] for r in moto_table(name).stream_shard.items[before:]]
+    assert [(r["OldImage"]["n"], r["NewImage"]["n"]) for r in records] == [({"N": "1"}, {"N": "2"}), ({"N": "2"}, {"N": "3"})]
+    assert [r["OldImage"]["m"]["M"]["x"] for r in records] == [{"S": "a"}, {"S": "b"}]
+    assert client.get_item(TableName=name, Key=key("O"))["Item"]["m"] == {"M": {"x": {"S": "c"}}}
