@@ -140,3 +140,19 @@ def test_shape_problems_are_worded_as_the_flow_rules_always_were():
         ("steps[0].colour", "is not a step field"),
         ("weight", "is not a flow field"),
     ]
+
+
+@pytest.mark.parametrize("huge", ["P10000000000000000000000000000D", "P99999999999W", "PT99999999999999H", "P1000000000D",
+                                  "PT" + "9" * 5000 + "S"])
+def test_a_duration_too_large_for_timedelta_is_longer_than_a_year(huge):
+    # GIVEN a duration whose number overflows timedelta (or int()'s digit limit)
+    # WHEN it is parsed THEN it is refused as longer than a year (a 422), never an OverflowError (a 500)
+    with pytest.raises(ValueError, match="is longer than a year"):
+        parse_duration(huge)
+
+
+def test_a_duration_takes_ascii_digits_only():
+    # GIVEN "P21D" written with Arabic-Indic digits, which int() would read as 21
+    # THEN it is not an ISO 8601 duration
+    with pytest.raises(ValueError, match="must be an ISO 8601 duration"):
+        parse_duration("P\u0662\u0661D")

@@ -32,7 +32,10 @@ from wa_notify.domain.rendering import parse_datetime
 if TYPE_CHECKING:
     from wa_notify.models_templates import FlowRequest
 
-DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$")
+# ASCII digits only (re.ASCII): `\d` would also take "P٢١D" (Arabic-Indic digits), which no other
+# ISO 8601 reader accepts.
+DURATION_RE = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$",
+                         re.ASCII)
 CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_OFFSET = timedelta(days=366)
 STEP_WHEN = ("trigger", "reschedule", "always")
@@ -66,8 +69,13 @@ def parse_duration(text: Any) -> timedelta:
     match = DURATION_RE.match(text)
     if not match:
         raise ValueError("must be an ISO 8601 duration such as PT24H, PT2H30M or P3D")
-    parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    value = timedelta(**parts)
+    # Each part is bounded before int() and timedelta see it: "P10000000000000000000000000000D"
+    # overflows timedelta (OverflowError, a 500) and 5,000 digits trip int()'s own limit; a part of
+    # more than 9 digits (or above a year's seconds) cannot make a sum within a year anyway.
+    digits = {k: v.lstrip("0") or "0" for k, v in match.groupdict().items() if v}
+    if any(len(v) > 9 or int(v) > MAX_OFFSET.total_seconds() for v in digits.values()):
+        raise ValueError("is longer than a year")
+    value = timedelta(**{k: int(v) for k, v in digits.items()})
     if value > MAX_OFFSET:
         raise ValueError("is longer than a year")
     return value
