@@ -71,3 +71,22 @@ def test_sms_segments_count_gsm7_and_ucs2_parts(text, segments):
 def test_gsm7_safe_leaves_other_scripts_alone():
     # GIVEN Chinese with a full-width space WHEN made safe THEN only the space changes (it stays UCS-2)
     assert gsm7_safe("\u60a8\u597d\u3000\u738b") == "\u60a8\u597d \u738b"
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("9999-12-31T23:59:59-12:00", "datetime is out of range"),
+    ("0001-01-01T00:00:00+14:00", "datetime is out of range"),
+    ("2030-02-30T10:00:00+08:00", "datetime must be an ISO 8601 date-time"),
+])
+def test_an_iso_string_param_that_cannot_be_shown_is_refused_not_sent_raw(value, reason):
+    # GIVEN a whole ISO date-time with an offset that is out of range or impossible
+    # WHEN rendered THEN it is refused like the same typed {datetime} (a 422 naming the param), never sent raw
+    with pytest.raises(ValueError, match=reason):
+        format_value(value, "en_US")
+    with pytest.raises(ValueError, match=reason):
+        format_value({"datetime": value}, "en_US")
+
+
+def test_a_date_time_in_other_digits_is_text_left_as_given():
+    # GIVEN the shape of an ISO date-time written in Arabic-Indic digits THEN it is text, not a date-time
+    assert format_value("\u0662\u0660\u0663\u0660-01-01T07:30:00+08:00", "en_US") == "\u0662\u0660\u0663\u0660-01-01T07:30:00+08:00"

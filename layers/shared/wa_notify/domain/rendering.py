@@ -86,8 +86,9 @@ def whitespace_problem(value: str) -> str | None:
 
 
 # An ISO 8601 date-time with its offset, as a whole parameter ("2030-01-01T10:00:00+08:00"): shown
-# to the customer like a typed {datetime} ("January 1, 2030, 10:00 AM"), never raw.
-ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
+# to the customer like a typed {datetime} ("January 1, 2030, 10:00 AM"), never raw. ASCII digits
+# only: other scripts' digits are text, not a date-time.
+ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def format_value(value: Any, language: str) -> str:
@@ -96,10 +97,9 @@ def format_value(value: Any, language: str) -> str:
         raise ValueError("must be a string or a typed value, not a boolean")
     if isinstance(value, str):
         if ISO_DATETIME_RE.fullmatch(value):  # a date-time the platform passed as text: localized in its own offset
-            try:
-                return _format_datetime(value, None, "long", babel_locale(language))
-            except ValueError:
-                return value
+            # One that cannot be shown (2030-02-30, year 9999 or 0001) is refused as a typed
+            # {datetime} would be: sent raw, the customer would read "9999-12-31T23:59:59-12:00".
+            return _format_datetime(value, None, "long", babel_locale(language))
         return value
     if isinstance(value, (int, float)):
         return format_value({"number": value}, language)
