@@ -24,12 +24,14 @@ Margin: ALERTS alerts, spaced like separate card charges; the 95th percentile by
 (the 19th of 20: one outlier is a noisy machine's, two are a finding) must be under 500 ms. A
 round over budget is measured once more, still behind the campaign, and both rounds are in the
 failure message: one slow round is a busy machine, two in a row fail the test, unless the
-machine is oversubscribed (a 1-minute load average over OVERSUBSCRIBED times its cores, i.e.
-other processes starve the stack's one Python process of CPU: seen at load 10-17 on these 2
-cores while other sessions ran their suites, alerts took 1-5 s idle or not). Then the test is
-skipped with both rounds' figures and the load in its reason (pytest -ra lists it), because
-that figure is the machine's. What this does not show: the figure at 80/s with the process
-saturated (bench `priority`), or in AWS.
+machine is oversubscribed: while the campaign still sends, a busy loop in this test's process
+gets less than MIN_CPU_SHARE of a core (on an otherwise idle 2-core machine it gets about one:
+the stack's Python code runs on one core at most), i.e. other processes compete for the cores
+and starve the stack too (seen at load 10-30 on these 2 cores while other sessions ran their
+suites). Then the test is skipped with both rounds' figures, the share and the load in its
+reason (pytest -ra lists it), because that figure is the machine's. The load average is only
+reported: it counts this test's own stack threads. What this does not show: the figure at 80/s
+with the process saturated (bench `priority`), or in AWS.
 """
 
 import math
@@ -53,7 +55,7 @@ PACE_PER_SECOND = 20
 FLOWING = 20
 ALERTS = 20
 BUDGET_MS = 500
-OVERSUBSCRIBED = 1.5  # runnable processes per core (1-minute load average) beyond which CPU, not the lanes, is measured
+MIN_CPU_SHARE = 0.5  # of one core, for this process's busy loop: below it, CPU, not the lanes, is measured
 OFFER = {"name": "card_cashback", "language": "en", "category": "MARKETING", "parameter_format": "NAMED", "components": [
     {"type": "BODY", "text": "Hi {{first_name}}, your card now earns 2% cashback on travel this month.",
      "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ana"}]}}]}
@@ -66,6 +68,14 @@ def alert_to(i: int) -> str:
 
 def at_seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def cpu_share(seconds: float = 0.5) -> float:
+    """The share of one core this process gets now: a busy loop's CPU time over its wall time."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < seconds:
+        pass
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def p95(values: list[float]) -> float:
@@ -139,10 +149,11 @@ def test_an_alert_stays_under_500_ms_behind_a_running_campaign(bank):
                           f"p95 {p95(loaded)}, median {statistics.median(loaded)}")
             if p95(loaded) < BUDGET_MS:
                 break
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        report = "; ".join(rounds) + f"; idle (before the campaign) {sorted(idle)}; load {load:.1f} on {cores} cores"
+        share = cpu_share()  # the campaign still sends (asserted above)
+        report = "; ".join(rounds) + (f"; idle (before the campaign) {sorted(idle)}; a busy loop here got {share:.2f} of a core; "
+                                      f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(report)
-        if p95(loaded) >= BUDGET_MS and load > OVERSUBSCRIBED * cores:
+        if p95(loaded) >= BUDGET_MS and share < MIN_CPU_SHARE:
             pytest.skip(f"machine oversubscribed, latency not measurable here: {report}")
         # AND the alerts' 95th percentile is under 500 ms from the POST to WhatsApp
         assert p95(loaded) < BUDGET_MS, report

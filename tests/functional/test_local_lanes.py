@@ -55,3 +55,21 @@ def test_an_alert_is_sent_while_a_bulk_batch_is_still_being_sent(api, stack):
         stack.sandbox._send = real_send
     # AND the bulk message went once it was released
     assert sorted(m["request"]["biz_opaque_callback_data"] for m in stack.sandbox.messages) == sorted([alert_id, bulk_id])
+
+
+def test_the_apis_invocations_go_first_at_motos_lock_and_the_senders_do_not(stack):
+    # GIVEN the API's and the webhook's handlers, watched for whether their thread is urgent at moto's lock (LaneFirstLock)
+    from infra.local import stack as local_stack
+
+    seen = {}
+    for name in ("ApiFunction", "WebhookFunction"):
+        fn = stack.functions[name]
+        real = fn.handler
+        fn.handler = lambda event, context, real=real, name=name: (seen.setdefault(name, local_stack._is_urgent()), real(event, context))[1]
+    # WHEN a platform's request and a WhatsApp webhook handshake come in
+    assert stack.request("GET", "/v1/health")[0] == 200
+    stack.request("GET", "/webhooks/whatsapp")
+    # THEN the API's invocation was urgent (in AWS it never waits for a send: it is the first half of an alert's time),
+    # the webhook's was not, and the thread is not urgent once the request is answered
+    assert seen == {"ApiFunction": True, "WebhookFunction": False}
+    assert not local_stack._is_urgent()
