@@ -156,3 +156,18 @@ def test_a_duration_takes_ascii_digits_only():
     # THEN it is not an ISO 8601 duration
     with pytest.raises(ValueError, match="must be an ISO 8601 duration"):
         parse_duration("P\u0662\u0661D")
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", " \u200b\u200d ", "\u202e", "\u2060\n"])
+def test_an_acknowledgement_of_invisible_characters_only_is_blank(invisible):
+    # GIVEN a flow whose Confirm answer holds only zero-width, BOM or bidi characters (the phone shows nothing)
+    flow = {**CLINIC, "acknowledge": {"confirm": invisible}}
+    # WHEN it is saved THEN it is refused as blank, naming the action
+    with pytest.raises(Invalid) as refused:
+        parse_flow("clinic", flow)
+    assert [p.field for p in refused.value.problems] == ["acknowledge.confirm"]
+
+
+def test_an_acknowledgement_may_carry_emoji_joined_by_zero_width_joiners():
+    flow = parse_flow("clinic", {**CLINIC, "acknowledge": {"confirm": "See you \U0001F469\u200d\u2695\ufe0f"}})
+    assert flow.acknowledge["confirm"].startswith("See you")

@@ -103,10 +103,27 @@ class TemplateRef(Strict):
                                  description="omit to use the contact's locale (then its base language, then the first translation)")
 
 
+READABLE = "must be text the customer can read: not blank, no control characters but line breaks and tabs"
+
+
+def _readable(value: str | None) -> str | None:
+    """A text we send as is (a free-form message, an auto-reply): blank (invisible characters
+    only, such as "\u200b") or holding NUL, BEL... would reach the phone as nothing or garbage,
+    while a template parameter with them is already refused (rendering's control check)."""
+    from wa_notify.domain.flows import ack_text_problem
+
+    if value is not None and ack_text_problem(value):
+        raise ValueError(READABLE)
+    return value
+
+
+ReadableText = Annotated[str, AfterValidator(_readable)]
+
+
 class MessageRequest(Strict):
     to: str = Field(min_length=3, max_length=32, description="any format phonenumbers parses; stored E.164")
     template: TemplateRef | None = None
-    text: str | None = Field(default=None, max_length=4096)
+    text: ReadableText | None = Field(default=None, max_length=4096)
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     priority: Literal["high", "normal", "bulk"] = "normal"
@@ -165,8 +182,8 @@ class ValueTier(Strict):
 
 class AutoReplyRule(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
-    keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20)
-    reply: str = Field(min_length=1, max_length=4096)
+    keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_readable)]] = Field(min_length=1, max_length=20)
+    reply: ReadableText = Field(min_length=1, max_length=4096)
 
 
 class BusinessHours(Strict):
@@ -222,7 +239,7 @@ class SettingsRequest(Strict):
             "button payload or label -> the rating 1-5 it stands for (\"Not happy\": 1), beside digits, stars and faces; below 3 escalates"))
     auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
-    out_of_hours_reply: str | None = Field(default=None, max_length=4096)
+    out_of_hours_reply: ReadableText | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None
     default_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description=(
         "the translation for contacts whose locale no translation matches (messages, flows and campaigns that omit the language)"))
