@@ -75,7 +75,8 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     name, language = body.template, body.language
     # Without a language each contact's locale picks the translation; the default's (else the first) is checked now.
     checked = language or _checked_language(deps, tenant_id, name)
-    spec, template_item = template_service.load_spec(deps, tenant_id, name, checked)
+    # A campaign's template is a name (`template`), not a {name, language} object: problems name `template`.
+    spec, template_item = template_service.load_spec(deps, tenant_id, name, checked, name_field="template")
     # Render once now: a parameter problem is the caller's 422, not 100,000 failed messages.
     render(spec, audience.sample(body.params), body.button_params, to="+14155550100", callback_data="msg_check")
 
@@ -106,7 +107,7 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
 
 
 def _checked_language(deps: Deps, tenant_id: str, name: str) -> str:
-    languages = sorted(template_service.translations(deps, tenant_id, name))
+    languages = sorted(template_service.translations(deps, tenant_id, name, field="template"))
     default = template_service.tenant_default_language(deps, tenant_id)
     return (nearest(languages, default) if default else None) or languages[0]
 

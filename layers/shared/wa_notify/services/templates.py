@@ -177,15 +177,17 @@ def language_for(deps: Deps, tenant_id: str, name: str, locale: str | None, *, d
 
 
 def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: str = "template",
-              sendable: bool = True) -> tuple[TemplateSpec, TemplateRow]:
-    """The template's spec and row; with `sendable`, 409 unless it can be sent now (check_sendable)."""
+              sendable: bool = True, name_field: str | None = None) -> tuple[TemplateSpec, TemplateRow]:
+    """The template's spec and row; with `sendable`, 409 unless it can be sent now (check_sendable).
+    An unknown one is a 422 naming `name_field` (default `{field}.name`: a campaign's is `template`)."""
+    name_field = name_field or f"{field}.name"
     if len(name) > NAME_MAX or not NAME_RE.match(name) or not LANGUAGE_RE.match(language):
-        raise Invalid([Problem(f"{field}.name", f"no template {name[:64]} in language {language[:16]}")])
+        raise Invalid([Problem(name_field, f"no template {name[:64]} in language {language[:16]}")])
     # Intake renders every message: the row as read at most 2 s ago in this container (the
     # sender's gate re-reads a status before acting on it), and its spec parsed once per copy.
     item = deps.store.templates.get_recent(tenant_id, name, language)
     if item is None:
-        raise Invalid([Problem(f"{field}.name", f"no template {name} in language {language}")])
+        raise Invalid([Problem(name_field, f"no template {name} in language {language}")])
     if sendable:
         check_sendable(item)
     key = (tenant_id, name, language)
