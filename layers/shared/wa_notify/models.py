@@ -138,9 +138,20 @@ class MessageAccepted(BaseModel):
     status: Literal["queued", "scheduled", "accepted", "sent", "delivered", "read", "failed", "cancelled"]
 
 
+def _printable_key(value: str) -> str:
+    """An event's key is the flow_key its messages are listed by (GET /v1/messages?flow_key=), whose
+    filter takes printable text only: a key with NUL, a zero-width space or a bidi mark would plan
+    messages no listing can find."""
+    if not value.isprintable():
+        raise ValueError("must be printable characters (no control, zero-width or bidi characters): "
+                         "GET /v1/messages?flow_key= lists its messages by it")
+    return value
+
+
 class EventRequest(Strict):
     type: str = Field(min_length=1, max_length=EVENT_TYPE_MAX, description="the business event, e.g. appointment.booked")
-    key: str = Field(min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
+    key: Annotated[str, AfterValidator(_printable_key)] = Field(
+        min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
     to: str = Field(min_length=3, max_length=32)
     data: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     timezone: Annotated[str | None, AfterValidator(_zone)] = Field(
