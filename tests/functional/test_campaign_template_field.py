@@ -1,5 +1,6 @@
-"""A campaign names its template by `template` (a name) and `language`: a template it cannot use is a
-422 naming `template`, the field the request has, not `template.name` (a message's shape)."""
+"""Campaign requests refused by the fields they have: a template it cannot use is a 422 naming
+`template` (a campaign's template is a name, not a message's {name, language}); an empty contact
+list is a 422 naming segment.contacts."""
 
 import pytest
 
@@ -20,4 +21,14 @@ def test_an_unknown_campaign_template_is_a_422_naming_template(api, stack, templ
     # THEN 422 naming template, and no campaign is written
     assert status == 422, problem
     assert [p["field"] for p in problem["errors"]] == ["template"]
+    assert api.get("/v1/campaigns")[1]["items"] == []
+
+
+def test_a_campaign_to_an_empty_contact_list_is_refused(api):
+    # GIVEN an approved template WHEN a campaign lists no contacts at all
+    api.approved_template()
+    status, problem, _ = api.post("/v1/campaigns", {**CAMPAIGN, "segment": {"contacts": []}})
+    # THEN 422 naming segment.contacts, and no campaign is written (it would complete having sent nothing)
+    assert status == 422, problem
+    assert [p["field"] for p in problem["errors"]] == ["segment.contacts"]
     assert api.get("/v1/campaigns")[1]["items"] == []

@@ -54,6 +54,8 @@ def create(deps: Deps, tenant_id: str, body: CampaignRequest) -> CampaignView:
     phones: list[str] = []
     if (segment.tag is None) == (segment.contacts is None):
         problems.add("segment", "give either tag (every contact with it) or contacts (a list of phone numbers)")
+    elif segment.contacts == []:  # a campaign to nobody would be accepted, count quota and complete at once
+        problems.add("segment.contacts", "must list at least one phone number")
     for i, raw in enumerate(segment.contacts or []):
         try:
             phones.append(to_e164(raw))
