@@ -82,3 +82,12 @@ def test_a_step_past_the_one_year_horizon_is_skipped_and_one_inside_it_is_planne
 def test_the_horizon_is_a_year():
     assert moments.MAX_AHEAD == timedelta(days=365)
     assert moments.in_range(datetime(2030, 1, 1, tzinfo=UTC)) and not moments.in_range(datetime(1, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("raw", ["+886912345678/../..", "+886912345678/..", "+886912345678//", "+886912345678 ...", "+886912345678-",
+                                 "+886912345678    /", "+886\u0669\u0661\u0662345678"])
+def test_a_number_with_trailing_separators_or_a_path_is_not_plain(raw):
+    # GIVEN /v1/contacts/+886912345678%2F..%2F.. (phonenumbers reads it as +886912345678)
+    # THEN it is not a phone number written out: 422 naming phone, not the contact +886912345678
+    with pytest.raises(ValueError, match="not a phone number"):
+        to_e164(raw)

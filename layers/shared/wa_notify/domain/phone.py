@@ -8,8 +8,10 @@ import re
 # One leading "+", then ASCII digits and the separators people write. phonenumbers itself is
 # lenient on purpose: it reads "++886...", "tel:+886...", "call +886... now", "+886... ext. 5" and
 # "+1 800 FLOWERS" as a number, dropping what it does not use; a message must go to exactly
-# the number the client wrote, so anything beyond a plain number is refused first.
-_PLAIN = re.compile(r"\+?\(?[0-9][0-9 ().\-/]*")
+# the number the client wrote, so anything beyond a plain number is refused first. Separators
+# sit between digit groups (at most three together, as in "+1 (415) 555"): a path such as
+# "+886912345678/../.." (a traversal in /v1/contacts/{phone}) is not a number written out.
+_PLAIN = re.compile(r"\+?\(?[0-9]+(?:[ ().\-/]{1,3}[0-9]+)*\)?", re.ASCII)
 
 
 def to_e164(raw: str, default_region: str | None = None) -> str:
@@ -23,7 +25,7 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("is required")
     if not _PLAIN.fullmatch(raw.strip()):
-        raise ValueError("is not a phone number: use international format such as +886912345678 (one +, digits, spaces or -().)")
+        raise ValueError("is not a phone number: use international format such as +886912345678 (one +, digits, spaces or -()./ between them)")
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
