@@ -51,3 +51,13 @@ def test_merge_sums_days_per_template():
             {"name": "t", "language": "en", "day": "2026-11-02", "sent": 3, "ttr_1": 2},
             {"name": "u", "language": "en", "day": "2026-11-02", "sent": 1}]
     assert a.merge(rows) == {("t", "en"): {"sent": 5, "ttr_1": 3}, ("u", "en"): {"sent": 1}}
+
+
+@pytest.mark.parametrize(("start", "end", "field"), [
+    (None, "0001-01-01", "to"), (None, "0001-01-29", "to"), ("0001-01-01", "0001-01-02", "to"), ("9999-12-31", "9999-12-31", "to"),
+    ("1899-12-31", "1900-01-05", "from")])
+def test_a_range_outside_the_apis_years_names_its_field_and_never_overflows(start, end, field):
+    # GIVEN ?to=0001-01-01 (the default from would fall before year 1: an OverflowError, a 500)
+    # THEN a ValueError naming the field, with the years every other date takes
+    with pytest.raises(ValueError, match=f"^{field}: is out of range: years 1900 to 9998"):
+        a.parse_range(start, end, date(2026, 11, 23), 30)

@@ -79,14 +79,22 @@ def merge(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, int]]:
 def parse_range(start: str | None, end: str | None, today: date, default_days: int) -> tuple[date, date]:
     """`from`/`to` as ISO dates (inclusive), defaulting to the last `default_days` days.
     Raises ValueError naming the field."""
+    from wa_notify.domain.moments import EARLIEST_YEAR, LATEST_YEAR, RANGE_PROBLEM
+
     try:
         to_day = date.fromisoformat(end) if end else today
     except ValueError as exc:
         raise ValueError("to: expected a date like 2026-11-23") from exc
+    # The years every other date of the API takes: `to=0001-01-01` left the default `from` before
+    # year 1 (OverflowError, a 500), and no counter is that old or that far ahead.
+    if not EARLIEST_YEAR <= to_day.year <= LATEST_YEAR:
+        raise ValueError(f"to: {RANGE_PROBLEM}")
     try:
         from_day = date.fromisoformat(start) if start else to_day - timedelta(days=default_days - 1)
     except ValueError as exc:
         raise ValueError("from: expected a date like 2026-11-01") from exc
+    if not EARLIEST_YEAR <= from_day.year <= LATEST_YEAR:
+        raise ValueError(f"from: {RANGE_PROBLEM}")
     if from_day > to_day:
         raise ValueError("from: must not be after `to`")
     if (to_day - from_day).days >= MAX_RANGE_DAYS:
