@@ -212,8 +212,13 @@ def test_handlers_resolve_to_files_and_functions_are_thin():
 
 
 def test_layer_is_built_by_sam_for_the_runtime():
+    # layers/shared/Makefile builds it (issue 19: the pinned list with --no-deps, without the
+    # runtime's boto3 stack), for the functions' runtime and architecture
     layer = RES["SharedLayer"]
-    assert layer["Metadata"]["BuildMethod"] == T["Globals"]["Function"]["Runtime"] == "python3.13"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text().count("build-SharedLayer:") == 1
+    assert layer["Properties"]["CompatibleRuntimes"] == [T["Globals"]["Function"]["Runtime"]] == ["python3.13"]
+    assert layer["Metadata"]["BuildArchitecture"] == T["Globals"]["Function"]["Architectures"][0] == "arm64"
     assert (ROOT / layer["Properties"]["ContentUri"] / "wa_notify" / "__init__.py").exists()
     assert (ROOT / ".python-version").read_text().startswith("3.13")
 
