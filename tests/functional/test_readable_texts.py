@@ -49,3 +49,18 @@ def test_an_auto_reply_that_is_blank_or_holds_control_characters_is_refused(api,
     # THEN 422 naming it, and the settings are as they were
     assert problems(api.call("PUT", "/v1/settings", settings)) == {field: READABLE}
     assert api.get("/v1/settings")[1] == before
+
+
+@pytest.mark.parametrize("name", ["A\x00b", "Ana\nMaria", "Ana\tMaria", "Bea\x1b[31m"])
+def test_a_contact_name_with_control_characters_or_line_breaks_is_refused(api, name):
+    # GIVEN a name that could never fill a template parameter ({"contact": "name"} in a campaign)
+    # WHEN it is saved THEN 422 naming name, and no contact is written
+    status, body, _ = api.call("PUT", "/v1/contacts/+14155550179", {"name": name, "tags": ["vip"]})
+    assert status == 422, body
+    assert [p["field"] for p in body["errors"]] == ["name"]
+    assert api.get("/v1/contacts/+14155550179")[0] == 404
+
+
+def test_a_contact_name_in_any_script_with_emoji_is_kept(api):
+    status, body, _ = api.call("PUT", "/v1/contacts/+14155550179", {"name": "José 林 \u202bعلي\u202c 👩\u200d⚕️"})
+    assert status == 200 and body["name"] == "José 林 \u202bعلي\u202c 👩\u200d⚕️", body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -177,8 +178,17 @@ class EventAccepted(BaseModel):
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]  # printable: a NUL tag matches nothing
 
 
+def _one_line(value: str | None) -> str | None:
+    """A contact's name fills template parameters ({"contact": "name"}), where WhatsApp refuses
+    control characters and line breaks: stored anyway, the contact would be excluded from every
+    campaign that names it (`invalid:params.<name>`) with nothing said when it was saved."""
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("cannot contain control characters or line breaks (it fills template parameters)")
+    return value
+
+
 class ContactRequest(Strict):
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str | None, AfterValidator(_one_line)] = Field(default=None, max_length=200)
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
