@@ -12,6 +12,12 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 
+# httpx's module functions wait 5 s for an answer by default. The stack is one Python process:
+# on a loaded CI machine, behind another suite's campaign, an answer can take longer without
+# anything being wrong (a hang still fails, at 30 s, as the examples' client does).
+for _call in (httpx.request, httpx.get, httpx.post, httpx.put, httpx.patch, httpx.delete, httpx.head, httpx.options):
+    _call.__kwdefaults__["timeout"] = httpx.Timeout(30.0)
+
 
 def free_port() -> int:
     with socket.socket() as s:
