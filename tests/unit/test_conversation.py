@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,3 +47,32 @@ def test_inbound_summary_for_each_kind():
     tap = inbound_summary({"type": "button", "button": {"payload": "P", "text": "T"}, "context": {"id": "wamid.x"}})
     assert tap == {"type": "button", "payload": "P", "text": "T", "context_id": "wamid.x"}
     assert inbound_summary({"type": "sticker"}) == {"type": "sticker"}
+
+
+@pytest.mark.parametrize(("message", "where"), [
+    ({"type": "text", "text": {"body": "5"}, "context": {"id": {"$ne": 1}}}, "context.id is not a string"),
+    ({"type": "text", "text": {"body": "5"}, "context": "wamid.x"}, "context is not an object"),
+    ({"type": "text", "text": "hi"}, "text is not an object"),
+    ({"type": "text", "text": {"body": ["hi"]}}, "text.body is not a string"),
+    ({"type": "button", "button": {"payload": None, "text": 5}}, "button.text is not a string"),
+    ({"type": "button", "button": "STOP"}, "button is not an object"),
+    ({"type": "interactive", "interactive": "x"}, "interactive is not an object"),
+    ({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": 7, "title": "Seven"}}}, "interactive.list_reply.id is not a string"),
+    ({"type": "reaction", "reaction": {"emoji": {"x": 1}}}, "reaction.emoji is not a string"),
+    ({"type": ["text"]}, "type is not a string"),
+])
+def test_an_inbound_part_of_another_type_than_meta_documents_is_refused_before_anything_is_stored(message, where):
+    # GIVEN a signed webhook's message whose part is not the type Meta documents (a NoSQL-looking
+    # context id, a number for a button's text, a string for an object)
+    # WHEN summarized THEN ValueError naming it: the webhook skips the message with a warning, before
+    # storing it (it was stored, then failed half way or stayed a row no read takes)
+    with pytest.raises(ValueError, match=f"^{re.escape(where)}$"):
+        inbound_summary(message)
+
+
+def test_absent_parts_are_none_and_documented_ones_are_read():
+    assert inbound_summary({"type": "button", "button": {"payload": None}}) == {"type": "button", "payload": None, "text": None}
+    assert inbound_summary({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "7", "title": "Seven"}},
+                            "context": {"id": "wamid.x"}}) == {
+        "type": "interactive", "payload": "7", "text": "Seven", "reply_type": "list_reply", "context_id": "wamid.x"}
+    assert inbound_summary({"type": "reaction"}) == {"type": "reaction", "emoji": None, "reacted_to": None}

@@ -28,25 +28,44 @@ def billing(kind: str, category: str | None, in_window: bool) -> Billing:
     return {"category": category, "type": "regular", "billable": True}
 
 
+def _part(message: dict[str, Any], *path: str) -> Any:
+    """The value at `path`, None when absent; ValueError when a step is not an object or the
+    value not a string (the shapes Meta documents for the parts read here)."""
+    value: Any = message
+    for i, key in enumerate(path):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError(f"{'.'.join(path[:i]) or 'the message'} is not an object")
+        value = value.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{'.'.join(path)} is not a string")
+    return value
+
+
 def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
-    """The parts of an inbound WhatsApp message a platform needs, whatever its type (§4.5)."""
-    kind = message.get("type", "unknown")
+    """The parts of an inbound WhatsApp message a platform needs, whatever its type (§4.5).
+
+    A part of another type than Meta documents (`{"context": {"id": {"$ne": 1}}}`, a button's
+    `"text": 5`, a string for an object) is a ValueError: the webhook skips that message with a
+    warning before anything is stored. Read on, it became a row no read takes, failed its handling
+    half way, or reached DynamoDB as a key of the wrong type, refused on every redelivery."""
+    kind = _part(message, "type") or "unknown"
     out: dict[str, Any] = {"type": kind}
     if kind == "text":
-        out["text"] = (message.get("text") or {}).get("body")
+        out["text"] = _part(message, "text", "body")
     elif kind == "button":  # a template quick-reply tap
-        button = message.get("button") or {}
-        out.update(payload=button.get("payload"), text=button.get("text"))
+        out.update(payload=_part(message, "button", "payload"), text=_part(message, "button", "text"))
     elif kind == "interactive":
-        reply = message.get("interactive") or {}
-        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
-        out.update(payload=chosen.get("id"), text=chosen.get("title"), reply_type=reply.get("type"))
+        reply_type = _part(message, "interactive", "type")  # also: interactive is an object (or absent)
+        chosen = "button_reply" if (message.get("interactive") or {}).get("button_reply") else "list_reply"
+        out.update(payload=_part(message, "interactive", chosen, "id"), text=_part(message, "interactive", chosen, "title"),
+                   reply_type=reply_type)
     elif kind == "reaction":
-        reaction = message.get("reaction") or {}
-        out.update(emoji=reaction.get("emoji"), reacted_to=reaction.get("message_id"))
-    context = message.get("context") or {}
-    if context.get("id"):
-        out["context_id"] = context["id"]
+        out.update(emoji=_part(message, "reaction", "emoji"), reacted_to=_part(message, "reaction", "message_id"))
+    context_id = _part(message, "context", "id")
+    if context_id:
+        out["context_id"] = context_id
     return out
 
 
