@@ -31,10 +31,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from wa_notify.domain import flows as flow_rules
 from wa_notify.domain import moments
 from wa_notify.domain import templates as rules
+from wa_notify.domain.languages import known_language
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
 from wa_notify.domain.template_text import NESTED_ARRAY
@@ -141,7 +143,8 @@ class TemplateRequest(Worded):
         "name": Says("is required", {"string_too_long": lambda v: f"is {len(v)} characters; at most {rules.NAME_MAX} allowed",
                                      "string_pattern_mismatch": "may contain only lowercase letters, digits and underscores"}),
         "language": Says("is required", {
-            "string_pattern_mismatch": lambda v: f"{v!r} is not a WhatsApp language code such as en, en_US or pt_BR"}),
+            "string_pattern_mismatch": lambda v: f"{v!r} is not a WhatsApp language code such as en, en_US or pt_BR",
+            "unknown_language": lambda v: f"{v!r} is not a language Meta accepts for templates (codes such as en, en_US, pt_BR, fil, zh_HK)"}),
         "category": Says(f"must be one of {', '.join(rules.CATEGORIES)}"),
         "parameter_format": Says("must be NAMED or POSITIONAL"),
         "components": Says("is required: a list with at least a BODY component", item="must be an object"),
@@ -155,6 +158,14 @@ class TemplateRequest(Worded):
     components: list[TemplateComponent] = Field(min_length=1)
 
     _spec: rules.TemplateSpec | None = PrivateAttr(default=None)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, language: str, info: ValidationInfo) -> str:
+        # Meta refuses a code outside its list; a stored one (imported from Meta) is Meta's own.
+        if not (info.context and info.context.get("stored")) and not known_language(language):
+            raise PydanticCustomError("unknown_language", "unknown language")
+        return language
 
     @field_validator("components")
     @classmethod

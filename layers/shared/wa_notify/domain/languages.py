@@ -51,3 +51,16 @@ def no_translation_problem(name: str, locale: str | None, default: str | None, l
     """The 422's message when `pick_translation` found nothing."""
     return (f"template {name} has no translation for " + (f"locale {locale} or " if locale else "")
             + f"default_language {default} (it has {', '.join(sorted(languages))}); give the language")
+
+
+def known_language(code: str) -> bool:
+    """Whether `code` names a language (and territory) CLDR knows, as every code Meta accepts for a
+    template does (en, en_US, pt_BR, fil, zh_HK, rw_RW...); "xx" or "en_XX" does not. Babel is
+    imported here, on a template's registration only (not on the intake path)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
