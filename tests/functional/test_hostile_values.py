@@ -117,6 +117,13 @@ CASES = [
     ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "cancel_on": ""}, "cancel_on"),
     ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "reschedule_on": ["x" * 101]}, "reschedule_on"),
     ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "reschedule_on": False}, "reschedule_on"),
+    # event types are printable: a flow waiting for "booked\u0000" waits for an event nobody can see or type
+    ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "trigger": "appointment.booked\u0000"}, "trigger"),
+    ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "trigger": "appointment\u200b.booked"}, "trigger"),
+    ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "cancel_on": ["appointment.cancelled\u202e"]}, "cancel_on"),
+    ("PUT", "/v1/flows/f", {**CLINIC_FLOW, "reschedule_on": ["moved\n"]}, "reschedule_on"),
+    ("POST", "/v1/events", {**event(), "type": "appointment.booked\u0000"}, "type"),
+    ("POST", "/v1/events", {**event(), "type": "\u200bappointment.booked"}, "type"),
 ]
 
 

@@ -144,13 +144,22 @@ def _printable_key(value: str) -> str:
     filter takes printable text only: a key with NUL, a zero-width space or a bidi mark would plan
     messages no listing can find."""
     if not value.isprintable():
-        raise ValueError("must be printable characters (no control, zero-width or bidi characters): "
-                         "GET /v1/messages?flow_key= lists its messages by it")
+        raise PydanticCustomError("not_printable", "must be printable characters (no control, zero-width or bidi characters): "
+                                  "GET /v1/messages?flow_key= lists its messages by it")
+    return value
+
+
+def _printable_type(value: str) -> str:
+    """An event type is what flows' triggers, cancel_on and reschedule_on name: printable text, as
+    they must be (a NUL or a zero-width space would match nothing anyone can see or type)."""
+    if not value.isprintable():
+        raise PydanticCustomError("not_printable", "must be printable characters (no control, zero-width or bidi characters)")
     return value
 
 
 class EventRequest(Strict):
-    type: str = Field(min_length=1, max_length=EVENT_TYPE_MAX, description="the business event, e.g. appointment.booked")
+    type: Annotated[str, AfterValidator(_printable_type)] = Field(
+        min_length=1, max_length=EVENT_TYPE_MAX, description="the business event, e.g. appointment.booked")
     key: Annotated[str, AfterValidator(_printable_key)] = Field(
         min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
     to: str = Field(min_length=3, max_length=32)

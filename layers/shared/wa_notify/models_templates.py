@@ -206,8 +206,17 @@ def spec_from_stored(item: Mapping[str, Any]) -> rules.TemplateSpec:
 
 # ---- flows -----------------------------------------------------------------------------------------
 
-EventType = Annotated[str, Field(min_length=1, max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S")]
-EVENT_TYPES = f"must be a list of at most {flow_rules.EVENT_TYPES_MAX} event types of 1 to {flow_rules.EVENT_TYPE_MAX} characters"
+def _printable_event_type(value: str) -> str:
+    # What events name (POST /v1/events `type`, printable there too): a NUL or a zero-width
+    # space in a trigger would wait for an event nobody can see or type.
+    if not value.isprintable():
+        raise PydanticCustomError("not_printable", "not printable")
+    return value
+
+
+EventType = Annotated[str, Field(min_length=1, max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S"), AfterValidator(_printable_event_type)]
+EVENT_TYPES = (f"must be a list of at most {flow_rules.EVENT_TYPES_MAX} event types of 1 to {flow_rules.EVENT_TYPE_MAX} printable "
+               "characters (no control, zero-width or bidi characters)")
 PRIORITY = "must be high, normal or bulk"
 Priority = Literal["high", "normal", "bulk"]
 
@@ -322,7 +331,8 @@ class FlowRequest(Worded):
         "": Says("the body must be a JSON object"),
         "*extra": Says("is not a flow field"),
         "trigger": Says("is required: the event type that starts this flow",
-                        {"string_too_long": f"an event type is at most {flow_rules.EVENT_TYPE_MAX} characters"}),
+                        {"string_too_long": f"an event type is at most {flow_rules.EVENT_TYPE_MAX} characters",
+                         "not_printable": "must be printable characters (no control, zero-width or bidi characters)"}),
         "cancel_on": Says(EVENT_TYPES),
         "reschedule_on": Says(EVENT_TYPES),
         "language": Says("must be a template language code such as en or pt_BR"),
@@ -334,7 +344,8 @@ class FlowRequest(Worded):
         "description": Says("must be text"),
     }
 
-    trigger: str = Field(max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S", description="the event type that starts this flow")
+    trigger: Annotated[str, AfterValidator(_printable_event_type)] = Field(
+        max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S", description="the event type that starts this flow")
     cancel_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
     reschedule_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
     language: str | None = Field(default=None, description="the steps' template language, unless a step names its own; "
