@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from wa_notify.domain import jsonsafe, moments
 from wa_notify.domain.flows import EVENT_TYPE_MAX
+from wa_notify.models_worded import printable
 
 if TYPE_CHECKING:  # the type of the route decorators' responses= (only the type checker reads it)
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -139,28 +140,12 @@ class MessageAccepted(BaseModel):
     status: Literal["queued", "scheduled", "accepted", "sent", "delivered", "read", "failed", "cancelled"]
 
 
-def _printable_key(value: str) -> str:
-    """An event's key is the flow_key its messages are listed by (GET /v1/messages?flow_key=), whose
-    filter takes printable text only: a key with NUL, a zero-width space or a bidi mark would plan
-    messages no listing can find."""
-    if not value.isprintable():
-        raise PydanticCustomError("not_printable", "must be printable characters (no control, zero-width or bidi characters): "
-                                  "GET /v1/messages?flow_key= lists its messages by it")
-    return value
-
-
-def _printable_type(value: str) -> str:
-    """An event type is what flows' triggers, cancel_on and reschedule_on name: printable text, as
-    they must be (a NUL or a zero-width space would match nothing anyone can see or type)."""
-    if not value.isprintable():
-        raise PydanticCustomError("not_printable", "must be printable characters (no control, zero-width or bidi characters)")
-    return value
-
-
 class EventRequest(Strict):
-    type: Annotated[str, AfterValidator(_printable_type)] = Field(
+    # The type is what flows' triggers, cancel_on and reschedule_on name; the key is the flow_key its
+    # messages are listed by (GET /v1/messages?flow_key=, printable text only).
+    type: Annotated[str, printable()] = Field(
         min_length=1, max_length=EVENT_TYPE_MAX, description="the business event, e.g. appointment.booked")
-    key: Annotated[str, AfterValidator(_printable_key)] = Field(
+    key: Annotated[str, printable(": GET /v1/messages?flow_key= lists its messages by it")] = Field(
         min_length=1, max_length=200, description="what the event is about (a booking id): cancels and reschedules match on it")
     to: str = Field(min_length=3, max_length=32)
     data: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)

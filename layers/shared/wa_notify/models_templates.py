@@ -40,7 +40,7 @@ from wa_notify.domain.languages import known_language
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
 from wa_notify.domain.template_text import NESTED_ARRAY
-from wa_notify.models_worded import Says, Worded, invalid, problems_error
+from wa_notify.models_worded import NOT_PRINTABLE, Says, Worded, invalid, printable, problems_error
 
 
 def _upper(value: Any) -> Any:
@@ -206,15 +206,9 @@ def spec_from_stored(item: Mapping[str, Any]) -> rules.TemplateSpec:
 
 # ---- flows -----------------------------------------------------------------------------------------
 
-def _printable_event_type(value: str) -> str:
-    # What events name (POST /v1/events `type`, printable there too): a NUL or a zero-width
-    # space in a trigger would wait for an event nobody can see or type.
-    if not value.isprintable():
-        raise PydanticCustomError("not_printable", "not printable")
-    return value
-
-
-EventType = Annotated[str, Field(min_length=1, max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S"), AfterValidator(_printable_event_type)]
+# Printable, as POST /v1/events' `type` is: a trigger with a NUL or a zero-width space would wait
+# for an event nobody can see or type.
+EventType = Annotated[str, Field(min_length=1, max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S"), printable()]
 EVENT_TYPES = (f"must be a list of at most {flow_rules.EVENT_TYPES_MAX} event types of 1 to {flow_rules.EVENT_TYPE_MAX} printable "
                "characters (no control, zero-width or bidi characters)")
 PRIORITY = "must be high, normal or bulk"
@@ -332,7 +326,7 @@ class FlowRequest(Worded):
         "*extra": Says("is not a flow field"),
         "trigger": Says("is required: the event type that starts this flow",
                         {"string_too_long": f"an event type is at most {flow_rules.EVENT_TYPE_MAX} characters",
-                         "not_printable": "must be printable characters (no control, zero-width or bidi characters)"}),
+                         "not_printable": NOT_PRINTABLE}),
         "cancel_on": Says(EVENT_TYPES),
         "reschedule_on": Says(EVENT_TYPES),
         "language": Says("must be a template language code such as en or pt_BR"),
@@ -344,7 +338,7 @@ class FlowRequest(Worded):
         "description": Says("must be text"),
     }
 
-    trigger: Annotated[str, AfterValidator(_printable_event_type)] = Field(
+    trigger: Annotated[str, printable()] = Field(
         max_length=flow_rules.EVENT_TYPE_MAX, pattern=r"\S", description="the event type that starts this flow")
     cancel_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)
     reschedule_on: list[EventType] | None = Field(default=None, max_length=flow_rules.EVENT_TYPES_MAX)

@@ -9,13 +9,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wa_notify.domain.problems import Invalid, Problem, path_of
 
 Message = str | Callable[[Any], str]  # a message, or one made from the offending value
 RULE = "rule"  # the error type of our own problems: kept as they are by every Worded model
+NOT_PRINTABLE = "must be printable characters (no control, zero-width or bidi characters)"
+
+
+def printable(why: str = "") -> AfterValidator:
+    """A text field of printable characters only (str.isprintable), refused as `not_printable`
+    with NOT_PRINTABLE and `why`: what the text is matched or listed by (an event's key and type,
+    a flow's trigger), which a NUL, a zero-width space or a bidi mark would make unfindable."""
+
+    def check(value: str) -> str:
+        if not value.isprintable():
+            raise PydanticCustomError("not_printable", NOT_PRINTABLE + why)
+        return value
+
+    return AfterValidator(check)
 
 
 @dataclass(frozen=True)
