@@ -193,13 +193,15 @@ def load_spec(deps: Deps, tenant_id: str, name: str, language: str, *, field: st
     key = (tenant_id, name, language)
     parsed = _parsed_specs.get(key)
     if parsed is None or parsed[0] is not item:
-        if len(_parsed_specs) >= 2_048:
+        if len(_parsed_specs) >= PARSED_SPECS_MAX:
             _parsed_specs.clear()
         parsed = _parsed_specs[key] = (item, spec_from_stored(item))
     return parsed[1], item
 
 
 # (tenant, name, language) -> (the stored row it came from, its spec): parsed again when the row is a new read.
+# Bounded as the repository's copies are (adapters/storage/templates.RECENT_MAX; not imported: boto3 stays off this import path).
+PARSED_SPECS_MAX = 2_048
 _parsed_specs: dict[tuple[str, str, str], tuple[TemplateRow, TemplateSpec]] = {}
 
 

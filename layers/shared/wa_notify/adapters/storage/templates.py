@@ -67,7 +67,6 @@ class TemplateRepository:
 
     def set_meta(self, tenant_id: str, name: str, language: str, meta_id: str, status: str, category: str) -> None:
         # Only fills the id; a status webhook that already arrived keeps its newer status.
-        self.forget(tenant_id, name, language)
         self.table.update(
             *keys.template(tenant_id, name, language),
             "SET meta_id = :id, category = :cat, #status = if_not_exists(status_source, :status)",
@@ -84,10 +83,10 @@ class TemplateRepository:
         update is conditional on the status and category read, so a lifecycle webhook applied in
         between (newer than Meta's list) wins."""
         key = keys.template(tenant_id, item["name"], item["language"])
-        self.forget(tenant_id, item["name"], item["language"])
         safe = dynamo_safe(item)
         if current is None:
             if self.table.put_new(key.item(safe, {"status_source": item["status"], "updated_at": at})):
+                self.forget(tenant_id, item["name"], item["language"])
                 return "imported"
             current = self.get(tenant_id, item["name"], item["language"])
             if current is None:  # deleted in between: a second put either creates it or finds it again
@@ -121,7 +120,6 @@ class TemplateRepository:
                 differs.append(f"(attribute_not_exists(#{attr}) OR #{attr} <> :{attr})")
         if not differs:
             return False
-        self.forget(tenant_id, name, language)
         if status is not None:
             sets += ["status_source = :status", "status_reason = :reason", "status_detail = :detail"]
             values |= {":reason": reason, ":detail": dynamo_safe(detail)}
