@@ -112,9 +112,9 @@ def _readable(value: str | None) -> str | None:
     """A text we send as is (a free-form message, an auto-reply): blank (invisible characters
     only, such as "\u200b") or holding NUL, BEL... would reach the phone as nothing or garbage,
     while a template parameter with them is already refused (rendering's control check)."""
-    from wa_notify.domain.flows import ack_text_problem
+    from wa_notify.domain.rendering import unreadable_text
 
-    if value is not None and ack_text_problem(value):
+    if value is not None and unreadable_text(value):
         raise ValueError(READABLE)
     return value
 

@@ -38,6 +38,7 @@ from wa_notify.domain import moments
 from wa_notify.domain import templates as rules
 from wa_notify.domain.languages import known_language
 from wa_notify.domain.problems import ProblemList
+from wa_notify.domain.rendering import unreadable_text
 from wa_notify.domain.template_buttons import KNOWN_BUTTON_TYPES
 from wa_notify.domain.template_text import NESTED_ARRAY
 from wa_notify.models_worded import NOT_PRINTABLE, Says, Worded, invalid, printable, problems_error
@@ -287,7 +288,7 @@ ACK_TEXT = (f"must be the text the customer reads: 1 to {flow_rules.ACK_TEXT_MAX
 
 
 def _ack_text(value: str) -> str:
-    if flow_rules.ack_text_problem(value):
+    if unreadable_text(value):
         raise ValueError(ACK_TEXT)
     return value
 

@@ -218,16 +218,6 @@ def validate_flow(name: str, body: FlowRequest, problems: ProblemList | None = N
                 acknowledge=body.acknowledge.model_dump(exclude_none=True) if body.acknowledge else {})
 
 
-def ack_text_problem(text: str) -> bool:
-    """True for a text a customer could not read as a message: blank, or holding control
-    characters (other than line breaks and tabs) or lone surrogates. Blank counts the invisible
-    format characters (Cf: zero-width space, BOM, bidi marks) as space: "\u200b" alone shows nothing."""
-    import unicodedata
-
-    blank = all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
-    return blank or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
-
-
 def _clock(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))

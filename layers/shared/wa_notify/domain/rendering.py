@@ -340,6 +340,17 @@ def _text_parameters(names: tuple[str, ...], values: dict[str, str], named: bool
     return [{"type": "text", "text": values[name]} for name in names]
 
 
+def unreadable_text(text: str) -> bool:
+    """True for a text we send as written (free-form text, an auto-reply, a tap's acknowledgement)
+    that a customer could not read as a message: blank, or holding control
+    characters (other than line breaks and tabs) or lone surrogates. Blank counts the invisible
+    format characters (Cf: zero-width space, BOM, bidi marks) as space: "\u200b" alone shows nothing."""
+    import unicodedata
+
+    blank = all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+    return blank or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
+
+
 def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:
     """A free-form text message (only deliverable inside the 24 h customer-service window)."""
     problems = ProblemList()
