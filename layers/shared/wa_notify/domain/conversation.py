@@ -174,8 +174,8 @@ def rating(payload: str | None, text: str | None, custom: dict[str, int] | None 
         value = (candidate or "").strip()
         if not value:
             continue
-        if words and normalized_reply(value) in words:
-            return words[normalized_reply(value)]
+        if words and (word := normalized_reply(value)) in words:
+            return words[word]
         if value in RATING_EMOJI:
             return RATING_EMOJI[value]
         stars = value.replace("\ufe0f", "")
