@@ -203,7 +203,7 @@ def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> Prev
     202: {"description": "Accepted: queued or scheduled"}, **problem_responses(400, 401, 409, 413, 415, 422)})
 def create_message(
     body: Annotated[MessageRequest, Body()],
-    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
 ) -> Response[MessageAccepted]:
     result, created = message_service.create(get_deps(), tenant(), body, idempotency_key)
     if created:

@@ -14,7 +14,7 @@ def problems(answer):
     return {p["field"]: p["message"].removeprefix("Value error, ") for p in body["errors"]}
 
 
-@pytest.mark.parametrize("text", ["\u200b", "\ufeff\u200d", "hi\x00", "ring\x07", "esc\x1b[31m"])
+@pytest.mark.parametrize("text", ["\u200b", "\ufeff\u200d", "\u3164", "\u2800 \u034f", "\ufe0f", "hi\x00", "ring\x07", "esc\x1b[31m"])
 def test_a_free_form_text_that_is_blank_or_holds_control_characters_is_refused(api, stack, text):
     # GIVEN a customer inside the 24 h window
     assert stack.request("POST", "/_local/sandbox/inbound", body={"from": CUSTOMER, "text": "hi"})[0] == 202
@@ -38,6 +38,8 @@ def test_a_text_with_line_breaks_tabs_and_emoji_joined_by_zero_width_joiners_sti
 @pytest.mark.parametrize(("settings", "field"), [
     ({"out_of_hours_reply": "closed\x00"}, "out_of_hours_reply"),
     ({"out_of_hours_reply": "\u200b"}, "out_of_hours_reply"),
+    ({"out_of_hours_reply": "\u3164"}, "out_of_hours_reply"),
+    ({"auto_replies": [{"id": "z", "keywords": ["frete"], "reply": "\u2800"}]}, "auto_replies[0].reply"),
     ({"auto_replies": [{"id": "z", "keywords": ["frete"], "reply": "x\x07"}]}, "auto_replies[0].reply"),
     ({"auto_replies": [{"id": "z", "keywords": ["frete"], "reply": "\u2060"}]}, "auto_replies[0].reply"),
     ({"auto_replies": [{"id": "z", "keywords": ["\u200b"], "reply": "ok"}]}, "auto_replies[0].keywords[0]"),

@@ -34,6 +34,22 @@ def test_invalid_template_gets_422_with_every_problem_and_nothing_changes(api, s
     assert api.get("/v1/templates")[1]["items"] == []
 
 
+def test_control_characters_or_invisible_text_in_a_template_are_a_422_and_nothing_is_stored(api, stack):
+    # GIVEN Meta's creation JSON whose body holds a NUL, footer a BEL and a quick reply only a zero-width space
+    payload = load_event("api/create_template.json")
+    payload["components"][1]["text"] = payload["components"][1]["text"].replace("your order", "your\x00order")
+    payload["components"][2]["text"] = "Lucky\x07Shrub"
+    payload["components"][3]["buttons"][1]["text"] = "\u200b"
+    # WHEN registered
+    status, body, headers = api.post("/v1/templates", payload)
+    # THEN 422 naming each text, and nothing reaches Meta or the store
+    assert status == 422 and headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in body["errors"]}
+    assert fields == {"components[1].text", "components[2].text", "components[3].buttons[1].text"}, body
+    assert stack.sandbox.templates == {}
+    assert api.get("/v1/templates")[1]["items"] == []
+
+
 def test_same_name_and_language_twice_is_a_conflict(api):
     api.approved_template()
     status, body, _ = api.post("/v1/templates", load_event("api/create_template.json"))

@@ -158,7 +158,7 @@ def test_a_duration_takes_ascii_digits_only():
         parse_duration("P\u0662\u0661D")
 
 
-@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", " \u200b\u200d ", "\u202e", "\u2060\n"])
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", " \u200b\u200d ", "\u202e", "\u2060\n", "\u3164", "\u2800", "\u115f\u1160", "\u034f"])
 def test_an_acknowledgement_of_invisible_characters_only_is_blank(invisible):
     # GIVEN a flow whose Confirm answer holds only zero-width, BOM or bidi characters (the phone shows nothing)
     flow = {**CLINIC, "acknowledge": {"confirm": invisible}}
@@ -171,3 +171,20 @@ def test_an_acknowledgement_of_invisible_characters_only_is_blank(invisible):
 def test_an_acknowledgement_may_carry_emoji_joined_by_zero_width_joiners():
     flow = parse_flow("clinic", {**CLINIC, "acknowledge": {"confirm": "See you \U0001F469\u200d\u2695\ufe0f"}})
     assert flow.acknowledge["confirm"].startswith("See you")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("P" + "1" * 200_000, "must be an ISO 8601 duration"),
+    ("P" + "1" * 200_000 + "D", "is longer than a year"),
+    ("P" + "1" * 200_000 + "M", "years and months"),
+], ids=["digits", "days", "months"])
+def test_a_duration_of_200000_digits_is_judged_at_once(text, message):
+    # GIVEN a flow offset (or an event's data.revisit_after) of "P" and 200,000 digits, under the
+    # body limit: the years-and-months check backtracked in the square of its length (minutes)
+    import time
+
+    started = time.monotonic()
+    # WHEN it is parsed THEN it is refused with its reason, in well under a second
+    with pytest.raises(ValueError, match=message):
+        parse_duration(text)
+    assert time.monotonic() - started < 1.0

@@ -89,6 +89,12 @@ CASES = [
     ("two bodies", lambda p: p["components"].append(copy.deepcopy(p["components"][1])), "components[4].type", "at most one BODY"),
     ("too many variables for the length", lambda p: p["components"][1].update(text="A {{first_name}}, {{total}}, {{eta}}!"), "components[1].text", "too many variables"),
     ("media header handle", lambda p: p["components"].__setitem__(0, {"type": "HEADER", "format": "IMAGE"}), "components[0].example.header_handle", "media handle"),
+    ("header control character", lambda p: p["components"][0].update(text="Order {{order_id}} ship\x07ped"), "components[0].text", "control characters"),
+    ("body control character", lambda p: p["components"][1].update(text="Hi {{first_name}},\x00 your order of {{total}} arrives {{eta}}."), "components[1].text", "control characters"),
+    ("footer control character", lambda p: p["components"][2].update(text="Lucky\x00Shrub"), "components[2].text", "control characters"),
+    ("footer invisible only", lambda p: p["components"][2].update(text="\u200b\u200e"), "components[2].text", "invisible"),
+    ("button label control character", lambda p: p["components"][3]["buttons"][1].update(text="Stop\x00"), "components[3].buttons[1].text", "control characters"),
+    ("button label invisible only", lambda p: p["components"][3]["buttons"][1].update(text="\u200b"), "components[3].buttons[1].text", "invisible"),
 ]
 
 
@@ -178,3 +184,39 @@ def test_a_template_stored_before_the_rule_still_reads_back():
     assert spec.buttons[0].url_variable == "tracking"
     # AND a new registration of the same JSON is refused
     assert any("is not Meta's form" in m for _, m in problems_of(stored))
+
+
+def test_line_breaks_and_tabs_in_a_body_are_still_text():
+    # GIVEN a body with a line break and a tab (the only control characters a customer can read)
+    payload = with_change(VALID, lambda p: p["components"][1].update(text="Hi {{first_name}},\nyour order of {{total}}\tarrives {{eta}}."))
+    # WHEN validated THEN it registers
+    assert validate_template(payload).body_text.count("\n") == 1
+
+
+def test_a_stored_template_with_a_control_character_still_reads_back():
+    # GIVEN a template stored as Meta holds it (imported), whose footer holds a control character
+    from wa_notify.models_templates import spec_from_stored
+
+    stored = with_change(VALID, lambda p: p["components"][2].update(text="Lucky\x07Shrub"))
+    # WHEN read back THEN it builds (what Meta approved still sends)
+    assert spec_from_stored(stored).footer_text == "Lucky\x07Shrub"
+    # AND a new registration of the same JSON is refused
+    assert ("components[2].text", "cannot contain control characters (only line breaks and tabs)") in problems_of(stored)
+@pytest.mark.parametrize(("place", "field"), [
+    (lambda p, t: p["components"][1].update(text=t), "components[1].text"),
+    (lambda p, t: p["components"][0].update(text=t), "components[0].text"),
+    (lambda p, t: p["components"][2].update(text=t), "components[2].text"),
+    (lambda p, t: p["components"][3]["buttons"][0].update(url="https://t.example.com/" + t), "components[3].buttons[0].url"),
+], ids=["body", "header", "footer", "url"])
+def test_an_over_long_text_of_open_braces_is_refused_for_its_length_at_once(place, field):
+    # GIVEN a text of 100,000 "{{" and no "}}" (200 KB, under the body limit): finding its variables
+    # took time in the square of its length (minutes, the API and the local stack held meanwhile)
+    import time
+
+    payload = with_change(VALID, lambda p: place(p, "a " + "{{" * 100_000 + " b"))
+    # WHEN validated
+    started = time.monotonic()
+    found = problems_of(payload)
+    # THEN it is refused for its length, in well under a second
+    assert time.monotonic() - started < 1.0
+    assert any(f == field and "characters; at most" in m for f, m in found), found

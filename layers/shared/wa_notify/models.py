@@ -181,9 +181,22 @@ def _one_line(value: str | None) -> str | None:
     return value
 
 
+def _known_locale(value: str | None) -> str | None:
+    """A locale or default language picks a template translation: one CLDR knows, as every code Meta
+    accepts for a template is ("xx_XX" would match no translation, ever)."""
+    from wa_notify.domain.languages import known_language
+
+    if value is not None and not known_language(value):
+        raise ValueError(f"{value!r} is not a language Meta accepts for templates (codes such as en, en_US, pt_BR, fil, zh_HK)")
+    return value
+
+
+KnownLocale = Annotated[str | None, AfterValidator(_known_locale)]
+
+
 class ContactRequest(Strict):
     name: Annotated[str | None, AfterValidator(_one_line)] = Field(default=None, max_length=200)
-    locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
+    locale: KnownLocale = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
     attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
@@ -256,7 +269,7 @@ class SettingsRequest(Strict):
     business_hours: BusinessHours | None = None
     out_of_hours_reply: ReadableText | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None
-    default_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description=(
+    default_language: KnownLocale = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description=(
         "the translation for contacts whose locale no translation matches (messages, flows and campaigns that omit the language)"))
     track_clicks: StrictBool | None = Field(default=None, description=(
         "URLs in body params, and URL buttons of templates registered while on, go out as <api>/r/<token>: clicks are recorded"))
@@ -276,7 +289,7 @@ class SendWindow(Strict):
 
 
 class CampaignRequest(Strict):
-    name: str | None = Field(default=None, max_length=128)
+    name: Annotated[str, printable(": it names the campaign in lists and the dashboard")] | None = Field(default=None, max_length=128)
     template: str = Field(min_length=1, max_length=512)
     language: str | None = Field(default=None, min_length=2, max_length=16, description="omit: each contact's locale picks the translation")
     segment: CampaignSegment

@@ -29,6 +29,7 @@ from wa_notify.domain.render_plan import BODY_PARAM_MAX as BODY_PARAM_MAX  # the
 from wa_notify.domain.render_plan import HEADER_PARAM_MAX as HEADER_PARAM_MAX
 from wa_notify.domain.render_plan import fill as fill  # filling a text, read here by its callers
 from wa_notify.domain.render_plan import fill_parts, plan_of
+from wa_notify.domain.template_text import shows_nothing
 from wa_notify.domain.templates import TemplateSpec
 
 BUTTON_PARAM_MAX = 2000
@@ -344,11 +345,11 @@ def unreadable_text(text: str) -> bool:
     """True for a text we send as written (free-form text, an auto-reply, a tap's acknowledgement)
     that a customer could not read as a message: blank, or holding control
     characters (other than line breaks and tabs) or lone surrogates. Blank counts the invisible
-    format characters (Cf: zero-width space, BOM, bidi marks) as space: "\u200b" alone shows nothing."""
+    format characters (Cf: zero-width space, BOM, bidi marks) and the fillers in template_text.INVISIBLE (Hangul
+    filler, Braille blank) as space: "\u200b" or "\u3164" alone shows nothing."""
     import unicodedata
 
-    blank = all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
-    return blank or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
+    return shows_nothing(text) or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
 
 
 def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:

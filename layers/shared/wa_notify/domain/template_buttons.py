@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wa_notify.domain.problems import ProblemList
-from wa_notify.domain.template_text import NAMED_VAR_RE, PLACEHOLDER_RE, POSITIONAL_VAR_RE, placeholders
+from wa_notify.domain.template_text import NAMED_VAR_RE, PLACEHOLDER_RE, POSITIONAL_VAR_RE, placeholders, unreadable_problem
 
 if TYPE_CHECKING:
     from wa_notify.models_templates import TemplateButton
@@ -99,17 +99,20 @@ def check_buttons(
                 problems.add(f"{bpath}.text", f"is {len(label)} characters; at most {BUTTON_LABEL_MAX} allowed")
             elif PLACEHOLDER_RE.search(label):
                 problems.add(f"{bpath}.text", "a button label cannot contain variables")
+            elif not stored and (why := unreadable_problem(label)):
+                problems.add(f"{bpath}.text", why)
         url = url_var = phone = None
         if btype == "URL":
             url = btn.url
             if not url:
                 problems.add(f"{bpath}.url", "is required")
             else:
-                if len(url) > BUTTON_URL_MAX:
+                too_long = len(url) > BUTTON_URL_MAX
+                if too_long:
                     problems.add(f"{bpath}.url", f"is {len(url)} characters; at most {BUTTON_URL_MAX} allowed")
                 if not re.match(r"^https?://[^\s/{}]+", url, re.IGNORECASE):
                     problems.add(f"{bpath}.url", "must be an http(s) URL")
-                found = placeholders(url)
+                found = [] if too_long else placeholders(url)  # not read further when too long (domain/templates._text_field)
                 if found:
                     raw_var = found[0]
                     _check_url_variable(url, found, f"{bpath}.url", fmt, problems, stored=stored)

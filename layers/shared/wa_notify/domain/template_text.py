@@ -4,6 +4,7 @@ checks them (reference: whatsapp-cloud-api.md §5). Pure: typed values in, probl
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from wa_notify.domain.problems import ProblemList
@@ -16,6 +17,35 @@ PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
 POSITIONAL_VAR_RE = re.compile(r"^[1-9][0-9]*$")
 NAMED_VAR_RE = re.compile(r"^[a-z_]+$")
 NESTED_ARRAY = 'must be a nested array: [["value1", "value2"]]'
+
+
+# Characters that render as nothing but are not Cf, so a text of them alone is blank too: the
+# Hangul fillers (Lo), the Braille blank (So) and the default-ignorable combining marks (Mn:
+# grapheme joiner, Mongolian and other variation selectors, Khmer inherent vowels), the usual
+# ways to send a message that shows nothing.
+INVISIBLE = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
+def shows_nothing(text: str) -> bool:
+    """True for a text a phone shows as blank: spaces, invisible format characters (Cf: zero-width
+    space, BOM, bidi marks) and the fillers in INVISIBLE (Hangul filler, Braille blank) only."""
+    return all(c.isspace() or c in INVISIBLE or unicodedata.category(c) == "Cf" for c in text)
+
+
+def unreadable_problem(text: str) -> str | None:
+    """Why a template's text as written (header, body, footer, a button label) is not text a
+    customer can read, or None: control characters other than line breaks and tabs (NUL, BEL...),
+    or nothing but invisible format characters (zero-width space, bidi marks). The rule
+    rendering.unreadable_text applies to the free-form texts we send."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+        return "cannot contain control characters (only line breaks and tabs)"
+    if shows_nothing(text):
+        return "is required: invisible characters alone (zero-width, bidi marks, fillers) show nothing"
+    return None
 
 
 def placeholders(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.template_buttons import Button, Variable, check_buttons
 from wa_notify.domain.template_text import PLACEHOLDER_RE as PLACEHOLDER_RE  # rendering and the sandbox read it here
-from wa_notify.domain.template_text import check_text_variables, examples
+from wa_notify.domain.template_text import check_text_variables, examples, unreadable_problem
 
 if TYPE_CHECKING:
     from wa_notify.models_templates import TemplateComponent
@@ -86,11 +86,16 @@ class TemplateSpec:
 
 
 def _text_field(text: str | None, path: str, limit: int, problems: ProblemList) -> str | None:
+    """The component's text, or None when it is missing, blank or over `limit` (each a problem).
+    An over-long text is not read further: finding its variables costs time in the square of its
+    length when it holds many "{{" and no "}}" (a 200 KB body held the API for minutes), and its
+    length is a problem already."""
     if text is None or not text.strip():
         problems.add(f"{path}.text", "is required")
         return None
     if len(text) > limit:
         problems.add(f"{path}.text", f"is {len(text)} characters; at most {limit} allowed")
+        return None
     return text
 
 
@@ -123,6 +128,8 @@ def check_components(
             if header_format == "TEXT":
                 header_text = _text_field(comp.text, path, HEADER_TEXT_MAX, problems)
                 if header_text is not None:
+                    if why := unreadable_problem(header_text):
+                        creation.add(f"{path}.text", why)
                     if "\n" in header_text:
                         problems.add(f"{path}.text", "cannot contain new lines")
                     if any(ch in header_text for ch in "*~`"):
@@ -143,6 +150,8 @@ def check_components(
             text = _text_field(comp.text, path, BODY_TEXT_MAX, problems)
             if text is not None:
                 body_text, body_path = text, path
+                if why := unreadable_problem(text):
+                    creation.add(f"{path}.text", why)
                 names = check_text_variables(text, f"{path}.text", fmt, problems, edges=True)
                 found = examples(comp.example, "body", names, fmt, path, creation)
                 variables += [Variable(n, "body", found.get(n)) for n in names]
@@ -162,6 +171,8 @@ def check_components(
             text = _text_field(comp.text, path, FOOTER_TEXT_MAX, problems)
             if text is not None:
                 footer_text = text
+                if why := unreadable_problem(text):
+                    creation.add(f"{path}.text", why)
                 if PLACEHOLDER_RE.search(text) or "{{" in text:
                     problems.add(f"{path}.text", "a footer cannot contain variables")
 
