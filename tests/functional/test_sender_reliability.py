@@ -24,6 +24,25 @@ def queued_message(api, stack, message_body):
     return body["id"]
 
 
+def outbox_message(api, stack, message_body):
+    """A queued message whose job SQS refused at intake: written with its due time, no job queued."""
+    api.approved_template()
+    client = stack.deps.queues.client
+
+    def refuse(**_):
+        raise RuntimeError("SQS is unavailable")
+
+    client.meta.events.register("before-call.sqs.SendMessage", refuse, unique_id="refuse-send")
+    try:
+        status, body, _ = api.post("/v1/messages", message_body)
+    finally:
+        client.meta.events.unregister("before-call.sqs.SendMessage", unique_id="refuse-send")
+    assert status == 202
+    row = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], body["id"])
+    assert row["status"] == "queued" and "due_at" in row and "due_shard" in row
+    return body["id"]
+
+
 def job_for(stack, message_id):
     msg = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], message_id)
     return {"tenant_id": msg["tenant_id"], "message_id": msg["id"], "phone_number_id": msg["phone_number_id"], "to": msg["to"], "lane": msg["priority"]}
@@ -43,16 +62,26 @@ def test_sqs_redelivery_never_sends_twice(api, stack, message_body):
     assert api.message(message_id)["status"] == "read"
 
 
+def outcome_of(deps, job):
+    """What process() returned, or the name of the state it raised (a record failure SQS redelivers)."""
+    try:
+        return sending.process(deps, job)
+    except sending.MessageNotWrittenYet as exc:
+        return type(exc).__name__
+
+
 def test_concurrent_duplicates_make_one_provider_call(api, stack, message_body):
+    # GIVEN a queued message and eight copies of its job handled at once
     message_id = queued_message(api, stack, message_body)
     job = job_for(stack, message_id)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(sending.process(stack.deps, job))) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(outcome_of(stack.deps, job))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results).count("accepted") == 1 and results.count("skipped") == 7
+    # THEN one sent it; each other copy found it sent or being sent, and was dropped
+    assert results.count("accepted") == 1 and results.count("skipped") == 7, results
     assert provider_calls(stack) == 1
 
 
@@ -170,24 +199,101 @@ def test_answer_lost_and_no_webhook_gives_up_without_resending(api, stack, messa
 
 
 def test_a_sender_that_dies_holding_the_lease_never_causes_a_resend(api, stack, message_body):
-    message_id = queued_message(api, stack, message_body)
+    # GIVEN a message in the due index (its job went through the outbox) whose sender died holding the lease
+    message_id = outbox_message(api, stack, message_body)
     tenant = stack.dev_tenant["tenant_id"]
     now = stack.deps.now()
     from wa_notify.services.deps import epoch_ms, iso
     assert stack.deps.store.leases.take(tenant, message_id, "dead-sender", epoch_ms(now) + 60_000, iso(now))
-    stack.drain()  # the SQS job finds it leased: skipped
+    stack.drain()
     assert provider_calls(stack) == 0
-    # the lease leaves its due time (the stale-queue deadline) alone: found once both have passed
+    # WHEN the tick passes its due time (a lease leaves it alone) and the lease's end
     later = now + timedelta(seconds=stack.deps.settings.stale_queue_seconds + 60)
     stack.request("POST", "/_local/clock", body={"at": later.isoformat()})
+    # THEN it is unknown, never sent again
     assert api.message(message_id)["stage"] == "unknown"
     stack.drain()
     assert provider_calls(stack) == 0
 
 
+def dead_sender_on_a_job_first_message(api, stack, message_body):
+    """A message whose job intake queued first (in no due index), leased by a sender that then
+    died: (message id, its job, when the lease was taken)."""
+    message_id = queued_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    row = stack.deps.store.messages.get(tenant, message_id)
+    assert "due_at" not in row and "due_shard" not in row
+    now = stack.deps.now()
+    from wa_notify.services.deps import epoch_ms, iso
+    lease_ms = stack.deps.settings.send_lease_seconds * 1000
+    assert stack.deps.store.leases.take(tenant, message_id, "dead-sender", epoch_ms(now) + lease_ms, iso(now))
+    return message_id, job_for(stack, message_id), now
+
+
+def test_a_job_first_message_whose_sender_died_is_expired_by_its_redelivered_job(api, stack, message_body):
+    # GIVEN a job-first message whose sender died holding the lease (SQS still holds its job)
+    message_id, job, now = dead_sender_on_a_job_first_message(api, stack, message_body)
+    # WHEN the job comes back after the lease ended (the visibility timeout is longer than a lease)
+    lease_s = stack.deps.settings.send_lease_seconds
+    real_clock, stack.deps.clock = stack.deps.clock, lambda: now + timedelta(seconds=lease_s + 1)
+    try:
+        outcome = outcome_of(stack.deps, job)
+    finally:
+        stack.deps.clock = real_clock
+    # THEN the message is unknown (it may have reached WhatsApp), in the due index to be settled, never re-sent
+    assert outcome == "lease_expired"
+    row = stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], message_id)
+    assert row["status"] == "unknown" and "due_at" in row and "due_shard" in row
+    stack.drain()
+    assert provider_calls(stack) == 0
+
+
+def test_a_job_finding_a_live_lease_hands_the_message_to_the_dispatcher(api, stack, message_body):
+    # GIVEN a job-first message whose sender died holding the lease
+    message_id, job, now = dead_sender_on_a_job_first_message(api, stack, message_body)
+    tenant = stack.dev_tenant["tenant_id"]
+    # WHEN a copy of its job comes while the lease is live
+    outcome = outcome_of(stack.deps, job)
+    # THEN the copy is dropped, and the message is now in the due index at the lease's end
+    row = stack.deps.store.messages.get(tenant, message_id)
+    assert outcome == "skipped" and row["status"] == "sending"
+    assert int(row["due_at"]) == int(row["lease_until"]) and "due_shard" in row
+    # AND WHEN the tick passes the lease's end, the dispatcher makes it unknown: never re-sent
+    lease_s = stack.deps.settings.send_lease_seconds
+    stack.request("POST", "/_local/clock", body={"at": (now + timedelta(seconds=lease_s + 60)).isoformat()})
+    assert api.message(message_id)["stage"] == "unknown"
+    stack.drain()
+    assert provider_calls(stack) == 0
+
+
+def test_a_job_that_comes_before_its_row_waits_for_it_and_one_without_a_row_is_dropped_later(api, stack, message_body):
+    # GIVEN a job for a message whose row is not written (intake queues the job first)
+    api.approved_template()
+    tenant = stack.dev_tenant["tenant_id"]
+    from wa_notify.services.deps import epoch_ms
+    job = {"tenant_id": tenant, "message_id": "msg_" + "a" * 26, "phone_number_id": stack.dev_tenant["phone_number_id"],
+           "to": message_body["to"], "lane": "high", "created_ms": epoch_ms(stack.deps.now())}
+    slept = []
+    real_sleeper, stack.deps.sleeper = stack.deps.sleeper, slept.append
+    try:
+        # WHEN it is handled a moment after its message was made
+        outcome = outcome_of(stack.deps, job)
+        # THEN the sender looked again after short waits, then failed the record for SQS to bring back
+        assert outcome == "MessageNotWrittenYet" and slept == list(sending.NO_ROW_WAITS_S)
+        # AND WHEN it comes back more than a minute after the message was made, still without a row
+        later = stack.deps.now() + timedelta(milliseconds=sending.NO_ROW_AFTER_MS + 1)
+        real_clock, stack.deps.clock = stack.deps.clock, lambda: later
+        # THEN it is dropped (its request answered no 202): nothing sent, nothing written
+        assert outcome_of(stack.deps, job) == "no_message"
+    finally:
+        stack.deps.sleeper = real_sleeper
+        stack.deps.clock = real_clock
+    assert provider_calls(stack) == 0 and stack.deps.store.messages.get(tenant, job["message_id"]) is None
+
+
 def test_a_lease_leaves_the_due_index_entry_alone_and_a_live_one_is_skipped_until_it_ends(api, stack, message_body):
     # GIVEN a queued message (in DueIndex at its stale-queue deadline) whose sender takes the lease late
-    message_id = queued_message(api, stack, message_body)
+    message_id = outbox_message(api, stack, message_body)
     tenant = stack.dev_tenant["tenant_id"]
     from wa_notify.services.deps import epoch_ms, iso
     before = stack.deps.store.messages.get(tenant, message_id)
@@ -209,10 +315,10 @@ def test_a_lease_leaves_the_due_index_entry_alone_and_a_live_one_is_skipped_unti
     assert provider_calls(stack) == 0
 
 
-def test_a_lost_sqs_job_is_enqueued_again_by_the_dispatcher(api, stack, message_body):
-    # GIVEN a message whose SQS job was lost after the row was written
-    message_id = queued_message(api, stack, message_body)
-    stack.sqs.purge_queue(QueueUrl=stack.provisioned.refs["SendQueueHigh"])
+def test_a_job_sqs_refused_at_intake_is_enqueued_by_the_dispatcher(api, stack, message_body):
+    # GIVEN a message whose job SQS refused at intake: its row went to the due index (the outbox)
+    message_id = outbox_message(api, stack, message_body)
+    assert queue_depth(stack, "SendQueueHigh") == 0
     # WHEN the minute tick passes the stale window
     later = stack.deps.now() + timedelta(seconds=stack.deps.settings.stale_queue_seconds + 1)
     stack.request("POST", "/_local/clock", body={"at": later.isoformat()})

@@ -43,7 +43,7 @@ def test_a_campaign_job_is_understood_whatever_its_key_order_and_spacing():
 def test_a_send_job_without_a_kind_is_a_send_job_as_queued_before_kinds_existed():
     seen, failed = run(LaneRecord, json.dumps(SEND), json.dumps({"kind": "send", **SEND}, indent=1))
     assert failed == [] and [type(job) for job in seen] == [SendJob, SendJob]
-    assert seen[0].model_dump(exclude={"kind"}) == {**SEND, "due_by": None}
+    assert seen[0].model_dump(exclude={"kind"}) == {**SEND, "due_by": None, "created_ms": None}
 
 
 @pytest.mark.parametrize("body", [
@@ -92,5 +92,5 @@ def test_the_sender_function_gives_a_campaign_job_to_campaigns_whatever_its_key_
     result = app.lambda_handler(sqs_event(reordered, json.dumps(SEND), unknown), LambdaContext("sender", 30))
     # THEN the campaign job is planned (it used to be read as a send job and fail), the send job is
     # sent as it was queued, and the unknown kind is the one failed record
-    assert ran == [("campaign", {"kind": "campaign_plan", "tenant_id": "t1", "campaign_id": CMP_ID}), ("send", {**SEND, "due_by": None})]
+    assert ran == [("campaign", {"kind": "campaign_plan", "tenant_id": "t1", "campaign_id": CMP_ID}), ("send", {**SEND, "due_by": None, "created_ms": None})]
     assert result["batchItemFailures"] == [{"itemIdentifier": "m2"}]

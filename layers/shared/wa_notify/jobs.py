@@ -21,6 +21,7 @@ class SendJob(BaseModel):
     to: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
     lane: Literal["high", "normal", "bulk"]
     due_by: int | None = Field(default=None, ge=0, description="set by the dispatcher: the end of the minute it released")
+    created_ms: int | None = Field(default=None, ge=0, description="when the message was made (epoch ms): its row may follow the job")
 
 
 class CampaignJob(BaseModel):

@@ -55,7 +55,7 @@ class Store:
         self.quota = QuotaRepository(t)
         self.messages = MessageRepository(t, self.quota, self.due_shards)
         self.flows = FlowRepository(t, self.messages, self.quota)
-        self.leases = LeaseRepository(t)
+        self.leases = LeaseRepository(t, self.due_shards)
         self.dispatch = DispatchRepository(t)
         self.fallback = FallbackRepository(t, self.due_shards)
         self.campaigns = CampaignRepository(t, self.messages, self.quota)

@@ -22,7 +22,7 @@ from wa_notify.observability import logger
 from wa_notify.services import clicks
 from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
-from wa_notify.services.deps import Deps, epoch_ms, iso
+from wa_notify.services.deps import Deps, epoch_ms, iso, parse_iso
 from wa_notify.services.tenants import profile as tenant_profile
 
 LANES = ("high", "normal", "bulk")
@@ -93,6 +93,9 @@ def send_job(item: MessageRow) -> dict[str, Any]:
         "phone_number_id": item["phone_number_id"],
         "to": item["to"],
         "lane": item["priority"],
+        # A job whose message row is still missing a minute after the message was made belongs
+        # to a request that stopped before writing it (services/sending.py drops it).
+        "created_ms": epoch_ms(parse_iso(item["created_at"])),
     }
 
 
@@ -241,8 +244,18 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
             "expires_at": int(now.timestamp()) + deps.settings.idempotency_ttl_seconds,
         }
     day, _ = quota_day(now)
-    written = deps.store.messages.create(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)),
-                                         key_taken=resume_id is not None)
+    written = deps.store.messages.reserve(item, idempotency, now_s=int(now.timestamp()), quota=(day, daily_quota(deps, tenant)),
+                                          key_taken=resume_id is not None)
+    if written is None:
+        # The SQS job goes before the row, so the row's write is the commit point: a request
+        # stopped between the two left a job for no message (the sender drops it, see
+        # sending.NO_ROW_AFTER_MS) and answered no 202, never a 202 for a message nobody sends.
+        # With the job already queued the row stays out of the due index: two index writes
+        # fewer a message (issue 14). A resumed request does the same: a job its first attempt
+        # queued before stopping finds the row this one writes, and the lease lets one of the two send.
+        if enqueue_first(deps, item):
+            item.pop("due_at", None)
+        written = deps.store.messages.write(item)
     if written is MessageWrite.OVER_QUOTA:
         raise over_quota(deps, tenant, now)
     if written is MessageWrite.DUPLICATE_KEY or (written is MessageWrite.ID_CLASH and idempotency_key is not None):
@@ -257,7 +270,6 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
         raise Conflict("a request with this Idempotency-Key is being processed; retry")
     if written is MessageWrite.ID_CLASH:  # pragma: no cover - 80 random bits
         raise Conflict("message id clash; retry")
-    enqueue(deps, [item])
     logger.debug("message accepted", extra={"message_id": message_id, "to": mask(to), "status": status, "priority": item["priority"]})
     return MessageAccepted(id=message_id, status=status), True
 
@@ -295,6 +307,20 @@ def build_item(
         "due_at": due_at,
         **(extra or {}),
     }
+
+
+def enqueue_first(deps: Deps, item: MessageRow) -> bool:
+    """A queued message's job on its lane before its row is written; False when SQS refused it
+    (or the message is scheduled): the row is then written with its due time, the outbox the
+    dispatcher sweeps."""
+    if item["status"] != st.QUEUED:
+        return False
+    try:
+        deps.queues.send(item["priority"], send_job(item))
+    except Exception:  # noqa: BLE001 - the row goes to the due index instead (the outbox)
+        logger.exception("enqueue failed; the message waits in the due index", extra={"lane": item["priority"]})
+        return False
+    return True
 
 
 def enqueue(deps: Deps, items: list[MessageRow]) -> None:

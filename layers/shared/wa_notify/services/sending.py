@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
+from wa_notify.domain import status as st
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.records import MessageRow
@@ -101,6 +102,62 @@ def template_name(message: MessageRow) -> str | None:
     return (message.get("template") or {}).get("name")
 
 
+# Intake queues a message's job before writing its row (services/messages.py `_create`), so a
+# sender can be quicker than that write: it looks again after these waits (seconds) ...
+NO_ROW_WAITS_S = (0.05, 0.15, 0.4)
+# ... and a job whose row is still missing this long after the message was made belongs to a
+# request that stopped before the write (it answered no 202): nothing to send, the job is dropped.
+NO_ROW_AFTER_MS = 60_000
+
+
+class MessageNotWrittenYet(Exception):  # noqa: N818 - a state, reported as the record's failure
+    """The job came before its message's row: SQS brings it back after the visibility timeout."""
+
+
+def lease(deps: Deps, job: dict[str, Any], token: str, now_ms: int) -> MessageRow | str:
+    """The message leased to this sender, or why not: "skipped" (redelivered, cancelled, already
+    sent or not yet due: the lease makes a second send impossible), "no_message" (a job for a
+    row never written), "lease_expired" (a sender stopped holding it: now unknown, never re-sent).
+
+    A queued message outside the due index (intake queued its job first) has no dispatcher to
+    notice a sender that stopped while holding its lease: its own job does, when SQS delivers it
+    again (the visibility timeout is longer than a lease): an expired lease is expired here, as
+    the dispatcher does for the rows it sees. A job that finds a live lease on such a message
+    (a duplicate, or a redelivery sooner than that) puts it in the due index at the lease's end
+    before it is dropped, so the dispatcher watches it from then on: no receive is spent waiting,
+    and no DLQ can strand it in `sending`."""
+    s, store = deps.settings, deps.store
+    tenant_id, message_id = job["tenant_id"], job["message_id"]
+    at = iso(deps.now())
+    until = now_ms + s.send_lease_seconds * 1000
+    release_by = job.get("due_by") or now_ms
+    message, current = store.leases.take_or_current(tenant_id, message_id, token, until, at, release_by_ms=release_by)
+    for wait in NO_ROW_WAITS_S:
+        if message is not None or current is not None:
+            break
+        deps.sleep(wait)
+        message, current = store.leases.take_or_current(tenant_id, message_id, token, until, at, release_by_ms=release_by)
+    if message is not None:
+        return message
+    if current is None:
+        created = job.get("created_ms")
+        if created is None or now_ms - int(created) > NO_ROW_AFTER_MS:
+            metrics.add_metric(name="SendJobWithoutMessage", unit="Count", value=1)
+            return "no_message"
+        raise MessageNotWrittenYet(f"message {message_id} is not written yet")
+    if current.get("status") != st.SENDING:
+        return "skipped"
+    if int(current.get("lease_until", 0)) <= now_ms:
+        expired = store.leases.expire(tenant_id, message_id, str(current.get("lease_token", "")),
+                                      now_ms + s.unknown_reconcile_seconds * 1000, at)
+        if expired:
+            metrics.add_metric(name="SendLeaseExpired", unit="Count", value=1)
+        return "lease_expired" if expired else "skipped"
+    if current.get("due_at") is None:
+        store.leases.watch(tenant_id, message_id, str(current.get("lease_token", "")), int(current.get("lease_until", 0)))
+    return "skipped"  # in the due index: the dispatcher expires the lease if its sender stopped
+
+
 def process(deps: Deps, job: dict[str, Any]) -> str:
     try:
         return _process(deps, job)
@@ -117,10 +174,9 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     now = deps.now()
     now_ms = epoch_ms(now)
     token = uuid.uuid4().hex
-    message = store.leases.take(tenant_id, message_id, token, now_ms + s.send_lease_seconds * 1000, iso(now), release_by_ms=job.get("due_by") or now_ms)
-    if message is None:
-        # Redelivered, cancelled or already sent: the lease makes a second send impossible.
-        return "skipped"
+    message = lease(deps, job, token, now_ms)
+    if isinstance(message, str):
+        return message  # not ours to send (skipped, no_message, lease_expired)
     pnid, to = message["phone_number_id"], message["to"]
     if message.get("not_after") is not None and now_ms > int(message["not_after"]):
         store.leases.cancel(tenant_id, message_id, token, "the campaign's send window closed before it could go", iso(now))

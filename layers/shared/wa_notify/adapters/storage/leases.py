@@ -19,6 +19,7 @@ LEASE = "lease_token, lease_until"
 @dataclass
 class LeaseRepository:
     table: Table
+    due_shards: int = 4
 
     def take(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str, *,
              release_by_ms: int = 0) -> MessageRow | None:
@@ -28,6 +29,12 @@ class LeaseRepository:
         moving it would rewrite its DueIndex entry (a key change: two index writes) on every send.
         A sender that dies holding the lease is found when both that time and the lease have
         passed (the dispatcher skips a live lease and sees the row again next minute)."""
+        return self.take_or_current(tenant_id, message_id, token, lease_until_ms, at, release_by_ms=release_by_ms)[0]
+
+    def take_or_current(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int, at: str, *,
+                        release_by_ms: int = 0) -> tuple[MessageRow | None, MessageRow | None]:
+        """`take`: (the message leased, None), or (None, the message as it is: None when there is
+        no row), read with the failed condition at no extra cost."""
         ok, new = self.table.update(
             *keys.message(tenant_id, message_id),
             "SET #status = :sending, lease_token = :token, lease_until = :until, updated_at = :at, "
@@ -37,9 +44,9 @@ class LeaseRepository:
             names={"#status": "status", "#queued": st.QUEUED},
             values={":sending": st.SENDING, ":queued": st.QUEUED, ":scheduled": st.SCHEDULED, ":token": token,
                     ":until": lease_until_ms, ":at": at, ":minute_end": (release_by_ms // 60_000 + 1) * 60_000 - 1},
-            return_new=True,
+            return_new=True, return_old_on_failure=True,
         )
-        return cast("MessageRow", new) if ok else None
+        return (cast("MessageRow", new), None) if ok else (None, cast("MessageRow | None", new))
 
     def _end_lease(self, tenant_id: str, message_id: str, token: str, status: str, at: str, *, due_ms: int | None,
                    attempt: bool, fields: dict[str, Any] | None = None, history: bool = False, only_sending: bool = False) -> bool:
@@ -64,8 +71,9 @@ class LeaseRepository:
         if due_ms is None:
             removes += ", " + OUT_OF_DUE_INDEX
         else:
-            sets.append("due_at = :due")
-            values[":due"] = due_ms
+            # Its shard too: a message whose job intake queued first was written outside the index.
+            sets += ["due_at = :due", "due_shard = :shard"]
+            values |= {":due": due_ms, ":shard": keys.due_shard(message_id, self.due_shards)}
         condition = "lease_token = :token"
         if only_sending:
             condition = "#status = :sending AND " + condition
@@ -108,6 +116,19 @@ class LeaseRepository:
         """The sender, holding the lease, finds the message must not go (e.g. the contact opted out)."""
         return self._end_lease(tenant_id, message_id, token, st.CANCELLED, at, due_ms=None, attempt=False,
                                fields={"cancel_reason": reason}, history=True)
+
+    def watch(self, tenant_id: str, message_id: str, token: str, lease_until_ms: int) -> bool:
+        """A leased message outside the due index goes into it at its lease's end (the dispatcher
+        expires a lease its sender never ended); False when that lease ended meanwhile or the
+        message is in the index already."""
+        ok, _ = self.table.update(
+            *keys.message(tenant_id, message_id), "SET due_at = :due, due_shard = :shard",
+            condition="#status = :sending AND lease_token = :token AND attribute_not_exists(due_at)",
+            names={"#status": "status"},
+            values={":sending": st.SENDING, ":token": token, ":due": lease_until_ms,
+                    ":shard": keys.due_shard(message_id, self.due_shards)},
+        )
+        return ok
 
     def expire(self, tenant_id: str, message_id: str, token: str, due_ms: int, at: str) -> bool:
         """The dispatcher: a sender stopped while holding the lease; it may have sent."""

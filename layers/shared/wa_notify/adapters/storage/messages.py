@@ -62,6 +62,14 @@ class MessageRepository:
         Stopped between 1 and 3, the record names a message that is not there: a retry with the
         same key and body finds it and resumes with `key_taken` (steps 2 and 3, that message id).
         Stopped between 2 and 3, the quota counted one message more than was written."""
+        refused = self.reserve(item, idempotency, now_s=now_s, quota=quota, key_taken=key_taken)
+        return refused if refused is not None else self.write(item)
+
+    def reserve(self, item: MessageRow, idempotency: IdempotencyRow | None, *, now_s: int = 0,
+                quota: tuple[str, int] | None = None, key_taken: bool = False) -> MessageWrite | None:
+        """Steps 1 and 2 of `create`: None when the message may be written (`write`), else why not
+        (DUPLICATE_KEY, OVER_QUOTA). Intake puts the message's SQS job between the two (`_create`
+        in services/messages.py: the job goes first, so the row's write is the commit point)."""
         tenant_id = item["tenant_id"]
         if idempotency and not key_taken:
             record = keys.idempotency(tenant_id, idempotency["key"]).item(idempotency)
@@ -71,6 +79,10 @@ class MessageRepository:
             if idempotency:
                 self.release_key(tenant_id, idempotency["key"], item["id"])
             return MessageWrite.OVER_QUOTA
+        return None
+
+    def write(self, item: MessageRow) -> MessageWrite:
+        """Step 3 of `create`: the message, only if absent (WRITTEN, else ID_CLASH)."""
         return MessageWrite.WRITTEN if self.table.put_new(self.row(item)) else MessageWrite.ID_CLASH
 
     def release_key(self, tenant_id: str, key: str, message_id: str) -> None:
