@@ -853,6 +853,9 @@ class NumberBody(NumberTierBody):
 
 
 class SandboxConfigBody(_Body):
+    # A mistyped key ("auto_stauts") would otherwise be a 200 that changed nothing.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     auto_status: bool | None = None
     template_decision: Literal["APPROVED", "REJECTED", "PENDING", "approved", "rejected", "pending"] | None = None
     throttle_http_status: Annotated[int, Field(ge=400, le=599)] | None = None

@@ -29,6 +29,7 @@ HOSTILE = [
     ("PUT", "/_local/sandbox/config", '{"throughput_per_second": 5, "pair_burst": null}', "pair_burst"),  # was a 500, half applied
     ("PUT", "/_local/sandbox/config", '{"template_decision": null}', "template_decision"),  # stored "NONE"
     ("PUT", "/_local/sandbox/config", '{"auto_status": null}', "auto_status"),
+    ("PUT", "/_local/sandbox/config", '{"auto_stauts": false}', "auto_stauts"),  # a typo was a 200 that changed nothing
     ("POST", "/_local/numbers", '{"tenant_id": 5}', "tenant_id"),
     ("POST", "/_local/numbers", '{"quality_rating": "PURPLE"}', "quality_rating"),
     ("POST", "/_local/numbers", '{"messaging_limit_tier": "TIER_1M"}', "messaging_limit_tier"),

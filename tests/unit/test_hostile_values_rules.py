@@ -91,3 +91,14 @@ def test_a_number_with_trailing_separators_or_a_path_is_not_plain(raw):
     # THEN it is not a phone number written out: 422 naming phone, not the contact +886912345678
     with pytest.raises(ValueError, match="not a phone number"):
         to_e164(raw)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"number": "12"}, "must be a JSON number, not text"),  # it said "a finite number below 10^15": true, but not the problem
+    ({"number": float("inf")}, "finite number below 10"),
+    ({"number": True}, "finite number below 10"),
+])
+def test_a_number_param_that_is_not_a_json_number_says_what_it_is(value, message):
+    # WHEN a {"number": ...} parameter holds text, infinity or a boolean THEN the error says which
+    with pytest.raises(ValueError, match=message):
+        format_value(value, "en_US")

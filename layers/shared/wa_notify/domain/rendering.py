@@ -134,6 +134,9 @@ def format_value(value: Any, language: str) -> str:
         from babel.numbers import format_decimal
 
         number = value["number"]
+        if isinstance(number, str):
+            # An amount may be text (exact decimals); a number is formatted as one, so say what it is.
+            raise ValueError(f"number must be a JSON number, not text: {number[:20]!r} -> {number[:20]}")
         if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or abs(number) >= AMOUNT_MAX:
             raise ValueError("number must be a finite number below 10^15")
         return format_decimal(number, locale=locale)
