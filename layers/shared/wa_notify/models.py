@@ -90,7 +90,10 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(mom
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a model's validator is built on its first use, not at import. The API imports
+    # every request model for its routes and serves one route per request: a cold start builds
+    # the ones its request needs (import 65 ms shorter, docs/decisions.md).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _from_field() -> Any:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use (models.Strict says why)
 
 
 class TemplateName(View):
@@ -206,7 +206,7 @@ class TemplateReportRow(View):
 
 
 class TemplatesReport(View):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True, defer_build=True)
 
     from_: str = Field(alias="from")
     to: str
@@ -215,7 +215,7 @@ class TemplatesReport(View):
 
 
 class ActivityReport(View):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True, defer_build=True)
 
     from_: str = Field(alias="from")
     to: str
