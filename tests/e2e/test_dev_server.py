@@ -71,3 +71,39 @@ def test_a_bad_or_huge_content_length_is_answered_not_dropped(base_url, path, le
     headers, _, body = rest.partition(b"\r\n\r\n")
     assert b"content-type: application/problem+json" in headers.lower()
     assert json.loads(body)["status"] == status
+
+
+def chunked(body: bytes, size: int = 7) -> bytes:
+    parts = [body[i:i + size] for i in range(0, len(body), size)]
+    return b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts) + b"0\r\n\r\n"
+
+
+def test_a_chunked_body_is_read_whole_as_api_gateway_does(base_url):
+    # GIVEN a client that streams its body (Transfer-Encoding: chunked, no Content-Length), as
+    # Node's fetch with a stream or Java's HttpURLConnection in streaming mode do
+    body = json.dumps({"name": "Chunked Clinic"}).encode()
+    head = b"POST /_local/tenants HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    # WHEN it reaches the dev server
+    answer = raw_request(base_url, head + chunked(body))
+    # THEN the body was read whole: the tenant is created (API Gateway also takes chunked bodies)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split(b" ")[1] in (b"200", b"201"), answer[:400]
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["api_key"]
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    (b"zz\r\nabc\r\n0\r\n\r\n", 400),           # a chunk size that is not hexadecimal
+    (b"10\r\nabc", 400),                         # the body ends inside a chunk
+    (b"40001\r\n", 413),                         # one chunk over the 256 KB limit: refused unread
+])
+def test_a_malformed_or_huge_chunked_body_is_answered_not_dropped(base_url, raw, status):
+    head = b"POST /v1/messages HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(head + raw)
+        conn.shutdown(socket.SHUT_WR)  # the client sends nothing more
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.partition(b"\r\n")[0].split(b" ")[1] == str(status).encode(), answer[:300]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["status"] == status
