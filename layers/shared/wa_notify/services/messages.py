@@ -281,7 +281,7 @@ def build_item(
 ) -> MessageRow:
     """The message row, scheduled or queued. The due index is the outbox: a queued message the
     sender has not leased by `due_at` is enqueued again by the dispatcher, so a lost SQS send
-    loses nothing."""
+    loses nothing. Intake drops `due_at` when the job went on its lane first (`_create`)."""
     # The schedule fires once a minute: a send_at in the current minute (or the past) goes now,
     # anything in a later minute waits for that minute's tick, never earlier.
     if send_at is not None and minute_of(send_at) > minute_of(now):

@@ -41,7 +41,8 @@ contacts whose `opt_source` says who changed their opt-out, and templates whose 
 category changed (domain/changes.py).
 
 GSIs: `DueIndex` (due_shard, due_at) holds only rows that need an action at a time (scheduled,
-queued, leased and unknown messages; fallback deadlines; KEYS_ONLY: the dispatcher reads the rows);
+queued, leased and unknown messages, but not an intake's queued message whose job went first;
+fallback deadlines; KEYS_ONLY: the dispatcher reads the rows);
 `WamidIndex` (wamid) finds a message from a status webhook; `CampaignIndex` (campaign_key, KEYS_ONLY)
 lists a campaign's messages;
 `ContactIndex` (contact_key = TENANT#<tid>#TO#<phone>, listed_at) holds a contact's messages
