@@ -67,3 +67,19 @@ def test_a_default_language_no_template_could_have_is_refused(api, code):
 def test_real_locales_still_go(api):
     assert api.call("PUT", "/v1/contacts/+351912345678", {"locale": "pt_PT"})[0] == 200
     assert api.call("PUT", "/v1/settings", {"default_language": "zh_TW"})[0] == 200
+
+
+def test_a_body_giving_a_key_twice_is_refused_and_nothing_is_sent(api, stack):
+    # GIVEN an approved template
+    api.approved_template()
+    # WHEN a message names `to` twice (Python's parser keeps the last, a WAF or a log reader the first)
+    raw = ('{"to": "+14155550100", "to": "+886912345678", "template": {"name": "order_shipped", "language": "en_US"}, '
+           '"params": {"order_id": "A1", "first_name": "Ana", "total": {"amount": 1, "currency": "USD"}, "eta": {"date": "2030-01-01"}}, '
+           '"button_params": {"0": "A1"}}')
+    status, problem, headers = api.call("POST", "/v1/messages", raw, headers={"content-type": "application/json"})
+    # THEN 422 naming `to`, and nothing was written or sent
+    assert status == 422 and headers["content-type"] == "application/problem+json", problem
+    assert fields(problem) == ["to"], problem
+    assert api.get("/v1/messages")[1]["items"] == []
+    stack.drain()
+    assert stack.sandbox.messages == []

@@ -24,6 +24,9 @@ def refusal(text):
     ('{"a": {"b": [Infinity]}}', (400, "a.b[0]")),
     ("[" * 100_000 + "]" * 100_000, (422, "")),  # RecursionError in the C parser
     ('{"a": ' + "[" * 40 + "]" * 40 + "}", (422, "a" + "[0]" * 31)),
+    ('{"to": "+14155550100", "to": "+886912345678"}', (422, "to")),  # last-wins here, first-wins elsewhere
+    ('{"template": {"name": "a", "language": "en_US", "name": "b"}}', (422, "template.name")),
+    ('[{"k": 1}, {"k": 2, "k": 3}]', (422, "[1].k")),
 ])
 def test_what_python_would_take_is_refused_naming_the_field(text, expected):
     assert refusal(text) == expected
@@ -46,3 +49,7 @@ def test_ordinary_json_is_parsed_as_json_loads_does(text):
 def test_text_that_is_not_json_raises_json_decode_error():
     with pytest.raises(json.JSONDecodeError):
         jsonbody.loads('{"a": ')
+
+
+def test_the_same_key_in_different_objects_is_no_duplicate():
+    assert jsonbody.loads('{"a": {"k": 1}, "b": {"k": 2}, "k": 3}') == {"a": {"k": 1}, "b": {"k": 2}, "k": 3}

@@ -3,8 +3,10 @@
 Python's parser takes things that later fail far from the request, as a 500 or as a write that
 DynamoDB refuses: nesting deep enough to raise RecursionError (here or in any recursive code
 downstream), integer literals over 4,300 digits (ValueError from int()), NaN and Infinity (not
-JSON at all, RFC 8259 §6), and `\\ud800`-style escapes that decode to lone surrogates, which no
-UTF-8 encoder (boto3, httpx, the logger) accepts. Each is refused here, naming the field.
+JSON at all, RFC 8259 §6), `\\ud800`-style escapes that decode to lone surrogates, which no
+UTF-8 encoder (boto3, httpx, the logger) accepts, and a key given twice in one object (RFC 8259
+§4 leaves it to each parser: Python keeps the last, others the first). Each is refused here,
+naming the field.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class _Refused:
 
 def loads(text: str) -> Any:
     """Parse `text`; json.JSONDecodeError when it is not JSON, Malformed for NaN/Infinity, Invalid
-    (422) for too deep, too long an integer or a lone surrogate, each naming the first such field."""
+    (422) for too deep, too long an integer, a lone surrogate or a key given twice in one object,
+    each naming the first such field."""
     refused: list[_Refused] = []
 
     def parse_int(literal: str) -> int | _Refused:
@@ -47,11 +50,24 @@ def loads(text: str) -> Any:
         refused.append(_Refused(f"{literal} is not a JSON number", malformed=True))
         return refused[-1]
 
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # A key given twice: json.loads keeps the last, another parser (a WAF, a proxy, the
+        # platform's own logs) the first, so two readers would see two requests. Refused.
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    refused.append(_Refused("appears twice in its object: each key may be given once"))
+                    obj[key] = refused[-1]
+                seen.add(key)
+        return obj
+
     # The int hook costs a Python call per integer: only when a run of digits is long enough to matter.
     data = text.encode("utf-8", "surrogatepass")
     hooks: dict[str, Any] = {"parse_int": parse_int} if _LONG_DIGITS in data.translate(_DIGITS_AS_ZERO) else {}
     try:
-        value = json.loads(text, parse_constant=parse_constant, **hooks)
+        value = json.loads(text, parse_constant=parse_constant, object_pairs_hook=unique_keys, **hooks)
     except RecursionError:
         raise Invalid([Problem("", f"the body is nested deeper than {MAX_DEPTH} levels")]) from None
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
