@@ -745,9 +745,14 @@ class LocalStack:
                     if k.lower() != "content-length":
                         self.send_header(k, v)  # `Connection: close` also closes this connection
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up waiting (the sandbox's webhook client after 10 s when the
+                    # stack is overloaded): the request was handled, there is nobody to answer.
+                    self.close_connection = True
 
             def _handle(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
