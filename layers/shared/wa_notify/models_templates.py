@@ -59,7 +59,7 @@ Upper = BeforeValidator(_upper)
 # ---- templates -------------------------------------------------------------------------------------
 
 class NamedExample(Worded):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
 
     param_name: str
     example: str
@@ -71,7 +71,7 @@ NAMED_ITEM = "must be {param_name, example} with string values"
 class ComponentExample(Worded):
     """`example` of a HEADER or BODY: values for its variables, or a media header's handle."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
     _says = {
         "header_text": Says("an example string is required for each variable"),
         "body_text": Says("an example string is required for each variable", {"list_type": NESTED_ARRAY}),
@@ -90,7 +90,7 @@ class ComponentExample(Worded):
 class TemplateButton(Worded):
     """One button of a BUTTONS component; other keys Meta defines (otp_type, flow_id...) are passed on."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
     _says = {
         "type": Says(f"must be one of {', '.join(KNOWN_BUTTON_TYPES)}"),
         "text": Says("a button label is required"),
@@ -109,7 +109,7 @@ class TemplateButton(Worded):
 class TemplateComponent(Worded):
     """One of HEADER, BODY, FOOTER, BUTTONS (Meta's component object); unknown keys are passed on."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
     _says = {
         "type": Says("must be HEADER, BODY, FOOTER or BUTTONS"),
         "format": Says(f"must be one of {', '.join(rules.HEADER_FORMATS)}"),
@@ -258,7 +258,7 @@ class StepTime(BaseModel):
 
 
 class StepRequest(Worded):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
     _says = {
         "*extra": Says("is not a step field"),
         "template": Says("is required: a template name or {name, language}"),
@@ -299,7 +299,7 @@ AckText = Annotated[str, Field(min_length=1, max_length=flow_rules.ACK_TEXT_MAX)
 class AcknowledgeRequest(Worded):
     """The free-form text that answers a customer's tap on one of the flow's messages, by action."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
     _says = {
         "*extra": Says("is not an action a tap can take: acknowledge confirm, cancel or reschedule"),
         "confirm": Says(ACK_TEXT),
@@ -321,7 +321,7 @@ class AcknowledgeRequest(Worded):
 class FlowRequest(Worded):
     """PUT /v1/flows/{name}: what an event starts, cancels or re-plans, and its steps."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
     _says = {
         "": Says("the body must be a JSON object"),
         "*extra": Says("is not a flow field"),

@@ -206,7 +206,7 @@ class TemplateReportRow(View):
 
 
 class TemplatesReport(View):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
 
     from_: str = Field(alias="from")
     to: str
@@ -215,7 +215,7 @@ class TemplatesReport(View):
 
 
 class ActivityReport(View):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
 
     from_: str = Field(alias="from")
     to: str

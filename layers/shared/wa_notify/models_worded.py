@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wa_notify.domain.problems import Invalid, Problem, path_of
@@ -71,6 +71,10 @@ def invalid(exc: ValidationError) -> Invalid:
 class Worded(BaseModel):
     """A model whose errors are worded by `_says`: {field: Says}, "" for the body itself and
     "*extra" for an unknown key."""
+
+    # Built on first use, as the API's other request models (models.Strict says why); a
+    # subclass's own model_config is merged with this one.
+    model_config = ConfigDict(defer_build=True)
 
     _says: ClassVar[dict[str, Says]] = {}
 

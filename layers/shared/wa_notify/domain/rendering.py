@@ -29,7 +29,7 @@ from wa_notify.domain.render_plan import BODY_PARAM_MAX as BODY_PARAM_MAX  # the
 from wa_notify.domain.render_plan import HEADER_PARAM_MAX as HEADER_PARAM_MAX
 from wa_notify.domain.render_plan import fill as fill  # filling a text, read here by its callers
 from wa_notify.domain.render_plan import fill_parts, plan_of
-from wa_notify.domain.template_text import shows_nothing
+from wa_notify.domain.template_text import unreadable_problem
 from wa_notify.domain.templates import TemplateSpec
 
 BUTTON_PARAM_MAX = 2000
@@ -352,7 +352,7 @@ def unreadable_text(text: str) -> bool:
     filler, Braille blank) as space: "\u200b" or "\u3164" alone shows nothing."""
     import unicodedata
 
-    return shows_nothing(text) or any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
+    return unreadable_problem(text) is not None or any(unicodedata.category(c) == "Cs" for c in text)
 
 
 def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:

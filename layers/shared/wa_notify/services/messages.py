@@ -313,30 +313,27 @@ def enqueue_first(deps: Deps, item: MessageRow) -> bool:
     """A queued message's job on its lane before its row is written; False when SQS refused it
     (or the message is scheduled): the row is then written with its due time, the outbox the
     dispatcher sweeps."""
-    if item["status"] != st.QUEUED:
-        return False
-    try:
-        deps.queues.send(item["priority"], send_job(item))
-    except Exception:  # noqa: BLE001 - the row goes to the due index instead (the outbox)
-        logger.exception("enqueue failed; the message waits in the due index", extra={"lane": item["priority"]})
-        return False
-    return True
+    return item["status"] == st.QUEUED and enqueue(deps, [item])
 
 
-def enqueue(deps: Deps, items: list[MessageRow]) -> None:
-    """Put the queued ones on their lanes; a failure is healed by the dispatcher from the due index."""
+def enqueue(deps: Deps, items: list[MessageRow]) -> bool:
+    """Put the queued ones on their lanes; a failure is healed by the dispatcher from the due index.
+    True when SQS took every job."""
     by_lane: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         if item["status"] == st.QUEUED:
             by_lane.setdefault(item["priority"], []).append(send_job(item))
+    taken = True
     for lane, jobs in by_lane.items():
         try:
             if len(jobs) == 1:
                 deps.queues.send(lane, jobs[0])
             else:
-                deps.queues.send_lane_many(lane, jobs)
+                taken = not deps.queues.send_lane_many(lane, jobs) and taken
         except Exception:  # noqa: BLE001 - the dispatcher re-enqueues them from the due index
             logger.exception("enqueue failed; the dispatcher will pick the messages up", extra={"lane": lane, "count": len(jobs)})
+            taken = False
+    return taken
 
 
 def _replay(deps: Deps, tenant_id: str, key: str, fingerprint: str, legacy: str) -> MessageAccepted | str | None:

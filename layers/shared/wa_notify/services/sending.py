@@ -6,6 +6,7 @@ import math
 import random
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from wa_notify.adapters.cloud_api import Accepted, Ambiguous, NotSent, Rejected
@@ -114,7 +115,7 @@ class MessageNotWrittenYet(Exception):  # noqa: N818 - a state, reported as the 
     """The job came before its message's row: SQS brings it back after the visibility timeout."""
 
 
-def lease(deps: Deps, job: dict[str, Any], token: str, now_ms: int) -> MessageRow | str:
+def lease(deps: Deps, job: dict[str, Any], token: str, now: datetime) -> MessageRow | str:
     """The message leased to this sender, or why not: "skipped" (redelivered, cancelled, already
     sent or not yet due: the lease makes a second send impossible), "no_message" (a job for a
     row never written), "lease_expired" (a sender stopped holding it: now unknown, never re-sent).
@@ -128,7 +129,7 @@ def lease(deps: Deps, job: dict[str, Any], token: str, now_ms: int) -> MessageRo
     and no DLQ can strand it in `sending`."""
     s, store = deps.settings, deps.store
     tenant_id, message_id = job["tenant_id"], job["message_id"]
-    at = iso(deps.now())
+    at, now_ms = iso(now), epoch_ms(now)
     until = now_ms + s.send_lease_seconds * 1000
     release_by = job.get("due_by") or now_ms
     message, current = store.leases.take_or_current(tenant_id, message_id, token, until, at, release_by_ms=release_by)
@@ -174,7 +175,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
     now = deps.now()
     now_ms = epoch_ms(now)
     token = uuid.uuid4().hex
-    message = lease(deps, job, token, now_ms)
+    message = lease(deps, job, token, now)
     if isinstance(message, str):
         return message  # not ours to send (skipped, no_message, lease_expired)
     pnid, to = message["phone_number_id"], message["to"]
