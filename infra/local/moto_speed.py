@@ -20,6 +20,9 @@ they stay for the life of the process, as moto's own classes are process-wide.
 - SQS retention: for each message it hands out, ReceiveMessage computed every queue attribute
   three times (each count a scan of the queue) to read the retention period; it is read from
   the queue.
+- SQS scans: the visible messages are listed with one clock reading per scan (moto read it twice
+  per message), and a delete finds its message in one pass (moto made two, each building every
+  message's list of receipt handles).
 - structural checks: the update validator's three checks that only look (clause counts,
   overlapping paths, key attributes) run once per update text, attribute names and table keys
   that passed them; a failure is never remembered.
@@ -534,6 +537,41 @@ def _patch_sqs_retention() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
 
 
+def _patch_sqs_scans() -> None:
+    """Two whole-queue scans per request, each message costing far more than it needs to: the
+    visible messages (every ReceiveMessage and every wait for one) read the clock twice per
+    message, through datetime arithmetic; here once per scan, so the list is the queue as of one
+    instant. A delete walked the queue twice per receipt handle, building a list of the handles
+    each message ever had; here once, comparing in place. The same messages, the same errors."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Queue
+
+    def messages(self: Any) -> list[Any]:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: moto answers success again
+        kept, found = [], False
+        for message in self._messages:
+            if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
+                found = True
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+            else:
+                kept.append(message)
+        if not found:
+            raise ReceiptHandleIsInvalid
+        self._messages = kept
+
+    messages._wa_original = Queue.messages  # type: ignore[attr-defined]
+    delete_message._wa_original = Queue.delete_message  # type: ignore[attr-defined]
+    Queue.messages = property(messages)  # type: ignore[method-assign, assignment]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "transactions": _patch_transactions,
     "attribute_values": _patch_attribute_values,
@@ -547,4 +585,5 @@ PATCHES: dict[str, Callable[[], None]] = {
     "condition_lexing": _patch_condition_lexing,
     "update_snapshot": _patch_update_snapshot,
     "sqs_retention": _patch_sqs_retention,
+    "sqs_scans": _patch_sqs_scans,
 }

@@ -183,6 +183,31 @@ def test_sqs_hands_out_a_message_within_its_retention_period_and_not_after_it(st
     assert "Messages" not in aged
 
 
+def test_sqs_hands_out_only_visible_undelayed_messages_and_deletes_by_any_handle_a_message_had(stack):
+    # GIVEN a queue with a delayed message, one in flight and one ready
+    url = stack.sqs.create_queue(QueueName="scan-check", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    stack.sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    stack.sqs.send_message(QueueUrl=url, MessageBody="in-flight")
+    first = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    stack.sqs.send_message(QueueUrl=url, MessageBody="ready")
+    # WHEN the queue is read again, the ready one is made visible again and read once more
+    second = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    stack.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second[0]["ReceiptHandle"], VisibilityTimeout=0)
+    third = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    # THEN each read got only what was visible and not delayed
+    assert [m["Body"] for m in first] == ["in-flight"]
+    assert [m["Body"] for m in second] == ["ready"] and [m["Body"] for m in third] == ["ready"]
+    # AND a delete by the message's older handle removes it; again succeeds; an unknown handle is refused
+    stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=second[0]["ReceiptHandle"])
+    stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=third[0]["ReceiptHandle"])
+    with pytest.raises(ClientError) as caught:
+        stack.sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    assert caught.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    stack.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    left = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in left] == ["in-flight"]
+
+
 def test_an_item_s_size_is_what_moto_computes_for_every_attribute_type():
     # GIVEN values of every type, nested in maps and lists, with multi-byte text
     from moto.dynamodb.models.dynamo_type import DynamoType

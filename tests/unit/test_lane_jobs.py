@@ -94,3 +94,31 @@ def test_the_sender_function_gives_a_campaign_job_to_campaigns_whatever_its_key_
     # sent as it was queued, and the unknown kind is the one failed record
     assert ran == [("campaign", {"kind": "campaign_plan", "tenant_id": "t1", "campaign_id": CMP_ID}), ("send", {**SEND, "due_by": None, "created_ms": None})]
     assert result["batchItemFailures"] == [{"itemIdentifier": "m2"}]
+
+
+def test_side_by_side_batches_reuse_their_threads_and_each_record_runs_setup_and_reports_alone():
+    # GIVEN three batches of five jobs, each with one that fails, handled on up to 4 threads
+    import threading
+
+    threads_seen: set[threading.Thread] = set()  # the objects: an ident can be reused once a thread ends
+    setups: list[threading.Thread] = []
+    started_before = threading.active_count()
+
+    def handle(record):
+        threads_seen.add(threading.current_thread())
+        if record.body.message_id.endswith("bad"):
+            raise RuntimeError("this record fails on its own")
+
+    failures = []
+    for batch in range(3):
+        bodies = [json.dumps({**SEND, "message_id": MSG_ID[:-3] + ("bad" if i == 2 else "abcdefgh"[batch] + "abcdefgh"[i] + "c")}) for i in range(5)]
+        # WHEN the batch is processed side by side
+        result = process_sqs_batch(sqs_event(*bodies), handle, None, LaneRecord, threads=4,
+                                   thread_setup=lambda: setups.append(threading.current_thread()))
+        failures.append([f["itemIdentifier"] for f in result["batchItemFailures"]])
+    # THEN each batch reported only its failed record, every record ran the setup on its thread
+    assert failures == [["m2"], ["m2"], ["m2"]]
+    assert len(setups) == 15 and set(setups) == threads_seen
+    # AND the batches shared one pool: at most 4 threads ever ran records, and no thread was left per batch
+    assert len(threads_seen) <= 4
+    assert threading.active_count() - started_before <= 4

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _local = threading.local()
 
@@ -35,6 +38,8 @@ class SideBySideProcessor(BatchProcessor):
 
     threads = 1
     thread_setup: Callable[[], None] | None = None
+    _pool: ThreadPoolExecutor | None = None
+    _pool_size = 0
 
     def process(self) -> list[tuple[Any, ...]]:
         records = list(self.records)
@@ -49,8 +54,18 @@ class SideBySideProcessor(BatchProcessor):
                 setup()
             return self._process_record(record)  # type: ignore[no-any-return]
 
-        with ThreadPoolExecutor(max_workers=min(self.threads, len(records)), thread_name_prefix="batch") as pool:
-            return list(pool.map(handle, records))
+        # One pool for the container's life, not one a batch: starting ten threads a batch was
+        # CPU Lambda bills on every invocation. Idle between batches (a frozen container freezes
+        # them too); each record's thread runs `thread_setup` first, so nothing of an earlier
+        # batch carries over. Per processor, and processors are per thread (`_local`): locally,
+        # sender containers that are threads of one process never share one.
+        pool = self._pool
+        if pool is None or self._pool_size != self.threads:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="batch")
+            self._pool_size = self.threads
+        return list(pool.map(handle, records))
 
 
 def process_sqs_batch(
