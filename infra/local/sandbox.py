@@ -47,6 +47,28 @@ ERRORS = {
     132015: "Template is Paused",
     132016: "Template is Disabled",
     132018: "There was an issue with the parameters in your template.",
+    # The rest of the reference's table (whatsapp-cloud-api.md §2), so a refusal never reads "Error".
+    10: "Permission denied",
+    368: "Temporarily blocked for policy violations",
+    131005: "Access denied",
+    131008: "Required parameter is missing",
+    131009: "Parameter value is not valid",
+    131016: "Service unavailable",
+    131021: "Recipient cannot be sender",
+    131031: "Account has been locked",
+    131042: "Business eligibility payment issue",
+    131048: "Spam rate limit hit",
+    131050: "Unable to deliver message. The user has chosen to stop receiving marketing messages.",
+    131051: "Unsupported message type",
+    131052: "Media download error",
+    131053: "Media upload error",
+    131057: "Account in maintenance mode",
+    132005: "Template Hydrated Text Too Long",
+    132007: "Template Format Character Policy Violated",
+    132068: "Flow is in blocked state",
+    132069: "Flow is in throttled state",
+    133004: "Server Temporarily Unavailable",
+    133010: "Phone number Not Registered",
 }
 # Meta's `error_data.details` for the codes a failed status webhook carries (whatsapp-cloud-api.md §4.4).
 FAILED_DETAILS = {
@@ -55,6 +77,16 @@ FAILED_DETAILS = {
     131049: "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
 }
 MARKETING_LIMITED = 131049
+COMPONENT_TYPES = ("header", "body", "button")
+PARAMETER_MAX = {"header": 60, "body": 1024}  # a text parameter's value (reference §1.2)
+AUTHENTICATION_PARAMETER_MAX = 15  # the code, in the body and in the OTP button
+COUPON_CODE_MAX = 15
+BODY_RENDERED_MAX = 1024  # 132005 beyond it
+# A button component's sub_type and the template button types it may fill.
+BUTTON_SUB_TYPES = {"quick_reply": ("QUICK_REPLY",), "url": ("URL", "OTP"), "copy_code": ("COPY_CODE",), "flow": ("FLOW",),
+                    "catalog": ("CATALOG",), "mpm": ("MPM",), "voice_call": ("VOICE_CALL",)}
+# What a percent-encoded URL suffix may hold (RFC 3986 unreserved, reserved and "%").
+URL_SUFFIX_RE = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#\[\]]*")
 # What a body or header parameter may be (Meta still takes the older localizable currency and date_time).
 TEXT_PARAMETER_TYPES = {"header": ("text",), "body": ("text", "currency", "date_time")}
 
@@ -176,6 +208,8 @@ class Sandbox:
             from infra.local.sandbox_templates import list_templates
 
             return list_templates(self, match.group(1), query)
+        if method == "DELETE" and match and match.group(2) == "message_templates":
+            return self._delete_template(match.group(1), query)
         if method != "POST" or not match:
             return 400, self._error(100, f"Unsupported {method} request.", None)
         try:
@@ -215,6 +249,23 @@ class Sandbox:
         if details:
             err["error_data"] = {"messaging_product": "whatsapp", "details": details}
         return {"error": err}
+
+    def _delete_template(self, waba_id: str, query: str) -> tuple[int, dict[str, Any]]:
+        """DELETE /{waba}/message_templates?name=...[&hsm_id=...]: every translation of the name, or
+        the one with that id; 100 when the WABA holds none (Meta's "not found")."""
+        from urllib.parse import parse_qs
+
+        asked = {k: v[-1] for k, v in parse_qs(query).items()}
+        name, hsm_id = asked.get("name", ""), asked.get("hsm_id")
+        if not name:
+            return 400, self._error(100, "Invalid parameter", "name is required")
+        with self._lock:
+            doomed = [k for k, t in self.templates.items() if k[0] == waba_id and k[1] == name and (not hsm_id or str(t.get("id")) == hsm_id)]
+            if not doomed:
+                return 400, self._error(100, "Invalid parameter", f"Message template {name!r} not found")
+            for k in doomed:
+                del self.templates[k]
+        return 200, {"success": True}
 
     def _create_template(self, waba_id: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if waba_id not in {n["waba_id"] for n in self.numbers.values()}:
@@ -270,12 +321,13 @@ class Sandbox:
         if payload.get("messaging_product") != "whatsapp":
             return 400, self._error(100, "Invalid parameter", "messaging_product must be whatsapp")
         to = str(payload.get("to") or "")
-        if not re.fullmatch(r"\+?[0-9]{7,15}", to):
+        # Meta accepts "+", "-", parentheses and spaces in `to` (reference §1.1); the wa_id is the digits.
+        if not re.fullmatch(r"\+?[0-9]{7,15}", re.sub(r"[\s()-]", "", to)):
             return 400, self._error(100, "Invalid parameter", "to is not a phone number")
         kind = payload.get("type")
         if kind not in ("template", "text") or not isinstance(payload.get(kind), dict):
             return 400, self._error(100, "Invalid parameter", f"type {kind!r} needs a {kind!r} object")
-        user = to.lstrip("+")
+        user = re.sub(r"[\s()+-]", "", to)
         with self._lock:
             fault = self._next_fault(to)
             if fault and fault.mode == "refuse":
@@ -339,18 +391,29 @@ class Sandbox:
     def _render(self, waba_id: str, payload: dict[str, Any]) -> tuple[str, str, tuple[int, dict[str, Any]] | None]:
         """The text the phone shows, the template's category, or Meta's refusal (HTTP status, body).
         Meta's order: the template (132001, then its status), the parameter count (132000), each
-        parameter's format (132012) and text (132018). Each check is its own small function."""
+        parameter's format (132012), presence (131008), length (131009) and text (132018), the
+        rendered length (132005), then the buttons. Each check is its own small function."""
         if payload["type"] == "text":
             return str(payload["text"].get("body", "")), "service", None
         tpl = payload["template"]
-        language = (tpl.get("language") or {}).get("code", "")
+        language_object = tpl.get("language") if isinstance(tpl.get("language"), dict) else {}
+        language = language_object.get("code", "")
+        if language_object.get("policy", "deterministic") != "deterministic":
+            return "", "", (400, self._error(100, "Invalid parameter", "language.policy: the only value is deterministic"))
         stored = self.templates.get((waba_id, tpl.get("name", ""), language))
         if refusal := self._template_refusal(stored, str(tpl.get("name")), str(language)):
             return "", "", refusal
         assert stored is not None  # no template is a 132001 above
-        spec = spec_from_stored(stored)
-        components = [c for c in tpl.get("components") or [] if isinstance(c, dict)]
-        sent: dict[str, list[dict[str, Any]]] = {str(c.get("type", "")).lower(): c.get("parameters") or [] for c in components}
+        try:
+            spec = spec_from_stored(stored)
+        except Invalid as exc:  # a form the sandbox cannot fill (carousel, limited-time offer...): said, never a 500
+            reason = "; ".join(p.message for p in exc.problems[:2])
+            return "", "", (400, self._error(100, "Invalid parameter", f"sandbox: sends of this template cannot be checked here ({reason})"))
+        listed = tpl.get("components") or []
+        components = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+        if unknown := [str(c.get("type")) for c in components if str(c.get("type", "")).lower() not in COMPONENT_TYPES]:
+            return "", "", (400, self._error(100, "Invalid parameter", f"components: unknown type {unknown[0]!r}"))
+        sent: dict[str, list[Any]] = {str(c.get("type", "")).lower(): c.get("parameters") or [] for c in components}
         values: dict[str, str] = {}
         if refusal := self._header_media_refusal(spec.header_format, sent.get("header", [])):
             return "", "", refusal
@@ -360,19 +423,51 @@ class Sandbox:
             params = sent.get(component, [])
             if refusal := self._count_refusal(component, len(variables), len(params)):
                 return "", "", refusal
-            for var, param in zip(variables, params, strict=True):
+            for param in params:
                 if refusal := self._format_refusal(component, spec.parameter_format, param):
                     return "", "", refusal
-                value = str(param.get("text", ""))
-                if spec.parameter_format == "NAMED" and param.get("parameter_name") != var.name:
-                    return "", "", (400, self._error(132000, None, f"unexpected parameter_name {param.get('parameter_name')!r}"))
-                if re.search(r"[\n\t]| {5,}", value):
-                    return "", "", (400, self._error(132018, None, "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"))
+            if spec.parameter_format == "NAMED":  # by name, in any order (reference §1.2)
+                by_name = {p.get("parameter_name"): p for p in params}
+                if missing := [v.name for v in variables if v.name not in by_name]:
+                    extra = next(p.get("parameter_name") for p in params if p.get("parameter_name") not in {v.name for v in variables})
+                    return "", "", (400, self._error(132000, None, f"{component}: unexpected parameter_name {extra!r}, expected {missing[0]!r}"))
+                pairs = [(v, by_name[v.name]) for v in variables]
+            else:
+                pairs = list(zip(variables, params, strict=True))
+            for var, param in pairs:
+                value, refusal = self._parameter_value(component, param, spec.category)
+                if refusal:
+                    return "", "", refusal
                 values[var.name] = value
+        body = PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), spec.body_text)
+        if len(body) > BODY_RENDERED_MAX:
+            return "", "", (400, self._error(132005, None, f"body: the rendered text is {len(body)} characters, more than {BODY_RENDERED_MAX}"))
         if refusal := self._button_refusal(spec.buttons, [c for c in components if str(c.get("type", "")).lower() == "button"]):
             return "", "", refusal
-        body = PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), spec.body_text)
         return body, spec.category.lower(), None
+
+    def _parameter_value(self, component: str, param: dict[str, Any], category: str) -> tuple[str, tuple[int, dict[str, Any]] | None]:
+        """A text, currency or date_time parameter's shown value, or Meta's refusal: 131008 for a
+        missing or empty value, 131009 for one over its limit (60 header, 1024 body, 15 in an
+        authentication template), 132018 for new lines, tabs or more than 4 spaces."""
+        kind = str(param.get("type", "")).lower()
+        if kind == "text":
+            value = param.get("text")
+        else:  # currency / date_time: Meta shows the object's fallback_value
+            obj = param.get(kind)
+            value = obj.get("fallback_value") if isinstance(obj, dict) else None
+            if kind == "currency" and isinstance(obj, dict) and not (obj.get("code") and isinstance(obj.get("amount_1000"), int)):
+                value = None
+        if not isinstance(value, str) or not value.strip():
+            return "", (400, self._error(131008, None, f"{component}: a {kind} parameter needs a non-empty value"))
+        limit = PARAMETER_MAX[component]
+        if category == "AUTHENTICATION":
+            limit = min(limit, AUTHENTICATION_PARAMETER_MAX)
+        if len(value) > limit:
+            return "", (400, self._error(131009, None, f"{component}: a parameter is {len(value)} characters, at most {limit}"))
+        if re.search(r"[\n\t]| {5,}", value):
+            return "", (400, self._error(132018, None, "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"))
+        return value, None
 
     def _template_refusal(self, stored: dict[str, Any] | None, name: str, language: str) -> tuple[int, dict[str, Any]] | None:
         """132001 (HTTP 404) for a template the WABA does not have in that language, or has but
@@ -414,21 +509,58 @@ class Sandbox:
             return None
         first = params[0] if params and isinstance(params[0], dict) else {}
         received = str(first.get("type", "")).upper() or "UNKNOWN"
+        if received == str(kind_of(header_format)).upper():  # the right type, a wrong object (both link and id...)
+            return 400, self._error(132012, None, f"header: {parameter_mismatch(header_format, params)}")
         return 400, self._error(132012, None, f"header: Format mismatch, expected {header_format}, received {received}")
 
     def _button_refusal(self, buttons: list[Any], sent: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
-        """URL buttons: one text parameter for a URL with a variable, none for a static one
-        (132000 for the count, 132012 for a parameter that is not text)."""
-        by_index = {str(c.get("index")): c for c in sent if str(c.get("sub_type", "")).lower() == "url"}
+        """Each button component names a template button of its kind (100 for an unknown sub_type or
+        index, 132000 for no button there, 132012 for another kind); then per template button:
+        a URL with a variable takes one percent-encoded text (131009 otherwise), a static one none;
+        an OTP button the code (at most 15); a copy-code button its coupon (131008 without one);
+        a quick reply at most a payload."""
+        by_index: dict[int, dict[str, Any]] = {}
+        kinds = {b.index: b.type for b in buttons}
+        for component in sent:
+            sub_type = str(component.get("sub_type", "")).lower()
+            if sub_type not in BUTTON_SUB_TYPES:
+                return 400, self._error(100, "Invalid parameter", f"button: sub_type {component.get('sub_type')!r} is not valid")
+            try:
+                index = int(str(component.get("index")))
+            except ValueError:
+                return 400, self._error(100, "Invalid parameter", f"button: index {component.get('index')!r} is not a number")
+            if index not in kinds:
+                return 400, self._error(132000, None, f"button at index {index}: the template has no button there")
+            if kinds[index] not in BUTTON_SUB_TYPES[sub_type]:
+                return 400, self._error(132012, None, f"button at index {index}: Format mismatch, expected {kinds[index]}, received {sub_type.upper()}")
+            by_index[index] = component
         for button in buttons:
-            if button.type != "URL":
-                continue
-            params = (by_index.get(str(button.index)) or {}).get("parameters") or []
-            expected = 1 if button.url_variable is not None else 0
-            if refusal := self._count_refusal(f"button at index {button.index}", expected, len(params)):
-                return refusal
-            if params and str((params[0] if isinstance(params[0], dict) else {}).get("type", "")).lower() != "text":
-                return 400, self._error(132012, None, f"button at index {button.index}: Format mismatch, expected TEXT, received UNKNOWN")
+            params = [p if isinstance(p, dict) else {} for p in (by_index.get(button.index) or {}).get("parameters") or []]
+            where = f"button at index {button.index}"
+            if button.type in ("URL", "OTP"):
+                expected = 1 if button.type == "OTP" or button.url_variable is not None else 0
+                if refusal := self._count_refusal(where, expected, len(params)):
+                    return refusal
+                if not params:
+                    continue
+                text = params[0].get("text")
+                if str(params[0].get("type", "")).lower() != "text" or not isinstance(text, str) or not text:
+                    return 400, self._error(132012, None, f"{where}: Format mismatch, expected TEXT, received {str(params[0].get('type', '')).upper() or 'UNKNOWN'}")
+                if button.type == "OTP" and len(text) > AUTHENTICATION_PARAMETER_MAX:
+                    return 400, self._error(131009, None, f"{where}: the code is {len(text)} characters, at most {AUTHENTICATION_PARAMETER_MAX}")
+                if button.type == "URL" and not URL_SUFFIX_RE.fullmatch(text):
+                    return 400, self._error(131009, None, f"{where}: the URL suffix must be percent-encoded")
+            elif button.type == "COPY_CODE":
+                code = params[0].get("coupon_code") if params and str(params[0].get("type", "")).lower() == "coupon_code" else None
+                if not isinstance(code, str) or not code:
+                    return 400, self._error(131008, None, f"{where}: a copy_code button needs a coupon_code parameter")
+                if len(code) > COUPON_CODE_MAX:
+                    return 400, self._error(131009, None, f"{where}: the coupon code is {len(code)} characters, at most {COUPON_CODE_MAX}")
+            elif button.type == "QUICK_REPLY" and params:
+                if len(params) != 1 or str(params[0].get("type", "")).lower() != "payload" or not isinstance(params[0].get("payload"), str):
+                    return 400, self._error(132012, None, f"{where}: Format mismatch, expected PAYLOAD")
+            elif button.type == "MPM" and not (params and isinstance(params[0].get("action"), dict)):
+                return 400, self._error(131008, None, f"{where}: a multi-product button needs its action (sections of products)")
         return None
 
     # ---- webhooks out -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 if TYPE_CHECKING:
     from infra.local.sandbox import Sandbox
@@ -86,6 +86,7 @@ def put_templates(sandbox: Sandbox, waba_id: str, items: list[dict[str, Any]]) -
             template = {**item, "id": str(item.get("id") or 10**15 + secrets.randbelow(9 * 10**15))}
             template["status"] = str(item.get("status") or "APPROVED").upper()
             template["category"] = str(item["category"]).upper()
+            template["parameter_format"] = str(item.get("parameter_format") or "POSITIONAL").upper()
             sandbox.templates[(waba_id, item["name"], item["language"])] = template
         count = sum(1 for (waba, _, _) in sandbox.templates if waba == waba_id)
     return {"waba_id": waba_id, "templates": count}
@@ -126,6 +127,10 @@ LANGUAGE = r"^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$"
 Category = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
 class MetaTemplate(BaseModel):
     """One item of Meta's GET message_templates list; other keys Meta lists are kept as given."""
 
@@ -133,9 +138,12 @@ class MetaTemplate(BaseModel):
     id: str | None = None
     name: Annotated[str, Field(pattern=NAME)]
     language: Annotated[str, Field(pattern=LANGUAGE)]
-    status: Literal["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "FLAGGED", "LIMIT_EXCEEDED"] = "APPROVED"
-    category: Category
-    parameter_format: Literal["POSITIONAL", "NAMED"] = "POSITIONAL"
+    # Meta's statuses (reference §5.2) and enums in any casing, stored upper-case as Meta lists them.
+    status: Annotated[Literal["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "FLAGGED", "LIMIT_EXCEEDED",
+                              "PENDING_DELETION", "DELETED", "ARCHIVED", "REINSTATED", "LOCKED", "UNARCHIVED"],
+                      BeforeValidator(_upper)] = "APPROVED"
+    category: Annotated[Category, BeforeValidator(_upper)]
+    parameter_format: Annotated[Literal["POSITIONAL", "NAMED"], BeforeValidator(_upper)] = "POSITIONAL"
     components: Annotated[list[dict[str, Any]], Field(min_length=1)]
     quality_score: dict[str, Any] | None = None
     rejected_reason: str | None = None

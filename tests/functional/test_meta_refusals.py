@@ -134,6 +134,20 @@ REFUSALS = {
     "parameter_name for a POSITIONAL template": Refusal(
         "positional", _positional_to_named, 422, "params.first_name",
         _meta_body(_add_names), 132012, 400, "parameter_format is POSITIONAL"),
+    "a header parameter over 60 characters": Refusal(
+        "named", _set("params.order_id", "A" * 61), 422, "params.order_id",
+        lambda r: params_of(r, "header")[0].update(text="A" * 61), 131009, 400, "at most 60", "Parameter value is not valid"),
+    "an empty body parameter": Refusal(
+        "named", _set("params.first_name", " "), 422, "params.first_name",
+        _meta_body(lambda ps: ps[0].update(text="")), 131008, 400, "non-empty value", "Required parameter is missing"),
+    "a rendered body over 1,024 characters": Refusal(
+        "named", _set("params.first_name", "A" * 1000), 422, "params",
+        _meta_body(lambda ps: ps[0].update(text="A" * 1000)), 132005, 400, "the rendered text is", "Template Hydrated Text Too Long"),
+    "a button at an index the template lacks": Refusal(
+        "named", _set("button_params", {"0": "1Z", "5": "x"}), 422, "button_params.5",
+        lambda r: r["template"]["components"].append({"type": "button", "sub_type": "url", "index": "5",
+                                                      "parameters": [{"type": "text", "text": "x"}]}),
+        132000, 400, "button at index 5: the template has no button there"),
     "a media value where the template has text": Refusal(
         "named", _set("params.first_name", {"image": {"link": "https://example.com/a.png"}}), 422, "params.first_name",
         _meta_body(lambda ps: ps[1].update(type="image", image={"link": "https://example.com/a.png"})), 132012, 400,
@@ -369,3 +383,100 @@ def test_a_synchronous_131049_fails_at_once_with_advice_and_is_not_retried(api, 
     assert message["status"] == "failed" and message["attempts"] == 1 and stack.deps.settings.max_send_attempts > 1
     assert message["error"]["code"] == 131049 and "at least 24 h" in message["error"]["advice"]
     assert stack.sandbox.received(STRANGER) == []
+
+
+def sandbox_request(api, message_body: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud API request our renderer builds for order_shipped (NAMED: header, body, a URL button)."""
+    return valid_request(api, Refusal("named", lambda b: None, 0, "", lambda r: None, 0, 0), message_body)
+
+
+@pytest.mark.parametrize(("change", "code", "details"), [
+    (lambda r: r["template"]["language"].update(policy="fallback"), 100, "language.policy"),
+    (lambda r: components(r, "button")[0]["parameters"][0].update(text="1Z 999/AA"), 131009, "percent-encoded"),
+    (lambda r: r["template"]["components"].append({"type": "bodyy", "parameters": []}), 100, "unknown type 'bodyy'"),
+    (lambda r: components(r, "button")[0].update(sub_type="quick_reply", parameters=[{"type": "payload", "payload": "X"}]), 132012,
+     "expected URL, received QUICK_REPLY"),
+    (lambda r: components(r, "button")[0].update(sub_type="link"), 100, "sub_type 'link'"),
+    (lambda r: params_of(r, "body")[1].update(type="currency", currency={"fallback_value": "$1"}), 131008, "currency"),
+])
+def test_the_sandbox_refuses_sends_meta_refuses_that_our_renderer_never_builds(api, stack, templates, message_body, change, code, details):
+    # GIVEN the request our renderer builds, changed the way another client might build it
+    request = sandbox_request(api, message_body)
+    change(request)
+    # WHEN it goes straight to the sandbox / THEN Meta's code comes back, in Meta's shape, with a title
+    http, answer = graph(stack, request)
+    assert http == 400, answer
+    assert_meta_error(answer, code, details)
+    assert not answer["error"]["message"].endswith(" Error")
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda r: params_of(r, "body").reverse(), id="named parameters in another order"),
+    pytest.param(lambda r: r.update(to="+886 (912) 345-678"), id="to with spaces, dashes and parentheses"),
+    pytest.param(lambda r: r["template"]["language"].update(policy="deterministic"), id="policy deterministic"),
+])
+def test_the_sandbox_accepts_what_meta_accepts(api, stack, templates, message_body, change):
+    # GIVEN a valid request written another way Meta documents as accepted (reference §1.1, §1.2)
+    request = sandbox_request(api, message_body)
+    change(request)
+    # WHEN it goes straight to the sandbox / THEN it is accepted, and the phone shows the same text
+    http, answer = graph(stack, request)
+    assert http == 200, answer
+    assert stack.sandbox.messages[-1]["text"].startswith("Hi Ana, your order of NT$1,580.00")
+
+
+def test_the_sandbox_answers_a_template_it_cannot_check_with_a_refusal_not_a_crash(api, stack):
+    # GIVEN a carousel template the WABA holds at Meta (a form the sandbox cannot fill)
+    from infra.local.sandbox_templates import MetaTemplate, put_templates
+
+    carousel = {"name": "carousel_promo", "language": "en_US", "category": "marketing", "status": "approved", "components": [
+        {"type": "BODY", "text": "See our picks"}, {"type": "CAROUSEL", "cards": [{"components": []}]}]}
+    put_templates(stack.sandbox, stack.dev_tenant["waba_id"], [MetaTemplate.model_validate(carousel).model_dump(exclude_none=True)])
+    # WHEN a send of it reaches the sandbox
+    http, answer = graph(stack, {"messaging_product": "whatsapp", "to": "886912345678", "type": "template",
+                                 "template": {"name": "carousel_promo", "language": {"code": "en_US"}}})
+    # THEN a Graph error says the sandbox cannot check it (never a 500)
+    assert http == 400 and answer["error"]["code"] == 100 and "cannot be checked" in answer["error"]["error_data"]["details"]
+
+
+COPY_AND_OTP = [
+    {"name": "promo_code", "language": "en_US", "category": "MARKETING", "status": "APPROVED", "components": [
+        {"type": "BODY", "text": "Your code for 25% off is below."}, {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "25OFF"}]}]},
+    {"name": "login_code", "language": "en_US", "category": "AUTHENTICATION", "status": "APPROVED", "components": [
+        {"type": "BODY", "text": "{{1}} is your verification code."},
+        {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]}]},
+]
+
+
+@pytest.mark.parametrize(("name", "components_sent", "code"), [
+    ("promo_code", [], 131008),  # no coupon: nothing to copy
+    ("promo_code", [{"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "X" * 16}]}], 131009),
+    ("login_code", [{"type": "body", "parameters": [{"type": "text", "text": "482913"}]}], 132000),  # no OTP button
+    ("login_code", [{"type": "body", "parameters": [{"type": "text", "text": "1234567890123456"}]},
+                    {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "1234567890123456"}]}], 131009),
+])
+def test_copy_code_and_otp_sends_meta_refuses_are_refused(api, stack, name, components_sent, code):
+    # GIVEN a copy-code and an authentication template the WABA holds at Meta
+    from infra.local.sandbox_templates import put_templates
+
+    put_templates(stack.sandbox, stack.dev_tenant["waba_id"], copy.deepcopy(COPY_AND_OTP))
+    # WHEN a send without what Meta requires (or with too long a code) reaches the sandbox
+    http, answer = graph(stack, {"messaging_product": "whatsapp", "to": "886912345678", "type": "template",
+                                 "template": {"name": name, "language": {"code": "en_US"}, "components": components_sent}})
+    # THEN Meta's code comes back
+    assert http == 400 and answer["error"]["code"] == code, answer
+
+
+def test_our_copy_code_and_otp_sends_pass_the_sandbox(api, stack):
+    # GIVEN both templates imported from Meta
+    from infra.local.sandbox_templates import put_templates
+
+    put_templates(stack.sandbox, stack.dev_tenant["waba_id"], copy.deepcopy(COPY_AND_OTP))
+    assert api.post("/v1/templates/sync", {})[0] == 200
+    # WHEN each is sent through our API the way a platform would (the code given once)
+    sent = [api.post("/v1/messages", {"to": "+886912345678", "template": {"name": "promo_code", "language": "en_US"}, "button_params": {"0": "SAVE25"}}),
+            api.post("/v1/messages", {"to": "+886912345678", "template": {"name": "login_code", "language": "en_US"}, "params": {"1": "482913"}})]
+    stack.drain()
+    # THEN Meta (the sandbox) accepted both: they reach read
+    assert [s[0] for s in sent] == [202, 202], sent
+    assert [api.message(s[1]["id"])["status"] for s in sent] == ["read", "read"]

@@ -235,3 +235,37 @@ def test_a_deleted_flows_reminders_are_still_cancelled_by_its_cancel_event(clini
     assert clinic.call("PUT", "/v1/flows/clinic_visit", CLINIC_FLOW)[0] == 201
     assert clinic.delete("/v1/flows/clinic_visit")[0] == 204
     assert clinic.delete("/v1/flows/clinic_visit")[0] == 404
+
+
+def test_the_same_cancel_again_after_a_move_cancels_what_the_move_planned(clinic, stack):  # noqa: F811
+    # GIVEN a booking, its cancel, then a move that planned the visit again
+    visit = tomorrow_at(10)
+    cancel = {"type": "appointment.cancelled", "key": "booking-1", "to": "+886912345678"}
+    assert clinic.post("/v1/events", booking(visit))[0] == 202
+    assert clinic.post("/v1/events", cancel)[0] == 202
+    assert clinic.post("/v1/events", booking(visit + timedelta(days=1), event_type="appointment.moved"))[0] == 202
+    moved = {m for m, s in messages_of(stack, "booking-1").items() if s in PENDING}
+    assert moved
+    # WHEN the patient cancels again, with the very same body as the first cancel
+    status, body, _ = clinic.post("/v1/events", cancel)
+    # THEN it is applied, not answered from the first cancel: nothing of the move is left to send
+    assert status == 202 and set(body["cancelled"]) == moved, body
+    assert not [s for s in messages_of(stack, "booking-1").values() if s in PENDING]
+    # AND a retry of that second cancel is answered from it, changing nothing
+    assert clinic.post("/v1/events", cancel)[1] == body
+
+
+def test_booking_again_with_the_same_body_after_its_cancel_plans_again(clinic, stack):  # noqa: F811
+    # GIVEN a booking and its cancel
+    visit = tomorrow_at(10)
+    first = clinic.post("/v1/events", booking(visit))[1]
+    assert clinic.post("/v1/events", {"type": "appointment.cancelled", "key": "booking-1", "to": "+886912345678"})[0] == 202
+    # WHEN the customer books the same slot again (the same body as the first booking)
+    status, again, _ = clinic.post("/v1/events", booking(visit))
+    # THEN new messages are planned (not the first booking's ids, cancelled, answered as if pending)
+    assert status == 202, again
+    assert {m["id"] for m in again["messages"]}.isdisjoint({m["id"] for m in first["messages"]})
+    statuses = messages_of(stack, "booking-1")
+    assert all(statuses[m["id"]] in PENDING for m in again["messages"] if m["status"] == "scheduled")
+    # AND a retry right after is the same answer, planned once
+    assert clinic.post("/v1/events", booking(visit))[1] == again

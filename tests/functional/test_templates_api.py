@@ -141,3 +141,43 @@ def test_template_webhook_with_hyphenated_language_is_applied(api, stack):
     assert status == 200
     stack.drain()
     assert api.get("/v1/templates/order_shipped?language=en_US")[1]["status"] == "APPROVED"
+
+
+def test_delete_removes_the_template_at_meta_too_so_sync_does_not_bring_it_back(api, stack):
+    # GIVEN an approved template in two languages, at Meta (the sandbox) and here
+    api.approved_template()
+    spanish = load_event("api/create_template.json")
+    spanish.update(language="es")
+    spanish["components"][2]["text"] = "Lucky Shrub ES"
+    assert api.post("/v1/templates", spanish)[0] == 201
+    stack.drain()
+    waba = stack.dev_tenant["waba_id"]
+    # WHEN one translation is deleted
+    assert api.delete("/v1/templates/order_shipped?language=es")[0] == 204
+    # THEN Meta no longer holds it, the other stays at Meta and here, and a sync does not bring it back
+    assert (waba, "order_shipped", "es") not in stack.sandbox.templates and (waba, "order_shipped", "en_US") in stack.sandbox.templates
+    assert api.post("/v1/templates/sync", {})[0] == 200
+    assert api.get("/v1/templates/order_shipped?language=es")[0] == 404
+    assert api.get("/v1/templates/order_shipped?language=en_US")[0] == 200
+    # WHEN the name is deleted without a language / THEN every translation goes, at Meta too
+    assert api.delete("/v1/templates/order_shipped")[0] == 204
+    assert not [k for k in stack.sandbox.templates if k[1] == "order_shipped"]
+    assert api.get("/v1/templates/order_shipped?language=en_US")[0] == 404
+
+
+def test_delete_of_a_template_meta_no_longer_holds_deletes_it_here_and_meta_down_changes_nothing(api, stack):
+    # GIVEN an approved template that Meta deleted meanwhile
+    api.approved_template()
+    del stack.sandbox.templates[(stack.dev_tenant["waba_id"], "order_shipped", "en_US")]
+    # WHEN deleted here / THEN it goes (Meta's "not found" is what was asked)
+    assert api.delete("/v1/templates/order_shipped?language=en_US")[0] == 204
+    # GIVEN another one, and WhatsApp answering 500
+    payload = load_event("api/create_template.json")
+    payload["name"] = "order_packed"
+    assert api.post("/v1/templates", payload)[0] == 201
+    stack.drain()
+    stack.sandbox.handle = lambda *a, **k: (500, {"error": {"code": 1, "message": "(#1) An unknown error occurred", "type": "OAuthException"}})
+    # WHEN it is deleted / THEN 502, and it is still here
+    status, problem, headers = api.delete("/v1/templates/order_packed?language=en_US")
+    assert status == 502 and headers["content-type"].startswith("application/problem+json"), problem
+    assert api.get("/v1/templates/order_packed?language=en_US")[0] == 200

@@ -98,6 +98,31 @@ def test_late_sent_after_failed_is_ignored_and_failed_carries_code_and_title(api
     assert message["error"]["code"] == 131049 and "healthy ecosystem" in message["error"]["title"]
 
 
+def test_a_failed_status_whose_error_data_is_a_string_still_fails_the_message_with_its_details(api, stack, message_body):
+    # GIVEN a sent message, and Meta's failed status with `error_data` as a plain string (reference §1.6)
+    message_id, wamid = sent_message(api, stack, message_body)
+    odd = {"status": "failed", "timestamp": "1750030073", "pricing": "not an object",
+           "errors": [{"code": "131026", "title": "Message undeliverable", "error_data": "Receiver is incapable of receiving this message"}]}
+    # WHEN it arrives
+    status, _, _ = post_webhook(stack, status_event(stack, message_id, wamid, [odd]))
+    stack.drain()
+    # THEN the message failed with the code, the title and the string as its details; the odd pricing read as absent
+    message = api.message(message_id)
+    assert status == 200 and message["status"] == "failed"
+    assert message["error"]["code"] == 131026 and message["error"]["details"] == "Receiver is incapable of receiving this message"
+
+
+def test_a_failed_status_whose_errors_nobody_can_read_still_fails_the_message(api, stack, message_body):
+    # GIVEN a sent message, and a failed status whose `errors` is no list of errors
+    message_id, wamid = sent_message(api, stack, message_body)
+    # WHEN it arrives
+    post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "failed", "timestamp": "1750030073", "errors": "boom"}]))
+    stack.drain()
+    # THEN the message is failed (no code to show), never left accepted
+    message = api.message(message_id)
+    assert message["status"] == "failed" and message["error"]["code"] is None
+
+
 def test_status_without_callback_data_is_found_by_wamid(api, stack, message_body):
     message_id, wamid = sent_message(api, stack, message_body)
     event = status_event(stack, message_id, wamid, [{"status": "delivered", "timestamp": "1750030074"}])

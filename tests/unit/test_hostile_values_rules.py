@@ -102,3 +102,76 @@ def test_a_number_param_that_is_not_a_json_number_says_what_it_is(value, message
     # WHEN a {"number": ...} parameter holds text, infinity or a boolean THEN the error says which
     with pytest.raises(ValueError, match=message):
         format_value(value, "en_US")
+
+
+def test_an_anchor_without_an_offset_or_any_zone_is_refused_not_taken_as_utc():
+    # GIVEN the clinic's flow, no zone from the event, contact or data, and a visit at 10:00 with no offset
+    flow = parse_flow("clinic", CLINIC)
+    # WHEN it is planned / THEN the field is named (it was planned as 10:00 UTC, 18:00 in Taipei)
+    with pytest.raises(Invalid) as caught:
+        plan(flow, {"visit_at": "2026-11-30T10:00"}, NOW)
+    assert [p.field for p in caught.value.problems] == ["data.visit_at"] and "offset" in caught.value.problems[0].message
+    # AND with the contact's zone the same text is 10:00 there
+    out = {p.step.template: p for p in plan(flow, {"visit_at": "2026-11-30T10:00"}, NOW, timezone="Asia/Taipei")}
+    assert out["visit_reminder"].send_at == datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1899-12-31"])
+def test_a_date_outside_the_supported_years_is_refused_as_a_datetime_is(day):
+    # GIVEN a {date} the customer would read as "January 1, 1" / WHEN formatted / THEN refused
+    with pytest.raises(ValueError, match="out of range"):
+        format_value({"date": day}, "en_US")
+
+
+@pytest.mark.parametrize("code", ["XXX", "XTS", "XAU", "XDR"])
+def test_an_iso_code_for_no_currency_is_refused(code):
+    # GIVEN a code Babel formats as "¤1.00" or an ounce of gold / WHEN formatted / THEN refused, saying why
+    with pytest.raises(ValueError, match="no currency"):
+        format_value({"amount": 1, "currency": code}, "en_US")
+    assert format_value({"amount": -1580, "currency": "TWD"}, "en_US") == "-NT$1,580.00"  # a refund still shows
+
+
+def test_direction_overrides_are_refused_in_params_and_contact_names_but_rtl_marks_are_not():
+    # GIVEN a value that reads "Ana" backwards through U+202E, and Arabic text with a right-to-left mark
+    from wa_notify.domain.rendering import whitespace_problem
+    from wa_notify.models import ContactRequest
+
+    # WHEN checked / THEN the override is refused, the mark is fine
+    assert "direction overrides" in whitespace_problem("\u202eanA")
+    assert whitespace_problem("\u200fشكرا 5") is None
+    with pytest.raises(ValueError, match="direction overrides"):
+        ContactRequest.model_validate({"name": "\u202eevil"})
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"tags": ["active_7d"]}, "tags"), ({"tags": ["vip", "vip"]}, "tags"),
+])
+def test_a_contact_tag_the_service_computes_or_given_twice_is_refused(body, field):
+    from pydantic import ValidationError
+    from wa_notify.models import ContactRequest
+
+    with pytest.raises(ValidationError) as caught:
+        ContactRequest.model_validate(body)
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+@pytest.mark.parametrize("tiers", [[{"tag": "cold", "min_spend": 0}], [{"tag": "gold", "min_spend": 0}, {"tag": "gold", "min_spend": 10}]])
+def test_a_value_tier_named_as_a_computed_tag_or_twice_is_refused(tiers):
+    # GIVEN a tier that would tag contacts who never wrote "active_7d" (a campaign on it would reach them)
+    from pydantic import ValidationError
+    from wa_notify.models import SettingsRequest
+
+    with pytest.raises(ValidationError) as caught:
+        SettingsRequest.model_validate({"value_tiers": tiers})
+    assert caught.value.errors()[0]["loc"][0] == "value_tiers"
+
+
+def test_a_blank_default_of_a_contact_param_is_refused_naming_it():
+    # GIVEN a campaign param filled from the contact's name, with "" for contacts without one
+    from wa_notify.domain import audience
+    from wa_notify.domain.problems import ProblemList
+
+    problems = ProblemList()
+    # WHEN checked / THEN the default is named (the campaign planned nobody and "completed")
+    audience.check({"first_name": {"contact": "name", "default": " "}}, problems)
+    assert [p.field for p in problems.items] == ["params.first_name.default"]

@@ -15,6 +15,14 @@ from wa_notify.domain.problems import ProblemList
     (["zh_TW", "en_US"], None, None, ("en_US", "the contact has no locale; first translation (no default_language set)")),
     (["en_US", "pt_BR"], "zh_TW", "it", None),
     ([], "pt_PT", None, None),
+    # the same script before the other: Hong Kong and Taiwan read Traditional Chinese, Singapore Simplified
+    (["zh_CN", "zh_TW"], "zh_HK", None, ("zh_TW", "contact locale zh_HK, nearest translation")),
+    (["zh_CN", "zh_HK"], "zh_TW", None, ("zh_HK", "contact locale zh_TW, nearest translation")),
+    (["zh_HK", "zh_CN"], "zh_SG", None, ("zh_CN", "contact locale zh_SG, nearest translation")),
+    # old ISO codes a phone may report are the languages Meta's codes name
+    (["en_US", "he"], "iw_IL", None, ("he", "contact locale iw_IL, nearest translation")),
+    (["en_US", "id"], "in", None, ("id", "contact locale in, nearest translation")),
+    (["en_US", "fil"], "tl_PH", None, ("fil", "contact locale tl_PH, nearest translation")),
 ])
 def test_the_chain(available, locale, default, expected):
     # GIVEN a template's translations, a contact's locale and a default

@@ -102,3 +102,85 @@ def test_text_message_request():
     assert text_request("+15550001111", "hello")["text"] == {"preview_url": False, "body": "hello"}
     with pytest.raises(Invalid):
         text_request("+15550001111", "x" * 4097)
+
+
+POSITIONAL_HEADER_AND_BODY = validate_template({
+    "name": "order_update", "language": "en_US", "category": "UTILITY", "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}", "example": {"header_text": ["#123"]}},
+        {"type": "BODY", "text": "Hi {{1}}! Your order {{2}} has shipped.", "example": {"body_text": [["Pablo", "860198"]]}}]})
+
+
+def test_a_positional_header_variable_beside_the_body_s_of_its_number_is_given_as_header_1():
+    # GIVEN a POSITIONAL template whose header and body both have a {{1}} (Meta numbers each component apart)
+    spec = POSITIONAL_HEADER_AND_BODY
+    # WHEN it is sent with a value for each
+    out = render(spec, {"header.1": "A-1001", "1": "Ana", "2": "860198"})
+    # THEN the header shows its own value and the request carries it in the header component
+    assert (out.header, out.body) == ("Order A-1001", "Hi Ana! Your order 860198 has shipped.")
+    assert out.request["template"]["components"][0] == {"type": "header", "parameters": [{"type": "text", "text": "A-1001"}]}
+    assert [v.as_dict()["name"] for v in spec.variables] == ["header.1", "1", "2"]
+
+
+def test_a_positional_header_variable_beside_the_body_s_is_never_filled_by_the_body_s_value():
+    # GIVEN the same template / WHEN sent with the body's values only
+    found = problems({"1": "Ana", "2": "860198"}, {}, spec=POSITIONAL_HEADER_AND_BODY)
+    # THEN the header's own key is asked for (the customer never reads "Order Ana")
+    assert list(found) == ["params.header.1"] and "header's {{1}}" in found["params.header.1"]
+
+
+def test_a_positional_header_variable_alone_keeps_its_number_as_key():
+    # GIVEN a POSITIONAL template whose body has no variables / WHEN the header's {{1}} is given as "1"
+    spec = validate_template({"name": "ready", "language": "en_US", "category": "UTILITY", "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}", "example": {"header_text": ["#123"]}},
+        {"type": "BODY", "text": "Your order is ready for pickup."}]})
+    # THEN it fills the header, as before
+    assert render(spec, {"1": "A-7"}).header == "Order A-7"
+
+
+def imported(payload):
+    """A template as Meta holds it, read back as sends read it."""
+    from wa_notify.models_templates import spec_from_stored
+
+    return spec_from_stored({"parameter_format": "POSITIONAL", **payload})
+
+
+OTP_TEMPLATE = {"name": "login_code", "language": "en_US", "category": "AUTHENTICATION", "components": [
+    {"type": "BODY", "text": "{{1}} is your verification code."},
+    {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]}]}
+
+
+def test_an_authentication_template_s_otp_button_carries_the_body_s_code():
+    # GIVEN an AUTHENTICATION template with an OTP button, as Meta holds it
+    spec = imported(OTP_TEMPLATE)
+    # WHEN the code is given once, as the body's variable
+    out = render(spec, {"1": "482913"})
+    # THEN the request carries it in the body and in the button at index 0, as Meta requires
+    components = out.request["template"]["components"]
+    assert components == [{"type": "body", "parameters": [{"type": "text", "text": "482913"}]},
+                          {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "482913"}]}]
+
+
+@pytest.mark.parametrize(("params", "button_params", "field"), [
+    ({"1": "1234567890123456"}, {}, "params.1"),  # 16 characters: Meta's limit is 15
+    ({"1": "https://x.co"}, {}, "params.1"),  # no URL in an authentication template
+    ({"1": "482913"}, {"0": "999999"}, "button_params.0"),  # the button's code is the body's
+])
+def test_an_authentication_code_meta_would_refuse_is_refused_naming_its_field(params, button_params, field):
+    # GIVEN the OTP template / WHEN sent with a code Meta refuses / THEN 422 naming the field
+    assert field in problems(params, button_params, spec=imported(OTP_TEMPLATE))
+
+
+COPY_CODE_TEMPLATE = {"name": "promo", "language": "en_US", "category": "MARKETING", "components": [
+    {"type": "BODY", "text": "Your code for 25% off is below."},
+    {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "25OFF"}]}]}
+
+
+def test_a_copy_code_button_sends_the_coupon_of_the_send_and_needs_one():
+    # GIVEN Meta's own COPY_CODE JSON (no label: Meta writes "Copy offer code"), registered here
+    spec = validate_template(COPY_CODE_TEMPLATE)
+    # WHEN sent with a coupon, without one and with one of 16 characters
+    sent = render(spec, {}, {"0": "SAVE25"}).request["template"]["components"]
+    # THEN the coupon goes as Meta's coupon_code parameter; none or too long is refused
+    assert sent == [{"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SAVE25"}]}]
+    assert "button_params.0" in problems({}, {}, spec=spec)
+    assert "button_params.0" in problems({}, {"0": "X" * 16}, spec=spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 
 class SendJob(BaseModel):
@@ -87,27 +87,55 @@ class CallbackRecord(BaseModel):
     body: Json[CallbackJob]
 
 
+def _odd_is_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """An optional part of another shape than expected reads as absent: the status it belongs
+    to still applies (a `failed` status whose `error_data` is a string once dropped the whole
+    status, and the message stayed `accepted` for ever)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _odd_errors_unknown(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """`errors` of another shape: one error nobody could read, so a failed status still fails."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return [WhatsAppError()]
+
+
 class WhatsAppError(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    code: int | None = None
-    title: str | None = None
-    message: str | None = None
-    error_data: dict[str, Any] | None = None
+    code: Annotated[int | None, WrapValidator(_odd_is_none)] = None
+    title: Annotated[str | None, WrapValidator(_odd_is_none)] = None
+    message: Annotated[str | None, WrapValidator(_odd_is_none)] = None
+    # Meta documents {messaging_product, details}; a plain string is seen too (reference §1.6).
+    error_data: Annotated[dict[str, Any] | str | None, WrapValidator(_odd_is_none)] = None
+
+    @property
+    def details(self) -> str | None:
+        data = self.error_data
+        if isinstance(data, str):
+            return data[:1000] or None
+        details = (data or {}).get("details")
+        return str(details)[:1000] if details is not None else None
 
 
 class StatusUpdate(BaseModel):
-    """One entry of `value.statuses[]` in Meta's messages webhook (untrusted: OWASP API10)."""
+    """One entry of `value.statuses[]` in Meta's messages webhook (untrusted: OWASP API10).
+    `id` and `status` must be what Meta documents; an odd optional part reads as absent."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str = Field(min_length=1, max_length=512)
     status: str = Field(max_length=32)
-    timestamp: int | str | None = None
-    recipient_id: str | None = None
-    biz_opaque_callback_data: str | None = Field(default=None, max_length=512)
-    pricing: dict[str, Any] | None = None
-    errors: list[WhatsAppError] | None = None
+    timestamp: Annotated[int | str | None, WrapValidator(_odd_is_none)] = None
+    recipient_id: Annotated[str | None, WrapValidator(_odd_is_none)] = None
+    biz_opaque_callback_data: Annotated[str | None, Field(max_length=512), WrapValidator(_odd_is_none)] = None
+    pricing: Annotated[dict[str, Any] | None, WrapValidator(_odd_is_none)] = None
+    errors: Annotated[list[WhatsAppError] | None, WrapValidator(_odd_errors_unknown)] = None
 
 
 class WebhookChange(BaseModel):

@@ -178,10 +178,39 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[
 def _one_line(value: str | None) -> str | None:
     """A contact's name fills template parameters ({"contact": "name"}), where WhatsApp refuses
     control characters and line breaks: stored anyway, the contact would be excluded from every
-    campaign that names it (`invalid:params.<name>`) with nothing said when it was saved."""
+    campaign that names it (`invalid:params.<name>`) with nothing said when it was saved. Direction
+    overrides are refused as template parameters refuse them (domain/rendering.whitespace_problem)."""
     if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
         raise ValueError("cannot contain control characters or line breaks (it fills template parameters)")
+    if value is not None and ("\u202d" in value or "\u202e" in value):
+        raise ValueError("cannot contain direction overrides (U+202D, U+202E): they make the text read backwards")
     return value
+
+
+# Tags the service computes for every contact (domain/conversation.computed_tags): a stored tag or
+# a value tier of the same name would put contacts in segments they are not in.
+COMPUTED_TAGS = ("active_7d", "inactive_30d", "cold")
+
+
+def _own_tags(tags: list[str] | None) -> list[str] | None:
+    if tags is None:
+        return None
+    if taken := [t for t in tags if t in COMPUTED_TAGS]:
+        raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
+    if len(set(tags)) < len(tags):
+        raise ValueError(f"{next(t for t in tags if tags.count(t) > 1)!r} is given twice")
+    return tags
+
+
+def _distinct_tiers(tiers: list[Any] | None) -> list[Any] | None:
+    if tiers is None:
+        return None
+    names = [t.tag for t in tiers]
+    if taken := [t for t in names if t in COMPUTED_TAGS]:
+        raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
+    if len(set(names)) < len(names):
+        raise ValueError(f"tier tag {next(t for t in names if names.count(t) > 1)!r} is given twice")
+    return tiers
 
 
 def _known_locale(value: str | None) -> str | None:
@@ -201,7 +230,7 @@ class ContactRequest(Strict):
     name: Annotated[str | None, AfterValidator(_one_line)] = Field(default=None, max_length=200)
     locale: KnownLocale = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
-    tags: list[Tag] | None = Field(default=None, max_length=50)
+    tags: Annotated[list[Tag] | None, AfterValidator(_own_tags)] = Field(default=None, max_length=50)
     attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
     opted_out: StrictBool | None = Field(default=None, description="marketing opt-out; false opts the contact back in")
 
@@ -260,7 +289,7 @@ def _one_rating_per_reply(value: dict[str, int] | None) -> dict[str, int] | None
 class SettingsRequest(Strict):
     callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: StrictBool = False
-    value_tiers: list[ValueTier] | None = Field(default=None, max_length=10)
+    value_tiers: Annotated[list[ValueTier] | None, AfterValidator(_distinct_tiers)] = Field(default=None, max_length=10)
     reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_reply_key)],
                         Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers, or opt_out (out of marketing)")

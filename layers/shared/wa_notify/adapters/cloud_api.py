@@ -118,6 +118,19 @@ class CloudApiClient:
             raise parse_error(response)
         return response.json()
 
+    def delete_template(self, waba_id: str, name: str, access_token: str, *, hsm_id: str | None = None) -> None:
+        """DELETE /{waba}/message_templates?name=... (every language), with hsm_id one translation;
+        raises ProviderError when Meta refuses or is unreachable."""
+        import httpx
+
+        params = {"name": name, **({"hsm_id": hsm_id} if hsm_id else {})}
+        try:
+            response = self.http.delete(f"{waba_id}/message_templates", params=params, headers=_auth(access_token))
+        except httpx.TransportError as exc:
+            raise ProviderError(code=None, title=f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise parse_error(response)
+
     def get_phone_number(self, phone_number_id: str, fields: str, access_token: str) -> dict[str, Any]:
         """GET /{phone-number-id}?fields=...; raises ProviderError when Meta refuses or is unreachable."""
         return self._get_object(phone_number_id, {"fields": fields}, access_token)

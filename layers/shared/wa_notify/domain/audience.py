@@ -38,11 +38,15 @@ def check(params: dict[str, Any], problems: ProblemList) -> None:
         default = value.get("default")
         if default is not None and (not isinstance(default, (str, int, float)) or isinstance(default, bool)):
             problems.add(f"params.{name}.default", "must be a string or a number")
+        elif isinstance(default, str) and not default.strip():
+            problems.add(f"params.{name}.default", "cannot be blank: it fills the parameter for contacts without the field "
+                                                   "(WhatsApp refuses an empty one); leave it out to skip those contacts")
 
 
 def sample(params: dict[str, Any]) -> dict[str, Any]:
     """The params with each contact param as a sample value (the intake's render check)."""
-    return {k: (v.get("default") or SAMPLE if is_contact_param(v) else v) for k, v in params.items()}
+    # The default itself when given: a default WhatsApp would refuse fails the intake, not each contact.
+    return {k: ((v["default"] if v.get("default") is not None else SAMPLE) if is_contact_param(v) else v) for k, v in params.items()}
 
 
 def _lookup(contact: ContactRow, path: str) -> Any:

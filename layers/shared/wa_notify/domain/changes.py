@@ -28,7 +28,7 @@ from wa_notify.domain.fallback import undeliverable
 # Which item a change is of comes from its keys (adapters/storage/keys.stream_kind); template.yaml's
 # FilterCriteria let through the same changes (tests/unit/test_stream_filters.py checks both agree).
 STATUS_CALLBACKS = (st.SENT, st.DELIVERED, st.READ, st.FAILED)
-OPT_SOURCES_REPORTED = ("reply", "131050")  # a change made through the API is not reported back to its maker
+OPT_SOURCES_REPORTED = ("reply", "131050", "user_preferences")  # a change made through the API is not reported back to its maker
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,78 @@ def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
     context_id = _part(message, "context", "id")
     if context_id:
         out["context_id"] = context_id
+    out.update({k: v for k, v in _details(message, kind).items() if v not in ({}, [])})
+    return out
+
+
+TEXT_KEEP = 4096  # a caption, an address, a shared contact's name: more is not a customer's message
+FLOW_RESPONSE_KEEP = 20_000  # a WhatsApp Flow's answers (JSON text)
+LIST_KEEP = 20  # shared contacts, their phones, an order's lines
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+
+
+def _string(value: Any, keep: int = TEXT_KEEP) -> str | None:
+    return value[:keep] if isinstance(value, str) and value else None
+
+
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e15 else None
+
+
+def _strings(obj: Any, *fields: str) -> dict[str, str]:
+    """The string fields of an object Meta sent (anything else left out: these parts only inform)."""
+    if not isinstance(obj, dict):
+        return {}
+    return {f: v for f in fields if (v := _string(obj.get(f))) is not None}
+
+
+def _details(message: dict[str, Any], kind: str) -> dict[str, Any]:
+    """What else an inbound message carries that a platform acts on (reference §4.5): the media's
+    id (to fetch it), caption and file name; a location; shared contacts; an order's lines; a
+    WhatsApp Flow's answers; the ad a click-to-WhatsApp message came from; a forward; a number
+    change. A part of an odd shape is left out, never the message (they inform; the type,
+    text and payload above decide what happens)."""
+    out: dict[str, Any] = {}
+    if kind in MEDIA_TYPES:
+        media = _strings(message.get(kind), "id", "mime_type", "caption", "filename", "sha256")
+        if isinstance(message.get(kind), dict) and isinstance(message[kind].get("voice"), bool):
+            media["voice"] = message[kind]["voice"]
+        out["media"] = media
+    elif kind == "location" and isinstance(message.get("location"), dict):
+        place = message["location"]
+        out["location"] = {**{k: n for k in ("latitude", "longitude") if (n := _number(place.get(k))) is not None},
+                           **_strings(place, "name", "address", "url")}
+    elif kind == "contacts" and isinstance(message.get("contacts"), list):
+        cards = []
+        for card in message["contacts"][:LIST_KEEP]:
+            if not isinstance(card, dict):
+                continue
+            phones = card.get("phones")
+            listed: list[Any] = phones if isinstance(phones, list) else []
+            shown: dict[str, Any] = {}
+            if isinstance(card.get("name"), dict) and (formatted := _string(card["name"].get("formatted_name"))):
+                shown["name"] = formatted
+            shown["phones"] = [p for p in (_strings(x, "phone", "wa_id", "type") for x in listed[:LIST_KEEP]) if p]
+            cards.append(shown)
+        out["contacts"] = cards
+    elif kind == "order" and isinstance(message.get("order"), dict):
+        order = message["order"]
+        items = [{**_strings(i, "product_retailer_id", "currency"),
+                  **{k: n for k in ("quantity", "item_price") if (n := _number(i.get(k))) is not None}}
+                 for i in (order.get("product_items") if isinstance(order.get("product_items"), list) else [])[:100] if isinstance(i, dict)]
+        out["order"] = {**_strings(order, "catalog_id", "text"), "product_items": items}
+    elif kind == "interactive" and isinstance(message.get("interactive"), dict) and isinstance(message["interactive"].get("nfm_reply"), dict):
+        reply = message["interactive"]["nfm_reply"]
+        out["flow_response"] = {**_strings(reply, "name", "body"),
+                                **({"response_json": r} if (r := _string(reply.get("response_json"), FLOW_RESPONSE_KEEP)) else {})}
+    elif kind == "system":
+        out["system"] = _strings(message.get("system"), "type", "body", "new_wa_id", "wa_id", "customer")
+    if isinstance(message.get("referral"), dict):
+        out["referral"] = _strings(message["referral"], "source_url", "source_id", "source_type", "headline", "body", "media_type", "ctwa_clid")
+    context = message.get("context")
+    for flag in ("forwarded", "frequently_forwarded"):
+        if isinstance(context, dict) and context.get(flag) is True:
+            out[flag] = True
     return out
 
 

@@ -298,7 +298,9 @@ def plan(flow: Flow, data: dict[str, Any], now: datetime, *, reschedule: bool = 
             offset = None
         field = f"data.{step.anchor_field}"
         try:
-            anchor = anchor_time(data, step.anchor_field or "", zone_name or "UTC")
+            # No zone known (event, contact, data, the anchor's own): a date-time without an offset
+            # is refused as send_at is, not taken as UTC (10:00 in Taipei planned for 18:00 there).
+            anchor = anchor_time(data, step.anchor_field or "", zone_name)
         except ValueError as exc:
             if not any(p.field == field for p in problems.items):  # once per field, however many steps use it
                 problems.add(field, str(exc))

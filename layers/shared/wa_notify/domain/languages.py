@@ -16,14 +16,27 @@ from collections.abc import Iterable
 NO_TRANSLATION = "no_translation"
 
 
+# Old ISO 639 codes phones and platforms still send, and the codes Meta's templates use for them.
+LEGACY_LANGUAGES = {"iw": "he", "in": "id", "ji": "yi", "tl": "fil", "no": "nb"}
+# Chinese is written in two scripts: a Hong Kong reader gets Taiwan's text before mainland China's.
+SCRIPT = {"zh_TW": "Hant", "zh_HK": "Hant", "zh_MO": "Hant", "zh_CN": "Hans", "zh_SG": "Hans"}
+
+
 def nearest(languages: list[str], wanted: str) -> str | None:
-    """`wanted` exactly, else its first same-language variant, else its bare language."""
+    """`wanted` exactly, else its first same-language variant (one in the same script first),
+    else its bare language. An old code (iw, in, tl...) counts as the one Meta uses (he, id, fil)."""
     if wanted in languages:
         return wanted
-    base = wanted.split("_")[0]
+    base, _, region = wanted.partition("_")
+    if base in LEGACY_LANGUAGES:
+        base = LEGACY_LANGUAGES[base]
+        wanted = f"{base}_{region}" if region else base
+        if wanted in languages:
+            return wanted
     variants = [lang for lang in languages if lang.split("_")[0] == base and lang != base]
     if variants:
-        return variants[0]
+        script = SCRIPT.get(wanted)
+        return sorted(variants, key=lambda lang: script is not None and SCRIPT.get(lang) != script)[0]
     return base if base in languages else None
 
 

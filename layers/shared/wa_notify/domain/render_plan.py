@@ -54,8 +54,10 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
 class RenderPlan:
     """One spec's plan (see the module's docstring)."""
 
-    text_variables: tuple[tuple[str, str, int], ...]  # header then body: (name, component, length limit)
-    header_variables: tuple[str, ...]
+    # header then body: (params key, placeholder name, component, length limit); the key is the
+    # name except for a POSITIONAL header's variable beside a body one of its number ("header.1")
+    text_variables: tuple[tuple[str, str, str, int], ...]
+    header_variables: tuple[str, ...]  # placeholder names, in order
     body_variables: tuple[str, ...]
     expected: frozenset[str]  # every params key the template takes
     button_keys: frozenset[str]  # its buttons' indexes, as button_params keys
@@ -75,14 +77,15 @@ def plan_of(spec: TemplateSpec) -> RenderPlan:
     per row read and is dropped with its spec: no cache to bound or to go stale."""
     plan: RenderPlan | None = spec.__dict__.get(_PLAN_ATTR)
     if plan is None:
-        header = tuple(v.name for v in spec.variables if v.component == "header")
-        body = tuple(v.name for v in spec.variables if v.component == "body")
+        header = [v for v in spec.variables if v.component == "header"]
+        body = [v for v in spec.variables if v.component == "body"]
         media = kind_of(spec.header_format) is not None
         plan = RenderPlan(
-            text_variables=tuple((n, "header", HEADER_PARAM_MAX) for n in header) + tuple((n, "body", BODY_PARAM_MAX) for n in body),
-            header_variables=header,
-            body_variables=body,
-            expected=frozenset(header) | frozenset(body) | ({HEADER_PARAM} if media else set()),
+            text_variables=tuple((v.param, v.name, "header", HEADER_PARAM_MAX) for v in header)
+            + tuple((v.param, v.name, "body", BODY_PARAM_MAX) for v in body),
+            header_variables=tuple(v.name for v in header),
+            body_variables=tuple(v.name for v in body),
+            expected=frozenset(v.param for v in (*header, *body)) | ({HEADER_PARAM} if media else set()),
             button_keys=frozenset(str(b.index) for b in spec.buttons),
             buttons=tuple((b, str(b.index), split_text(b.url) if b.url else None) for b in spec.buttons),
             media_header=media,

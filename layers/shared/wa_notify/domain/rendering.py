@@ -23,24 +23,31 @@ if TYPE_CHECKING:  # imported where used, lazily (see above)
     from datetime import datetime
 
     from babel import Locale
+from wa_notify.domain.free_text import TEXT_MESSAGE_MAX as TEXT_MESSAGE_MAX  # free-form texts, read here by their callers
+from wa_notify.domain.free_text import text_request as text_request
+from wa_notify.domain.free_text import unreadable_text as unreadable_text
 from wa_notify.domain.header_media import header_parameter
 from wa_notify.domain.problems import Invalid, Problem, ProblemList
 from wa_notify.domain.render_plan import BODY_PARAM_MAX as BODY_PARAM_MAX  # the limits render() applies
 from wa_notify.domain.render_plan import HEADER_PARAM_MAX as HEADER_PARAM_MAX
 from wa_notify.domain.render_plan import fill as fill  # filling a text, read here by its callers
 from wa_notify.domain.render_plan import fill_parts, plan_of
-from wa_notify.domain.template_text import unreadable_problem
 from wa_notify.domain.templates import TemplateSpec
 
 BUTTON_PARAM_MAX = 2000
+# Authentication templates: a parameter (the code) is at most 15 characters, no URL (reference §1.2).
+AUTH_PARAM_MAX = 15
+COUPON_CODE_MAX = 15
 BODY_RENDERED_MAX = 1024
-TEXT_MESSAGE_MAX = 4096
 DateStyle = Literal["short", "medium", "long", "full"]
 DATE_STYLES: tuple[DateStyle, ...] = ("short", "medium", "long", "full")
 # Meta rejects parameter text with a newline, a tab or more than 4 consecutive spaces (132018).
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 AMOUNT_MAX = Decimal("1e15")
+# ISO 4217 codes Babel lists that are no money a customer pays: "no currency", testing, precious
+# metals, IMF and bond-market units ("¤1.00" reached a phone).
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "XFO", "XFU", "XRE"})
 # What urllib's quote() leaves as it is with safe="": a suffix made only of these is its own encoding.
 _URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
 
@@ -83,6 +90,9 @@ def whitespace_problem(value: str) -> str | None:
         return "cannot contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rejects it)"
     if _CONTROL.search(value):
         return "cannot contain control characters"
+    if "\u202d" in value or "\u202e" in value:
+        # Right-to-left text needs marks and isolates, never an override: "\u202eanA" shows "Ana".
+        return "cannot contain direction overrides (U+202D, U+202E): they make the text read backwards"
     return None
 
 
@@ -127,8 +137,9 @@ def format_value(value: Any, language: str) -> str:
             raise ValueError("amount must be a number")
         if abs(decimal_amount) >= AMOUNT_MAX:
             raise ValueError("amount is out of range")
-        if currency not in _known_currencies():
-            raise ValueError(f"unknown currency {currency}")
+        if currency not in _known_currencies() or currency in NOT_MONEY:
+            raise ValueError(f"unknown currency {currency}" if currency not in NOT_MONEY else
+                             f"{currency} is an ISO 4217 code for no currency (testing, metals, funds): give the currency the customer pays in")
         return format_currency(decimal_amount, currency, locale=locale)
     if keys == {"number"}:
         from babel.numbers import format_decimal
@@ -149,6 +160,8 @@ def format_value(value: Any, language: str) -> str:
             parsed = date.fromisoformat(value["date"])
         except (TypeError, ValueError) as exc:
             raise ValueError("date must be an ISO 8601 date such as 2024-09-07") from exc
+        if not moments.EARLIEST_YEAR <= parsed.year <= moments.LATEST_YEAR:  # as {datetime}: "January 1, 1" is no date to send
+            raise ValueError(f"date {moments.RANGE_PROBLEM}")
         return format_date(parsed, format=style, locale=locale)
     if keys in ({"datetime", "timezone"}, {"datetime"}):
         return _format_datetime(value.get("datetime"), value.get("timezone"), style, locale)
@@ -224,9 +237,10 @@ def render(
         problems += [Problem(f"params.{unknown}", f"is not a variable of template {spec.name} (its variables: {known})")
                      for unknown in sorted(set(params) - plan.expected)]
     language = spec.language
-    for name, component, limit in plan.text_variables:
+    for name, placeholder, component, limit in plan.text_variables:
         if name not in params:
-            problems.append(Problem(f"params.{name}", f"is required by the template {component}"))
+            problems.append(Problem(f"params.{name}", f"is required by the template {component}" if name == placeholder else
+                                    f"is required: the header's {{{{{placeholder}}}}} (each component numbers its own variables; params.{placeholder} fills the body's)"))
             continue
         value = params[name]
         if type(value) is str and value[10:11] != "T":  # plain text, not an ISO date-time (see format_value)
@@ -246,7 +260,10 @@ def render(
         if len(text) > limit:
             problems.append(Problem(f"params.{name}", f"is {len(text)} characters; a {component} parameter is at most {limit}"))
             continue
-        (header_values if component == "header" else body_values)[name] = text
+        if spec.category == "AUTHENTICATION" and (len(text) > AUTH_PARAM_MAX or "://" in text or "www." in text.lower()):
+            problems.append(Problem(f"params.{name}", f"an authentication template's code is at most {AUTH_PARAM_MAX} characters, with no URL"))
+            continue
+        (header_values if component == "header" else body_values)[placeholder] = text
     header_media = None
     if plan.media_header:
         media_problems = ProblemList()
@@ -261,10 +278,25 @@ def render(
     if button_params and not plan.button_keys.issuperset(button_params) and not plan.button_keys.issuperset(map(str, button_params)):
         problems += [Problem(f"button_params.{key}", f"template {spec.name} has no button at index {key}")
                      for key in sorted(set(map(str, button_params)) - plan.button_keys)]
+    # An authentication template's one-time code: its body's one variable. Its OTP button (or the
+    # URL form Meta stores it as) carries the same code, so the platform gives it once.
+    auth_code = body_values.get(plan.body_variables[0]) if spec.category == "AUTHENTICATION" and len(plan.body_variables) == 1 else None
     for button, key, url_parts in plan.buttons:
         # By its key ("0"), else by its index as a number (0)
         supplied = (button_params[key] if key in button_params else button_params.get(button.index)) if button_params else None  # type: ignore[call-overload]
         entry: dict[str, Any] = {"index": button.index, "type": button.type, "text": button.text}
+        if spec.category == "AUTHENTICATION" and button.type in ("OTP", "URL") and (button.type == "OTP" or button.url_variable is not None):
+            if supplied is not None and auth_code is not None and supplied != auth_code:
+                problems.append(Problem(f"button_params.{key}", "an authentication button carries the body's code: leave it out or give the same code"))
+                continue
+            supplied = supplied if supplied is not None else auth_code
+            if button.type == "OTP":
+                if not isinstance(supplied, str) or not supplied.strip() or len(supplied) > AUTH_PARAM_MAX:
+                    problems.append(Problem(f"button_params.{key}", f"the OTP button needs the code (the body's variable), 1 to {AUTH_PARAM_MAX} characters"))
+                    continue
+                button_components.append({"type": "button", "sub_type": "url", "index": key, "parameters": [{"type": "text", "text": supplied}]})
+                buttons_out.append(entry)
+                continue
         if button.type == "URL" and button.url:
             if button.url_variable is not None:
                 if supplied is None:
@@ -303,13 +335,16 @@ def render(
             entry["phone_number"] = button.phone_number
             if supplied is not None:
                 problems.append(Problem(f"button_params.{key}", "a phone-number button takes no parameter"))
+        elif button.type == "COPY_CODE":
+            # The code the customer copies is the send's: the template's example was for review only.
+            if not isinstance(supplied, str) or not supplied.strip() or len(supplied) > COUPON_CODE_MAX:
+                problems.append(Problem(f"button_params.{key}", f"button {key} copies a code: give it, 1 to {COUPON_CODE_MAX} characters"))
+                continue
+            button_components.append(
+                {"type": "button", "sub_type": "copy_code", "index": key, "parameters": [{"type": "coupon_code", "coupon_code": supplied}]}
+            )
         elif supplied is not None:
-            if button.type == "COPY_CODE" and isinstance(supplied, str) and 0 < len(supplied) <= 15:
-                button_components.append(
-                    {"type": "button", "sub_type": "copy_code", "index": key, "parameters": [{"type": "coupon_code", "coupon_code": supplied}]}
-                )
-            else:
-                problems.append(Problem(f"button_params.{key}", f"a {button.type} button takes no parameter here"))
+            problems.append(Problem(f"button_params.{key}", f"a {button.type} button takes no parameter here"))
         buttons_out.append(entry)
 
     if problems:
@@ -342,34 +377,3 @@ def _text_parameters(names: tuple[str, ...], values: dict[str, str], named: bool
     if named:
         return [{"type": "text", "text": values[name], "parameter_name": name} for name in names]
     return [{"type": "text", "text": values[name]} for name in names]
-
-
-def unreadable_text(text: str) -> bool:
-    """True for a text we send as written (free-form text, an auto-reply, a tap's acknowledgement)
-    that a customer could not read as a message: blank, or holding control
-    characters (other than line breaks and tabs) or lone surrogates. Blank counts the invisible
-    format characters (Cf: zero-width space, BOM, bidi marks) and the fillers in template_text.INVISIBLE (Hangul
-    filler, Braille blank) as space: "\u200b" or "\u3164" alone shows nothing."""
-    import unicodedata
-
-    return unreadable_problem(text) is not None or any(unicodedata.category(c) == "Cs" for c in text)
-
-
-def text_request(to: str, body: str, *, callback_data: str | None = None) -> dict[str, Any]:
-    """A free-form text message (only deliverable inside the 24 h customer-service window)."""
-    problems = ProblemList()
-    if not body.strip():
-        problems.add("text", "cannot be empty")
-    elif len(body) > TEXT_MESSAGE_MAX:
-        problems.add("text", f"is {len(body)} characters; at most {TEXT_MESSAGE_MAX} allowed")
-    problems.raise_if_any()
-    request: dict[str, Any] = {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": "text",
-        "text": {"preview_url": False, "body": body},
-    }
-    if callback_data is not None:
-        request["biz_opaque_callback_data"] = callback_data
-    return request

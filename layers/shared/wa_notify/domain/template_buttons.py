@@ -20,7 +20,7 @@ COPY_CODE_EXAMPLE_MAX = 15
 MAX_BUTTONS = 10
 BUTTON_TYPE_LIMITS = {"QUICK_REPLY": 10, "URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1, "VOICE_CALL": 1}
 KNOWN_BUTTON_TYPES = ("QUICK_REPLY", "URL", "PHONE_NUMBER", "COPY_CODE", "VOICE_CALL", "OTP", "FLOW", "CATALOG", "MPM", "SPM")
-UNLABELLED = ("OTP", "CATALOG", "MPM", "SPM")  # Meta labels these itself: a label is optional
+UNLABELLED = ("OTP", "CATALOG", "MPM", "SPM", "COPY_CODE")  # Meta labels these itself ("Copy offer code"): a label is optional
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,16 @@ class Variable:
     component: str  # header | body | button
     example: str | None = None
     button_index: int | None = None
+    # The `params` key a send fills it by, when not its name: a POSITIONAL header's {{1}} beside
+    # a body's {{1}} (Meta numbers each component on its own) is "header.1".
+    key: str | None = None
+
+    @property
+    def param(self) -> str:
+        return self.key or self.name
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"name": self.name, "component": self.component, "example": self.example}
+        out: dict[str, object] = {"name": self.param, "component": self.component, "example": self.example}
         if self.button_index is not None:
             out["button_index"] = self.button_index
         return out
@@ -138,12 +145,17 @@ def check_buttons(
                 problems.add(f"{bpath}.example", f"is {len(code)} characters; at most {COPY_CODE_EXAMPLE_MAX} allowed")
         elif btype == "OTP" and category != "AUTHENTICATION":
             problems.add(f"{bpath}.type", "OTP buttons are for AUTHENTICATION templates only")
+        elif btype == "MPM":
+            # Meta refuses a multi-product send without the product sections chosen for it, which no
+            # send here can carry yet: such a template (registered or imported) is not sendable.
+            problems.add(f"{bpath}.type", "MPM (multi-product) buttons need product sections at send time, which wa-notify cannot send yet")
         out.append(Button(index=j, type=btype, text=label or "", url=url, url_variable=url_var, phone_number=phone))
     for btype, limit in BUTTON_TYPE_LIMITS.items():
         if counts.get(btype, 0) > limit:
             problems.add(f"{path}.buttons", f"has {counts[btype]} {btype} buttons; at most {limit} allowed")
     # Quick replies must be grouped together, not interleaved with other kinds.
     qr_positions = [k for k, t in enumerate(kinds) if t == "QUICK_REPLY"]
-    if qr_positions and qr_positions[-1] - qr_positions[0] + 1 != len(qr_positions):
+    # A review rule: a template Meta approved in another order (imported) still sends.
+    if not stored and qr_positions and qr_positions[-1] - qr_positions[0] + 1 != len(qr_positions):
         problems.add(f"{path}.buttons", "QUICK_REPLY buttons must be grouped together, not mixed between other button types")
     return out, variables

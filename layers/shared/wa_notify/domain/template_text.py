@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
 POSITIONAL_VAR_RE = re.compile(r"^[1-9][0-9]*$")
 NAMED_VAR_RE = re.compile(r"^[a-z_]+$")
+# A named variable Meta approved may hold digits (`{{address_line1}}`): imported ones are kept.
+STORED_NAMED_VAR_RE = re.compile(r"^[a-z0-9_]+$")
 NESTED_ARRAY = 'must be a nested array: [["value1", "value2"]]'
 
 
@@ -54,9 +56,15 @@ def placeholders(text: str) -> list[str]:
 
 
 def check_text_variables(
-    text: str, path: str, fmt: str, problems: ProblemList, *, max_vars: int | None = None, edges: bool = False
+    text: str, path: str, fmt: str, problems: ProblemList, *, max_vars: int | None = None, edges: bool = False,
+    creation: ProblemList | None = None,
 ) -> list[str]:
-    """Check placement and syntax of the placeholders in one text; return their names."""
+    """Check placement and syntax of the placeholders in one text; return their names. Meta's
+    review rules of placement (start, end, adjacent variables, too many for the words) go to
+    `creation` when given: a template Meta approved (imported, or approved before a rule) is
+    not refused by them again, and sends as Meta holds it."""
+    placement = problems if creation is None else creation
+    named_re = NAMED_VAR_RE if creation is None else STORED_NAMED_VAR_RE
     names: list[str] = []
     # Stray braces: `{{1}`, `{1}}`, `{{{1}}}` and friends.
     stripped = PLACEHOLDER_RE.sub("", text)
@@ -70,7 +78,7 @@ def check_text_variables(
                     f"variable {{{{{raw}}}}} is not positional: with parameter_format POSITIONAL use {{{{1}}}}, {{{{2}}}}, ...",
                 )
                 continue
-        elif not NAMED_VAR_RE.match(raw):
+        elif not named_re.match(raw):
             problems.add(
                 path,
                 f"variable {{{{{raw}}}}} is not a valid named variable: lowercase letters and underscores only",
@@ -94,14 +102,14 @@ def check_text_variables(
     body = text.strip()
     # Meta's 2388299 ("variables can't be at the start or end") is a body rule.
     if edges and PLACEHOLDER_RE.match(body):
-        problems.add(path, "cannot start with a variable")
+        placement.add(path, "cannot start with a variable")
     if edges and re.search(r"\{\{[^{}]*\}\}$", body):
-        problems.add(path, "cannot end with a variable")
+        placement.add(path, "cannot end with a variable")
     if re.search(r"\}\}\s*\{\{", text):
-        problems.add(path, "has variables next to each other: put text or punctuation between them")
+        placement.add(path, "has variables next to each other: put text or punctuation between them")
     fixed_words = re.findall(r"[^\W_]+", PLACEHOLDER_RE.sub(" ", text))
     if len(fixed_words) < len(names):
-        problems.add(path, f"has too many variables for its length: {len(names)} variables, {len(fixed_words)} words")
+        placement.add(path, f"has too many variables for its length: {len(names)} variables, {len(fixed_words)} words")
     return names
 
 

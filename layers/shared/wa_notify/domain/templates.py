@@ -134,7 +134,8 @@ def check_components(
                         problems.add(f"{path}.text", "cannot contain new lines")
                     if any(ch in header_text for ch in "*~`"):
                         problems.add(f"{path}.text", "cannot contain markdown characters (* ~ `)")
-                    names = check_text_variables(header_text, f"{path}.text", fmt, problems, max_vars=1)
+                    names = check_text_variables(header_text, f"{path}.text", fmt, problems, max_vars=1,
+                                                 creation=creation if stored else None)
                     found = examples(comp.example, "header", names, fmt, path, creation)
                     variables += [Variable(n, "header", found.get(n)) for n in names]
             elif header_format == "LOCATION":
@@ -147,12 +148,19 @@ def check_components(
                     problems.add(f"{path}.format", "AUTHENTICATION templates cannot have media headers")
 
         elif ctype == "BODY":
+            if category == "AUTHENTICATION" and not stored:
+                # Meta writes an authentication template's body itself ("<code> is your verification
+                # code.", from add_security_recommendation and code_expiration_minutes) and refuses
+                # one of the business's own words: it is created at Meta and imported, text and all.
+                problems.add(f"{path}.text", "an authentication template's body is Meta's preset text: create it in WhatsApp "
+                                             "Manager (or Meta's API), then import it with POST /v1/templates/sync")
+                continue
             text = _text_field(comp.text, path, BODY_TEXT_MAX, problems)
             if text is not None:
                 body_text, body_path = text, path
                 if why := unreadable_problem(text):
                     creation.add(f"{path}.text", why)
-                names = check_text_variables(text, f"{path}.text", fmt, problems, edges=True)
+                names = check_text_variables(text, f"{path}.text", fmt, problems, edges=True, creation=creation if stored else None)
                 found = examples(comp.example, "body", names, fmt, path, creation)
                 variables += [Variable(n, "body", found.get(n)) for n in names]
                 if category == "AUTHENTICATION" and URL_RE.search(text):
@@ -189,6 +197,12 @@ def check_components(
         # params.header carries the header's media (domain/header_media.py): a variable of that name could never be filled
         problems.add(f"{body_path}.text", f"a variable named {{{{header}}}} cannot go with a {header_format} header, whose media "
                                           "is sent as params.header: rename the variable")
+    if fmt == "POSITIONAL":
+        # Meta numbers each component's variables from {{1}}: a header's {{1}} is not the body's
+        # {{1}}, so beside one it is given as params["header.1"] (one key could only fill both).
+        body_names = {v.name for v in variables if v.component == "body"}
+        variables = [Variable(v.name, v.component, v.example, v.button_index, key=f"header.{v.name}")
+                     if v.component == "header" and v.name in body_names else v for v in variables]
     found_parts = Components(header_format, header_text, body_text, footer_text, buttons, variables)
     return found_parts, problems
 

@@ -60,7 +60,7 @@ def put(deps: Deps, tenant_id: str, name: str, body: FlowRequest) -> tuple[dict[
             problems.add(f"{path}.template", f"no template {step.template}" + (f" in language {step.language}" if step.language else ""))
             continue
         spec = spec_from_stored(item)
-        variables = {v.name for v in [*spec.header_variables, *spec.body_variables]} | media_header(spec)
+        variables = {v.param for v in [*spec.header_variables, *spec.body_variables]} | media_header(spec)
         for var in step.params:
             if var not in variables:
                 problems.add(f"{path}.params.{var}", f"template {step.template} has no variable {var!r}")
@@ -133,12 +133,17 @@ def event_hash_of(body: EventRequest) -> str:
 
 
 def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventAccepted, bool]:
-    """Run every flow the event triggers, cancels or reschedules. Same event twice: same answer, planned once."""
+    """Run every flow the event triggers, cancels or reschedules. Same event twice in a row (a
+    retry): same answer, planned once. The same body again after another event for its key (a
+    second cancel after a move, a booking again after its cancel) is a new event and applies."""
     event_hash = event_hash_of(body)
     recorded = deps.store.flows.get_event(tenant_id, event_hash)
     now = deps.now()
+    supersedes = None
     if recorded and recorded.get("expires_at", 0) >= int(now.timestamp()):
-        return EventAccepted.model_validate(recorded["response"]), False
+        if not _changed_since(deps.store.flows.plans_for_key(tenant_id, body.key), event_hash, recorded):
+            return EventAccepted.model_validate(recorded["response"]), False
+        supersedes = recorded.get("created_at")
     try:
         to = to_e164(body.to)
     except ValueError as exc:
@@ -225,7 +230,7 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
                   "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
         written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
                                               quota=(day, limit) if items else None, cancels=cancelled, at=iso(now),
-                                              seen_plans=seen)
+                                              seen_plans=seen, supersedes=supersedes)
         if written is not PlanWrite.STALE:
             break
     if written is PlanWrite.OVER_QUOTA:
@@ -249,6 +254,14 @@ def _checked_translation(deps: Deps, tenant_id: str, name: str, language: str, d
         return deps.store.templates.get(tenant_id, name, language)
     items = sorted(deps.store.templates.list(tenant_id, name=name, limit=100)[0], key=lambda i: i["language"])
     return next((i for i in items if i["language"] == default), items[0] if items else None)
+
+
+def _changed_since(plans: list[PlanRow], event_hash: str, recorded: EventRow) -> bool:
+    """Whether another event changed the key's plans after this one was applied: then the same
+    body again is a new event (a cancel after a move must cancel what the move planned), not a
+    retry to answer from the record."""
+    at = str(recorded.get("created_at") or "")
+    return any(p.get("event_hash") != event_hash and str(p.get("updated_at") or "") >= at for p in plans)
 
 
 def _refuse_a_second_plan(seen: dict[str, PlanRow], starting: set[str], pending: set[str], key: str, event_type: str) -> None:
@@ -301,7 +314,7 @@ def _message_for(
         raise Conflict(f"flow {flow.name}: {exc.detail}") from None
     spec = spec_from_stored(template_item)
     params, field_of = {}, {}
-    for name in [*(v.name for v in [*spec.header_variables, *spec.body_variables]), *media_header(spec)]:
+    for name in [*(v.param for v in [*spec.header_variables, *spec.body_variables]), *media_header(spec)]:
         source = step.params.get(name, name)
         field_of[name] = source
         if source not in data:

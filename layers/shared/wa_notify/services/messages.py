@@ -177,8 +177,10 @@ def _create(deps: Deps, tenant_id: str, body: MessageRequest, idempotency_key: s
         to = None
     has_template = body.template is not None
     has_text = body.text is not None
-    if has_template == has_text:
-        problems.add("template", "give either template (a template message) or text (free-form, inside the 24 h window), not both")
+    if has_template and has_text:
+        problems.add("text", "give either template (a template message) or text (free-form, inside the 24 h window), not both")
+    elif not has_template and not has_text:
+        problems.add("template", "is required (a template message), unless text is given (free-form, inside the 24 h window)")
     if has_text and (body.params or body.button_params):
         problems.add("params", "params are for template messages")
     metadata = body.metadata

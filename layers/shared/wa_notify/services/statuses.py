@@ -84,12 +84,37 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
         for raw in _objects(value, "messages", counts):
             with _malformed_part("inbound message", counts):
                 _apply_one_inbound(deps, tenant_id, raw, counts, pnid)
+    elif field == "user_preferences":
+        with _malformed_part("user preference", counts):
+            _apply_user_preferences(deps, value, counts)
     elif field in template_lifecycle.FIELDS:
         with _malformed_part("template update", counts):
             counts["applied" if template_lifecycle.apply(deps, field, change.waba_id, value) else "ignored"] += 1
     else:
         counts["ignored"] += 1
     return counts
+
+
+def _apply_user_preferences(deps: Deps, value: dict[str, Any], counts: dict[str, int]) -> None:
+    """Meta's `user_preferences` field (reference §4.6): a customer chose in WhatsApp to stop (or
+    resume) a business's marketing messages: the contact's marketing consent follows, as a STOP
+    reply would; one recorded later than the webhook's time stays."""
+    metadata = value.get("metadata")
+    pnid = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
+    tenant_id = _tenant_for_pnid(deps, pnid)
+    if tenant_id is None:
+        metrics.add_metric(name="WebhookUnknownNumber", unit="Count", value=1)
+        counts["ignored"] += 1
+        return
+    for pref in _objects(value, "user_preferences", counts):
+        wa_id, choice = str(pref.get("wa_id") or ""), pref.get("value")
+        if pref.get("category") != "marketing_messages" or choice not in ("stop", "resume") or not wa_id.isdigit():
+            counts["ignored"] += 1
+            continue
+        deps.store.contacts.set_opt_out(tenant_id, "+" + wa_id, choice == "stop", _at(pref.get("timestamp"), deps.now()),
+                                        f"customer chose to {choice} marketing messages in WhatsApp", source="user_preferences",
+                                        unless_changed_since=True)
+        counts["applied"] += 1
 
 
 def _objects(value: dict[str, Any], key: str, counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -257,7 +282,7 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     error: ErrorInfo | None = None
     if new_status == st.FAILED:
         first = (status.errors or [WhatsAppError()])[0]
-        details = (first.error_data or {}).get("details")
+        details = first.details
         error = {"code": first.code, "title": first.title or first.message, "details": details}
         if hint := advice(first.code):
             error["advice"] = hint  # e.g. 131049: not retried, and the platform should wait 24 h too
@@ -276,6 +301,12 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any], phone_num
     sender = str(message.get("from") or "")
     wamid = str(message.get("id") or "")
     if not sender.isdigit() or not wamid:
+        # Meta's usernames (2026): a customer who adopted one may write with an empty `from` and a
+        # business-scoped `user_id` (reference §4.8). Contacts are keyed by phone here, so such a
+        # message cannot be stored yet: said and counted, never silently gone.
+        logger.warning("inbound message without a phone number dropped",
+                       extra={"has_user_id": bool(message.get("user_id") or message.get("from_user_id")), "has_id": bool(wamid)})
+        metrics.add_metric(name="InboundWithoutPhoneDropped", unit="Count", value=1)
         return None
     phone = "+" + sender
     moment = _moment(message.get("timestamp"), deps.now())

@@ -138,11 +138,38 @@ def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> Page
 
 
 def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
+    """Delete a template at Meta and here: one translation (`language`), else every one, as Meta's
+    own delete by name does. Meta first: a template deleted only here would still send from a
+    scheduled message and come back with the next sync. Gone at Meta already is fine; Meta
+    unreachable is a 502 and nothing changes here."""
     _check_name(name, language)
-    languages = [language] if language else [i["language"] for i in deps.store.templates.list(tenant_id, name=name, limit=100)[0]]
-    deleted = [lang for lang in languages if deps.store.templates.delete(tenant_id, name, lang)]
+    rows = [r for r in deps.store.templates.list(tenant_id, name=name, limit=100)[0] if not language or r["language"] == language]
+    if not rows:
+        raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
+    hsm_id = str(rows[0].get("meta_id") or "") if language else None
+    if hsm_id != "":  # a translation Meta never gave an id is not at Meta (refusing by name would take them all)
+        _delete_at_meta(deps, tenant_id, name, hsm_id)
+    deleted = [r["language"] for r in rows if deps.store.templates.delete(tenant_id, name, r["language"])]
     if not deleted:
         raise NotFound(f"no template {name}" + (f" in language {language}" if language else ""))
+
+
+TEMPLATE_NOT_FOUND = 100  # Meta's code for a delete of a template it does not hold (the subcode says "not found")
+
+
+def _delete_at_meta(deps: Deps, tenant_id: str, name: str, hsm_id: str | None) -> None:
+    tenant = tenant_profile(deps, tenant_id)
+    try:
+        try:
+            deps.cloud_api.delete_template(tenant["waba_id"], name, deps.whatsapp_token(tenant_id), hsm_id=hsm_id)
+        except ProviderError as exc:
+            if not exc.token_rejected:
+                raise
+            deps.cloud_api.delete_template(tenant["waba_id"], name, deps.whatsapp_token(tenant_id, force_fetch=True), hsm_id=hsm_id)
+    except ProviderError as exc:
+        if exc.code == TEMPLATE_NOT_FOUND and exc.http_status and 400 <= exc.http_status < 500:
+            return  # not at Meta (deleted there already): delete it here too
+        raise ProviderUnavailable(f"WhatsApp could not delete the template: {exc}") from exc
 
 
 def translations(deps: Deps, tenant_id: str, name: str, *, field: str = "template.name") -> list[str]:

@@ -38,14 +38,19 @@ class ContactRepository:
         )
         return cast("ContactRow", item or {})
 
-    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str, *, source: str) -> bool:
+    def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str, *, source: str,
+                    unless_changed_since: bool = False) -> bool:
         """Opt a contact out of (or back into) marketing; False when it already was. `source`
-        (reply, 131050, api) says who changed it: the stream reports a customer's change to the
-        platform, not the platform's own."""
+        (reply, 131050, user_preferences, api) says who changed it: the stream reports a
+        customer's change to the platform, not the platform's own. `unless_changed_since`: not
+        when a later change is recorded (a webhook that arrives late never undoes a newer choice)."""
+        condition = "(attribute_not_exists(opted_out) OR opted_out <> :o)"
+        if unless_changed_since:
+            condition += " AND (attribute_not_exists(opt_changed_at) OR opt_changed_at <= :at)"
         ok, _ = self.table.update(
             *keys.contact(tenant_id, phone),
             "SET opted_out = :o, opt_changed_at = :at, opt_reason = :why, opt_source = :src, " + _CREATE,
-            condition="attribute_not_exists(opted_out) OR opted_out <> :o",
+            condition=condition,
             values={":o": opted_out, ":at": at, ":why": reason, ":src": source, ":phone": phone, ":empty": {}},
         )
         return ok

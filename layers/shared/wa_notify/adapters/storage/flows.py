@@ -64,17 +64,24 @@ class FlowRepository:
         self, tenant_id: str, event_hash: str, event_record: EventRow, messages: builtins.list[MessageRow],
         plans: dict[str, PlanRow], key: str, *, now_s: int, quota: tuple[str, int] | None = None,
         cancels: Sequence[str] = (), at: str = "", seen_plans: dict[str, PlanRow] | None = None,
+        supersedes: str | None = None,
     ) -> PlanWrite:
         """Swap a key's plans in one transaction: the event record, its new messages, the per-flow
         plan records, the quota count and the cancels of the old plans' pending messages, all or
         nothing. A reschedule that fails at any point leaves the old plan exactly as it was.
+        The event record is new, or replaces the one created at `supersedes` (the same body
+        applied before another event changed the key): of two requests doing so, one writes.
 
         Each plan record is written only if it is still the one the caller read (`seen_plans`,
         by flow; absent: there was none), so two different events for one key cannot both plan
         from the same view: the second reads again (STALE)."""
         values: dict[str, Any] = {":now": now_s}
+        record_condition = "attribute_not_exists(pk) OR expires_at < :now"
+        if supersedes is not None:
+            record_condition += " OR created_at = :superseded"
+            values[":superseded"] = supersedes
         puts: builtins.list[tuple[dict[str, Any], str | None]] = [
-            (keys.event(tenant_id, event_hash).item(dynamo_safe(event_record)), "attribute_not_exists(pk) OR expires_at < :now"),
+            (keys.event(tenant_id, event_hash).item(dynamo_safe(event_record)), record_condition),
         ]
         for item in messages:
             puts.append((self.messages.row(item), "attribute_not_exists(pk)"))
