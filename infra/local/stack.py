@@ -293,6 +293,15 @@ class LocalFunction:
                 metrics.clear_metrics()
 
 
+def query_parameters(query: str) -> dict[str, str] | None:
+    """queryStringParameters as API Gateway's payload 2.0 has them: a parameter given twice is its
+    values joined by commas (`?status=read&status=failed` -> "read,failed"), never the last one."""
+    out: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        out[name] = f"{out[name]},{value}" if name in out else value
+    return out or None
+
+
 def http_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: str, path_params: dict[str, str]) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event, as Lambda receives it."""
     is_text = headers.get("content-type", "application/json").split(";")[0].strip() in ("application/json", "text/plain", "")
@@ -307,7 +316,7 @@ def http_event(method: str, path: str, query: str, headers: dict[str, str], body
         "rawPath": path,
         "rawQueryString": query,
         "headers": headers,
-        "queryStringParameters": dict(parse_qsl(query, keep_blank_values=True)) or None,
+        "queryStringParameters": query_parameters(query),
         "pathParameters": path_params or None,
         "requestContext": {
             "accountId": "123456789012",
@@ -753,6 +762,26 @@ class LocalStack:
                     # The client gave up waiting (the sandbox's webhook client after 10 s when the
                     # stack is overloaded): the request was handled, there is nobody to answer.
                     self.close_connection = True
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own refusals (a request line over 64 KB: 414; a malformed one: 400)
+                as problem+json, like every other error of the stack, not its HTML page."""
+                from http import HTTPStatus
+
+                title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+                body = json.dumps({"type": "about:blank", "title": title, "status": code,
+                                   "detail": explain or message or title}).encode()
+                self.close_connection = True
+                try:
+                    self.send_response(code, message)
+                    self.send_header("Content-Type", "application/problem+json")
+                    self.send_header("Connection", "close")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def _handle(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}

@@ -107,3 +107,14 @@ def test_a_malformed_or_huge_chunked_body_is_answered_not_dropped(base_url, raw,
             answer += chunk
     assert answer.partition(b"\r\n")[0].split(b" ")[1] == str(status).encode(), answer[:300]
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["status"] == status
+
+
+def test_a_request_line_over_64_kb_is_a_problem_json_414(base_url):
+    # GIVEN a cursor of 100,000 characters (the request line is over http.server's 64 KB)
+    head = b"GET /v1/messages?cursor=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n"
+    # WHEN it reaches the dev server
+    answer = raw_request(base_url, head)
+    # THEN 414 as problem+json, like every other error of the stack (not http.server's HTML page)
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    assert head_part.split(b" ")[1] == b"414" and b"application/problem+json" in head_part, answer[:300]
+    assert json.loads(body)["status"] == 414

@@ -83,3 +83,14 @@ def test_a_body_giving_a_key_twice_is_refused_and_nothing_is_sent(api, stack):
     assert api.get("/v1/messages")[1]["items"] == []
     stack.drain()
     assert stack.sandbox.messages == []
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/v1/messages?status=read&status=failed", "status"), ("/v1/contacts?tag=vip&tag=cold", "tag"),
+    ("/v1/templates/order_shipped?language=en_US&language=en", "language"),
+])
+def test_a_query_parameter_given_twice_is_a_422_naming_it_not_its_last_value(api, path, field):
+    # GIVEN a query with one parameter twice (API Gateway joins them with a comma; the local stack too)
+    # WHEN read / THEN 422 naming it: answering the last value alone would hide the other filter
+    status, problem, _ = api.get(path)
+    assert status == 422 and fields(problem) == [field], problem
