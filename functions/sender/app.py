@@ -20,7 +20,7 @@ def record_handler(record: LaneRecord) -> str:
     if isinstance(job, CampaignJob):
         from wa_notify.services import campaigns
 
-        return campaigns.run_job(get_deps(), job.model_dump())
+        return campaigns.run_job(get_deps(), job.model_dump(exclude_none=True))
     # The job as it was queued (no `kind`), since a throttled send queues it again.
     return sending.process(get_deps(), job.model_dump(exclude={"kind"}))
 

@@ -29,9 +29,12 @@ class CampaignJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["campaign_plan", "campaign_cancel"]
+    kind: Literal["campaign_plan", "campaign_cancel", "campaign_count"]
     tenant_id: str = Field(min_length=1, max_length=64)
     campaign_id: str = Field(pattern=r"^cmp_[a-z2-7]{26}$")
+    # A count job's continuation (services/campaign_progress): where to go on, and the counts so far.
+    start: dict[str, Any] | None = None
+    counts: dict[str, int] | None = None
 
 
 def _lane_job_kind(value: Any) -> str | None:
@@ -39,7 +42,7 @@ def _lane_job_kind(value: Any) -> str | None:
     No `kind` is a send job (the producers write none); an unknown or non-text kind matches no
     member, so the record fails (and reaches the DLQ after its redrives)."""
     kind = value.get("kind", "send") if isinstance(value, dict) else getattr(value, "kind", None)
-    if kind in ("campaign_plan", "campaign_cancel"):
+    if kind in ("campaign_plan", "campaign_cancel", "campaign_count"):
         return "campaign"
     return kind if kind == "send" else None
 

@@ -110,12 +110,15 @@ class SettingsView(View):
 
 class CampaignProgress(View):
     planned: int
-    queued: int
+    queued: int = Field(description="not yet handed to WhatsApp: scheduled (e.g. waiting for send_window.start) or queued")
     sent: int
     delivered: int
     read: int
     failed: int
     cancelled: int
+    as_of: str | None = Field(default=None, description=(
+        "a campaign of more than 2,000 messages is counted in the background: when this funnel was counted "
+        "(null: counted for this answer, or not yet counted)"))
 
 
 class CampaignView(View):

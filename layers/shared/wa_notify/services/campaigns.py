@@ -29,7 +29,7 @@ from wa_notify.domain.templates import TemplateSpec
 from wa_notify.models import CampaignRequest, CampaignView, Page
 from wa_notify.models_templates import spec_from_stored
 from wa_notify.observability import logger, metrics
-from wa_notify.services import campaign_audience, clicks, template_lifecycle
+from wa_notify.services import campaign_audience, campaign_progress, clicks, template_lifecycle
 from wa_notify.services import messages as message_service
 from wa_notify.services import numbers as number_service
 from wa_notify.services import templates as template_service
@@ -114,10 +114,13 @@ def _checked_language(deps: Deps, tenant_id: str, name: str) -> str:
     return (nearest(languages, default) if default else None) or languages[0]
 
 
-def view(item: CampaignRow, counts: dict[str, int] | None, *, listed: bool = False) -> CampaignView:
-    progress = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0, "cancelled": 0}
+def view(item: CampaignRow, counts: dict[str, int] | None, *, listed: bool = False, counted_at: str | None = None) -> CampaignView:
+    progress: dict[str, Any] = {"planned": int(item.get("planned", 0)), "queued": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
+                                "cancelled": 0, "as_of": counted_at}
     if counts:
         progress.update({k: v for k, v in counts.items() if k in progress})
+        # Pages planned between reading the campaign and counting its messages are counted too.
+        progress["planned"] = max(progress["planned"], int(counts.get("total", 0)))
     excluded = item.get("excluded_by")
     if excluded is None:  # a campaign from before the reasons were counted: only opt-outs were excluded
         excluded = {audience.OPTED_OUT: int(item.get("excluded", 0))} if item.get("excluded") else {}
@@ -132,22 +135,11 @@ def view(item: CampaignRow, counts: dict[str, int] | None, *, listed: bool = Fal
     })
 
 
-def _counts(deps: Deps, tenant_id: str, campaign_id: str) -> dict[str, int]:
-    """Cumulative funnel: `sent` counts everything WhatsApp took, `delivered` includes read."""
-    counts = dict.fromkeys(("queued", "sent", "delivered", "read", "failed", "cancelled", "total"), 0)
-    for _, status in deps.store.campaigns.messages_of(tenant_id, campaign_id):
-        counts["total"] += 1
-        if status in (st.SCHEDULED, st.QUEUED, st.SENDING, st.UNKNOWN):
-            counts["queued"] += 1
-        elif status == st.FAILED:
-            counts["failed"] += 1
-        elif status == st.CANCELLED:
-            counts["cancelled"] += 1
-        else:
-            counts["sent"] += 1
-            counts["delivered"] += status in (st.DELIVERED, st.READ)
-            counts["read"] += status == st.READ
-    return counts
+def _funnel(deps: Deps, tenant_id: str, item: CampaignRow) -> tuple[dict[str, int] | None, str | None]:
+    """The funnel and, for a large campaign, when it was counted (services/campaign_progress)."""
+    if campaign_progress.is_large(item):
+        return campaign_progress.snapshot(deps, tenant_id, item)
+    return campaign_progress.count_now(deps, tenant_id, item["id"]), None
 
 
 def _load(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignRow:
@@ -161,12 +153,12 @@ def _load(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignRow:
 
 def get(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
     item = _load(deps, tenant_id, campaign_id)
-    counts = _counts(deps, tenant_id, campaign_id)
-    return view(_completed(deps, tenant_id, item, counts), counts)
+    counts, counted_at = _funnel(deps, tenant_id, item)
+    return view(check_completed(deps, tenant_id, item, counts) if counts else item, counts, counted_at=counted_at)
 
 
-def _completed(deps: Deps, tenant_id: str, item: CampaignRow, counts: dict[str, int]) -> CampaignRow:
-    """Checked when progress is read (no request per message): a campaign whose every page is
+def check_completed(deps: Deps, tenant_id: str, item: CampaignRow, counts: dict[str, int]) -> CampaignRow:
+    """Checked when progress is counted (no request per message): a campaign whose every page is
     planned and whose every message left our hands (sent or beyond, failed or cancelled) is
     `completed`; one conditional write, once."""
     if (item["status"] == "sending" and item.get("planned_all") and counts["queued"] == 0
@@ -184,8 +176,11 @@ def list_all(deps: Deps, tenant_id: str, cursor: str | None, limit: int) -> Page
         raise Invalid([Problem("cursor", str(exc))]) from exc
     views = []
     for item in items:
-        if item["status"] == "sending" and item.get("planned_all"):
-            item = _completed(deps, tenant_id, item, _counts(deps, tenant_id, item["id"]))
+        if item["status"] == "sending" and item.get("planned_all") and not campaign_progress.is_large(item):
+            item = check_completed(deps, tenant_id, item, campaign_progress.count_now(deps, tenant_id, item["id"]))
+        elif item["status"] == "sending" and item.get("planned_all"):
+            counts, _ = campaign_progress.snapshot(deps, tenant_id, item)  # its count job completes it
+            item = check_completed(deps, tenant_id, item, counts) if counts else item
         views.append(view(item, None, listed=True))
     return Page[CampaignView](items=views, next=nxt)
 
@@ -203,7 +198,8 @@ def cancel(deps: Deps, tenant_id: str, campaign_id: str) -> CampaignView:
     else:
         deps.queues.send("high", {"kind": "campaign_cancel", "tenant_id": tenant_id, "campaign_id": campaign_id})
     _status_cache.pop(f"{tenant_id}#{campaign_id}", None)
-    return view(item, _counts(deps, tenant_id, campaign_id))
+    counts, counted_at = _funnel(deps, tenant_id, item)
+    return view(item, counts, counted_at=counted_at)
 
 
 def is_cancelled(deps: Deps, tenant_id: str, campaign_id: str) -> bool:
@@ -221,6 +217,8 @@ def run_job(deps: Deps, job: dict[str, Any]) -> str:
         return plan_page(deps, job["tenant_id"], job["campaign_id"])
     if job["kind"] == "campaign_cancel":
         return cancel_pending(deps, job["tenant_id"], job["campaign_id"])
+    if job["kind"] == "campaign_count":
+        return campaign_progress.count_job(deps, job)
     raise ValueError(f"unknown job kind {job['kind']!r}")
 
 

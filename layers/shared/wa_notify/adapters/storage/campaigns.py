@@ -121,16 +121,34 @@ class CampaignRepository:
         return CampaignPage.CONFLICT
 
     def messages_of(self, tenant_id: str, campaign_id: str) -> builtins.list[tuple[str, str]]:
-        """(id, status) of every message planned for the campaign: their keys from CampaignIndex
-        (KEYS_ONLY, so a status change never writes the index), their statuses read with
-        BatchGetItem (consistent, 100 a call), a page of keys at a time."""
+        """(id, status) of every message planned for the campaign (see messages_page)."""
         out: builtins.list[tuple[str, str]] = []
         start = None
         while True:
-            items, start = self.table.query("campaign_key = :c", {":c": keys.campaign(tenant_id, campaign_id).pk},
-                                            index="CampaignIndex", start_key=start)
-            rows = self.table.batch_get([{"pk": i["pk"], "sk": i["sk"]} for i in items],
-                                        projection="id, #status", names={"#status": "status"}) if items else []
-            out += [(r["id"], r["status"]) for r in rows]
+            rows, start = self.messages_page(tenant_id, campaign_id, start)
+            out += rows
             if not start:
                 return out
+
+    def messages_page(self, tenant_id: str, campaign_id: str, start: dict[str, Any] | None,
+                      limit: int | None = None) -> tuple[builtins.list[tuple[str, str]], dict[str, Any] | None]:
+        """One page of (id, status) of the campaign's messages and where the next starts: their keys
+        from CampaignIndex (KEYS_ONLY, so a status change never writes the index), their statuses
+        read with BatchGetItem (consistent, 100 a call)."""
+        items, nxt = self.table.query("campaign_key = :c", {":c": keys.campaign(tenant_id, campaign_id).pk},
+                                      index="CampaignIndex", start_key=start, limit=limit)
+        rows = self.table.batch_get([{"pk": i["pk"], "sk": i["sk"]} for i in items],
+                                    projection="id, #status", names={"#status": "status"}) if items else []
+        return [(r["id"], r["status"]) for r in rows], nxt
+
+    def save_progress(self, tenant_id: str, campaign_id: str, counts: dict[str, int], at: str) -> None:
+        """The funnel a count job found, as of `at` (what GET answers for a large campaign)."""
+        self.table.update(*keys.campaign(tenant_id, campaign_id), "SET progress = :p, progress_at = :at",
+                          condition="attribute_exists(pk)", values={":p": counts, ":at": at})
+
+    def claim_count(self, tenant_id: str, campaign_id: str, at: str, stale_before: str) -> bool:
+        """Whether this reader queues the next count job: at most one per campaign per refresh period."""
+        ok, _ = self.table.update(*keys.campaign(tenant_id, campaign_id), "SET count_requested_at = :at",
+                                  condition="attribute_exists(pk) AND (attribute_not_exists(count_requested_at) OR count_requested_at < :stale)",
+                                  values={":at": at, ":stale": stale_before})
+        return bool(ok)
