@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from wa_notify.adapters.storage import keys
 from wa_notify.domain.ratelimit import Rate
 from wa_notify.services import sending
@@ -460,3 +461,27 @@ def test_an_accepted_message_keeps_no_rendered_request(api, stack, message_body)
     row = stack.deps.store.messages.get(tenant, message_id)
     assert row["wamid"] and "request" not in row
     assert provider_calls(stack) == 1
+
+
+@pytest.mark.parametrize(("code", "pause_s"), [(368, 3600), (131048, 900)])
+def test_a_number_meta_blocks_pauses_its_sends_and_nothing_fails(api, stack, message_body, code, pause_s):
+    # GIVEN WhatsApp blocking the number (368 policy block, 131048 spam rate limit): it refuses
+    # every send from it (here the three a batch may have in flight side by side)
+    stack.sandbox.configure({"faults": [{"code": code, "mode": "sync", "http_status": 403 if code == 368 else 400, "count": 3}]})
+    api.approved_template()
+    ids = [api.post("/v1/messages", {**message_body, "to": f"+1415555{i:04d}", "priority": "bulk"})[1]["id"] for i in range(3)]
+    # WHEN the lane drains
+    stack.drain()
+    # THEN WhatsApp took nothing; no message failed or spent an attempt: all wait in their queue
+    # for the block's end (those Meta refused with its error as their last error)
+    rows = [stack.deps.store.messages.get(stack.dev_tenant["tenant_id"], i) for i in ids]
+    assert stack.sandbox.messages == []
+    assert [r["status"] for r in rows] == ["queued"] * 3 and all(int(r.get("attempts", 0)) == 0 for r in rows)
+    assert sorted(int((r.get("last_error") or {}).get("code") or 0) for r in rows)[-1] == code
+    # AND the number's pace bucket grants nothing for the pause (every lane, alerts included)
+    from wa_notify.services import sending
+
+    now_us = int(stack.deps.now().timestamp() * 1_000_000)
+    wait = stack.deps.store.buckets.take_number(stack.dev_tenant["phone_number_id"], None,
+                                                sending.number_rate(stack.deps, stack.dev_tenant["tenant_id"])[0], now_us, n=1, lane="high")
+    assert wait[0] == 0 and pause_s - 60 < wait[1] / 1_000_000 <= pause_s

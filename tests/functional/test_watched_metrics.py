@@ -74,6 +74,13 @@ def test_every_watched_custom_metric_is_emitted_as_watched(api, stack, monkeypat
     stack.sandbox.configure({"faults": [{"code": 130429, "mode": "sync"}]})
     api.post("/v1/messages", {**message, "to": "+886912000403"})
     stack.drain(max_rounds=1)
+    stack.sandbox.configure({"faults": [{"code": 368, "mode": "sync", "http_status": 403}]})  # Meta blocks the number
+    api.post("/v1/messages", {**message, "to": "+886912000404"})
+    stack.drain(max_rounds=1)
+    from wa_notify.adapters.storage import keys
+
+    lifted = keys.bucket(keys.number_scope(stack.dev_tenant["phone_number_id"]))  # the block lifts: the pace below is ours
+    stack.deps.store.table.client.delete_item(TableName=stack.deps.store.table.name, Key={"pk": {"S": lifted.pk}, "sk": {"S": lifted.sk}})
     assert api.call("PUT", "/v1/settings", {"throughput_per_second": 1})[0] == 200
     stack.deps.settings = stack.deps.settings.model_copy(update={"max_inline_wait_ms": 0})
     for i in range(3):

@@ -30,6 +30,11 @@ ADVICE = {
     131047: "More than 24 h since this person last wrote: free-form text is refused; send an approved template instead.",
     131050: "This person stopped marketing messages from you on WhatsApp; they are opted out.",
 }
+# Meta blocking the business number itself: 368 "temporarily blocked for policy violations",
+# 131048 "spam rate limit hit" (reference §2: "pause sending", "pause the campaign"). Every send
+# from the number would be refused alike: the number's sends pause this long (then one probes),
+# and the messages wait in their queues, not failed: nothing was sent.
+NUMBER_BLOCK_SECONDS = {368: 3600, 131048: 900}
 PAIR_INTERVAL_SECONDS = 6  # the pair window refills one message per 6 s [M-about]
 MAX_BACKOFF_SECONDS = 900  # SQS DelaySeconds ceiling
 

@@ -14,7 +14,15 @@ from wa_notify.domain import status as st
 from wa_notify.domain.phone import mask
 from wa_notify.domain.ratelimit import Rate, shards_for
 from wa_notify.domain.records import MessageRow
-from wa_notify.domain.whatsapp_errors import PAIR_RATE_LIMIT, THROTTLE_CODES, ProviderError, backoff_seconds, pair_backoff_seconds
+from wa_notify.domain.whatsapp_errors import (
+    MAX_BACKOFF_SECONDS,
+    NUMBER_BLOCK_SECONDS,
+    PAIR_RATE_LIMIT,
+    THROTTLE_CODES,
+    ProviderError,
+    backoff_seconds,
+    pair_backoff_seconds,
+)
 from wa_notify.domain.wire import wire_request
 from wa_notify.observability import logger, metrics, record_outcome
 from wa_notify.services import template_lifecycle
@@ -97,6 +105,27 @@ def _take_number_token(deps: Deps, tenant_id: str, pnid: str, lane: str, now_us:
         pacer.reserve[key] = granted - 1
         return 0
     return wait
+
+
+def _number_blocked(deps: Deps, tenant_id: str, message_id: str, token: str, job: dict[str, Any], pnid: str, lane: str,
+                    error: ProviderError, now_ms: int, at: str) -> str:
+    """Meta blocked the number (368, 131048): pause every send from it (its pace buckets grant
+    nothing until the block's end, so each message waits in its queue instead of being refused
+    and failed one by one) and put this one back, with no attempt spent."""
+    assert error.code is not None  # one of NUMBER_BLOCK_SECONDS
+    block_s = NUMBER_BLOCK_SECONDS[error.code]
+    _, shards = number_rate(deps, tenant_id)
+    deps.store.buckets.block_number(pnid, shards, (now_ms + block_s * 1000) * 1000)
+    for key in [k for k in pacer.reserve if k.startswith(f"{pnid}#")]:
+        pacer.reserve[key] = 0  # tokens this batch took before the block are spent
+    delay = min(MAX_BACKOFF_SECONDS, block_s)
+    deps.store.leases.record_number_blocked(tenant_id, message_id, token, error.as_dict(),
+                                            now_ms + (delay + deps.settings.stale_queue_seconds) * 1000, at)
+    deps.queues.send(lane, job, delay_seconds=delay)
+    metrics.add_metric(name="NumberBlocked", unit="Count", value=1)
+    logger.warning("WhatsApp blocked the number: its sends pause", extra={"phone_number_id": pnid, "code": error.code,
+                                                                           "title": error.title, "pause_s": block_s})
+    return "number_blocked"
 
 
 def template_name(message: MessageRow) -> str | None:
@@ -219,7 +248,7 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         now_us = epoch_ms(deps.now()) * 1000
         wait_us = take_number_token(deps, tenant_id, pnid, lane, now_us)
     if wait_us:
-        delay = math.ceil(wait_us / 1_000_000)
+        delay = min(MAX_BACKOFF_SECONDS, math.ceil(wait_us / 1_000_000))  # a blocked number waits up to an hour: SQS delays 15 min at most
         store.leases.release(tenant_id, message_id, token, now_ms + (delay + s.stale_queue_seconds) * 1000, iso(now))
         deps.queues.send(lane, job, delay_seconds=delay)
         metrics.add_metric(name="SendThrottled", unit="Count", value=1)
@@ -250,6 +279,8 @@ def _process(deps: Deps, job: dict[str, Any]) -> str:
         logger.warning("send outcome unknown; waiting for a status webhook", extra={"message_id": message_id, "reason": outcome.reason})
         return "unknown"
     error = outcome.error if isinstance(outcome, Rejected) else ProviderError(code=None, title=outcome.reason)
+    if error.code in NUMBER_BLOCK_SECONDS:
+        return _number_blocked(deps, tenant_id, message_id, token, job, pnid, lane, error, now_ms, at)
     if error.code == PAIR_RATE_LIMIT:
         # WhatsApp's per-recipient pace (we keep no bucket for it: one write saved per send).
         # Nothing was sent and the pair window refills, so this is no attempt: a burst of

@@ -18,6 +18,14 @@ class BucketRepository:
         """Sends for one of our phone numbers (`shard` of its buckets above one bucket's pace)."""
         return self.take_tokens(keys.number_scope(phone_number_id, shard), rate, now_us, n=n, lane=lane)
 
+    def block_number(self, phone_number_id: str, shards: int, until_us: int) -> None:
+        """No grant from the number's buckets (every shard) before `until_us`: its theoretical
+        arrival time moves there (never back), so every lane's next take answers the wait."""
+        for shard in ([None] if shards == 1 else list(range(shards))):
+            self.table.update(*keys.bucket(keys.number_scope(phone_number_id, shard)), "SET tat = :until",
+                              condition="attribute_not_exists(tat) OR tat < :until", values={":until": until_us})
+            self._busy[keys.number_scope(phone_number_id, shard)] = True
+
     def take_token(self, scope: str, rate: Rate, now_us: int, *, lane: str = "high") -> int:
         """Take one send from the bucket; 0 when granted, else microseconds to wait."""
         granted, wait = self.take_tokens(scope, rate, now_us, n=1, lane=lane)

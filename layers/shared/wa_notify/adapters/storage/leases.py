@@ -97,6 +97,11 @@ class LeaseRepository:
         return self._end_lease(tenant_id, message_id, token, st.QUEUED, at, due_ms=due_ms, attempt=False,
                                fields={"last_error": error, "pair_refusals": refusals})
 
+    def record_number_blocked(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, due_ms: int, at: str) -> bool:
+        """sending -> queued after Meta blocked the number (368, 131048): nothing was sent, so it is
+        not an attempt; it goes once the block lifts."""
+        return self._end_lease(tenant_id, message_id, token, st.QUEUED, at, due_ms=due_ms, attempt=False, fields={"last_error": error})
+
     def record_failed(self, tenant_id: str, message_id: str, token: str, error: ErrorInfo, at: str) -> bool:
         # failed_key: into FailedIndex (?status=failed), once.
         return self._end_lease(tenant_id, message_id, token, st.FAILED, at, due_ms=None, attempt=True,
