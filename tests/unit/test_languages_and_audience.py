@@ -48,3 +48,14 @@ def test_contact_params_of_the_wrong_shape_are_named():
     audience.check({"a": {"contact": "phone"}, "b": {"contact": "name", "x": 1}, "c": {"contact": "name", "default": True}}, problems)
     # THEN each is a problem naming its param
     assert {p.field for p in problems.items} == {"params.a.contact", "params.b", "params.c.default"}
+
+
+def test_meta_codes_cldr_lacks_are_template_languages_and_dari_reads_as_persian():
+    # GIVEN Dari and English (Qatar): on Meta's list, not in CLDR
+    from wa_notify.domain.languages import known_language
+    from wa_notify.domain.rendering import format_value
+
+    # WHEN checked / THEN they are languages a template may be in; an unknown code is not
+    assert known_language("prs_AF") and known_language("en_QA") and not known_language("xx_XX")
+    # AND a Dari template's dates read in Persian of Afghanistan, not English
+    assert format_value({"date": "2024-09-07"}, "prs_AF") != "September 7, 2024"

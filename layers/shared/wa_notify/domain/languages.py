@@ -66,12 +66,19 @@ def no_translation_problem(name: str, locale: str | None, default: str | None, l
             + f"default_language {default} (it has {', '.join(sorted(languages))}); give the language")
 
 
+# Codes on Meta's list of template languages (developers.facebook.com, "Supported Languages",
+# 2026-05-21) that CLDR has no locale for: Dari (prs_AF) and English (Qatar).
+META_CODES_CLDR_LACKS = frozenset({"prs_AF", "en_QA"})
+
+
 def known_language(code: str) -> bool:
-    """Whether `code` names a language (and territory) CLDR knows, as every code Meta accepts for a
-    template does (en, en_US, pt_BR, fil, zh_HK, rw_RW...); "xx" or "en_XX" does not. Babel is
-    imported here, on a template's registration only (not on the intake path)."""
+    """Whether `code` names a language (and territory) CLDR knows, as the codes Meta accepts for a
+    template do (en, en_US, pt_BR, fil, zh_HK, rw_RW...; and META_CODES_CLDR_LACKS); "xx" or
+    "en_XX" does not. Babel is imported here, on a template's registration only (not on the intake path)."""
     from babel import Locale, UnknownLocaleError
 
+    if code in META_CODES_CLDR_LACKS:
+        return True
     try:
         Locale.parse(code)
     except (UnknownLocaleError, ValueError):

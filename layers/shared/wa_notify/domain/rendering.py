@@ -73,7 +73,8 @@ def babel_locale(language: str) -> Locale:
     because the code is the caller's."""
     from babel import Locale, UnknownLocaleError
 
-    for candidate in (language, language.split("_")[0], "en"):
+    # Dari (Meta's prs_AF) is Persian as written in Afghanistan: CLDR's fa_AF.
+    for candidate in (language, {"prs_AF": "fa_AF", "prs": "fa_AF"}.get(language, ""), language.split("_")[0], "en"):
         try:
             return Locale.parse(candidate)
         except (UnknownLocaleError, ValueError):
