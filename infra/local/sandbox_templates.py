@@ -59,8 +59,8 @@ def list_templates(sandbox: Sandbox, waba_id: str, query: str) -> tuple[int, dic
         return 400, sandbox._error(100, "Invalid parameter", f"limit must be an integer from 1 to {MAX_LIMIT}")
     limit = int(raw_limit)
     fields = tuple(f.strip() for f in params["fields"].split(",")) if params.get("fields") else FIELDS
-    with sandbox._lock:
-        templates = [t for (waba, _, _), t in sandbox.templates.items() if waba == waba_id]
+    with sandbox._lock:  # `name`: Meta's filter (one template's translations)
+        templates = [t for (waba, name, _), t in sandbox.templates.items() if waba == waba_id and params.get("name") in (None, name)]
     start = 0
     if "after" in params or "before" in params:
         position = _position(params.get("after") or params.get("before") or "")

@@ -293,3 +293,37 @@ def test_flagged_still_sends_and_reinstated_releases_what_was_held(visit, stack)
     # THEN the held message went on reinstatement, and a FLAGGED template still sends
     assert visit.message(accepted["id"])["status"] in ("sent", "delivered", "read")
     assert flagged[0] == 202 and visit.message(flagged[1]["id"])["status"] in ("sent", "delivered", "read")
+
+
+def test_a_template_edited_at_meta_is_read_again_and_sends_with_its_new_components(visit, stack):
+    # GIVEN visit_reminder imported, then edited at Meta (its components replaced whole: a third variable)
+    edited = {**VISIT, "components": [{"type": "BODY", "text": "Hi {{1}}, see you on {{2}} at {{3}}.",
+                                       "example": {"body_text": [["Ana", "Monday", "10:00"]]}}]}
+    put_at_meta(stack, edited)
+    # WHEN Meta's message_template_components_update webhook arrives
+    waba = stack.dev_tenant["waba_id"]
+    assert stack.sandbox._emit(waba, "message_template_components_update", {
+        "message_template_id": int(VISIT["id"]), "message_template_name": "visit_reminder", "message_template_language": "en_US",
+        "message_template_element": "Hi {{1}}, see you on {{2}} at {{3}}."}, wait=True) == 200
+    # THEN the stored template has Meta's new components, and a send takes the new variable
+    body = visit.get("/v1/templates/visit_reminder?language=en_US")[1]
+    assert [p["name"] for p in body["parameters"]] == ["1", "2", "3"]
+    status, created, _ = visit.post("/v1/messages", {**SEND, "params": {"1": "Ana", "2": "Monday", "3": "10:00"}})
+    assert status == 202, created
+    stack.drain()
+    assert visit.message(created["id"])["status"] == "read"
+
+
+def test_a_status_webhook_for_a_template_made_at_meta_after_the_sync_imports_it(visit, stack):
+    # GIVEN a template made in WhatsApp Manager after the last sync
+    made = {**VISIT, "name": "visit_moved", "id": "1200000000000099",
+            "components": [{"type": "BODY", "text": "Your visit moved to {{1}}.", "example": {"body_text": [["Monday"]]}}]}
+    put_at_meta(stack, made)
+    assert visit.get("/v1/templates/visit_moved?language=en_US")[0] == 404
+    # WHEN Meta's status webhook says it is approved
+    assert stack.sandbox._emit(stack.dev_tenant["waba_id"], "message_template_status_update", {
+        "event": "APPROVED", "message_template_id": int(made["id"]), "message_template_name": "visit_moved",
+        "message_template_language": "en_US", "reason": None}, wait=True) == 200
+    # THEN it is imported as Meta holds it, and sends
+    assert visit.get("/v1/templates/visit_moved?language=en_US")[1]["status"] == "APPROVED"
+    assert visit.post("/v1/messages", {"to": TO, "template": {"name": "visit_moved", "language": "en_US"}, "params": {"1": "Monday"}})[0] == 202

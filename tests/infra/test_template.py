@@ -337,9 +337,10 @@ def test_tenant_secrets_are_readable_only_under_the_stage_prefix():
         return [st["Resource"] for p in FUNCTIONS[fname]["Properties"].get("Policies", []) if isinstance(p, dict)
                 for st in p.get("Statement", []) if "secretsmanager:GetSecretValue" in st["Action"]]
 
-    for fname in ("ApiFunction", "SenderFunction"):
+    # The webhook reads a template again from Meta with the tenant's token (a template edited at Meta).
+    for fname in ("ApiFunction", "SenderFunction", "WebhookFunction"):
         assert secret_resources(fname) == [{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wa-notify/${Stage}/tenants/*"}]
-    for fname in ("WebhookFunction", "CallbackFunction", "DispatcherFunction"):
+    for fname in ("CallbackFunction", "DispatcherFunction"):
         assert secret_resources(fname) == [], fname
     assert T["Globals"]["Function"]["Environment"]["Variables"]["TENANT_SECRET_PREFIX"] == {"Fn::Sub": "wa-notify/${Stage}/tenants/"}
 

@@ -135,12 +135,16 @@ class CloudApiClient:
         """GET /{phone-number-id}?fields=...; raises ProviderError when Meta refuses or is unreachable."""
         return self._get_object(phone_number_id, {"fields": fields}, access_token)
 
-    def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
-        """One page of GET /{waba}/message_templates: Meta's `{data, paging}` (`paging.next` only
-        while more remain). Raises ProviderError when Meta refuses or is unreachable."""
+    def list_templates(self, waba_id: str, access_token: str, *, after: str | None = None, limit: int = 100,
+                       name: str | None = None) -> dict[str, Any]:
+        """One page of GET /{waba}/message_templates (with `name`, that template's translations only):
+        Meta's `{data, paging}` (`paging.next` only while more remain). Raises ProviderError when
+        Meta refuses or is unreachable."""
         params: dict[str, str | int] = {"fields": TEMPLATE_FIELDS, "limit": limit}
         if after:
             params["after"] = after
+        if name:
+            params["name"] = name
         page = self._get_object(f"{waba_id}/message_templates", params, access_token)
         if not isinstance(page.get("data"), list):
             raise ProviderError(code=None, title="WhatsApp answered HTTP 200 without a list of templates", http_status=200)

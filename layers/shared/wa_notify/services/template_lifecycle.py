@@ -25,7 +25,8 @@ from wa_notify.domain.records import CampaignRow, MessageRow, TemplateRow
 from wa_notify.observability import logger, metrics
 from wa_notify.services.deps import Deps, epoch_ms, iso, ttl_cached
 
-FIELDS = ("message_template_status_update", "template_category_update", "message_template_quality_update")
+FIELDS = ("message_template_status_update", "template_category_update", "message_template_quality_update",
+          "message_template_components_update")
 EVENTS = ("APPROVED", "REJECTED", "PENDING", "PAUSED", "DISABLED", "FLAGGED", "REINSTATED", "IN_APPEAL",
           "LIMIT_EXCEEDED", "LOCKED", "DELETED", "PENDING_DELETION", "ARCHIVED", "UNARCHIVED")  # fmt: skip
 SENDABLE = ("APPROVED", "FLAGGED", "REINSTATED")  # FLAGGED: low quality, still sent until Meta pauses it
@@ -48,10 +49,22 @@ def apply(deps: Deps, field: str, waba_id: str, value: dict[str, Any]) -> bool:
         return False
     at = iso(deps.now())
     templates = deps.store.templates
+    if field == "message_template_components_update":
+        # Edited at Meta: its components are replaced whole (reference §5.1); sends rendered from
+        # the stored copy would be refused (132000). Meta's copy is read again and stored.
+        from wa_notify.services.template_sync import refresh_one
+
+        metrics.add_metric(name="TemplateComponentsUpdated", unit="Count", value=1)
+        return refresh_one(deps, tenant_id, waba_id, name, language) in ("imported", "updated")
     if field == "message_template_status_update":
         event = str(value.get("event") or "").upper()
         if event not in EVENTS:
             return False
+        if templates.get(tenant_id, name, language) is None:
+            # A template made in WhatsApp Manager after the last sync: imported with Meta's status.
+            from wa_notify.services.template_sync import refresh_one
+
+            return refresh_one(deps, tenant_id, waba_id, name, language) == "imported"
         reason = value.get("reason")
         detail = value.get("rejection_info") or value.get("other_info") or value.get("disable_info")
         changed = templates.apply_event(tenant_id, name, language, at=at, status=event,

@@ -162,15 +162,36 @@ def _decode(cursor: str | None, accounts: int) -> tuple[int, str | None]:
         raise Invalid([Problem("cursor", "is not a `next` this endpoint answered")]) from exc
 
 
-def _page(deps: Deps, tenant_id: str, waba_id: str, pnid: str | None, after: str | None) -> dict[str, Any]:
+def _page(deps: Deps, tenant_id: str, waba_id: str, pnid: str | None, after: str | None, name: str | None = None) -> dict[str, Any]:
     try:
-        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id, phone_number_id=pnid), after=after, limit=PAGE_LIMIT)
+        return deps.cloud_api.list_templates(waba_id, deps.whatsapp_token(tenant_id, phone_number_id=pnid), after=after,
+                                             limit=PAGE_LIMIT, name=name)
     except ProviderError as exc:
         if not exc.token_rejected:
             raise
         # A rotated token: fetch it again and try once more (a refused token read nothing).
         token = deps.whatsapp_token(tenant_id, phone_number_id=pnid, force_fetch=True)
-        return deps.cloud_api.list_templates(waba_id, token, after=after, limit=PAGE_LIMIT)
+        return deps.cloud_api.list_templates(waba_id, token, after=after, limit=PAGE_LIMIT, name=name)
+
+
+def refresh_one(deps: Deps, tenant_id: str, waba_id: str, name: str, language: str) -> str | None:
+    """Meta's copy of one template translation, read again and stored as a sync stores it (a
+    template webhook said its components changed, or named one we do not hold yet): `imported`,
+    `updated`, `unchanged`, or None when Meta lists no such translation. Meta unreachable raises
+    (the webhook then answers 5xx and Meta delivers it again)."""
+    pnid = dict(wabas(deps, tenant_id)).get(waba_id)
+    after = None
+    for _ in range(MAX_PAGES):
+        page = _page(deps, tenant_id, waba_id, pnid, after, name=name)
+        at = iso(deps.now())
+        for raw in page["data"]:
+            row = from_meta(raw, at)
+            if row is not None and row["name"] == name and row["language"] == language:
+                return deps.store.templates.import_one(tenant_id, row, at, deps.store.templates.get(tenant_id, name, language))
+        after = _next_cursor(page)
+        if after is None:
+            return None
+    return None
 
 
 def _next_cursor(page: dict[str, Any]) -> str | None:
