@@ -175,3 +175,42 @@ def test_a_blank_default_of_a_contact_param_is_refused_naming_it():
     # WHEN checked / THEN the default is named (the campaign planned nobody and "completed")
     audience.check({"first_name": {"contact": "name", "default": " "}}, problems)
     assert [p.field for p in problems.items] == ["params.first_name.default"]
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://example.com:0/", "port 0"),
+    ("https://" + "a" * 64 + ".example.com/", "not a valid host name"), ("https://kubernetes.default.svc/", "private network"),
+    ("https://example.com/\x00", "control characters"), ("https://example.com/a b", "spaces"),
+])
+def test_callback_urls_that_are_not_a_platform_s_plain_https_url_are_refused(url, says):
+    from wa_notify.domain.callback_urls import url_problem
+
+    assert says in (url_problem(url) or "")
+
+
+@pytest.mark.parametrize(("settings", "field"), [
+    ({"business_hours": {"start": "09:00", "end": "09:00"}}, "business_hours"),
+    ({"business_hours": {"start": "09:00", "end": "18:00", "days": [1, 1]}}, "business_hours"),
+    ({"auto_replies": [{"id": "a", "keywords": ["x"], "reply": "y"}, {"id": "a", "keywords": ["z"], "reply": "w"}]}, "auto_replies"),
+    ({"callback_url": "https://example.com/\x00"}, "callback_url"),
+])
+def test_settings_that_say_nothing_or_two_things_at_once_are_refused(settings, field):
+    from pydantic import ValidationError
+    from wa_notify.models import SettingsRequest
+
+    with pytest.raises(ValidationError) as caught:
+        SettingsRequest.model_validate(settings)
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_quiet_hours_starting_when_they_end_are_refused():
+    with pytest.raises(Invalid) as caught:
+        parse_flow("clinic", {**CLINIC, "quiet_hours": {"start": "08:00", "end": "08:00"}})
+    assert [p.field for p in caught.value.problems] == ["quiet_hours"]
+
+
+def test_a_callback_url_s_password_is_masked_when_read_back():
+    from wa_notify.domain.callback_urls import shown
+
+    assert shown("https://hooks:s3cret@platform.example.com/wa?x=1") == "https://hooks:***@platform.example.com/wa?x=1"
+    assert shown("https://platform.example.com/wa") == "https://platform.example.com/wa" and shown(None) is None

@@ -23,6 +23,8 @@ FREE_FORM = {
     ("messages", "MessageRepository.apply_status", "pricing"): "WhatsApp's pricing object, kept as sent",
     ("quota", "QuotaRepository.update", "return"): "a transaction part (expression, condition, values)",
     ("campaigns", "CampaignRepository.write_page", "conversations"): "a transaction part (numbers.count_conversations)",
+    ("campaigns", "CampaignRepository.messages_page", "start"): "the Query's ExclusiveStartKey (wire format)",
+    ("campaigns", "CampaignRepository.messages_page", "return"): "the Query's LastEvaluatedKey (wire format) beside (id, status) pairs",
     ("numbers", "NumberRepository.count_conversations", "return"): "a transaction part (expression, condition, values)",
     ("tenants", "TenantRepository.list", "start_key"): "the Scan's ExclusiveStartKey (wire format)",
     ("tenants", "TenantRepository.list", "return"): "the Scan's LastEvaluatedKey (wire format) beside typed rows",

@@ -21,11 +21,13 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     WrapValidator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from wa_notify.domain import jsonsafe, moments
 from wa_notify.domain.flows import EVENT_TYPE_MAX
+from wa_notify.models_checks import distinct_rule_ids, distinct_tiers, own_tags, url_as_given
 from wa_notify.models_worded import printable
 
 if TYPE_CHECKING:  # the type of the route decorators' responses= (only the type checker reads it)
@@ -187,32 +189,6 @@ def _one_line(value: str | None) -> str | None:
     return value
 
 
-# Tags the service computes for every contact (domain/conversation.computed_tags): a stored tag or
-# a value tier of the same name would put contacts in segments they are not in.
-COMPUTED_TAGS = ("active_7d", "inactive_30d", "cold")
-
-
-def _own_tags(tags: list[str] | None) -> list[str] | None:
-    if tags is None:
-        return None
-    if taken := [t for t in tags if t in COMPUTED_TAGS]:
-        raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
-    if len(set(tags)) < len(tags):
-        raise ValueError(f"{next(t for t in tags if tags.count(t) > 1)!r} is given twice")
-    return tags
-
-
-def _distinct_tiers(tiers: list[Any] | None) -> list[Any] | None:
-    if tiers is None:
-        return None
-    names = [t.tag for t in tiers]
-    if taken := [t for t in names if t in COMPUTED_TAGS]:
-        raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
-    if len(set(names)) < len(names):
-        raise ValueError(f"tier tag {next(t for t in names if names.count(t) > 1)!r} is given twice")
-    return tiers
-
-
 def _known_locale(value: str | None) -> str | None:
     """A locale or default language picks a template translation: one CLDR knows, as every code Meta
     accepts for a template is ("xx_XX" would match no translation, ever)."""
@@ -230,7 +206,7 @@ class ContactRequest(Strict):
     name: Annotated[str | None, AfterValidator(_one_line)] = Field(default=None, max_length=200)
     locale: KnownLocale = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="e.g. zh_TW: picks the template translation")
     timezone: Annotated[str | None, AfterValidator(_zone)] = None
-    tags: Annotated[list[Tag] | None, AfterValidator(_own_tags)] = Field(default=None, max_length=50)
+    tags: Annotated[list[Tag] | None, AfterValidator(own_tags)] = Field(default=None, max_length=50)
     attributes: Annotated[dict[Tag, str | int | float | bool | None] | None, AfterValidator(jsonsafe.check)] = Field(default=None, max_length=50)
     opted_out: StrictBool | None = Field(default=None, description="marketing opt-out; false opts the contact back in")
 
@@ -250,7 +226,17 @@ class BusinessHours(Strict):
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    days: list[Annotated[StrictInt, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7, description="ISO weekdays, 1 = Monday")
+    days: list[Annotated[StrictInt, Field(ge=1, le=7)]] = Field(default=[1, 2, 3, 4, 5], max_length=7,
+                                                                description="ISO weekdays, 1 = Monday ([]: never open)")
+
+    @model_validator(mode="after")
+    def _some_hours(self) -> BusinessHours:
+        # Equal start and end could mean open all day or never: say which by other means.
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: give the hours the business answers, e.g. 09:00 to 18:00")
+        if len(set(self.days)) < len(self.days):
+            raise ValueError("days lists a weekday twice")
+        return self
 
 
 class SmsFallback(Strict):
@@ -287,9 +273,10 @@ def _one_rating_per_reply(value: dict[str, int] | None) -> dict[str, int] | None
 
 
 class SettingsRequest(Strict):
-    callback_url: HttpUrl | None = Field(default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
+    callback_url: Annotated[HttpUrl | None, BeforeValidator(url_as_given)] = Field(
+        default=None, description="receives statuses, replies, ratings, escalations and opt-outs, signed")
     rotate_callback_secret: StrictBool = False
-    value_tiers: Annotated[list[ValueTier] | None, AfterValidator(_distinct_tiers)] = Field(default=None, max_length=10)
+    value_tiers: Annotated[list[ValueTier] | None, AfterValidator(distinct_tiers)] = Field(default=None, max_length=10)
     reply_actions: dict[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_reply_key)],
                         Literal["cancel", "confirm", "reschedule", "opt_out"]] | None = Field(
         default=None, max_length=50, description="button payload or label -> what it does to the flow it answers, or opt_out (out of marketing)")
@@ -297,7 +284,7 @@ class SettingsRequest(Strict):
                                    Annotated[StrictInt, Field(ge=1, le=5)]] | None, AfterValidator(_one_rating_per_reply)] = Field(
         default=None, max_length=50, description=(
             "button payload or label -> the rating 1-5 it stands for (\"Not happy\": 1), beside digits, stars and faces; below 3 escalates"))
-    auto_replies: list[AutoReplyRule] | None = Field(default=None, max_length=20)
+    auto_replies: Annotated[list[AutoReplyRule] | None, AfterValidator(distinct_rule_ids)] = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
     out_of_hours_reply: ReadableText | None = Field(default=None, max_length=4096)
     sms_fallback: SmsFallback | None = None

@@ -235,6 +235,12 @@ class QuietHoursRequest(Worded):
     timezone: Annotated[str | None, AfterValidator(_zone)] = Field(
         default=None, max_length=moments.ZONE_MAX, description="the recipient's zone when the event gives none")
 
+    @model_validator(mode="after")
+    def _some_quiet(self) -> QuietHoursRequest:
+        if self.start == self.end:  # all night or never: neither is what equal times say
+            raise ValueError("start and end are the same time: give the quiet period, e.g. 21:00 to 08:00")
+        return self
+
 
 class TemplateChoice(BaseModel):
     name: str = Field(min_length=1)

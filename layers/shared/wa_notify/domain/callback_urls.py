@@ -31,7 +31,7 @@ METADATA_NAMES = frozenset({"metadata.google.internal", "metadata.goog", "metada
                             "instance-data", "instance-data.ec2.internal", "metadata"})
 # Names that only mean something inside a network: RFC 6761 `localhost`, ICANN's private-use
 # `.internal` (AWS's and GCP's internal DNS), mDNS `.local`, home networks.
-PRIVATE_SUFFIXES = (".internal", ".local", ".localdomain", ".home.arpa")
+PRIVATE_SUFFIXES = (".internal", ".local", ".localdomain", ".home.arpa", ".lan", ".svc")  # .svc: Kubernetes services
 THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # 0.x.x.x: Linux connects it to this host
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT; Alibaba's metadata lives here
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: the last 32 bits are an IPv4 address
@@ -42,12 +42,28 @@ _IPV4_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*", re.ASCII)
 
 def url_problem(url: str, *, allow_local: bool = False) -> str | None:
     """The URL as written: its scheme and its host (names and IP literals in any spelling)."""
+    if any(ord(c) < 0x21 or c == "\x7f" for c in url):
+        return "cannot contain spaces or control characters"  # a URL parser drops some silently: another URL than the one given
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port out of range
+        port = parts.port
     except ValueError:
         return "is not a valid URL"
+    if port == 0:
+        return "has port 0"
     return scheme_problem(parts.scheme, allow_local=allow_local) or host_problem(parts.hostname or "", allow_local=allow_local)
+
+
+def shown(url: str | None) -> str | None:
+    """A callback URL as read back: a password in it (basic auth some platforms' endpoints take)
+    is masked, so it never reaches a response, a log or the dashboard again."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
 
 
 def scheme_problem(scheme: str, *, allow_local: bool = False) -> str | None:
@@ -76,6 +92,8 @@ def host_problem(host: str, *, allow_local: bool = False) -> str | None:
     if "." not in name:
         # A single label is completed with the resolver's search domains: an internal host.
         return "must be a fully qualified public host name"
+    if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in name.split(".")):
+        return "is not a valid host name (labels of 1 to 63 characters, 253 in all)"
     return None
 
 

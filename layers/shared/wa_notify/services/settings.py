@@ -11,6 +11,7 @@ from wa_notify.services.deps import Deps, iso
 
 
 def get(deps: Deps, tenant_id: str) -> SettingsView:
+    from wa_notify.domain import callback_urls
     from wa_notify.services.messages import daily_quota, quota_day
     from wa_notify.services.tenants import profile
 
@@ -18,7 +19,7 @@ def get(deps: Deps, tenant_id: str) -> SettingsView:
     day, _ = quota_day(deps.now())
     return SettingsView.model_validate({"throughput_per_second": stored.get("throughput_per_second") or int(deps.settings.number_rate_per_second),
             "daily_quota": daily_quota(deps, profile(deps, tenant_id)), "quota_used_today": deps.store.quota.used(tenant_id, day),
-            "callback_url": stored.get("callback_url"), "callback_secret": stored.get("callback_secret"),
+            "callback_url": callback_urls.shown(stored.get("callback_url")), "callback_secret": stored.get("callback_secret"),
             "value_tiers": stored.get("value_tiers"), "reply_actions": stored.get("reply_actions"),
             "rating_replies": stored.get("rating_replies"),
             "auto_replies": stored.get("auto_replies"), "business_hours": stored.get("business_hours"),
