@@ -85,3 +85,18 @@ def test_a_message_from_a_username_without_a_phone_number_is_counted_not_silentl
     # THEN it is acknowledged and said in the log (contacts are keyed by phone: it cannot be stored yet)
     assert status == 200
     assert any("inbound message without a phone number dropped" in r.getMessage() for r in caplog.records)
+
+
+def test_the_customer_s_profile_name_names_a_contact_without_one_and_never_replaces_a_given_one(api, stack):
+    # GIVEN a new customer and one the platform named, both writing with their WhatsApp profile names
+    named = "886912300099"
+    assert api.call("PUT", f"/v1/contacts/%2B{named}", {"name": "Dr. Ana Lima"})[0] == 200
+    now = str(int(stack.deps.now().timestamp()))
+    messages = [{"from": CUSTOMER, "id": "wamid.p1", "timestamp": now, "type": "text", "text": {"body": "hi"}},
+                {"from": named, "id": "wamid.p2", "timestamp": now, "type": "text", "text": {"body": "hi"}}]
+    contacts = [{"profile": {"name": "Sheena"}, "wa_id": CUSTOMER}, {"profile": {"name": "Ana"}, "wa_id": named}]
+    # WHEN Meta posts their messages
+    assert post_signed(stack, "messages", {"contacts": contacts, "messages": messages})[0] == 200
+    # THEN the new contact is named Sheena (campaigns' {"contact": "name"} fill with it); the named one keeps its name
+    assert api.get(f"/v1/contacts/%2B{CUSTOMER}")[1]["name"] == "Sheena"
+    assert api.get(f"/v1/contacts/%2B{named}")[1]["name"] == "Dr. Ana Lima"

@@ -70,6 +70,18 @@ def inbound_summary(message: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def profile_name_of(value: Any) -> str | None:
+    """The customer's WhatsApp profile name as a contact name (it fills `{"contact": "name"}`
+    params): None when it could not be one (not text, blank, control characters, direction overrides)."""
+    import unicodedata
+
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        return None
+    if any(unicodedata.category(c) == "Cc" for c in value) or "\u202d" in value or "\u202e" in value:
+        return None
+    return value.strip()
+
+
 TEXT_KEEP = 4096  # a caption, an address, a shared contact's name: more is not a customer's message
 FLOW_RESPONSE_KEEP = 20_000  # a WhatsApp Flow's answers (JSON text)
 LIST_KEEP = 20  # shared contacts, their phones, an order's lines

@@ -21,6 +21,7 @@ from wa_notify.domain.conversation import (
     matching_rule,
     opt_decision,
     opt_intent,
+    profile_name_of,
     rating,
     reply_action,
     window_open,
@@ -81,9 +82,11 @@ def apply_change(deps: Deps, change: WebhookChange) -> dict[str, int]:
                 continue
             with _malformed_part("status", counts):
                 _apply_one_status(deps, tenant_id, status, counts)
+        profiles = {str(c.get("wa_id")): (c.get("profile") or {}).get("name") for c in value.get("contacts") or []
+                    if isinstance(c, dict) and isinstance(c.get("profile") or {}, dict)} if isinstance(value.get("contacts"), list) else {}
         for raw in _objects(value, "messages", counts):
             with _malformed_part("inbound message", counts):
-                _apply_one_inbound(deps, tenant_id, raw, counts, pnid)
+                _apply_one_inbound(deps, tenant_id, raw, counts, pnid, profiles.get(str(raw.get("from"))))
     elif field == "user_preferences":
         with _malformed_part("user preference", counts):
             _apply_user_preferences(deps, value, counts)
@@ -161,11 +164,12 @@ def _apply_one_status(deps: Deps, tenant_id: str, status: StatusUpdate, counts: 
     counts["applied" if moved else "ignored"] += 1
 
 
-def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int], phone_number_id: str | None = None) -> None:
+def _apply_one_inbound(deps: Deps, tenant_id: str, raw: dict[str, Any], counts: dict[str, int], phone_number_id: str | None = None,
+                       profile_name: Any = None) -> None:
     """Store the message (once per wamid), act on it, then mark it handled with the callbacks it
     owes: the stream posts them. A webhook retried after a failure in between finds the message
     stored but not handled and acts again (every effect is a conditional or idempotent write)."""
-    stored = apply_inbound(deps, tenant_id, raw, phone_number_id)
+    stored = apply_inbound(deps, tenant_id, raw, phone_number_id, profile_name)
     if stored is None:
         return  # not a message we can take (no sender or id)
     if stored.handled:
@@ -294,7 +298,8 @@ def apply_status(deps: Deps, tenant_id: str, status: StatusUpdate) -> bool:
     return moved is not None
 
 
-def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any], phone_number_id: str | None = None) -> StoredInbound | None:
+def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any], phone_number_id: str | None = None,
+                  profile_name: Any = None) -> StoredInbound | None:
     """Store a customer's message once and open (or extend) their 24 h customer-service window;
     None for a message without a sender or an id. An auto-reply goes from the number written to
     (`phone_number_id`, the webhook's: Meta keeps the window per business number)."""
@@ -319,6 +324,8 @@ def apply_inbound(deps: Deps, tenant_id: str, message: dict[str, Any], phone_num
     )
     if stored.handled:
         return stored
+    if not before.get("name") and (name := profile_name_of(profile_name)):
+        deps.store.contacts.name_if_unnamed(tenant_id, phone, name, iso(deps.now()))  # once: the contact has a name after
     # A message after the window closed (or a first one) starts a new conversation.
     new_conversation = not before or not window_open(before.get("window_expires_at"), moment)
     if before and new_conversation:

@@ -38,6 +38,14 @@ class ContactRepository:
         )
         return cast("ContactRow", item or {})
 
+    def name_if_unnamed(self, tenant_id: str, phone: str, name: str, at: str) -> bool:
+        """The customer's WhatsApp profile name as the contact's name, only while it has none (a
+        name the platform set is never replaced)."""
+        ok, _ = self.table.update(*keys.contact(tenant_id, phone), "SET #n = :n, name_source = :src, updated_at = :at",
+                                  condition="attribute_exists(pk) AND (attribute_not_exists(#n) OR attribute_type(#n, :null))",
+                                  names={"#n": "name"}, values={":n": name, ":src": "whatsapp_profile", ":at": at, ":null": "NULL"})
+        return bool(ok)
+
     def set_opt_out(self, tenant_id: str, phone: str, opted_out: bool, at: str, reason: str, *, source: str,
                     unless_changed_since: bool = False) -> bool:
         """Opt a contact out of (or back into) marketing; False when it already was. `source`
