@@ -214,3 +214,11 @@ def test_a_callback_url_s_password_is_masked_when_read_back():
 
     assert shown("https://hooks:s3cret@platform.example.com/wa?x=1") == "https://hooks:***@platform.example.com/wa?x=1"
     assert shown("https://platform.example.com/wa") == "https://platform.example.com/wa" and shown(None) is None
+
+
+@pytest.mark.parametrize("field", ["language", "default_language"])
+def test_a_flow_language_no_template_could_be_in_is_named_as_the_field(field):
+    # GIVEN a flow whose language is "zz_ZZ" / WHEN parsed / THEN the field is named (not each step's template)
+    with pytest.raises(Invalid) as caught:
+        parse_flow("clinic", {**CLINIC, field: "zz_ZZ"})
+    assert [p.field for p in caught.value.problems] == [field]

@@ -124,13 +124,15 @@ def _readable(value: str | None) -> str | None:
     return value
 
 
-ReadableText = Annotated[str, AfterValidator(_readable)]
+# The length is the string's own constraint (checked before the readable rule), so its 422 says
+# "characters", not pydantic's "items" for a constraint on the whole annotated value.
+ReadableText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_readable)]
 
 
 class MessageRequest(Strict):
     to: str = Field(min_length=3, max_length=32, description="any format phonenumbers parses; stored E.164")
     template: TemplateRef | None = None
-    text: ReadableText | None = Field(default=None, max_length=4096)
+    text: ReadableText | None = None
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=100)
     button_params: dict[str, str] = Field(default_factory=dict, max_length=10)
     priority: Literal["high", "normal", "bulk"] = "normal"
@@ -219,7 +221,7 @@ class ValueTier(Strict):
 class AutoReplyRule(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
     keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_readable)]] = Field(min_length=1, max_length=20)
-    reply: ReadableText = Field(min_length=1, max_length=4096)
+    reply: ReadableText = Field(min_length=1)
 
 
 class BusinessHours(Strict):
@@ -286,7 +288,7 @@ class SettingsRequest(Strict):
             "button payload or label -> the rating 1-5 it stands for (\"Not happy\": 1), beside digits, stars and faces; below 3 escalates"))
     auto_replies: Annotated[list[AutoReplyRule] | None, AfterValidator(distinct_rule_ids)] = Field(default=None, max_length=20)
     business_hours: BusinessHours | None = None
-    out_of_hours_reply: ReadableText | None = Field(default=None, max_length=4096)
+    out_of_hours_reply: ReadableText | None = None
     sms_fallback: SmsFallback | None = None
     default_language: KnownLocale = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description=(
         "the translation for contacts whose locale no translation matches (messages, flows and campaigns that omit the language)"))

@@ -336,8 +336,10 @@ class FlowRequest(Worded):
                          "not_printable": NOT_PRINTABLE}),
         "cancel_on": Says(EVENT_TYPES),
         "reschedule_on": Says(EVENT_TYPES),
-        "language": Says("must be a template language code such as en or pt_BR"),
-        "default_language": Says("must be a template language code such as en or pt_BR"),
+        "language": Says("must be a template language code such as en or pt_BR",
+                         {"unknown_language": lambda v: f"{v!r} is not a language Meta accepts for templates (codes such as en, en_US, pt_BR)"}),
+        "default_language": Says("must be a template language code such as en or pt_BR",
+                                 {"unknown_language": lambda v: f"{v!r} is not a language Meta accepts for templates (codes such as en, en_US, pt_BR)"}),
         "priority": Says(PRIORITY),
         "quiet_hours": Says('must be {"start": "21:00", "end": "08:00", "timezone"?}'),
         "steps": Says("is required: at least one step", {"too_long": "at most 20 steps"}, item="must be an object"),
@@ -359,6 +361,14 @@ class FlowRequest(Worded):
     acknowledge: AcknowledgeRequest | None = Field(default=None, description=(
         "text answering a customer's tap on the flow's messages, once the action is applied (free: inside the window the tap opened)"))
     description: str | None = None
+
+    @field_validator("language", "default_language")
+    @classmethod
+    def _known_language(cls, language: str | None) -> str | None:
+        # Named here, not as "no template X in language zz_ZZ" on every step.
+        if language is not None and not known_language(language):
+            raise PydanticCustomError("unknown_language", "unknown language")
+        return language
 
 
 def parse_flow(name: str, body: Any, problems: ProblemList | None = None) -> flow_rules.Flow:
