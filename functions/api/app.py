@@ -304,8 +304,13 @@ def delete_flow(name: str) -> Response[None]:
 @app.post("/v1/events", summary="A business event: runs, cancels or re-plans every flow it concerns",
           responses={202: {"description": "Planned messages, skipped steps, cancelled messages"},
                      **problem_responses(400, 401, 409, 413, 415, 422, 429)})
-def post_event(body: Annotated[EventRequest, Body()]) -> Response[EventAccepted]:
-    result, planned = flow_service.handle_event(get_deps(), tenant(), body)
+def post_event(
+    body: Annotated[EventRequest, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                                  description="the same key with the same body: the first answer, whatever came between; "
+                                                              "with another body: 409")] = None,
+) -> Response[EventAccepted]:
+    result, planned = flow_service.handle_event(get_deps(), tenant(), body, idempotency_key)
     metrics.add_metric(name="EventsPlanned" if planned else "EventsReplayed", unit="Count", value=1)
     return Response(202, "application/json", body=result)
 

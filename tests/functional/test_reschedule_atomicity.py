@@ -269,3 +269,35 @@ def test_booking_again_with_the_same_body_after_its_cancel_plans_again(clinic, s
     assert all(statuses[m["id"]] in PENDING for m in again["messages"] if m["status"] == "scheduled")
     # AND a retry right after is the same answer, planned once
     assert clinic.post("/v1/events", booking(visit))[1] == again
+
+
+def test_an_idempotency_key_makes_a_late_retry_safe_whatever_came_between(clinic, stack):  # noqa: F811
+    # GIVEN a booking posted with an Idempotency-Key, then its cancel
+    visit = tomorrow_at(10)
+    key = {"idempotency-key": "booking-1-placed"}
+    status, first, _ = clinic.post("/v1/events", booking(visit), headers=key)
+    assert status == 202
+    assert clinic.post("/v1/events", {"type": "appointment.cancelled", "key": "booking-1", "to": "+886912345678"})[0] == 202
+    # WHEN the platform's delayed retry of the booking arrives, with the same key
+    status, retried, _ = clinic.post("/v1/events", booking(visit), headers=key)
+    # THEN it is the first answer, and nothing is planned again (the booking stays cancelled)
+    assert status == 202 and retried == first
+    assert not [s for s in messages_of(stack, "booking-1").values() if s in PENDING]
+    # AND the key with another body is a 409, planning nothing
+    other = {**booking(visit), "data": {**booking(visit)["data"], "room": "9Z"}}
+    status, problem, headers = clinic.post("/v1/events", other, headers=key)
+    assert status == 409 and headers["content-type"].startswith("application/problem+json"), problem
+
+
+def test_an_event_no_flow_runs_on_is_not_recorded_so_it_plans_once_its_flow_exists(api, stack):
+    # GIVEN an event type no flow has yet
+    api.approved_template()
+    data = {"first_name": "Ana", "order_id": "A", "total": {"amount": 1, "currency": "USD"}, "eta": {"date": "2026-12-24"}, "tracking": "1Z"}
+    event = {"type": "visit.booked", "key": "v-1", "to": "+886912345678", "data": data}
+    assert api.post("/v1/events", event)[1]["messages"] == []
+    # WHEN its flow is created and the same event is posted again
+    flow = {"trigger": "visit.booked", "language": "en_US", "steps": [{"template": "order_shipped", "at": "now", "button_params": {"0": "tracking"}}]}
+    assert api.call("PUT", "/v1/flows/visits", flow)[0] == 201
+    status, body, _ = api.post("/v1/events", event)
+    # THEN it plans (the first post recorded nothing to answer from)
+    assert status == 202 and len(body["messages"]) == 1, body

@@ -243,6 +243,7 @@ class EventRow(TypedDict, total=False):
     response: EventResponse
     created_at: str
     expires_at: int
+    body_hash: str  # the event's body, for an Idempotency-Key reused with another one (409)
 
 
 class PlanRow(TypedDict, total=False):

@@ -132,15 +132,24 @@ def event_hash_of(body: EventRequest) -> str:
     return message_service.canonical_hash(body.model_dump(exclude_none=True))
 
 
-def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventAccepted, bool]:
-    """Run every flow the event triggers, cancels or reschedules. Same event twice in a row (a
-    retry): same answer, planned once. The same body again after another event for its key (a
-    second cancel after a move, a booking again after its cancel) is a new event and applies."""
-    event_hash = event_hash_of(body)
+def handle_event(deps: Deps, tenant_id: str, body: EventRequest, idempotency_key: str | None = None) -> tuple[EventAccepted, bool]:
+    """Run every flow the event triggers, cancels or reschedules.
+
+    With an Idempotency-Key: the same key and body are answered from the first request, whatever
+    came between (a platform's late retry never plans again); the key with another body is a
+    409. Without one, the same body twice in a row (a retry) is answered the same and planned
+    once, and the same body again after another event for its key (a second cancel after a move,
+    a booking again after its cancel) is a new event and applies."""
+    body_hash = event_hash_of(body)
+    event_hash = "KEY#" + message_service.canonical_hash({"idempotency_key": idempotency_key}) if idempotency_key else body_hash
     recorded = deps.store.flows.get_event(tenant_id, event_hash)
     now = deps.now()
     supersedes = None
     if recorded and recorded.get("expires_at", 0) >= int(now.timestamp()):
+        if idempotency_key is not None:
+            if recorded.get("body_hash") != body_hash:
+                raise Conflict("this Idempotency-Key was used with another event body")
+            return EventAccepted.model_validate(recorded["response"]), False
         if not _changed_since(deps.store.flows.plans_for_key(tenant_id, body.key), event_hash, recorded):
             return EventAccepted.model_validate(recorded["response"]), False
         supersedes = recorded.get("created_at")
@@ -226,8 +235,12 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
             raise Invalid([Problem("key", f"the event would change {len(items) + len(cancelled)} messages of key {key[:64]} "
                                           f"at once; at most {MAX_ITEMS_PER_TRANSACTION - 2 - len(plans)}")])
         response: EventResponse = {"messages": planned_view, "skipped": skipped, "cancelled": cancelled}
+        if not plans and not items:
+            # No flow runs, cancels or re-plans on this event: nothing to write, and nothing to
+            # answer later from a record (posted again once its flow exists, it plans).
+            return EventAccepted.model_validate(response), True
         record: EventRow = {"type": event_type, "key": key, "response": response, "created_at": iso(now),
-                  "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS}
+                  "expires_at": int(now.timestamp()) + EVENT_TTL_SECONDS, "body_hash": body_hash}
         written = deps.store.flows.write_plan(tenant_id, event_hash, record, items, plans, key, now_s=int(now.timestamp()),
                                               quota=(day, limit) if items else None, cancels=cancelled, at=iso(now),
                                               seen_plans=seen, supersedes=supersedes)
@@ -237,6 +250,8 @@ def handle_event(deps: Deps, tenant_id: str, body: EventRequest) -> tuple[EventA
         raise message_service.over_quota(deps, tenant, now)
     if written is PlanWrite.DUPLICATE:
         recorded = deps.store.flows.get_event(tenant_id, event_hash)
+        if recorded and idempotency_key is not None and recorded.get("body_hash") != body_hash:
+            raise Conflict("this Idempotency-Key was used with another event body")
         if recorded:
             return EventAccepted.model_validate(recorded["response"]), False
         raise Conflict("the same event is being processed; retry")
