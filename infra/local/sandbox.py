@@ -78,6 +78,7 @@ FAILED_DETAILS = {
 }
 MARKETING_LIMITED = 131049
 COMPONENT_TYPES = ("header", "body", "button")
+NAME_BLOCKED_SECONDS = 30 * 24 * 3600  # an approved template's name after its deletion (reference §5.1)
 PARAMETER_MAX = {"header": 60, "body": 1024}  # a text parameter's value (reference §1.2)
 AUTHENTICATION_PARAMETER_MAX = 15  # the code, in the body and in the OTP button
 COUPON_CODE_MAX = 15
@@ -120,6 +121,7 @@ class Sandbox:
     template_decision: str = "APPROVED"
     numbers: dict[str, dict[str, str]] = field(default_factory=dict)  # pnid -> {waba_id, display}
     templates: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    deleted_names: dict[tuple[str, str], float] = field(default_factory=dict)  # (waba, name) -> when an approved one was deleted
     messages: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     inbound_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (pnid, user) -> last inbound
@@ -263,7 +265,11 @@ class Sandbox:
             doomed = [k for k, t in self.templates.items() if k[0] == waba_id and k[1] == name and (not hsm_id or str(t.get("id")) == hsm_id)]
             if not doomed:
                 return 400, self._error(100, "Invalid parameter", f"Message template {name!r} not found")
+            if any(self.templates[k]["status"] == "DISABLED" for k in doomed):  # reference §5.1
+                return 400, self._error(100, "Invalid parameter", "Disabled templates cannot be deleted")
             for k in doomed:
+                if self.templates[k]["status"] == "APPROVED":
+                    self.deleted_names[(waba_id, name)] = self.clock()  # the name is blocked for 30 days (§5.1)
                 del self.templates[k]
         return 200, {"success": True}
 
@@ -277,6 +283,10 @@ class Sandbox:
             return 400, self._error(100, "Invalid parameter", f"{first.field}: {first.message}")
         with self._lock:
             key = (waba_id, spec.name, spec.language)
+            deleted = self.deleted_names.get((waba_id, spec.name))
+            if deleted is not None and self.clock() - deleted < NAME_BLOCKED_SECONDS:
+                return 400, self._error(100, "Invalid parameter",
+                                        f"Message template {spec.name!r} was deleted: its name cannot be used again for 30 days")
             if key in self.templates and self.templates[key]["status"] != "REJECTED":
                 return 400, self._error(100, "Invalid parameter", f"Content in this language already exists for {spec.name}")
             template_id = str(10**15 + secrets.randbelow(9 * 10**15))

@@ -1,4 +1,5 @@
 import copy
+import json
 
 from tests.functional.conftest import load_event
 
@@ -181,3 +182,29 @@ def test_delete_of_a_template_meta_no_longer_holds_deletes_it_here_and_meta_down
     status, problem, headers = api.delete("/v1/templates/order_packed?language=en_US")
     assert status == 502 and headers["content-type"].startswith("application/problem+json"), problem
     assert api.get("/v1/templates/order_packed?language=en_US")[0] == 200
+
+
+def test_meta_keeps_a_deleted_name_30_days_and_a_disabled_template_cannot_be_deleted(api, stack):
+    # GIVEN an approved template deleted (at Meta too)
+    api.approved_template()
+    assert api.delete("/v1/templates/order_shipped?language=en_US")[0] == 204
+    # WHEN it is registered again under its name
+    status, problem, _ = api.post("/v1/templates", load_event("api/create_template.json"))
+    # THEN Meta refuses the name (blocked 30 days): a 422 saying so, nothing stored
+    assert status == 422 and "30 days" in json.dumps(problem), problem
+    assert api.get("/v1/templates/order_shipped?language=en_US")[0] == 404
+    # GIVEN another template that Meta disabled / WHEN deleted / THEN 409 with Meta's reason; kept here and at Meta
+    payload = load_event("api/create_template.json")
+    payload["name"] = "order_packed"
+    assert api.post("/v1/templates", payload)[0] == 201
+    stack.drain()
+    stack.sandbox.templates[(stack.dev_tenant["waba_id"], "order_packed", "en_US")]["status"] = "DISABLED"
+    status, problem, _ = api.delete("/v1/templates/order_packed?language=en_US")
+    assert status == 409 and "Disabled templates cannot be deleted" in problem["detail"], problem
+    assert api.get("/v1/templates/order_packed?language=en_US")[0] == 200
+
+
+def test_the_conflict_for_an_existing_template_does_not_advise_deleting_it(api):
+    api.approved_template()
+    status, problem, _ = api.post("/v1/templates", load_event("api/create_template.json"))
+    assert status == 409 and "delete it" not in problem["detail"] and "30 days" in problem["detail"]

@@ -67,7 +67,8 @@ def register(deps: Deps, tenant_id: str, payload: TemplateRequest) -> TemplateVi
         item["click_targets"] = click_targets
     # Stored before Meta is called, so a status webhook that arrives at once finds it.
     if not store.templates.put(tenant_id, item):
-        raise Conflict(f"template {spec.name} in {spec.language} exists already; delete it first to replace it")
+        raise Conflict(f"template {spec.name} in {spec.language} exists already: register new wording under another name, "
+                       "or edit it in WhatsApp Manager (a deleted template's name is blocked at Meta for 30 days)")
     meta_payload = {
         "name": spec.name,
         "language": spec.language,
@@ -167,8 +168,12 @@ def _delete_at_meta(deps: Deps, tenant_id: str, name: str, hsm_id: str | None) -
                 raise
             deps.cloud_api.delete_template(tenant["waba_id"], name, deps.whatsapp_token(tenant_id, force_fetch=True), hsm_id=hsm_id)
     except ProviderError as exc:
-        if exc.code == TEMPLATE_NOT_FOUND and exc.http_status and 400 <= exc.http_status < 500:
+        said = f"{exc.title} {exc.details or ''}".lower()
+        if exc.code == TEMPLATE_NOT_FOUND and exc.http_status and 400 <= exc.http_status < 500 and "not found" in said:
             return  # not at Meta (deleted there already): delete it here too
+        if exc.code is not None and exc.http_status and 400 <= exc.http_status < 500 and exc.code not in (4, 80007):
+            # Meta refuses (a DISABLED template cannot be deleted): said, and kept here as at Meta.
+            raise Conflict(f"WhatsApp refused to delete the template: ({exc.code}) {exc.details or exc.title}") from exc
         raise ProviderUnavailable(f"WhatsApp could not delete the template: {exc}") from exc
 
 
