@@ -87,7 +87,7 @@ BODY_RENDERED_MAX = 1024  # 132005 beyond it
 BUTTON_SUB_TYPES = {"quick_reply": ("QUICK_REPLY",), "url": ("URL", "OTP"), "copy_code": ("COPY_CODE",), "flow": ("FLOW",),
                     "catalog": ("CATALOG",), "mpm": ("MPM",), "voice_call": ("VOICE_CALL",)}
 # What a percent-encoded URL suffix may hold (RFC 3986 unreserved, reserved and "%").
-URL_SUFFIX_RE = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#\[\]]*")
+URL_SUFFIX_RE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*")
 # What a body or header parameter may be (Meta still takes the older localizable currency and date_time).
 TEXT_PARAMETER_TYPES = {"header": ("text",), "body": ("text", "currency", "date_time")}
 
@@ -332,12 +332,12 @@ class Sandbox:
             return 400, self._error(100, "Invalid parameter", "messaging_product must be whatsapp")
         to = str(payload.get("to") or "")
         # Meta accepts "+", "-", parentheses and spaces in `to` (reference §1.1); the wa_id is the digits.
-        if not re.fullmatch(r"\+?[0-9]{7,15}", re.sub(r"[\s()-]", "", to)):
+        if not re.fullmatch(r"\+?[0-9]{7,15}", re.sub(r"[ ()-]", "", to)):
             return 400, self._error(100, "Invalid parameter", "to is not a phone number")
         kind = payload.get("type")
         if kind not in ("template", "text") or not isinstance(payload.get(kind), dict):
             return 400, self._error(100, "Invalid parameter", f"type {kind!r} needs a {kind!r} object")
-        user = re.sub(r"[\s()+-]", "", to)
+        user = re.sub(r"[ ()+-]", "", to)
         with self._lock:
             fault = self._next_fault(to)
             if fault and fault.mode == "refuse":
@@ -408,6 +408,8 @@ class Sandbox:
         tpl = payload["template"]
         language_object = tpl.get("language") if isinstance(tpl.get("language"), dict) else {}
         language = language_object.get("code", "")
+        if not isinstance(tpl.get("name"), str) or not isinstance(language, str):
+            return "", "", (400, self._error(100, "Invalid parameter", "template.name and template.language.code must be strings"))
         if language_object.get("policy", "deterministic") != "deterministic":
             return "", "", (400, self._error(100, "Invalid parameter", "language.policy: the only value is deterministic"))
         stored = self.templates.get((waba_id, tpl.get("name", ""), language))
@@ -423,6 +425,8 @@ class Sandbox:
         components = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
         if unknown := [str(c.get("type")) for c in components if str(c.get("type", "")).lower() not in COMPONENT_TYPES]:
             return "", "", (400, self._error(100, "Invalid parameter", f"components: unknown type {unknown[0]!r}"))
+        if any(not isinstance(c.get("parameters", []), list) for c in components):
+            return "", "", (400, self._error(100, "Invalid parameter", "components: parameters must be a list"))
         sent: dict[str, list[Any]] = {str(c.get("type", "")).lower(): c.get("parameters") or [] for c in components}
         values: dict[str, str] = {}
         if refusal := self._header_media_refusal(spec.header_format, sent.get("header", [])):
@@ -437,6 +441,9 @@ class Sandbox:
                 if refusal := self._format_refusal(component, spec.parameter_format, param):
                     return "", "", refusal
             if spec.parameter_format == "NAMED":  # by name, in any order (reference §1.2)
+                names = [p.get("parameter_name") for p in params]
+                if any(not isinstance(n, str) for n in names) or len(set(names)) < len(names):
+                    return "", "", (400, self._error(132000, None, f"{component}: each parameter_name once, as text"))
                 by_name = {p.get("parameter_name"): p for p in params}
                 if missing := [v.name for v in variables if v.name not in by_name]:
                     extra = next(p.get("parameter_name") for p in params if p.get("parameter_name") not in {v.name for v in variables})
@@ -466,7 +473,8 @@ class Sandbox:
         else:  # currency / date_time: Meta shows the object's fallback_value
             obj = param.get(kind)
             value = obj.get("fallback_value") if isinstance(obj, dict) else None
-            if kind == "currency" and isinstance(obj, dict) and not (obj.get("code") and isinstance(obj.get("amount_1000"), int)):
+            amount = obj.get("amount_1000") if isinstance(obj, dict) else None
+            if kind == "currency" and isinstance(obj, dict) and not (obj.get("code") and isinstance(amount, int) and not isinstance(amount, bool)):
                 value = None
         if not isinstance(value, str) or not value.strip():
             return "", (400, self._error(131008, None, f"{component}: a {kind} parameter needs a non-empty value"))
@@ -535,10 +543,12 @@ class Sandbox:
             sub_type = str(component.get("sub_type", "")).lower()
             if sub_type not in BUTTON_SUB_TYPES:
                 return 400, self._error(100, "Invalid parameter", f"button: sub_type {component.get('sub_type')!r} is not valid")
-            try:
-                index = int(str(component.get("index")))
-            except ValueError:
-                return 400, self._error(100, "Invalid parameter", f"button: index {component.get('index')!r} is not a number")
+            raw_index = component.get("index")
+            if isinstance(raw_index, bool) or not re.fullmatch(r"[0-9]{1,2}", str(raw_index)):
+                return 400, self._error(100, "Invalid parameter", f"button: index {raw_index!r} is not a number")
+            index = int(str(raw_index))
+            if not isinstance(component.get("parameters", []), list):
+                return 400, self._error(100, "Invalid parameter", f"button at index {index}: parameters must be a list")
             if index not in kinds:
                 return 400, self._error(132000, None, f"button at index {index}: the template has no button there")
             if kinds[index] not in BUTTON_SUB_TYPES[sub_type]:

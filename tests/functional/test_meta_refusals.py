@@ -480,3 +480,23 @@ def test_our_copy_code_and_otp_sends_pass_the_sandbox(api, stack):
     # THEN Meta (the sandbox) accepted both: they reach read
     assert [s[0] for s in sent] == [202, 202], sent
     assert [api.message(s[1]["id"])["status"] for s in sent] == ["read", "read"]
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda r: params_of(r, "body")[1].update(parameter_name=params_of(r, "body")[0]["parameter_name"]), id="a parameter_name twice"),
+    pytest.param(lambda r: params_of(r, "body")[0].update(parameter_name=["first_name"]), id="a parameter_name as a list"),
+    pytest.param(lambda r: r["template"].update(name=["order_shipped"]), id="the name as a list"),
+    pytest.param(lambda r: r["template"]["language"].update(code=["en_US"]), id="the language code as a list"),
+    pytest.param(lambda r: components(r, "body")[0].update(parameters=5), id="parameters as a number"),
+    pytest.param(lambda r: components(r, "button")[0].update(parameters=7), id="button parameters as a number"),
+    pytest.param(lambda r: components(r, "button")[0].update(index="\u0661"), id="an index in Arabic-Indic digits"),
+    pytest.param(lambda r: components(r, "button")[0]["parameters"][0].update(text="a%zz"), id="a malformed percent escape"),
+    pytest.param(lambda r: r.update(to="886912345678\n"), id="to with a line break"),
+])
+def test_the_sandbox_answers_malformed_graph_requests_with_meta_s_error_never_an_exception(api, stack, templates, message_body, change):
+    # GIVEN the request our renderer builds, broken the way a raw Graph client might break it
+    request = sandbox_request(api, message_body)
+    change(request)
+    # WHEN it reaches the sandbox / THEN a Graph error in Meta's shape (an exception was a 500)
+    http, answer = graph(stack, request)
+    assert http == 400 and set(answer) == {"error"} and answer["error"]["code"] in (100, 131009, 132000, 132012), answer
