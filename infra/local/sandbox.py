@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -481,6 +482,8 @@ class Sandbox:
         limit = PARAMETER_MAX[component]
         if category == "AUTHENTICATION":
             limit = min(limit, AUTHENTICATION_PARAMETER_MAX)
+            if "://" in value or any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in value):
+                return "", (400, self._error(131009, None, f"{component}: an authentication parameter takes no URL or emoji"))
         if len(value) > limit:
             return "", (400, self._error(131009, None, f"{component}: a parameter is {len(value)} characters, at most {limit}"))
         if re.search(r"[\n\t]| {5,}", value):

@@ -222,3 +222,28 @@ def test_a_flow_language_no_template_could_be_in_is_named_as_the_field(field):
     with pytest.raises(Invalid) as caught:
         parse_flow("clinic", {**CLINIC, field: "zz_ZZ"})
     assert [p.field for p in caught.value.problems] == [field]
+
+
+@pytest.mark.parametrize("tags", [["vip", "vip "], ["Active_7D"], ["vip", "VIP"], ["\uff43\uff4f\uff4c\uff44"]])
+def test_tags_that_are_almost_surely_a_slip_are_refused(tags):
+    # GIVEN spaces around a tag, a computed name in another case or width, a tag twice in two cases
+    from pydantic import ValidationError
+    from wa_notify.models import ContactRequest
+
+    # WHEN a contact is given them / THEN 422 naming tags
+    with pytest.raises(ValidationError) as caught:
+        ContactRequest.model_validate({"tags": tags})
+    assert caught.value.errors()[0]["loc"][0] == "tags"
+
+
+def test_invisible_names_and_defaults_count_as_blank():
+    # GIVEN a zero-width space as a WhatsApp profile name and as a campaign default
+    from wa_notify.domain import audience
+    from wa_notify.domain.conversation import inbound_summary, profile_name_of
+    from wa_notify.domain.problems import ProblemList
+
+    problems = ProblemList()
+    audience.check({"first_name": {"contact": "name", "default": "\u200b"}}, problems)
+    # THEN neither names anybody; and a location without a valid point is left out whole
+    assert profile_name_of("\u200b") is None and [p.field for p in problems.items] == ["params.first_name.default"]
+    assert "location" not in inbound_summary({"type": "location", "location": {"latitude": "abc", "longitude": 500}})

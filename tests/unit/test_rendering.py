@@ -184,3 +184,11 @@ def test_a_copy_code_button_sends_the_coupon_of_the_send_and_needs_one():
     assert sent == [{"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SAVE25"}]}]
     assert "button_params.0" in problems({}, {}, spec=spec)
     assert "button_params.0" in problems({}, {"0": "X" * 16}, spec=spec)
+
+
+def test_an_authentication_code_with_an_emoji_is_refused_once_naming_the_body_parameter():
+    # GIVEN the OTP template / WHEN its code holds an emoji (Meta refuses it) or is too long
+    for code in ("\U0001F600123", "1234567890123456"):
+        found = problems({"1": code}, {}, spec=imported(OTP_TEMPLATE))
+        # THEN one problem, on the body's code (the button takes it from there: no second one)
+        assert list(found) == ["params.1"] and "emoji" in found["params.1"]

@@ -123,7 +123,7 @@ class WhatsAppError(BaseModel):
         if isinstance(data, str):
             return data[:1000] or None
         details = (data or {}).get("details")
-        return str(details)[:1000] if details is not None else None
+        return details[:1000] if isinstance(details, str) else None  # not another type's repr
 
 
 class StatusUpdate(BaseModel):

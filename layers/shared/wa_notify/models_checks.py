@@ -10,24 +10,29 @@ from typing import Any
 COMPUTED_TAGS = ("active_7d", "inactive_30d", "cold")
 
 
-def own_tags(tags: list[str] | None) -> list[str] | None:
-    if tags is None:
-        return None
-    if taken := [t for t in tags if t in COMPUTED_TAGS]:
+def _check_tags(names: list[str], what: str) -> None:
+    """Tags compare as written (a segment's `tag` matches exactly), so what is almost surely a
+    slip is refused: spaces around a tag, a computed name in any case, a tag given twice in any case."""
+    import unicodedata
+
+    if padded := [t for t in names if t != t.strip()]:
+        raise ValueError(f"{what} {padded[0]!r} has spaces around it")
+    folded = [unicodedata.normalize("NFKC", t).casefold() for t in names]
+    if taken := [t for t, f in zip(names, folded, strict=True) if f in COMPUTED_TAGS]:
         raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
-    if len(set(tags)) < len(tags):
-        raise ValueError(f"{next(t for t in tags if tags.count(t) > 1)!r} is given twice")
+    if len(set(folded)) < len(folded):
+        raise ValueError(f"{what} {next(t for t, f in zip(names, folded, strict=True) if folded.count(f) > 1)!r} is given twice")
+
+
+def own_tags(tags: list[str] | None) -> list[str] | None:
+    if tags is not None:
+        _check_tags(tags, "tag")
     return tags
 
 
 def distinct_tiers(tiers: list[Any] | None) -> list[Any] | None:
-    if tiers is None:
-        return None
-    names = [t.tag for t in tiers]
-    if taken := [t for t in names if t in COMPUTED_TAGS]:
-        raise ValueError(f"{taken[0]!r} is a tag the service computes from the customer's activity; choose another name")
-    if len(set(names)) < len(names):
-        raise ValueError(f"tier tag {next(t for t in names if names.count(t) > 1)!r} is given twice")
+    if tiers is not None:
+        _check_tags([t.tag for t in tiers], "tier tag")
     return tiers
 
 

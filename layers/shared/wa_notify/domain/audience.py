@@ -13,6 +13,7 @@ from typing import Any
 
 from wa_notify.domain.problems import ProblemList
 from wa_notify.domain.records import ContactRow
+from wa_notify.domain.template_text import shows_nothing
 
 CONTACT_PATH_RE = re.compile(r"^(name|attributes\.[A-Za-z0-9_\-]{1,64})$")
 SAMPLE = "Ana"  # what a contact param renders as when the campaign is checked at intake
@@ -38,7 +39,7 @@ def check(params: dict[str, Any], problems: ProblemList) -> None:
         default = value.get("default")
         if default is not None and (not isinstance(default, (str, int, float)) or isinstance(default, bool)):
             problems.add(f"params.{name}.default", "must be a string or a number")
-        elif isinstance(default, str) and not default.strip():
+        elif isinstance(default, str) and shows_nothing(default):
             problems.add(f"params.{name}.default", "cannot be blank: it fills the parameter for contacts without the field "
                                                    "(WhatsApp refuses an empty one); leave it out to skip those contacts")
 

@@ -75,7 +75,9 @@ def profile_name_of(value: Any) -> str | None:
     params): None when it could not be one (not text, blank, control characters, direction overrides)."""
     import unicodedata
 
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+    from wa_notify.domain.template_text import shows_nothing
+
+    if not isinstance(value, str) or shows_nothing(value) or len(value) > 200:
         return None
     if any(unicodedata.category(c) == "Cc" for c in value) or "\u202d" in value or "\u202e" in value:
         return None
@@ -117,8 +119,9 @@ def _details(message: dict[str, Any], kind: str) -> dict[str, Any]:
         out["media"] = media
     elif kind == "location" and isinstance(message.get("location"), dict):
         place = message["location"]
-        out["location"] = {**{k: n for k in ("latitude", "longitude") if (n := _number(place.get(k))) is not None},
-                           **_strings(place, "name", "address", "url")}
+        latitude, longitude = _number(place.get("latitude")), _number(place.get("longitude"))
+        if latitude is not None and longitude is not None and abs(latitude) <= 90 and abs(longitude) <= 180:  # a point, or nothing
+            out["location"] = {"latitude": latitude, "longitude": longitude, **_strings(place, "name", "address", "url")}
     elif kind == "contacts" and isinstance(message.get("contacts"), list):
         cards = []
         for card in message["contacts"][:LIST_KEEP]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
@@ -261,8 +262,10 @@ def render(
         if len(text) > limit:
             problems.append(Problem(f"params.{name}", f"is {len(text)} characters; a {component} parameter is at most {limit}"))
             continue
-        if spec.category == "AUTHENTICATION" and (len(text) > AUTH_PARAM_MAX or "://" in text or "www." in text.lower()):
-            problems.append(Problem(f"params.{name}", f"an authentication template's code is at most {AUTH_PARAM_MAX} characters, with no URL"))
+        if spec.category == "AUTHENTICATION" and (len(text) > AUTH_PARAM_MAX or "://" in text or "www." in text.lower()
+                                                  or any(ord(c) > 0xFFFF or unicodedata.category(c) == "So" for c in text)):
+            problems.append(Problem(f"params.{name}", f"an authentication template's code is at most {AUTH_PARAM_MAX} characters, "
+                                                      "with no URL or emoji"))
             continue
         (header_values if component == "header" else body_values)[placeholder] = text
     header_media = None
@@ -287,6 +290,8 @@ def render(
         supplied = (button_params[key] if key in button_params else button_params.get(button.index)) if button_params else None  # type: ignore[call-overload]
         entry: dict[str, Any] = {"index": button.index, "type": button.type, "text": button.text}
         if spec.category == "AUTHENTICATION" and button.type in ("OTP", "URL") and (button.type == "OTP" or button.url_variable is not None):
+            if supplied is None and auth_code is None and problems:
+                continue  # the body's code was refused above: that problem says it, once
             if supplied is not None and auth_code is not None and supplied != auth_code:
                 problems.append(Problem(f"button_params.{key}", "an authentication button carries the body's code: leave it out or give the same code"))
                 continue

@@ -176,6 +176,8 @@ def check_components(
                         )
 
         elif ctype == "FOOTER":
+            if category == "AUTHENTICATION" and comp.text is None and not stored:
+                continue  # Meta's preset footer (code_expiration_minutes): the body's problem says where it is made
             text = _text_field(comp.text, path, FOOTER_TEXT_MAX, problems)
             if text is not None:
                 footer_text = text

@@ -143,6 +143,9 @@ def delete(deps: Deps, tenant_id: str, name: str, language: str | None) -> None:
     own delete by name does. Meta first: a template deleted only here would still send from a
     scheduled message and come back with the next sync. Gone at Meta already is fine; Meta
     unreachable is a 502 and nothing changes here."""
+    if language is not None and not language.strip():
+        # `?language=` with nothing: not "every translation" by accident
+        raise Invalid([Problem("language", "is empty: give the translation to delete (e.g. en_US), or leave language out for all")])
     _check_name(name, language)
     rows = [r for r in deps.store.templates.list(tenant_id, name=name, limit=100)[0] if not language or r["language"] == language]
     if not rows:
