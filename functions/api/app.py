@@ -134,7 +134,8 @@ def on_validation_error(exc: RequestValidationError) -> Response:
     if [(e.get("type"), tuple(e.get("loc", ()))) for e in errors] == [("missing", ("body",))]:
         # No body, or JSON `null`: nothing to validate (400, as before the bodies were models).
         return problem(400, "Malformed request", "a JSON body is required")
-    listed = [{"field": field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
+    # pydantic prefixes a validator's own ValueError with "Value error, ": the message is ours alone.
+    listed = [{"field": field_of(e.get("loc", ())), "message": str(e.get("msg", "invalid")).removeprefix("Value error, ")} for e in errors]
     return problem(422, "Unprocessable request", f"{len(listed)} problem(s) with the request", listed)
 
 

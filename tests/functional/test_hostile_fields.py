@@ -94,3 +94,9 @@ def test_a_query_parameter_given_twice_is_a_422_naming_it_not_its_last_value(api
     # WHEN read / THEN 422 naming it: answering the last value alone would hide the other filter
     status, problem, _ = api.get(path)
     assert status == 422 and fields(problem) == [field], problem
+
+
+def test_a_validator_s_own_message_is_not_prefixed_with_pydantic_s_value_error(api):
+    # GIVEN a contact with a tag the service computes / WHEN put / THEN the message is ours alone
+    status, problem, _ = api.call("PUT", "/v1/contacts/%2B886912345678", {"tags": ["active_7d"]})
+    assert status == 422 and problem["errors"][0]["message"].startswith("'active_7d' is a tag the service computes"), problem

@@ -65,7 +65,7 @@ def problems_error(title: str, problems: list[Problem], strip: tuple[str | int, 
 
 def invalid(exc: ValidationError) -> Invalid:
     """A model's errors as the domain's Invalid (for callers outside a route: stored rows, the sandbox)."""
-    return Invalid([Problem(path_of(tuple(e["loc"])), e["msg"]) for e in exc.errors()])
+    return Invalid([Problem(path_of(tuple(e["loc"])), str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()])
 
 
 class Worded(BaseModel):
