@@ -247,7 +247,8 @@ class Sandbox:
 
     def _error(self, code: int, message: str | None, details: str | None) -> dict[str, Any]:
         title = message or ERRORS.get(code, "Error")
-        err: dict[str, Any] = {"message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
+        # Graph's own authentication errors (190) carry no "(#code)" prefix; the Cloud API's do.
+        err: dict[str, Any] = {"message": title if code == 190 else f"(#{code}) {title}", "type": "OAuthException", "code": code,
                                "fbtrace_id": secrets.token_urlsafe(12)}
         if details:
             err["error_data"] = {"messaging_product": "whatsapp", "details": details}

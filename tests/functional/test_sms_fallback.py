@@ -174,3 +174,18 @@ def test_the_local_stack_shows_what_sms_went(api, stack):
     import json
 
     assert status == 200 and [m["to"] for m in json.loads(raw)["messages"]] == [TO]
+
+
+def test_an_unread_deadline_for_a_template_that_does_not_exist_or_cannot_fall_back_is_refused(api, stack):
+    # GIVEN a utility template, and a marketing one
+    api.approved_template()
+    marketing = {"name": "spring_sale", "language": "en_US", "category": "MARKETING",
+                 "components": [{"type": "BODY", "text": "Our spring sale starts today: 20% off everything."}]}
+    assert api.post("/v1/templates", marketing)[0] == 201
+    # WHEN unread deadlines name a misspelt template and the marketing one
+    status, problem, _ = api.call("PUT", "/v1/settings", {"sms_fallback": {"enabled": True, "unread_minutes": {
+        "order_shiped": 5, "spring_sale": 5, "order_shipped": 5}}})
+    # THEN 422 naming each (a misspelt name was stored and never fired), and nothing is stored
+    assert status == 422, problem
+    assert sorted(e["field"] for e in problem["errors"]) == ["sms_fallback.unread_minutes.order_shiped", "sms_fallback.unread_minutes.spring_sale"]
+    assert not (api.get("/v1/settings")[1].get("sms_fallback") or {}).get("unread_minutes")

@@ -37,6 +37,8 @@ def put(deps: Deps, tenant_id: str, body: SettingsRequest) -> SettingsView:
     changes = body.model_dump(mode="json", exclude_unset=True)
     if changes.get("callback_url"):
         _check_callback_url(deps, changes["callback_url"])
+    if (changes.get("sms_fallback") or {}).get("unread_minutes"):
+        _check_fallback_templates(deps, tenant_id, changes["sms_fallback"]["unread_minutes"])
     if changes.get("track_clicks") and not deps.settings.public_api_url:
         from wa_notify.domain.problems import Invalid, Problem
 
@@ -55,6 +57,24 @@ def put(deps: Deps, tenant_id: str, body: SettingsRequest) -> SettingsView:
 
     _settings_cache.pop(tenant_id, None)  # this container sees its own change at once (others within 30 s)
     return get(deps, tenant_id)
+
+
+def _check_fallback_templates(deps: Deps, tenant_id: str, unread_minutes: dict[str, int]) -> None:
+    """Each template an unread deadline names exists here and may fall back to SMS (utility or
+    authentication): a misspelt name was stored and never fired, with nothing said."""
+    from wa_notify.domain.fallback import ELIGIBLE_CATEGORIES
+    from wa_notify.domain.problems import Invalid, ProblemList
+
+    problems = ProblemList()
+    for name in unread_minutes:
+        items = deps.store.templates.list(tenant_id, name=name, limit=100)[0] if len(name) <= 512 else []
+        if not items:
+            problems.add(f"sms_fallback.unread_minutes.{name[:64]}", f"no template {name[:64]}")
+        elif not any(i.get("category") in ELIGIBLE_CATEGORIES for i in items):
+            problems.add(f"sms_fallback.unread_minutes.{name[:64]}",
+                         f"template {name[:64]} is {items[0].get('category')}: only utility and authentication templates fall back to SMS")
+    if problems.items:
+        raise Invalid(problems.items)
 
 
 def _check_callback_url(deps: Deps, url: str) -> None:
