@@ -125,8 +125,9 @@ def _first_failure_queued(api, stack, message_body, clock):
     wamid = api.message(message_id)["provider_message_id"]
     post_webhook(stack, status_event(stack, message_id, wamid, [{"status": "read", "timestamp": "3"}]))
     stack.drain()
-    time.sleep(1.3)  # the first retry waits 1 s (an SQS delay)
-    got = stack.sqs.receive_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], MaxNumberOfMessages=10)["Messages"]
+    time.sleep(1.0)  # the first retry waits 1 s (an SQS delay); a long poll covers a slow machine's lag
+    got = stack.sqs.receive_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], MaxNumberOfMessages=10,
+                                    WaitTimeSeconds=5).get("Messages", [])
     assert len(got) == 1 and len(stack.callback_inbox) == 1
     stack.sqs.delete_message(QueueUrl=stack.provisioned.refs["CallbackRetryQueue"], ReceiptHandle=got[0]["ReceiptHandle"])
     return json.loads(got[0]["Body"])
