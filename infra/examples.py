@@ -55,13 +55,14 @@ def load(call: Call, vertical: str, *, wait: Callable[[], None] = lambda: time.s
         status, body = call("POST", "/v1/templates", template)
         if status not in (201, 409):
             raise RuntimeError(f"{vertical}: template {template['name']}: {status} {body}")
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # the sandbox approves at once; a starved machine delivers its webhook late
+        while True:
             status, body = call("GET", f"/v1/templates/{template['name']}?language={template['language']}", None)
             if body.get("status") == "APPROVED":
                 break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{vertical}: template {template['name']} was not approved: {body.get('status')}")
             wait()
-        else:
-            raise RuntimeError(f"{vertical}: template {template['name']} was not approved: {body.get('status')}")
     flows = read(vertical, "flows")
     for name, flow in flows.items():
         status, body = call("PUT", f"/v1/flows/{name}", flow)

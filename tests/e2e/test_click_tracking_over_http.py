@@ -18,7 +18,7 @@ TEMPLATE = {"name": "order_ready", "language": "en_US", "category": "UTILITY", "
         {"type": "URL", "text": "Track", "url": "https://track.example.com/{{1}}", "example": ["https://track.example.com/1Z"]}]}]}
 
 
-def wait_for(check, seconds=10):
+def wait_for(check, seconds=60):  # returns as soon as it holds; a starved machine delivers webhooks late
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()
