@@ -186,7 +186,9 @@ def _one_line(value: str | None) -> str | None:
     overrides are refused as template parameters refuse them (domain/rendering.whitespace_problem)."""
     if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
         raise ValueError("cannot contain control characters or line breaks (it fills template parameters)")
-    if value is not None and ("\u202d" in value or "\u202e" in value):
+    from wa_notify.domain.template_text import reads_backwards
+
+    if value is not None and reads_backwards(value):
         raise ValueError("cannot contain direction overrides (U+202D, U+202E): they make the text read backwards")
     return value
 

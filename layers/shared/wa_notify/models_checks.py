@@ -47,6 +47,8 @@ def distinct_rule_ids(rules: list[Any] | None) -> list[Any] | None:
 def url_as_given(value: Any) -> Any:
     """A URL parser drops or encodes some characters silently (a NUL, a tab): refused as written,
     so the URL stored is the one the platform gave."""
-    if isinstance(value, str) and any(ord(c) < 0x21 or c == "\x7f" for c in value):
+    from wa_notify.domain.callback_urls import has_space_or_control
+
+    if isinstance(value, str) and has_space_or_control(value):
         raise ValueError("cannot contain spaces or control characters")
     return value

@@ -40,9 +40,14 @@ _NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+", re.ASCII)
 _IPV4_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*", re.ASCII)
 
 
+def has_space_or_control(text: str) -> bool:
+    """A space or control character in a URL as written: parsers drop or encode some silently."""
+    return any(ord(c) < 0x21 or c == "\x7f" for c in text)
+
+
 def url_problem(url: str, *, allow_local: bool = False) -> str | None:
     """The URL as written: its scheme and its host (names and IP literals in any spelling)."""
-    if any(ord(c) < 0x21 or c == "\x7f" for c in url):
+    if has_space_or_control(url):
         return "cannot contain spaces or control characters"  # a URL parser drops some silently: another URL than the one given
     try:
         parts = urlsplit(url)

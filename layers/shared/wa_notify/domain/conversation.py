@@ -75,11 +75,11 @@ def profile_name_of(value: Any) -> str | None:
     params): None when it could not be one (not text, blank, control characters, direction overrides)."""
     import unicodedata
 
-    from wa_notify.domain.template_text import shows_nothing
+    from wa_notify.domain.template_text import reads_backwards, shows_nothing
 
     if not isinstance(value, str) or shows_nothing(value) or len(value) > 200:
         return None
-    if any(unicodedata.category(c) == "Cc" for c in value) or "\u202d" in value or "\u202e" in value:
+    if any(unicodedata.category(c) == "Cc" for c in value) or reads_backwards(value):
         return None
     return value.strip()
 

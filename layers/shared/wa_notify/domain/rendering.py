@@ -33,6 +33,7 @@ from wa_notify.domain.render_plan import BODY_PARAM_MAX as BODY_PARAM_MAX  # the
 from wa_notify.domain.render_plan import HEADER_PARAM_MAX as HEADER_PARAM_MAX
 from wa_notify.domain.render_plan import fill as fill  # filling a text, read here by its callers
 from wa_notify.domain.render_plan import fill_parts, plan_of
+from wa_notify.domain.template_text import reads_backwards
 from wa_notify.domain.templates import TemplateSpec
 
 BUTTON_PARAM_MAX = 2000
@@ -92,8 +93,7 @@ def whitespace_problem(value: str) -> str | None:
         return "cannot contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rejects it)"
     if _CONTROL.search(value):
         return "cannot contain control characters"
-    if "\u202d" in value or "\u202e" in value:
-        # Right-to-left text needs marks and isolates, never an override: "\u202eanA" shows "Ana".
+    if reads_backwards(value):
         return "cannot contain direction overrides (U+202D, U+202E): they make the text read backwards"
     return None
 

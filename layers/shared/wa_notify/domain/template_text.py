@@ -38,6 +38,12 @@ def shows_nothing(text: str) -> bool:
     return all(c.isspace() or c in INVISIBLE or unicodedata.category(c) == "Cf" for c in text)
 
 
+def reads_backwards(text: str) -> bool:
+    """A direction override (U+202D, U+202E) in `text`: "\u202eanA" shows as "Ana". Right-to-left
+    text needs marks and isolates, never an override (parameters, contact and profile names)."""
+    return "\u202d" in text or "\u202e" in text
+
+
 def unreadable_problem(text: str) -> str | None:
     """Why a template's text as written (header, body, footer, a button label) is not text a
     customer can read, or None: control characters other than line breaks and tabs (NUL, BEL...),
